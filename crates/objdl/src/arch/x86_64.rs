@@ -1,0 +1,374 @@
+//! x86-64: relocation formulas, field ranges, the instruction bytes around a
+//! field, the rewrites objdl is allowed to make, and the stubs it emits.
+//!
+//! Everything that knows an x86-64 opcode or an `R_X86_64_*` number is here.
+
+use object::elf;
+
+/// How a relocated value is stored, and which values fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Field {
+    /// 64 bits; every value fits.
+    W64,
+    /// Signed 32 bits.
+    S32,
+    /// Unsigned 32 bits (zero-extended by the instruction).
+    U32,
+    /// 16 bits, signed or unsigned (GNU ld's "bitfield" check).
+    B16,
+    /// Signed 16 bits.
+    S16,
+    /// 8 bits, signed or unsigned.
+    B8,
+    /// Signed 8 bits.
+    S8,
+}
+
+impl Field {
+    /// The width in bytes.
+    pub fn width(self) -> usize {
+        match self {
+            Field::W64 => 8,
+            Field::S32 | Field::U32 => 4,
+            Field::B16 | Field::S16 => 2,
+            Field::B8 | Field::S8 => 1,
+        }
+    }
+
+    /// The values that fit, inclusive.
+    pub fn range(self) -> (i128, i128) {
+        match self {
+            Field::W64 => (i64::MIN as i128, u64::MAX as i128),
+            Field::S32 => (i32::MIN as i128, i32::MAX as i128),
+            Field::U32 => (0, u32::MAX as i128),
+            Field::B16 => (i16::MIN as i128, u16::MAX as i128),
+            Field::S16 => (i16::MIN as i128, i16::MAX as i128),
+            Field::B8 => (i8::MIN as i128, u8::MAX as i128),
+            Field::S8 => (i8::MIN as i128, i8::MAX as i128),
+        }
+    }
+
+    /// Does `v` fit?
+    #[inline]
+    pub fn fits(self, v: i128) -> bool {
+        let (lo, hi) = self.range();
+        v >= lo && v <= hi
+    }
+
+    /// Words for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Field::W64 => "a 64-bit field",
+            Field::S32 => "a signed 32-bit field",
+            Field::U32 => "an unsigned 32-bit field",
+            Field::B16 => "a 16-bit field",
+            Field::S16 => "a signed 16-bit field",
+            Field::B8 => "an 8-bit field",
+            Field::S8 => "a signed 8-bit field",
+        }
+    }
+
+    /// Stores `v`, which the caller has checked with [`Field::fits`].
+    #[inline]
+    pub fn write(self, buf: &mut [u8], v: i128) {
+        let bytes = (v as u64).to_le_bytes();
+        let w = self.width();
+        buf[..w].copy_from_slice(&bytes[..w]);
+    }
+}
+
+/// What a relocation computes. S: symbol, A: addend, P: the field's address,
+/// G: the symbol's GOT slot, GOT: the GOT's base, Z: the symbol's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Formula {
+    /// Nothing (`R_X86_64_NONE`).
+    None,
+    /// S + A.
+    Abs(Field),
+    /// S + A − P, and PLT32's L + A − P. A 32-bit field that belongs to a
+    /// call or jump may go through a trampoline (L) when S is out of reach.
+    Pc(Field),
+    /// G + A − P. `relaxable` for the GOTPCRELX forms.
+    GotPcRel { field: Field, relaxable: bool },
+    /// GOT + A − P.
+    GotPc(Field),
+    /// S + A − GOT.
+    GotOff(Field),
+    /// G − GOT + A.
+    Got(Field),
+    /// Z + A.
+    Size(Field),
+}
+
+/// The formula for a relocation type, or `None` if objdl does not implement it.
+pub(crate) fn formula(r_type: elf::RelocationType) -> Option<Formula> {
+    use Field::*;
+    Some(match r_type {
+        elf::R_X86_64_NONE => Formula::None,
+        elf::R_X86_64_64 => Formula::Abs(W64),
+        elf::R_X86_64_32 => Formula::Abs(U32),
+        elf::R_X86_64_32S => Formula::Abs(S32),
+        elf::R_X86_64_16 => Formula::Abs(B16),
+        elf::R_X86_64_8 => Formula::Abs(B8),
+        elf::R_X86_64_PC64 => Formula::Pc(W64),
+        elf::R_X86_64_PC32 => Formula::Pc(S32),
+        elf::R_X86_64_PC16 => Formula::Pc(S16),
+        elf::R_X86_64_PC8 => Formula::Pc(S8),
+        elf::R_X86_64_PLT32 => Formula::Pc(S32),
+        elf::R_X86_64_GOTPCREL => Formula::GotPcRel {
+            field: S32,
+            relaxable: false,
+        },
+        elf::R_X86_64_GOTPCRELX | elf::R_X86_64_REX_GOTPCRELX => Formula::GotPcRel {
+            field: S32,
+            relaxable: true,
+        },
+        elf::R_X86_64_GOTPCREL64 => Formula::GotPcRel {
+            field: W64,
+            relaxable: false,
+        },
+        elf::R_X86_64_GOTPC32 => Formula::GotPc(S32),
+        elf::R_X86_64_GOTPC64 => Formula::GotPc(W64),
+        elf::R_X86_64_GOTOFF64 => Formula::GotOff(W64),
+        // L − GOT + A: 64 bits reach anything, so L is the function itself.
+        elf::R_X86_64_PLTOFF64 => Formula::GotOff(W64),
+        elf::R_X86_64_GOT32 => Formula::Got(S32),
+        elf::R_X86_64_GOT64 => Formula::Got(W64),
+        elf::R_X86_64_SIZE32 => Formula::Size(U32),
+        elf::R_X86_64_SIZE64 => Formula::Size(W64),
+        _ => return None,
+    })
+}
+
+/// The size of the field a relocation type patches, for bounds checks at
+/// parse time. Unknown types report 0 and are refused later, with their site.
+pub(crate) fn field_width(r_type: elf::RelocationType) -> u64 {
+    match formula(r_type) {
+        None | Some(Formula::None) => 0,
+        Some(
+            Formula::Abs(f)
+            | Formula::Pc(f)
+            | Formula::GotPcRel { field: f, .. }
+            | Formula::GotPc(f)
+            | Formula::GotOff(f)
+            | Formula::Got(f)
+            | Formula::Size(f),
+        ) => f.width() as u64,
+    }
+}
+
+/// The name of a relocation type, for messages: `R_X86_64_PC32`, or
+/// `type 99` for a number no one defined.
+pub(crate) fn reloc_name(r_type: elf::RelocationType) -> std::borrow::Cow<'static, str> {
+    match elf::machine_names(elf::EM_X86_64).r.name(r_type) {
+        Some(n) => n.into(),
+        None => format!("type {}", r_type.0).into(),
+    }
+}
+
+/// What kind of instruction owns a 32-bit PC-relative field, judged from the
+/// bytes before it. `bytes` is the section, `off` the field's offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Site {
+    /// `call rel32` (E8), `jmp rel32` (E9) or `jcc rel32` (0F 80..8F): may go
+    /// through a trampoline.
+    Branch,
+    /// `lea disp(%rip), %reg` ([REX] 8D modrm): may become `mov slot(%rip), %reg`.
+    Lea,
+    /// Anything else: a load, a store, or data. Cannot be redirected.
+    Other,
+}
+
+/// Is `modrm` a RIP-relative operand (mod 00, r/m 101)?
+#[inline]
+fn rip_relative(modrm: u8) -> bool {
+    modrm & 0xc7 == 0x05
+}
+
+/// Classifies the instruction owning the 32-bit field at `off` in `bytes`.
+pub(crate) fn site_kind(bytes: &[u8], off: usize) -> Site {
+    if off >= 1 && matches!(bytes[off - 1], 0xe8 | 0xe9) {
+        // A RIP-relative modrm is never E8/E9, so this is the opcode.
+        return Site::Branch;
+    }
+    if off >= 2 && bytes[off - 2] == 0x0f && (0x80..=0x8f).contains(&bytes[off - 1]) {
+        return Site::Branch;
+    }
+    if off >= 2 && bytes[off - 2] == 0x8d && rip_relative(bytes[off - 1]) {
+        return Site::Lea;
+    }
+    Site::Other
+}
+
+/// A GOTPCRELX instruction that can drop its GOT load when the target is in reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Relax {
+    /// `mov foo@GOTPCREL(%rip), %reg` → `lea foo(%rip), %reg`.
+    MovToLea,
+    /// `call *foo@GOTPCREL(%rip)` → `addr32 call foo`.
+    Call,
+    /// `jmp *foo@GOTPCREL(%rip)` → `jmp foo; nop`.
+    Jmp,
+}
+
+/// Which relaxation applies to the GOTPCRELX field at `off`, if any.
+pub(crate) fn relaxation(bytes: &[u8], off: usize) -> Option<Relax> {
+    if off < 2 {
+        return None;
+    }
+    match (bytes[off - 2], bytes[off - 1]) {
+        (0x8b, m) if rip_relative(m) => Some(Relax::MovToLea),
+        (0xff, 0x15) => Some(Relax::Call),
+        (0xff, 0x25) => Some(Relax::Jmp),
+        _ => None,
+    }
+}
+
+/// Rewrites the instruction for `relax` and returns the new field offset
+/// relative to `off` and the value to add to S + A − P for it.
+pub(crate) fn apply_relax(bytes: &mut [u8], off: usize, relax: Relax) -> (isize, i128) {
+    match relax {
+        Relax::MovToLea => {
+            bytes[off - 2] = 0x8d;
+            (0, 0)
+        }
+        Relax::Call => {
+            bytes[off - 2] = 0x67; // addr32 prefix keeps the length
+            bytes[off - 1] = 0xe8;
+            (0, 0)
+        }
+        Relax::Jmp => {
+            bytes[off - 2] = 0xe9;
+            bytes[off - 1] = 0; // overwritten by the field below
+            bytes[off + 3] = 0x90;
+            // The field moves one byte back and ends one byte earlier.
+            (-1, 1)
+        }
+    }
+}
+
+/// Turns `lea disp(%rip), %reg` into `mov disp(%rip), %reg` (same length).
+pub(crate) fn lea_to_mov(bytes: &mut [u8], off: usize) {
+    bytes[off - 2] = 0x8b;
+}
+
+/// A trampoline: `jmp *0(%rip)` then the 8-byte target. Clobbers nothing.
+pub(crate) const TRAMPOLINE_SIZE: usize = 14;
+
+/// Writes a trampoline to `target` into `buf`.
+pub(crate) fn write_trampoline(buf: &mut [u8], target: u64) {
+    buf[..6].copy_from_slice(&[0xff, 0x25, 0, 0, 0, 0]);
+    buf[6..14].copy_from_slice(&target.to_le_bytes());
+}
+
+/// Size of one GOT slot.
+pub(crate) const GOT_SLOT_SIZE: usize = 8;
+
+/// Size of a per-unit handle stub (see [`write_handle_stub`]).
+pub(crate) const ATEXIT_STUB_SIZE: usize = 16;
+
+/// Which argument of the libc function receives the unit's `__dso_handle`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HandleArg {
+    /// `%rsi`: `at_quick_exit(f)` → `__cxa_at_quick_exit(f, handle)`.
+    Second,
+    /// `%rdx`: `atexit(f)` → `__cxa_atexit(f, NULL, handle)` (zeroes `%rsi`).
+    Third { zero_second: bool },
+    /// `%rcx`: `pthread_atfork(a, b, c)` → `__register_atfork(a, b, c, handle)`.
+    Fourth,
+}
+
+/// Writes a unit's own `atexit`-style function: it adds the unit's
+/// `__dso_handle` as an argument and tail-calls libc, as the functions in
+/// libc_nonshared.a do for a linked module. For `atexit`:
+///
+/// ```text
+/// lea  dso_handle(%rip), %rdx   48 8d 15 rel32
+/// xor  %esi, %esi               31 f6
+/// jmp  *slot(%rip)              ff 25 rel32
+/// ```
+/// `here` is the stub's address; `slot` holds libc's function. Both targets
+/// are inside the unit, so the displacements fit.
+pub(crate) fn write_handle_stub(
+    buf: &mut [u8],
+    here: u64,
+    dso_handle: u64,
+    slot: u64,
+    arg: HandleArg,
+) {
+    buf[..ATEXIT_STUB_SIZE].fill(0xcc);
+    let modrm = match arg {
+        HandleArg::Second => 0x35,
+        HandleArg::Third { .. } => 0x15,
+        HandleArg::Fourth => 0x0d,
+    };
+    let rel = |field_end: u64, target: u64| (target.wrapping_sub(field_end) as i32).to_le_bytes();
+    buf[0..3].copy_from_slice(&[0x48, 0x8d, modrm]);
+    buf[3..7].copy_from_slice(&rel(here + 7, dso_handle));
+    let mut at = 7;
+    if arg == (HandleArg::Third { zero_second: true }) {
+        buf[7..9].copy_from_slice(&[0x31, 0xf6]);
+        at = 9;
+    }
+    buf[at..at + 2].copy_from_slice(&[0xff, 0x25]);
+    buf[at + 2..at + 6].copy_from_slice(&rel(here + at as u64 + 6, slot));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_ranges() {
+        assert!(Field::S32.fits(i32::MAX as i128));
+        assert!(!Field::S32.fits(i32::MAX as i128 + 1));
+        assert!(Field::S32.fits(i32::MIN as i128));
+        assert!(!Field::S32.fits(i32::MIN as i128 - 1));
+        assert!(Field::U32.fits(u32::MAX as i128));
+        assert!(!Field::U32.fits(-1));
+        assert!(Field::B16.fits(-32768) && Field::B16.fits(65535) && !Field::B16.fits(65536));
+        assert!(!Field::S16.fits(32768));
+        assert!(Field::B8.fits(255) && !Field::B8.fits(-129));
+        assert!(!Field::S8.fits(128));
+    }
+
+    #[test]
+    fn site_kinds() {
+        assert_eq!(site_kind(&[0xe8, 0, 0, 0, 0], 1), Site::Branch);
+        assert_eq!(site_kind(&[0xe9, 0, 0, 0, 0], 1), Site::Branch);
+        assert_eq!(site_kind(&[0x0f, 0x84, 0, 0, 0, 0], 2), Site::Branch);
+        assert_eq!(site_kind(&[0x48, 0x8d, 0x05, 0, 0, 0, 0], 3), Site::Lea);
+        // mov stdin(%rip), %rax
+        assert_eq!(site_kind(&[0x48, 0x8b, 0x05, 0, 0, 0, 0], 3), Site::Other);
+        assert_eq!(site_kind(&[0, 0, 0, 0], 0), Site::Other);
+    }
+
+    #[test]
+    fn relaxations() {
+        let mut b = [0x48, 0x8b, 0x05, 0, 0, 0, 0];
+        assert_eq!(relaxation(&b, 3), Some(Relax::MovToLea));
+        apply_relax(&mut b, 3, Relax::MovToLea);
+        assert_eq!(b[1], 0x8d);
+        let mut c = [0xff, 0x15, 0, 0, 0, 0];
+        assert_eq!(relaxation(&c, 2), Some(Relax::Call));
+        apply_relax(&mut c, 2, Relax::Call);
+        assert_eq!(&c[..2], &[0x67, 0xe8]);
+        let mut j = [0xff, 0x25, 0, 0, 0, 0];
+        assert_eq!(relaxation(&j, 2), Some(Relax::Jmp));
+        assert_eq!(apply_relax(&mut j, 2, Relax::Jmp), (-1, 1));
+        assert_eq!(j[0], 0xe9);
+        assert_eq!(j[5], 0x90);
+        // mov with a non-RIP-relative operand is left alone.
+        assert_eq!(relaxation(&[0x8b, 0x04, 0, 0, 0, 0], 2), None);
+    }
+
+    #[test]
+    fn trampoline_bytes() {
+        let mut t = [0u8; TRAMPOLINE_SIZE];
+        write_trampoline(&mut t, 0x1122_3344_5566_7788);
+        assert_eq!(
+            &t,
+            &[0xff, 0x25, 0, 0, 0, 0, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11]
+        );
+    }
+}

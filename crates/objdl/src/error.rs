@@ -1,0 +1,240 @@
+//! The one error type of objdl.
+//!
+//! Every message names where the problem is: the file, and where it applies
+//! the section, the offset in it, the symbol and the relocation type.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// A place in an input: file, section and offset in that section.
+///
+/// Displayed as `file:section+0xOFFSET`, the form used in every message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    /// The input's name (its path, or the name given to in-memory bytes).
+    pub file: String,
+    /// The section's name, e.g. `.text`.
+    pub section: String,
+    /// The byte offset in the section.
+    pub offset: u64,
+}
+
+impl fmt::Display for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}+{:#x}", self.file, self.section, self.offset)
+    }
+}
+
+/// A reference that no placement of the unit can serve: a RIP-relative data
+/// access or a 32-bit absolute whose target is out of reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreachableSite {
+    /// Where the relocated field is.
+    pub site: Site,
+    /// The relocation type, e.g. `R_X86_64_PC32`.
+    pub r_type: String,
+    /// The symbol the field refers to.
+    pub symbol: String,
+    /// The target's address.
+    pub target: u64,
+    /// A few instruction bytes around the field (up to 3 before it and the field itself).
+    pub bytes: Vec<u8>,
+    /// Why it cannot be served.
+    pub why: String,
+}
+
+impl fmt::Display for UnreachableSite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} against `{}` ({:#x}): {} [bytes",
+            self.site, self.r_type, self.symbol, self.target, self.why
+        )?;
+        for b in &self.bytes {
+            write!(f, " {b:02x}")?;
+        }
+        f.write_str("]")
+    }
+}
+
+/// An unresolved reference: the symbol and the first input that wanted it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unresolved {
+    /// The symbol's name.
+    pub symbol: String,
+    /// The first input that referenced it.
+    pub file: String,
+}
+
+/// Everything that can go wrong while opening, linking or using a unit.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An input could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path that failed.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An input is not a well-formed ELF file: a size, offset, count or index
+    /// points outside the file or is otherwise inconsistent.
+    #[error("{file}: malformed: {what}")]
+    Malformed {
+        /// The input's name.
+        file: String,
+        /// What is wrong, and where (section, offset).
+        what: String,
+    },
+
+    /// An input is well formed but uses something objdl does not support:
+    /// another class, byte order, machine or file type, a TLS section, SHT_REL.
+    #[error("{file}: unsupported: {what}")]
+    Unsupported {
+        /// The input's name.
+        file: String,
+        /// What is not supported, and where.
+        what: String,
+    },
+
+    /// A relocation type objdl does not implement (yet), e.g. the TLS ones.
+    #[error("{site}: unsupported relocation {r_type} against `{symbol}`")]
+    UnsupportedRelocation {
+        /// Where the relocation applies.
+        site: Box<Site>,
+        /// The type's name, or its number.
+        r_type: String,
+        /// The symbol it refers to.
+        symbol: String,
+    },
+
+    /// Symbols that nothing defines. Every one of them is listed.
+    #[error("unresolved symbols: {}", list_unresolved(.0))]
+    Unresolved(Vec<Unresolved>),
+
+    /// Two strong definitions of one symbol in one unit.
+    #[error("duplicate definition of `{symbol}`: first in {first}, again in {second}")]
+    DuplicateSymbol {
+        /// The symbol's name.
+        symbol: String,
+        /// The first definition's file.
+        first: String,
+        /// The second definition's file.
+        second: String,
+    },
+
+    /// A relocated value does not fit its field. Nothing was written.
+    #[error("{site}: {r_type} against `{symbol}`: value {value:#x} does not fit {detail}")]
+    Overflow {
+        /// Where the field is.
+        site: Box<Site>,
+        /// The relocation type's name.
+        r_type: String,
+        /// The symbol it refers to.
+        symbol: String,
+        /// The value that was computed (as a two's-complement 64-bit number).
+        value: i64,
+        /// The field's range, e.g. "a signed 32-bit field".
+        detail: &'static str,
+    },
+
+    /// References that no placement can serve. Every such site is listed,
+    /// with the fix.
+    #[error("{}; {fix}", summarize_sites(.sites))]
+    Unreachable {
+        /// Every site that cannot be served.
+        sites: Vec<UnreachableSite>,
+        /// How to fix it, e.g. "recompile with -fPIC".
+        fix: String,
+    },
+
+    /// No free address range satisfies the unit's placement constraints.
+    #[error("no place for the unit ({size:#x} bytes): {why}")]
+    NoPlacement {
+        /// The unit's size.
+        size: u64,
+        /// Why not, with the window that was searched.
+        why: String,
+    },
+
+    /// The operating system refused a memory operation.
+    #[error("{op} failed at {addr:#x} ({len:#x} bytes): {source}")]
+    Memory {
+        /// `mmap`, `mprotect`...
+        op: &'static str,
+        /// The address asked for.
+        addr: u64,
+        /// The length asked for.
+        len: u64,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A unit does not define (or does not export) this symbol.
+    #[error("symbol `{0}` not found in the unit")]
+    SymbolNotFound(String),
+
+    /// A shared library given with `-l` or [`crate::Linker::load_library`]
+    /// could not be found or loaded.
+    #[error("library {name}: {why}")]
+    Library {
+        /// The name as given.
+        name: String,
+        /// What went wrong (dlerror's text, or the paths searched).
+        why: String,
+    },
+
+    /// A symbol name or other string contained a NUL byte or was not valid.
+    #[error("invalid name `{0}`")]
+    InvalidName(String),
+}
+
+fn list_unresolved(list: &[Unresolved]) -> String {
+    let items: Vec<String> = list
+        .iter()
+        .map(|u| format!("`{}` (referenced from {})", u.symbol, u.file))
+        .collect();
+    items.join(", ")
+}
+
+/// How many sites the message shows in full; all are in [`Error::Unreachable::sites`].
+const SHOWN_SITES: usize = 4;
+
+fn summarize_sites(sites: &[UnreachableSite]) -> String {
+    // Per symbol, how many sites, in order of first appearance.
+    let mut per_symbol: Vec<(&str, usize)> = Vec::new();
+    for s in sites {
+        match per_symbol.iter_mut().find(|(n, _)| *n == s.symbol) {
+            Some((_, c)) => *c += 1,
+            None => per_symbol.push((&s.symbol, 1)),
+        }
+    }
+    let symbols: Vec<String> = per_symbol
+        .iter()
+        .map(|(n, c)| format!("`{n}` ({c})"))
+        .collect();
+    let shown: Vec<String> = sites
+        .iter()
+        .take(SHOWN_SITES)
+        .map(|s| s.to_string())
+        .collect();
+    let more = sites.len().saturating_sub(SHOWN_SITES);
+    format!(
+        "{} reference(s) to {} cannot reach their targets from this placement: {}{}",
+        sites.len(),
+        symbols.join(", "),
+        shown.join("; "),
+        if more > 0 {
+            format!("; and {more} more")
+        } else {
+            String::new()
+        }
+    )
+}
+
+/// `Result` with objdl's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,213 @@
+//! Stage 3a, layout: give every loaded section an offset in the unit's one
+//! contiguous reservation, grouped by permission into page-aligned segments:
+//!
+//! ```text
+//! | text (RX) | read-only data, .eh_frame (R) | data, tables, bss (RW) | GOT (R) | trampolines (RX) |
+//! ```
+//!
+//! The GOT and the trampolines come last, so their sizes (known only once
+//! the unit has an address) never move a section.
+
+use crate::arch;
+use crate::error::{Error, Result};
+use crate::parse::{ObjectFile, SectionKind, TableKind};
+use crate::resolve::{Resolution, Synthetic, Target};
+
+/// The page size objdl lays out for.
+pub(crate) const PAGE: u64 = 4096;
+
+/// Offset meaning "not loaded".
+pub(crate) const NOT_LOADED: u64 = u64::MAX;
+
+/// A page-aligned range of the unit with one protection.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SegmentRange {
+    pub offset: u64,
+    pub size: u64,
+}
+
+/// A constructor or destructor table, in the unit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Table {
+    pub kind: TableKind,
+    pub priority: u32,
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// The offsets of what objdl supplies to the unit.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SyntheticOffsets {
+    /// `__dso_handle`, an 8-byte word in the data segment.
+    pub dso_handle: u64,
+    /// The stubs for `atexit`, `at_quick_exit`, `pthread_atfork`, in text.
+    pub stubs: [u64; 3],
+    /// Words holding `__cxa_atexit`, `__cxa_at_quick_exit`, `__register_atfork`.
+    pub stub_slots: [u64; 3],
+}
+
+/// Where everything goes.
+#[derive(Debug)]
+pub(crate) struct Layout {
+    /// Per object, per section index: the offset in the unit, or [`NOT_LOADED`].
+    pub sec_offsets: Vec<Vec<u64>>,
+    pub common_offsets: Vec<u64>,
+    pub synthetic: SyntheticOffsets,
+    pub text: SegmentRange,
+    pub rodata: SegmentRange,
+    /// Each object's `.eh_frame`, followed by a 4-byte zero terminator.
+    pub eh_frames: Vec<u64>,
+    pub tables: Vec<Table>,
+    /// Where the GOT starts; everything before it is fixed.
+    pub got_offset: u64,
+    /// Number of loaded sections.
+    pub section_count: usize,
+}
+
+pub(crate) fn align_up(v: u64, a: u64) -> u64 {
+    (v + a - 1) & !(a - 1)
+}
+
+/// Lays the unit out.
+pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result<Layout> {
+    let mut sec_offsets: Vec<Vec<u64>> = objects
+        .iter()
+        .map(|o| vec![NOT_LOADED; o.sections.len()])
+        .collect();
+    let mut eh_frames = Vec::new();
+    let mut tables = Vec::new();
+    let mut synthetic = SyntheticOffsets::default();
+    let mut section_count = 0;
+    let mut cursor = 0u64;
+
+    // Places every loaded section of the kinds `pick` accepts, in input order.
+    let mut place = |cursor: &mut u64, pick: &dyn Fn(SectionKind) -> bool| {
+        for (oi, obj) in objects.iter().enumerate() {
+            for (si, sec) in obj.sections.iter().enumerate() {
+                if sec.discarded || !pick(sec.kind) {
+                    continue;
+                }
+                *cursor = align_up(*cursor, sec.align);
+                sec_offsets[oi][si] = *cursor;
+                section_count += 1;
+                if sec.kind == SectionKind::EhFrame {
+                    eh_frames.push(*cursor);
+                    *cursor += 4; // room for the zero terminator
+                }
+                if let SectionKind::Table(kind) = sec.kind {
+                    tables.push(Table {
+                        kind,
+                        priority: sec.priority,
+                        offset: *cursor,
+                        len: sec.size / 8,
+                    });
+                }
+                *cursor += sec.size;
+            }
+        }
+    };
+
+    // Text, then objdl's stubs.
+    let text_start = cursor;
+    place(&mut cursor, &|k| k == SectionKind::Text);
+    for stub in &mut synthetic.stubs {
+        cursor = align_up(cursor, 16);
+        *stub = cursor;
+        cursor += arch::ATEXIT_STUB_SIZE as u64;
+    }
+    let text = SegmentRange {
+        offset: text_start,
+        size: cursor - text_start,
+    };
+
+    // Read-only data and unwind tables, then the stubs' slots.
+    cursor = align_up(cursor, PAGE);
+    let ro_start = cursor;
+    place(&mut cursor, &|k| {
+        k == SectionKind::ReadOnly || k == SectionKind::EhFrame
+    });
+    cursor = align_up(cursor, 8);
+    for slot in &mut synthetic.stub_slots {
+        *slot = cursor;
+        cursor += 8;
+    }
+    let rodata = SegmentRange {
+        offset: ro_start,
+        size: cursor - ro_start,
+    };
+
+    // Data, tables, the handle, then bss and COMMON storage.
+    cursor = align_up(cursor, PAGE);
+    let data_start = cursor;
+    place(&mut cursor, &|k| {
+        matches!(k, SectionKind::Data | SectionKind::Table(_))
+    });
+    cursor = align_up(cursor, 8);
+    synthetic.dso_handle = cursor;
+    cursor += 8;
+    place(&mut cursor, &|k| k == SectionKind::Bss);
+    let mut common_offsets = Vec::with_capacity(res.commons.len());
+    for c in &res.commons {
+        cursor = align_up(cursor, c.align);
+        common_offsets.push(cursor);
+        cursor = cursor.checked_add(c.size).ok_or_else(too_big)?;
+    }
+    let _ = data_start;
+
+    let got_offset = align_up(cursor, PAGE);
+    if got_offset > crate::limits::MAX_UNIT_SIZE {
+        return Err(too_big());
+    }
+    Ok(Layout {
+        sec_offsets,
+        common_offsets,
+        synthetic,
+        text,
+        rodata,
+        eh_frames,
+        tables,
+        got_offset,
+        section_count,
+    })
+}
+
+fn too_big() -> Error {
+    Error::NoPlacement {
+        size: u64::MAX,
+        why: format!(
+            "the unit is larger than the {:#x}-byte limit",
+            crate::limits::MAX_UNIT_SIZE
+        ),
+    }
+}
+
+impl Layout {
+    /// The offset of an internal target (relative to the unit's base), or
+    /// `None` for an absolute one (or a reference into a section that is not loaded).
+    pub fn internal_offset(&self, t: Target, res: &Resolution<'_>, got_base: u64) -> Option<u64> {
+        match t {
+            Target::Section {
+                obj, sec, value, ..
+            } => {
+                let mut off = self.sec_offsets[obj as usize][sec as usize];
+                if off == NOT_LOADED {
+                    let &(kobj, ksec) = res.section_redirects.get(&(obj, sec))?;
+                    off = self.sec_offsets[kobj as usize][ksec as usize];
+                    if off == NOT_LOADED {
+                        return None;
+                    }
+                }
+                Some(off + value)
+            }
+            Target::Common(i) => Some(self.common_offsets[i as usize]),
+            Target::Synthetic(s) => Some(match s {
+                Synthetic::DsoHandle => self.synthetic.dso_handle,
+                Synthetic::Atexit => self.synthetic.stubs[0],
+                Synthetic::AtQuickExit => self.synthetic.stubs[1],
+                Synthetic::PthreadAtfork => self.synthetic.stubs[2],
+                Synthetic::GlobalOffsetTable => got_base,
+            }),
+            Target::Absolute { .. } => None,
+        }
+    }
+}

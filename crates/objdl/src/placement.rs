@@ -1,0 +1,339 @@
+//! Stage 3c, place: choose the unit's base address and reserve it.
+//!
+//! The plan gives a window (the bases at which every irreducible reference
+//! reaches) and the targets of redirectable references. The policy picks a
+//! base inside the window and outside every existing mapping of the process
+//! (read from `/proc/self/maps`), and the reservation is made there with
+//! `MAP_FIXED_NOREPLACE`.
+
+use crate::error::{Error, Result};
+use crate::layout::{align_up, PAGE};
+use crate::memory::Reservation;
+use crate::plan::{USER_HI, USER_LO};
+
+/// Where a unit may be placed.
+///
+/// ```
+/// use objdl::Placement;
+/// let p: Placement = "far".parse().unwrap();
+/// assert_eq!(p, Placement::Far);
+/// assert_eq!("0x40000000".parse::<Placement>().unwrap(), Placement::At(0x4000_0000));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Placement {
+    /// Inside the window that every irreducible reference allows, as near as
+    /// possible to the unit's most-used targets, so that few trampolines and
+    /// GOT slots are needed. The default.
+    #[default]
+    Auto,
+    /// More than 4 GiB away from every existing mapping: the executable,
+    /// every shared library and every other unit. Every call out of the unit
+    /// then goes through a trampoline. The test mode for far targets.
+    Far,
+    /// In the low 2 GiB of the address space, where `R_X86_64_32`/`32S`
+    /// absolute references to the unit's own code and data fit.
+    Low,
+    /// Exactly at this (page-aligned) address.
+    At(u64),
+}
+
+impl std::str::FromStr for Placement {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "auto" => Ok(Placement::Auto),
+            "far" => Ok(Placement::Far),
+            "low" => Ok(Placement::Low),
+            _ => {
+                let hex = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"));
+                let v = match hex {
+                    Some(h) => u64::from_str_radix(h, 16),
+                    None => s.parse::<u64>(),
+                };
+                v.map(Placement::At)
+                    .map_err(|_| format!("`{s}` is not auto, far, low or an address"))
+            }
+        }
+    }
+}
+
+/// One line of `/proc/self/maps`.
+#[derive(Debug, Clone)]
+pub(crate) struct Mapping {
+    pub start: u64,
+    pub end: u64,
+}
+
+/// Reads the process's mappings, sorted by address. Room for the heap to
+/// grow and for the stack's guard gap is counted as taken.
+pub(crate) fn read_maps() -> Result<Vec<Mapping>> {
+    let text = std::fs::read_to_string("/proc/self/maps").map_err(|source| Error::Io {
+        path: "/proc/self/maps".into(),
+        source,
+    })?;
+    let mut maps = Vec::new();
+    for line in text.lines() {
+        let mut parts = line.split_whitespace();
+        let Some(range) = parts.next() else { continue };
+        let Some((a, b)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(mut start), Ok(mut end)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16))
+        else {
+            continue;
+        };
+        let name = parts.nth(4).unwrap_or("");
+        if name == "[heap]" {
+            end = end.saturating_add(HEAP_ROOM);
+        } else if name == "[stack]" {
+            start = start.saturating_sub(STACK_ROOM);
+        }
+        maps.push(Mapping { start, end });
+    }
+    maps.sort_by_key(|m| m.start);
+    Ok(maps)
+}
+
+/// Room left above `[heap]` for `brk` to grow into.
+const HEAP_ROOM: u64 = 256 << 20;
+/// Room left below `[stack]` for the stack to grow into.
+const STACK_ROOM: u64 = 256 << 20;
+/// Distance `Far` keeps from every mapping.
+pub(crate) const FAR: u64 = 4 << 30;
+/// Reach of a signed 32-bit displacement.
+const REACH: i128 = 1 << 31;
+
+/// Free ranges `[start, end)` between mappings, inside user space.
+fn gaps(maps: &[Mapping]) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut cursor = USER_LO as u64;
+    for m in maps {
+        let start = m.start.min(USER_HI as u64);
+        if start > cursor {
+            out.push((cursor, start));
+        }
+        cursor = cursor.max(m.end);
+    }
+    if (USER_HI as u64) > cursor {
+        out.push((cursor, USER_HI as u64));
+    }
+    out
+}
+
+/// What the placement is asked to satisfy.
+pub(crate) struct Request<'a> {
+    /// Bytes to reserve (an upper bound on the unit's final size).
+    pub size: u64,
+    /// Required alignment of the base.
+    pub align: u64,
+    /// Inclusive bounds on the base from irreducible references.
+    pub lo: i128,
+    pub hi: i128,
+    /// Targets of redirectable references, sorted.
+    pub preferred: &'a [u64],
+}
+
+impl Request<'_> {
+    fn in_window(&self, base: u64) -> bool {
+        (base as i128) >= self.lo && (base as i128) <= self.hi && base % self.align == 0
+    }
+
+    /// How many preferred targets every byte of the unit at `base` reaches.
+    fn score(&self, base: u64) -> usize {
+        let lo = (base + self.size) as i128 - REACH + 1;
+        let hi = base as i128 + REACH - 1;
+        let from = self.preferred.partition_point(|&t| (t as i128) < lo);
+        let to = self.preferred.partition_point(|&t| (t as i128) <= hi);
+        to.saturating_sub(from)
+    }
+}
+
+/// Reserves memory for the unit according to `policy`. Returns the
+/// reservation; it may lie outside the window only when no base inside it
+/// is possible, and the caller then reports the violated references.
+pub(crate) fn reserve(policy: Placement, req: &Request<'_>) -> Result<Reservation> {
+    match policy {
+        Placement::At(addr) => {
+            if addr % PAGE != 0 || addr % req.align != 0 {
+                return Err(Error::NoPlacement {
+                    size: req.size,
+                    why: format!("{addr:#x} is not aligned to {:#x}", req.align.max(PAGE)),
+                });
+            }
+            Reservation::map(Some(addr), req.size)
+        }
+        Placement::Auto => {
+            // Fast path: the kernel's own choice is usually next to the
+            // shared libraries, which is where most targets are.
+            let r = Reservation::map(None, req.size)?;
+            if req.in_window(r.base()) && req.score(r.base()) == req.preferred.len() {
+                return Ok(r);
+            }
+            drop(r);
+            let maps = read_maps()?;
+            let base = choose_auto(&gaps(&maps), req)?;
+            Reservation::map(Some(base), req.size)
+        }
+        Placement::Far | Placement::Low => {
+            let maps = read_maps()?;
+            let base = if policy == Placement::Far {
+                choose_far(&maps, req)?
+            } else {
+                choose_low(&maps, req)?
+            };
+            Reservation::map(Some(base), req.size)
+        }
+    }
+}
+
+/// The free base in `[glo, ghi)` (room for `size`) closest to `want`, aligned.
+fn closest_in_gap(
+    gap: (u64, u64),
+    size: u64,
+    align: u64,
+    lo: i128,
+    hi: i128,
+    want: i128,
+) -> Option<u64> {
+    let first = align_up(gap.0, align) as i128;
+    let last = (gap.1.checked_sub(size)? & !(align - 1)) as i128;
+    let first = first.max(align_up(lo.max(0) as u64, align) as i128);
+    let last = last.min(hi) & !(align as i128 - 1);
+    if first > last {
+        return None;
+    }
+    Some(want.clamp(first, last) as u64)
+}
+
+fn choose_auto(gaps: &[(u64, u64)], req: &Request<'_>) -> Result<u64> {
+    // Candidates: near each preferred target (at most a few dozen distinct
+    // ones matter: take every 1/64th of the sorted list), or the window's middle.
+    let mut wants: Vec<i128> = Vec::new();
+    let step = (req.preferred.len() / 64).max(1);
+    for t in req.preferred.iter().step_by(step) {
+        wants.push(*t as i128 - req.size as i128);
+        wants.push(*t as i128);
+    }
+    if wants.is_empty() {
+        wants.push(USER_HI - (1 << 32)); // top of the mmap area, like the kernel
+    }
+    let mut best: Option<(usize, i128, u64)> = None;
+    for &want in &wants {
+        for &gap in gaps {
+            if let Some(b) = closest_in_gap(gap, req.size, req.align, req.lo, req.hi, want) {
+                let key = (req.score(b), -(b as i128 - want).abs(), b);
+                if best.is_none_or(|(s, d, _)| (key.0, key.1) > (s, d)) {
+                    best = Some(key);
+                }
+            }
+        }
+    }
+    match best {
+        Some((_, _, b)) => Ok(b),
+        None => Err(no_room(
+            req,
+            "no free range of that size lies inside the placement window",
+        )),
+    }
+}
+
+fn choose_far(maps: &[Mapping], req: &Request<'_>) -> Result<u64> {
+    // Grow every mapping by FAR on both sides, and look for room in what is left.
+    let grown: Vec<Mapping> = maps
+        .iter()
+        .map(|m| Mapping {
+            start: m.start.saturating_sub(FAR),
+            end: m.end.saturating_add(FAR),
+        })
+        .collect();
+    let gaps = gaps(&grown);
+    // Prefer the window; the highest free place, as the kernel would.
+    let pick = |lo: i128, hi: i128| {
+        gaps.iter()
+            .rev()
+            .find_map(|&g| closest_in_gap(g, req.size, req.align, lo, hi, i128::MAX))
+    };
+    pick(req.lo, req.hi)
+        .or_else(|| pick(USER_LO, USER_HI))
+        .ok_or_else(|| no_room(req, "no free range lies 4 GiB away from every mapping"))
+}
+
+fn choose_low(maps: &[Mapping], req: &Request<'_>) -> Result<u64> {
+    let gaps = gaps(maps);
+    let low_hi = (1i128 << 31) - req.size as i128;
+    let pick = |lo: i128, hi: i128| {
+        gaps.iter().rev().find_map(|&g| {
+            closest_in_gap(
+                g,
+                req.size,
+                req.align,
+                lo.max(0x10_0000),
+                hi.min(low_hi),
+                i128::MAX,
+            )
+        })
+    };
+    pick(req.lo, req.hi)
+        .or_else(|| pick(USER_LO, USER_HI))
+        .ok_or_else(|| no_room(req, "no free range in the low 2 GiB"))
+}
+
+fn no_room(req: &Request<'_>, why: &str) -> Error {
+    Error::NoPlacement {
+        size: req.size,
+        why: format!("{why} (window {:#x}..={:#x})", req.lo.max(0), req.hi.max(0)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_between_mappings() {
+        let maps = vec![
+            Mapping {
+                start: 0x20000,
+                end: 0x30000,
+            },
+            Mapping {
+                start: 0x40000,
+                end: 0x50000,
+            },
+        ];
+        let g = gaps(&maps);
+        assert_eq!(g[0], (0x10000, 0x20000));
+        assert_eq!(g[1], (0x30000, 0x40000));
+        assert_eq!(g[2], (0x50000, USER_HI as u64));
+        // Nothing past the top of user space, even next to [vsyscall].
+        let high = vec![Mapping {
+            start: 0xffff_ffff_ff60_0000,
+            end: 0xffff_ffff_ff60_1000,
+        }];
+        assert!(gaps(&high).iter().all(|&(_, e)| e <= USER_HI as u64));
+    }
+
+    #[test]
+    fn closest_respects_window_and_alignment() {
+        assert_eq!(
+            closest_in_gap((0x1000, 0x100000), 0x2000, 0x1000, 0, i128::MAX, 0x5555),
+            Some(0x5000)
+        );
+        assert_eq!(
+            closest_in_gap((0x1000, 0x100000), 0x2000, 0x1000, 0x80000, 0x90000, 0),
+            Some(0x80000)
+        );
+        assert_eq!(
+            closest_in_gap((0x1000, 0x3000), 0x4000, 0x1000, 0, i128::MAX, 0),
+            None
+        );
+    }
+
+    #[test]
+    fn placement_parses() {
+        assert_eq!("auto".parse::<Placement>(), Ok(Placement::Auto));
+        assert_eq!("low".parse::<Placement>(), Ok(Placement::Low));
+        assert_eq!("4096".parse::<Placement>(), Ok(Placement::At(4096)));
+        assert!("nowhere".parse::<Placement>().is_err());
+    }
+}

@@ -1,0 +1,509 @@
+//! Stage 3b, plan: what every relocation needs in order to reach its target.
+//!
+//! [`demands`] runs before the unit has an address. It sorts each reference:
+//! - *fixed*: its value does not depend on where the unit goes (internal
+//!   PC-relative, or an absolute to the host): checked now;
+//! - *irreducible*: a RIP-relative load/store to the host, or a 32-bit
+//!   absolute to the unit itself: it constrains the unit's base address to an
+//!   interval, and the intersection of those is the placement window;
+//! - *redirectable*: a call or jump (trampoline), a `lea` (becomes a `mov`
+//!   from a GOT slot) or a GOT load: it works anywhere, better when near.
+//!
+//! [`finish`] runs once the base is chosen and decides, per site, the
+//! trampolines and GOT slots that are really needed, by the same rule
+//! ([`decide`]) that the relocation pass applies.
+
+use rustc_hash::FxHashMap;
+
+use crate::arch::{self, Field, Formula, Relax};
+use crate::error::{Error, Result, Site, UnreachableSite};
+use crate::layout::{Layout, NOT_LOADED};
+use crate::parse::ObjectFile;
+use crate::resolve::{Resolution, Target};
+
+/// One constraint on the unit's base address: `lo <= base <= hi`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Constraint {
+    pub obj: u32,
+    pub sec: u32,
+    pub reloc: u32,
+    pub lo: i128,
+    pub hi: i128,
+}
+
+/// What the unit needs before it has an address.
+#[derive(Debug, Default)]
+pub(crate) struct Demands {
+    /// The window for the base: the intersection of all constraints.
+    pub lo: i128,
+    pub hi: i128,
+    pub constraints: Vec<Constraint>,
+    /// Targets of redirectable references, with a weight each (for `Auto`).
+    pub preferred: Vec<u64>,
+    /// Upper bounds on the trampolines and GOT slots the unit may need.
+    pub max_trampolines: u64,
+    pub max_slots: u64,
+    /// Redirectable or GOT-using relocations: (obj, section, reloc index).
+    pub redirectable: Vec<(u32, u32, u32)>,
+    pub relocation_count: u64,
+}
+
+/// Lowest and highest base addresses objdl ever considers (user space, 47 bits).
+pub(crate) const USER_LO: i128 = 0x10000;
+pub(crate) const USER_HI: i128 = 0x7fff_ffff_f000;
+
+/// Builds the error for a relocation type objdl does not handle.
+pub(crate) fn unsupported(obj: &ObjectFile<'_>, sec: usize, r: &crate::parse::Reloc) -> Error {
+    Error::UnsupportedRelocation {
+        site: Box::new(site(obj, sec, r.offset)),
+        r_type: arch::reloc_name(r.r_type).into_owned(),
+        symbol: symbol_name(obj, r.sym),
+    }
+}
+
+pub(crate) fn site(obj: &ObjectFile<'_>, sec: usize, offset: u64) -> Site {
+    Site {
+        file: obj.name.clone(),
+        section: obj.sections[sec].name.to_string(),
+        offset,
+    }
+}
+
+/// A symbol's name for messages; section symbols are named after their section.
+pub(crate) fn symbol_name(obj: &ObjectFile<'_>, sym: u32) -> String {
+    let s = &obj.symbols[sym as usize];
+    if s.name.is_empty() {
+        if let crate::parse::SymbolDef::Section { index, .. } = s.def {
+            return obj.sections[index as usize].name.to_string();
+        }
+    }
+    s.name.to_string()
+}
+
+/// Collects the unit's demands. `got_base` is the GOT's offset in the unit.
+pub(crate) fn demands(
+    objects: &[ObjectFile<'_>],
+    res: &Resolution<'_>,
+    layout: &Layout,
+) -> Result<Demands> {
+    let mut d = Demands {
+        lo: USER_LO,
+        hi: USER_HI,
+        ..Default::default()
+    };
+    let mut irreducible = Vec::new();
+    for (oi, obj) in objects.iter().enumerate() {
+        for (si, sec) in obj.sections.iter().enumerate() {
+            let sec_off = layout.sec_offsets[oi][si];
+            if sec_off == NOT_LOADED {
+                continue;
+            }
+            d.relocation_count += sec.relocs.len() as u64;
+            for ri in sec.relocs.clone() {
+                let r = &obj.relocs[ri];
+                let formula = arch::formula(r.r_type).ok_or_else(|| unsupported(obj, si, r))?;
+                let target = res.targets[oi][r.sym as usize];
+                let internal = layout.internal_offset(target, res, layout.got_offset);
+                if target.is_internal() && internal.is_none() {
+                    return Err(Error::Malformed {
+                        file: obj.name.clone(),
+                        what: format!(
+                            "section {} offset {:#x}: relocation refers to `{}`, which is in a section that is not loaded",
+                            sec.name,
+                            r.offset,
+                            symbol_name(obj, r.sym)
+                        ),
+                    });
+                }
+                let field = sec_off + r.offset;
+                let a = r.addend as i128;
+                let ext = match target {
+                    Target::Absolute { addr, .. } => addr as i128,
+                    _ => 0,
+                };
+                // value = c + k * base, and it must fit `f`.
+                let (f, c, k): (Field, i128, i128) = match formula {
+                    Formula::None | Formula::Size(_) | Formula::GotOff(_) | Formula::GotPc(_) => {
+                        continue
+                    }
+                    Formula::Got(_) | Formula::GotPcRel { .. } => {
+                        let relaxed = matches!(
+                            formula,
+                            Formula::GotPcRel {
+                                relaxable: true,
+                                ..
+                            }
+                        ) && arch::relaxation(sec.data, r.offset as usize).is_some();
+                        if internal.is_none() || !relaxed {
+                            d.max_slots += 1;
+                        }
+                        if internal.is_none() {
+                            d.preferred.push(ext as u64);
+                        }
+                        d.redirectable.push((oi as u32, si as u32, ri as u32));
+                        continue;
+                    }
+                    Formula::Abs(f) => match internal {
+                        Some(t) => (f, t as i128 + a, 1),
+                        None => (f, ext + a, 0),
+                    },
+                    Formula::Pc(f) => match internal {
+                        Some(t) => (f, t as i128 + a - field as i128, 0),
+                        None => {
+                            if f == Field::S32 {
+                                match arch::site_kind(sec.data, r.offset as usize) {
+                                    arch::Site::Branch => {
+                                        d.max_trampolines += 1;
+                                        d.preferred.push(ext as u64);
+                                        d.redirectable.push((oi as u32, si as u32, ri as u32));
+                                        continue;
+                                    }
+                                    arch::Site::Lea => {
+                                        d.max_slots += 1;
+                                        d.preferred.push(ext as u64);
+                                        d.redirectable.push((oi as u32, si as u32, ri as u32));
+                                        continue;
+                                    }
+                                    arch::Site::Other => {}
+                                }
+                            }
+                            (f, ext + a - field as i128, -1)
+                        }
+                    },
+                };
+                let (flo, fhi) = f.range();
+                match k {
+                    0 => {
+                        if !f.fits(c) {
+                            irreducible.push(unreachable(
+                                obj,
+                                si,
+                                r,
+                                formula_name(r.r_type),
+                                c as u64,
+                                field,
+                                c,
+                                f,
+                            ));
+                        }
+                    }
+                    _ => {
+                        let (lo, hi) = if k == 1 {
+                            (flo - c, fhi - c)
+                        } else {
+                            (c - fhi, c - flo)
+                        };
+                        d.lo = d.lo.max(lo);
+                        d.hi = d.hi.min(hi);
+                        d.constraints.push(Constraint {
+                            obj: oi as u32,
+                            sec: si as u32,
+                            reloc: ri as u32,
+                            lo,
+                            hi,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    if !irreducible.is_empty() {
+        return Err(Error::Unreachable {
+            sites: irreducible,
+            fix: fix_for(&[]),
+        });
+    }
+    Ok(d)
+}
+
+fn formula_name(r_type: object::elf::RelocationType) -> String {
+    arch::reloc_name(r_type).into_owned()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn unreachable(
+    obj: &ObjectFile<'_>,
+    si: usize,
+    r: &crate::parse::Reloc,
+    r_type: String,
+    target: u64,
+    _field: u64,
+    value: i128,
+    f: Field,
+) -> UnreachableSite {
+    let sec = &obj.sections[si];
+    let start = (r.offset as usize).saturating_sub(3);
+    let end = (r.offset as usize + f.width()).min(sec.data.len());
+    UnreachableSite {
+        site: site(obj, si, r.offset),
+        r_type,
+        symbol: symbol_name(obj, r.sym),
+        target,
+        bytes: sec
+            .data
+            .get(start..end)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default(),
+        why: format!("value {value:#x} does not fit {}", f.describe()),
+    }
+}
+
+/// The fix to suggest for a set of unreachable sites.
+pub(crate) fn fix_for(sites: &[UnreachableSite]) -> String {
+    let abs = sites
+        .iter()
+        .any(|s| s.r_type == "R_X86_64_32" || s.r_type == "R_X86_64_32S");
+    if abs {
+        "recompile with -fPIC (or -mcmodel=large), or load with --place low".to_string()
+    } else {
+        "recompile with -fPIC, so that data outside the unit is reached through the GOT".to_string()
+    }
+}
+
+/// Lists every constraint the base `base` violates, for the error message.
+pub(crate) fn violations(
+    objects: &[ObjectFile<'_>],
+    res: &Resolution<'_>,
+    layout: &Layout,
+    d: &Demands,
+    base: u64,
+) -> Vec<UnreachableSite> {
+    let mut out = Vec::new();
+    for c in &d.constraints {
+        let b = base as i128;
+        if b >= c.lo && b <= c.hi {
+            continue;
+        }
+        let obj = &objects[c.obj as usize];
+        let r = &obj.relocs[c.reloc as usize];
+        let target = res.targets[c.obj as usize][r.sym as usize];
+        let sec_off = layout.sec_offsets[c.obj as usize][c.sec as usize];
+        let field = base as i128 + (sec_off + r.offset) as i128;
+        let (tval, f) = match arch::formula(r.r_type) {
+            Some(Formula::Abs(f)) => (
+                base as i128
+                    + layout
+                        .internal_offset(target, res, layout.got_offset)
+                        .unwrap_or(0) as i128,
+                f,
+            ),
+            Some(Formula::Pc(f)) => (abs_addr(target) as i128, f),
+            _ => (abs_addr(target) as i128, Field::S32),
+        };
+        let mut site = unreachable(
+            obj,
+            c.sec as usize,
+            r,
+            formula_name(r.r_type),
+            tval as u64,
+            field as u64,
+            0,
+            f,
+        );
+        site.why = match arch::formula(r.r_type) {
+            Some(Formula::Abs(_)) => format!(
+                "the unit at {base:#x} puts it at {tval:#x}, outside {}",
+                f.describe()
+            ),
+            _ => {
+                let dist = tval + r.addend as i128 - field;
+                format!(
+                    "distance {}{:#x} from {:#x} exceeds {}",
+                    if dist < 0 { "-" } else { "" },
+                    dist.unsigned_abs(),
+                    field,
+                    f.describe()
+                )
+            }
+        };
+        out.push(site);
+    }
+    out
+}
+
+fn abs_addr(t: Target) -> u64 {
+    match t {
+        Target::Absolute { addr, .. } => addr,
+        _ => 0,
+    }
+}
+
+/// What one relocation becomes, at a known address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Write `value` into the field.
+    Direct { f: Field, value: i128 },
+    /// Call or jump through the trampoline to `dest`.
+    Trampoline { dest: u64 },
+    /// Load from the GOT slot holding `content`, as `G + addend − P`; `lea` is
+    /// first rewritten to `mov` when `lea_to_mov`.
+    Slot {
+        f: Field,
+        content: u64,
+        addend: i128,
+        lea_to_mov: bool,
+    },
+    /// `G − GOT + A` for the slot holding `content`.
+    SlotOffset {
+        f: Field,
+        content: u64,
+        addend: i128,
+    },
+    /// Rewrite the instruction, then write `value` (relative to the original field).
+    Relax { relax: Relax, value: i128 },
+    /// Nothing to do.
+    Skip,
+}
+
+/// Addresses a relocation needs.
+pub(crate) struct At {
+    /// S: the symbol's address.
+    pub s: u64,
+    /// Z: the symbol's size.
+    pub z: u64,
+    /// P: the field's address.
+    pub p: u64,
+    /// GOT: the GOT's address.
+    pub got: u64,
+}
+
+/// Decides what a relocation becomes. `bytes`/`off` are the section's
+/// contents and the field's offset in them (for the instruction bytes).
+#[inline]
+pub(crate) fn decide(formula: Formula, bytes: &[u8], off: usize, a: i64, at: &At) -> Decision {
+    let a = a as i128;
+    let (s, p) = (at.s as i128, at.p as i128);
+    match formula {
+        Formula::None => Decision::Skip,
+        Formula::Abs(f) => Decision::Direct { f, value: s + a },
+        Formula::Size(f) => Decision::Direct {
+            f,
+            value: at.z as i128 + a,
+        },
+        Formula::GotPc(f) => Decision::Direct {
+            f,
+            value: at.got as i128 + a - p,
+        },
+        Formula::GotOff(f) => Decision::Direct {
+            f,
+            value: s + a - at.got as i128,
+        },
+        Formula::Got(f) => Decision::SlotOffset {
+            f,
+            content: at.s,
+            addend: a,
+        },
+        Formula::Pc(f) => {
+            let value = s + a - p;
+            if f.fits(value) || f != Field::S32 {
+                return Decision::Direct { f, value };
+            }
+            match arch::site_kind(bytes, off) {
+                // The branch lands on S + A + 4 (the field ends the instruction).
+                arch::Site::Branch => Decision::Trampoline {
+                    dest: (s + a + 4) as u64,
+                },
+                arch::Site::Lea => Decision::Slot {
+                    f,
+                    content: (s + a + 4) as u64,
+                    addend: -4,
+                    lea_to_mov: true,
+                },
+                arch::Site::Other => Decision::Direct { f, value },
+            }
+        }
+        Formula::GotPcRel { field, relaxable } => {
+            if relaxable {
+                if let Some(relax) = arch::relaxation(bytes, off) {
+                    // Relax only when the displacement itself fits.
+                    let value = s + a - p;
+                    let value = if relax == Relax::Jmp {
+                        value + 1
+                    } else {
+                        value
+                    };
+                    if Field::S32.fits(value) {
+                        return Decision::Relax { relax, value };
+                    }
+                }
+            }
+            Decision::Slot {
+                f: field,
+                content: at.s,
+                addend: a,
+                lea_to_mov: false,
+            }
+        }
+    }
+}
+
+/// The trampolines and GOT slots of a unit at a known base.
+#[derive(Debug, Default)]
+pub(crate) struct Plan {
+    /// Trampoline destination → index.
+    pub trampolines: FxHashMap<u64, u32>,
+    /// GOT slot content → index.
+    pub slots: FxHashMap<u64, u32>,
+    pub relaxations: u64,
+    pub lea_rewrites: u64,
+}
+
+/// Decides the trampolines and GOT slots for the unit at `base`.
+pub(crate) fn finish(
+    objects: &[ObjectFile<'_>],
+    res: &Resolution<'_>,
+    layout: &Layout,
+    d: &Demands,
+    base: u64,
+) -> Plan {
+    let mut plan = Plan::default();
+    let got = base + layout.got_offset;
+    for &(oi, si, ri) in &d.redirectable {
+        let obj = &objects[oi as usize];
+        let r = &obj.relocs[ri as usize];
+        let Some(formula) = arch::formula(r.r_type) else {
+            continue;
+        };
+        let si = si as usize;
+        let sec_off = layout.sec_offsets[oi as usize][si];
+        let target = res.targets[oi as usize][r.sym as usize];
+        let s = match layout.internal_offset(target, res, layout.got_offset) {
+            Some(off) => base + off,
+            None => abs_addr(target),
+        };
+        let at = At {
+            s,
+            z: 0,
+            p: base + sec_off + r.offset,
+            got,
+        };
+        match decide(
+            formula,
+            obj.sections[si].data,
+            r.offset as usize,
+            r.addend,
+            &at,
+        ) {
+            Decision::Trampoline { dest } => {
+                let n = plan.trampolines.len() as u32;
+                plan.trampolines.entry(dest).or_insert(n);
+            }
+            Decision::Slot {
+                content,
+                lea_to_mov,
+                ..
+            } => {
+                let n = plan.slots.len() as u32;
+                plan.slots.entry(content).or_insert(n);
+                plan.lea_rewrites += lea_to_mov as u64;
+            }
+            Decision::SlotOffset { content, .. } => {
+                let n = plan.slots.len() as u32;
+                plan.slots.entry(content).or_insert(n);
+            }
+            Decision::Relax { .. } => plan.relaxations += 1,
+            Decision::Direct { .. } | Decision::Skip => {}
+        }
+    }
+    plan
+}

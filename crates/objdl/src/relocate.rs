@@ -1,0 +1,171 @@
+//! Stage 5, relocate: copy the sections into the (still read-write)
+//! reservation, patch every relocation, and fill in the GOT and the
+//! trampolines.
+//!
+//! Symbols were resolved once, to per-object address arrays; the loop over
+//! relocations does no allocation and no hashing, except a lookup in the
+//! plan's trampoline/slot tables for the (rare) sites that need one.
+//! Every value is range-checked before it is written.
+
+use crate::arch::{self, Field};
+use crate::error::{Error, Result};
+use crate::layout::{Layout, NOT_LOADED};
+use crate::parse::{ObjectFile, SectionKind};
+use crate::plan::{self, At, Decision, Plan};
+use crate::resolve::{Resolution, Target};
+
+/// Where the variable-sized parts of the unit went.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tail {
+    /// The GOT's offset in the unit.
+    pub got: u64,
+    /// The trampolines' offset in the unit.
+    pub trampolines: u64,
+}
+
+/// Counts for `--stats`.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Counts {
+    pub relocations: u64,
+}
+
+/// Fills `mem` (the unit, mapped at `base`).
+pub(crate) fn relocate(
+    mem: &mut [u8],
+    base: u64,
+    objects: &[ObjectFile<'_>],
+    res: &Resolution<'_>,
+    layout: &Layout,
+    plan: &Plan,
+    tail: Tail,
+) -> Result<Counts> {
+    let got = base + tail.got;
+    let mut counts = Counts::default();
+
+    // Section contents.
+    for (oi, obj) in objects.iter().enumerate() {
+        for (si, sec) in obj.sections.iter().enumerate() {
+            let off = layout.sec_offsets[oi][si];
+            if off != NOT_LOADED && sec.kind != SectionKind::Bss {
+                mem[off as usize..off as usize + sec.data.len()].copy_from_slice(sec.data);
+            }
+        }
+    }
+
+    let mut addrs: Vec<u64> = Vec::new();
+    for (oi, obj) in objects.iter().enumerate() {
+        // Each symbol's address, once.
+        addrs.clear();
+        addrs.extend(res.targets[oi].iter().map(
+            |&t| match layout.internal_offset(t, res, tail.got) {
+                Some(off) => base + off,
+                None => match t {
+                    Target::Absolute { addr, .. } => addr,
+                    _ => 0,
+                },
+            },
+        ));
+        for (si, sec) in obj.sections.iter().enumerate() {
+            let sec_off = layout.sec_offsets[oi][si];
+            if sec_off == NOT_LOADED || sec.relocs.is_empty() {
+                continue;
+            }
+            let start = sec_off as usize;
+            let end = start + sec.size as usize;
+            counts.relocations += sec.relocs.len() as u64;
+            for r in &obj.relocs[sec.relocs.clone()] {
+                let Some(formula) = arch::formula(r.r_type) else {
+                    return Err(plan::unsupported(obj, si, r));
+                };
+                let s = addrs[r.sym as usize];
+                let z = match res.targets[oi][r.sym as usize] {
+                    Target::Section { size, .. } | Target::Absolute { size, .. } => size,
+                    Target::Common(i) => res.commons[i as usize].size,
+                    Target::Synthetic(_) => 8,
+                };
+                let at = At {
+                    s,
+                    z,
+                    p: base + sec_off + r.offset,
+                    got,
+                };
+                let bytes = &mut mem[start..end];
+                let off = r.offset as usize;
+                let decision = plan::decide(formula, bytes, off, r.addend, &at);
+                let (f, value, field_at) = match decision {
+                    Decision::Skip => continue,
+                    Decision::Direct { f, value } => (f, value, off),
+                    Decision::Trampoline { dest } => {
+                        let t = lookup(&plan.trampolines, dest, obj, si, r)?;
+                        let addr =
+                            base + tail.trampolines + u64::from(t) * arch::TRAMPOLINE_SIZE as u64;
+                        (Field::S32, addr as i128 - 4 - at.p as i128, off)
+                    }
+                    Decision::Slot {
+                        f,
+                        content,
+                        addend,
+                        lea_to_mov,
+                    } => {
+                        let g = got
+                            + u64::from(lookup(&plan.slots, content, obj, si, r)?)
+                                * arch::GOT_SLOT_SIZE as u64;
+                        let value = g as i128 + addend - at.p as i128;
+                        if lea_to_mov && Field::S32.fits(value) {
+                            arch::lea_to_mov(bytes, off);
+                        }
+                        (f, value, off)
+                    }
+                    Decision::SlotOffset { f, content, addend } => {
+                        let g = got
+                            + u64::from(lookup(&plan.slots, content, obj, si, r)?)
+                                * arch::GOT_SLOT_SIZE as u64;
+                        (f, (g - got) as i128 + addend, off)
+                    }
+                    Decision::Relax { relax, value } => {
+                        let (shift, _) = arch::apply_relax(bytes, off, relax);
+                        (Field::S32, value, off.wrapping_add_signed(shift))
+                    }
+                };
+                if !f.fits(value) {
+                    return Err(Error::Overflow {
+                        site: Box::new(plan::site(obj, si, r.offset)),
+                        r_type: arch::reloc_name(r.r_type).into_owned(),
+                        symbol: plan::symbol_name(obj, r.sym),
+                        value: value as i64,
+                        detail: f.describe(),
+                    });
+                }
+                f.write(&mut bytes[field_at..], value);
+            }
+        }
+    }
+
+    // GOT slots and trampolines.
+    for (&content, &i) in &plan.slots {
+        let at = (tail.got + u64::from(i) * arch::GOT_SLOT_SIZE as u64) as usize;
+        mem[at..at + 8].copy_from_slice(&content.to_le_bytes());
+    }
+    for (&dest, &i) in &plan.trampolines {
+        let at = (tail.trampolines + u64::from(i) * arch::TRAMPOLINE_SIZE as u64) as usize;
+        arch::write_trampoline(&mut mem[at..at + arch::TRAMPOLINE_SIZE], dest);
+    }
+    Ok(counts)
+}
+
+fn lookup(
+    table: &rustc_hash::FxHashMap<u64, u32>,
+    key: u64,
+    obj: &ObjectFile<'_>,
+    si: usize,
+    r: &crate::parse::Reloc,
+) -> Result<u32> {
+    table.get(&key).copied().ok_or_else(|| Error::Malformed {
+        file: obj.name.clone(),
+        what: format!(
+            "internal error: no trampoline or GOT slot was planned for {} at {}",
+            arch::reloc_name(r.r_type),
+            plan::site(obj, si, r.offset)
+        ),
+    })
+}

@@ -1,0 +1,324 @@
+//! Stage 2, resolve: give every symbol of every object a [`Target`], once.
+//!
+//! Order: the unit's own definitions (strong over weak over COMMON), then the
+//! host's [`crate::Linker::define`]s, then what objdl supplies per unit (as
+//! crt files and libc_nonshared.a do for a linked program), then `dlsym`.
+//! Undefined weak symbols resolve to 0. Every unresolved symbol is reported
+//! in one error. Local symbols are only ever seen by their own object.
+
+use object::elf;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::error::{Error, Result, Unresolved};
+use crate::host::{self, Host};
+use crate::parse::{ObjectFile, SymbolDef};
+
+/// What objdl supplies to each unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Synthetic {
+    /// `__dso_handle`: the unit's own handle for `__cxa_atexit`.
+    DsoHandle,
+    /// `atexit(f)`: `__cxa_atexit(f, NULL, &__dso_handle)`.
+    Atexit,
+    /// `at_quick_exit(f)`: `__cxa_at_quick_exit(f, &__dso_handle)`.
+    AtQuickExit,
+    /// `pthread_atfork(a, b, c)`: `__register_atfork(a, b, c, &__dso_handle)`.
+    PthreadAtfork,
+    /// `_GLOBAL_OFFSET_TABLE_`: the base of the unit's GOT.
+    GlobalOffsetTable,
+}
+
+impl Synthetic {
+    fn by_name(name: &str) -> Option<Synthetic> {
+        Some(match name {
+            "__dso_handle" => Synthetic::DsoHandle,
+            "atexit" => Synthetic::Atexit,
+            "at_quick_exit" => Synthetic::AtQuickExit,
+            "pthread_atfork" | "__pthread_atfork" => Synthetic::PthreadAtfork,
+            "_GLOBAL_OFFSET_TABLE_" => Synthetic::GlobalOffsetTable,
+            _ => return None,
+        })
+    }
+}
+
+/// Where a symbol points, before the unit has an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// Inside the unit: a section of one of its objects.
+    Section {
+        obj: u32,
+        sec: u32,
+        value: u64,
+        size: u64,
+    },
+    /// Inside the unit: an allocated COMMON symbol.
+    Common(u32),
+    /// Inside the unit: something objdl supplies.
+    Synthetic(Synthetic),
+    /// Outside the unit (host, library) or absolute: a fixed address.
+    Absolute { addr: u64, size: u64 },
+}
+
+impl Target {
+    pub fn is_internal(self) -> bool {
+        !matches!(self, Target::Absolute { .. })
+    }
+}
+
+/// A COMMON symbol to allocate in the unit's bss.
+#[derive(Debug, Clone)]
+pub(crate) struct Common {
+    pub size: u64,
+    pub align: u64,
+}
+
+/// The result of resolution.
+pub(crate) struct Resolution<'d> {
+    /// Per object, per symbol index.
+    pub targets: Vec<Vec<Target>>,
+    /// COMMON storage to allocate.
+    pub commons: Vec<Common>,
+    /// The unit's exported symbols (global or weak, default or protected visibility).
+    pub exports: Vec<(&'d str, Target)>,
+    /// The synthetic definitions some object asked for.
+    pub synthetics_used: FxHashSet<SyntheticKey>,
+    /// `(obj, sec)` of discarded COMDAT members → the kept section with the same name.
+    pub section_redirects: FxHashMap<(u32, u32), (u32, u32)>,
+}
+
+/// A hashable [`Synthetic`].
+pub(crate) type SyntheticKey = u8;
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Strength {
+    Common,
+    Weak,
+    Strong,
+}
+
+struct Definition {
+    obj: u32,
+    sym: u32,
+    strength: Strength,
+    exported: bool,
+}
+
+/// Resolves every symbol of `objects`.
+pub(crate) fn resolve<'d>(objects: &mut [ObjectFile<'d>], host: &Host) -> Result<Resolution<'d>> {
+    let section_redirects = discard_duplicate_groups(objects);
+
+    // 1. The unit's own global definitions.
+    let mut defs: FxHashMap<&'d str, Definition> = FxHashMap::default();
+    let mut common_sizes: FxHashMap<&'d str, (u64, u64)> = FxHashMap::default();
+    for (oi, obj) in objects.iter().enumerate() {
+        for (si, sym) in obj.symbols.iter().enumerate().skip(1) {
+            if sym.is_local() || sym.def == SymbolDef::Undefined || sym.name.is_empty() {
+                continue;
+            }
+            if sym.kind == elf::STT_GNU_IFUNC {
+                return Err(Error::Unsupported {
+                    file: obj.name.clone(),
+                    what: format!(
+                        "symbol {}: STT_GNU_IFUNC definitions are not supported yet",
+                        sym.name
+                    ),
+                });
+            }
+            if let SymbolDef::Section { index, .. } = sym.def {
+                if obj.sections[index as usize].discarded {
+                    continue; // the kept group's copy defines it
+                }
+            }
+            let strength = match (sym.def, sym.is_weak()) {
+                (SymbolDef::Common { align }, _) => {
+                    let e = common_sizes.entry(sym.name).or_insert((0, 1));
+                    e.0 = e.0.max(sym.size);
+                    e.1 = e.1.max(align);
+                    Strength::Common
+                }
+                (_, true) => Strength::Weak,
+                _ => Strength::Strong,
+            };
+            let exported = matches!(sym.visibility, elf::STV_DEFAULT | elf::STV_PROTECTED);
+            let new = Definition {
+                obj: oi as u32,
+                sym: si as u32,
+                strength,
+                exported,
+            };
+            match defs.get_mut(sym.name) {
+                None => {
+                    defs.insert(sym.name, new);
+                }
+                Some(old) => {
+                    if old.strength == Strength::Strong && strength == Strength::Strong {
+                        return Err(Error::DuplicateSymbol {
+                            symbol: sym.name.to_string(),
+                            first: objects[old.obj as usize].name.clone(),
+                            second: obj.name.clone(),
+                        });
+                    }
+                    if strength > old.strength {
+                        *old = new;
+                    }
+                }
+            }
+        }
+    }
+
+    // COMMON symbols that no stronger definition replaced get storage.
+    let mut commons = Vec::new();
+    let mut common_index: FxHashMap<&'d str, u32> = FxHashMap::default();
+    for (name, def) in &defs {
+        if def.strength == Strength::Common {
+            let (size, align) = common_sizes[name];
+            common_index.insert(name, commons.len() as u32);
+            commons.push(Common { size, align });
+        }
+    }
+    let def_target = |def: &Definition, name: &str| -> Target {
+        if def.strength == Strength::Common {
+            return Target::Common(common_index[name]);
+        }
+        let sym = &objects[def.obj as usize].symbols[def.sym as usize];
+        local_target(def.obj, sym.def, sym.size)
+    };
+
+    // 2. Undefined names: the host, then objdl's own, then dlsym.
+    let mut wanted: Vec<(&'d str, u32)> = Vec::new();
+    let mut seen: FxHashSet<&'d str> = FxHashSet::default();
+    for (oi, obj) in objects.iter().enumerate() {
+        for sym in obj.symbols.iter().skip(1) {
+            if !sym.is_local()
+                && sym.def == SymbolDef::Undefined
+                && !defs.contains_key(sym.name)
+                && seen.insert(sym.name)
+            {
+                wanted.push((sym.name, oi as u32));
+            }
+        }
+    }
+    let mut external: FxHashMap<&'d str, Target> = FxHashMap::default();
+    let mut synthetics_used = FxHashSet::default();
+    let mut from_dlsym = Vec::new();
+    for &(name, _) in &wanted {
+        if let Some(addr) = host.defined(name) {
+            external.insert(name, Target::Absolute { addr, size: 0 });
+        } else if let Some(s) = Synthetic::by_name(name) {
+            synthetics_used.insert(s as u8);
+            external.insert(name, Target::Synthetic(s));
+        } else {
+            from_dlsym.push(name);
+        }
+    }
+    host.dlsym_many(from_dlsym.iter().copied(), |name, addr| {
+        if let Some(addr) = addr {
+            external.insert(name, Target::Absolute { addr, size: 0 });
+        }
+    });
+
+    // 3. Every symbol index of every object, once.
+    let mut unresolved = Vec::new();
+    let mut targets = Vec::with_capacity(objects.len());
+    for (oi, obj) in objects.iter().enumerate() {
+        let mut t = Vec::with_capacity(obj.symbols.len());
+        for sym in &obj.symbols {
+            let target = if sym.is_local() {
+                local_target(oi as u32, sym.def, sym.size)
+            } else if let Some(def) = defs.get(sym.name) {
+                def_target(def, sym.name)
+            } else if let Some(&ext) = external.get(sym.name) {
+                ext
+            } else if sym.is_weak() || sym.name.is_empty() {
+                Target::Absolute { addr: 0, size: 0 }
+            } else {
+                if !unresolved.iter().any(|u: &Unresolved| u.symbol == sym.name) {
+                    unresolved.push(Unresolved {
+                        symbol: sym.name.to_string(),
+                        file: obj.name.clone(),
+                    });
+                }
+                Target::Absolute { addr: 0, size: 0 }
+            };
+            t.push(target);
+        }
+        targets.push(t);
+    }
+    if !unresolved.is_empty() {
+        return Err(Error::Unresolved(unresolved));
+    }
+
+    // Sizes of external symbols, only where a SIZE relocation asks.
+    for (oi, obj) in objects.iter().enumerate() {
+        for r in &obj.relocs {
+            if matches!(r.r_type, elf::R_X86_64_SIZE32 | elf::R_X86_64_SIZE64) {
+                if let Target::Absolute { addr, size } = &mut targets[oi][r.sym as usize] {
+                    if *size == 0 && !obj.symbols[r.sym as usize].is_local() {
+                        *size = host::host_symbol_size(*addr).unwrap_or(0);
+                    }
+                }
+            }
+        }
+    }
+
+    let mut exports: Vec<(&'d str, Target)> = defs
+        .iter()
+        .filter(|(_, d)| d.exported)
+        .map(|(name, d)| (*name, def_target(d, name)))
+        .collect();
+    exports.sort_unstable_by(|a, b| a.0.cmp(b.0));
+
+    Ok(Resolution {
+        targets,
+        commons,
+        exports,
+        synthetics_used,
+        section_redirects,
+    })
+}
+
+fn local_target(obj: u32, def: SymbolDef, size: u64) -> Target {
+    match def {
+        SymbolDef::Section { index, value } => Target::Section {
+            obj,
+            sec: index,
+            value,
+            size,
+        },
+        SymbolDef::Absolute(addr) => Target::Absolute { addr, size },
+        // A local COMMON or undefined local symbol has nothing to point at.
+        SymbolDef::Common { .. } | SymbolDef::Undefined => Target::Absolute { addr: 0, size: 0 },
+    }
+}
+
+/// COMDAT: the first group with a signature wins; later groups' sections are
+/// discarded. References into a discarded section are redirected to the kept
+/// section with the same name (what `.eh_frame` and debug info expect).
+fn discard_duplicate_groups(objects: &mut [ObjectFile<'_>]) -> FxHashMap<(u32, u32), (u32, u32)> {
+    let mut kept: FxHashMap<&str, (u32, Vec<u32>)> = FxHashMap::default();
+    let mut redirects = FxHashMap::default();
+    for oi in 0..objects.len() {
+        let groups = std::mem::take(&mut objects[oi].groups);
+        for (sig, members) in &groups {
+            match kept.get(sig) {
+                None => {
+                    kept.insert(sig, (oi as u32, members.clone()));
+                }
+                Some((kobj, kmembers)) => {
+                    for &m in members {
+                        let name = objects[oi].sections[m as usize].name;
+                        objects[oi].sections[m as usize].discarded = true;
+                        let twin = kmembers
+                            .iter()
+                            .find(|&&k| objects[*kobj as usize].sections[k as usize].name == name);
+                        if let Some(&k) = twin {
+                            redirects.insert((oi as u32, m), (*kobj, k));
+                        }
+                    }
+                }
+            }
+        }
+        objects[oi].groups = groups;
+    }
+    redirects
+}

@@ -1,0 +1,217 @@
+//! Stages 7 and 8, register and initialise; and their undoing at close.
+//!
+//! - `.eh_frame` of each object is registered with libgcc's
+//!   `__register_frame`, so exceptions and backtraces walk loaded code.
+//! - The unit gets its own `__dso_handle`, and its `atexit` registers with
+//!   `__cxa_atexit` under that handle. A finaliser hook registered first runs
+//!   the unit's `.fini_array`/`.dtors` after its `atexit` handlers, as they
+//!   run in a linked program; at close, `__cxa_finalize(handle)` runs them
+//!   all, before any page is unmapped.
+//! - `.preinit_array`, then `.init_array`/`.ctors` by priority, run at open.
+
+use std::ffi::c_void;
+
+use crate::layout::Table;
+use crate::parse::TableKind;
+
+type InitFn =
+    unsafe extern "C" fn(libc::c_int, *const *const libc::c_char, *const *const libc::c_char);
+type FiniFn = unsafe extern "C" fn();
+type RegisterFrame = unsafe extern "C" fn(*const u8);
+type CxaAtexit = unsafe extern "C" fn(
+    unsafe extern "C" fn(*mut c_void),
+    *mut c_void,
+    *mut c_void,
+) -> libc::c_int;
+type CxaFinalize = unsafe extern "C" fn(*mut c_void);
+
+/// The libc/libgcc entry points the runtime needs, looked up once.
+pub(crate) struct Entry {
+    pub cxa_atexit: u64,
+    pub cxa_at_quick_exit: u64,
+    pub register_atfork: u64,
+    cxa_finalize: u64,
+    register_frame: u64,
+    deregister_frame: u64,
+}
+
+impl Entry {
+    pub fn lookup(host: &crate::host::Host) -> Entry {
+        let get = |n: &str| host.dlsym(n).unwrap_or(0);
+        Entry {
+            cxa_atexit: get("__cxa_atexit"),
+            cxa_at_quick_exit: get("__cxa_at_quick_exit"),
+            register_atfork: get("__register_atfork"),
+            cxa_finalize: get("__cxa_finalize"),
+            register_frame: get("__register_frame"),
+            deregister_frame: get("__deregister_frame"),
+        }
+    }
+}
+
+/// The order in which a unit's constructors and destructors run.
+#[derive(Debug, Default)]
+pub(crate) struct Lifecycle {
+    /// `.preinit_array`, `.init_array` and `.ctors` entries, in call order.
+    pub init: Vec<u64>,
+    /// `.fini_array` and `.dtors` entries, in call order.
+    pub fini: Vec<u64>,
+    /// Start of each registered `.eh_frame`.
+    pub eh_frames: Vec<u64>,
+}
+
+/// Reads the unit's tables (after relocation) into call order.
+///
+/// Priorities sort first (lower runs earlier at init, later at fini); at
+/// equal priority, input order. `.init_array` runs forwards and `.ctors`
+/// backwards; finalisers are the mirror image.
+pub(crate) fn lifecycle(mem: &[u8], base: u64, tables: &[Table], eh_frames: &[u64]) -> Lifecycle {
+    let entries = |t: &Table| -> Vec<u64> {
+        (0..t.len)
+            .map(|i| {
+                let at = (t.offset + i * 8) as usize;
+                u64::from_le_bytes(mem[at..at + 8].try_into().expect("8 bytes"))
+            })
+            // 0 and -1 are the terminators/placeholders .ctors may hold.
+            .filter(|&p| p != 0 && p != u64::MAX)
+            .collect()
+    };
+    let mut lc = Lifecycle {
+        eh_frames: eh_frames.iter().map(|o| base + o).collect(),
+        ..Default::default()
+    };
+    let mut sorted: Vec<&Table> = tables.iter().collect();
+    sorted.sort_by_key(|t| (t.kind != TableKind::PreinitArray, t.priority)); // stable: input order kept
+    for t in &sorted {
+        let mut e = entries(t);
+        match t.kind {
+            TableKind::PreinitArray | TableKind::InitArray => lc.init.extend(e),
+            TableKind::Ctors => {
+                e.reverse();
+                lc.init.extend(e)
+            }
+            _ => {}
+        }
+    }
+    for t in sorted.iter().rev() {
+        let mut e = entries(t);
+        match t.kind {
+            TableKind::FiniArray => {
+                e.reverse();
+                lc.fini.extend(e)
+            }
+            TableKind::Dtors => lc.fini.extend(e),
+            _ => {}
+        }
+    }
+    lc
+}
+
+/// Registers the unit's unwind tables.
+///
+/// # Safety
+/// Each address must be the start of a zero-terminated `.eh_frame` that
+/// stays mapped until [`deregister_frames`].
+pub(crate) unsafe fn register_frames(entry: &Entry, frames: &[u64]) {
+    if entry.register_frame == 0 || entry.deregister_frame == 0 {
+        return;
+    }
+    // SAFETY: the address came from dlsym("__register_frame"), whose C type
+    // is `void (void *)`.
+    let f: RegisterFrame =
+        unsafe { std::mem::transmute::<usize, RegisterFrame>(entry.register_frame as usize) };
+    for &fr in frames {
+        // SAFETY: the caller's promise: a terminated .eh_frame that outlives the registration.
+        unsafe { f(fr as *const u8) };
+    }
+}
+
+/// Undoes [`register_frames`].
+///
+/// # Safety
+/// `frames` must be exactly what was registered.
+pub(crate) unsafe fn deregister_frames(entry: &Entry, frames: &[u64]) {
+    if entry.register_frame == 0 || entry.deregister_frame == 0 {
+        return;
+    }
+    // SAFETY: from dlsym("__deregister_frame"), `void *(void *)`; the result is ignored.
+    let f: RegisterFrame =
+        unsafe { std::mem::transmute::<usize, RegisterFrame>(entry.deregister_frame as usize) };
+    for &fr in frames.iter().rev() {
+        // SAFETY: registered by `register_frames`.
+        unsafe { f(fr as *const u8) };
+    }
+}
+
+/// The finalisers of a unit, owned by the unit at a stable address.
+pub(crate) struct Finalizers {
+    pub fini: Vec<u64>,
+}
+
+unsafe extern "C" fn run_finalizers(arg: *mut c_void) {
+    // SAFETY: `arg` is the `Finalizers` registered in `start`, which the unit
+    // keeps alive until `__cxa_finalize` has run this hook.
+    let fins = unsafe { &*(arg as *const Finalizers) };
+    for &f in &fins.fini {
+        // SAFETY: a relocated .fini_array/.dtors entry of the unit, still mapped.
+        let f: FiniFn = unsafe { std::mem::transmute::<usize, FiniFn>(f as usize) };
+        // SAFETY: calling loaded code is what the user asked for by opening it.
+        unsafe { f() };
+    }
+}
+
+/// Registers the finaliser hook under `dso_handle`, then runs the initialisers.
+///
+/// # Safety
+/// The unit must be mapped with its final protections; `fins` must stay
+/// alive until [`stop`] has run; `init` holds functions of the unit.
+pub(crate) unsafe fn start(entry: &Entry, dso_handle: u64, fins: &Finalizers, init: &[u64]) {
+    if entry.cxa_atexit != 0 && !fins.fini.is_empty() {
+        // SAFETY: dlsym("__cxa_atexit"), `int (void (*)(void *), void *, void *)`.
+        let reg: CxaAtexit =
+            unsafe { std::mem::transmute::<usize, CxaAtexit>(entry.cxa_atexit as usize) };
+        // SAFETY: the hook and its argument live as long as the registration.
+        unsafe {
+            reg(
+                run_finalizers,
+                fins as *const Finalizers as *mut c_void,
+                dso_handle as *mut c_void,
+            )
+        };
+    }
+    let argv: [*const libc::c_char; 1] = [std::ptr::null()];
+    // SAFETY: `environ` is the process's environment block.
+    let envp = unsafe { environ_ptr() };
+    for &f in init {
+        // SAFETY: a relocated initialiser of the unit; glibc passes (argc, argv, envp).
+        let f: InitFn = unsafe { std::mem::transmute::<usize, InitFn>(f as usize) };
+        // SAFETY: running the unit's constructors is part of opening it.
+        unsafe { f(0, argv.as_ptr(), envp) };
+    }
+}
+
+/// Runs the unit's `atexit` handlers and finalisers (`__cxa_finalize`).
+///
+/// # Safety
+/// The unit must still be mapped.
+pub(crate) unsafe fn stop(entry: &Entry, dso_handle: u64) {
+    if entry.cxa_finalize != 0 {
+        // SAFETY: dlsym("__cxa_finalize"), `void (void *)`.
+        let fin: CxaFinalize =
+            unsafe { std::mem::transmute::<usize, CxaFinalize>(entry.cxa_finalize as usize) };
+        // SAFETY: runs and removes only the handlers registered under this unit's handle.
+        unsafe { fin(dso_handle as *mut c_void) };
+    }
+}
+
+/// The process's `environ`.
+///
+/// # Safety
+/// Reads a libc global.
+pub(crate) unsafe fn environ_ptr() -> *const *const libc::c_char {
+    extern "C" {
+        static environ: *const *const libc::c_char;
+    }
+    // SAFETY: a plain read of libc's global.
+    unsafe { environ }
+}
