@@ -208,9 +208,10 @@ pub(crate) fn demands(
         }
     }
     if !irreducible.is_empty() {
+        let fix = fix_for(&irreducible);
         return Err(Error::Unreachable {
             sites: irreducible,
-            fix: fix_for(&[]),
+            fix,
         });
     }
     Ok(d)
