@@ -1,0 +1,307 @@
+//! In-process behaviour of loaded units: symbol resolution rules, the
+//! constructor/atexit/destructor life cycle, unwinding through loaded code,
+//! W^X and unmapping at close. Every test compiles real C with gcc.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use objdl::{Error, Linker, OpenOptions, Placement, Symbol};
+
+/// Compiles C source `src` with `flags` into an object in a fresh temp dir.
+fn cc(name: &str, src: &str, flags: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join(format!("{name}.c"));
+    let o = dir.path().join(format!("{name}.o"));
+    std::fs::write(&c, src).unwrap();
+    let out = Command::new("gcc")
+        .args(["-O2", "-c"])
+        .args(flags)
+        .arg(&c)
+        .arg("-o")
+        .arg(&o)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "gcc failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (dir, o)
+}
+
+/// The mappings of this process that overlap `[base, base + size)`, as maps lines.
+fn mappings_in(base: u64, size: u64) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            let (range, _) = l.split_once(' ').unwrap();
+            let (a, b) = range.split_once('-').unwrap();
+            let (a, b) = (
+                u64::from_str_radix(a, 16).unwrap(),
+                u64::from_str_radix(b, 16).unwrap(),
+            );
+            a < base + size && b > base
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+const FLAVOURS: [&[&str]; 3] = [&[], &["-fPIC"], &["-mcmodel=large"]];
+
+#[test]
+fn calls_and_data_in_every_flavour() {
+    let src = r#"
+        #include <string.h>
+        #include <stdlib.h>
+        int counter = 5;
+        static int helper(int x) { return x * 3; }
+        int triple_plus(int x) { return helper(x) + counter++; }
+        size_t host_strlen(const char *s) { return strlen(s); }
+        const char *greeting(void) { return "hello"; }
+        int sum_sorted(int *v, int n) {
+            int cmp(const void *a, const void *b);
+            qsort(v, n, sizeof *v, cmp);
+            return v[0] * 100 + v[n - 1];
+        }
+        int cmp(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+    "#;
+    for flags in FLAVOURS {
+        for place in [Placement::Auto, Placement::Far] {
+            let (_d, o) = cc("calls", src, flags);
+            let linker = Linker::new();
+            let unit = unsafe { OpenOptions::new().placement(place).open(&linker, [&o]) }.unwrap();
+            let f: Symbol<extern "C" fn(i32) -> i32> = unsafe { unit.get("triple_plus") }.unwrap();
+            assert_eq!(f(2), 11, "{flags:?} {place:?}");
+            assert_eq!(f(2), 12, "{flags:?} {place:?}");
+            let counter: Symbol<*mut i32> = unsafe { unit.get("counter") }.unwrap();
+            assert_eq!(unsafe { **counter }, 7);
+            let len: Symbol<extern "C" fn(*const u8) -> usize> =
+                unsafe { unit.get("host_strlen") }.unwrap();
+            assert_eq!(len(c"abcdef".as_ptr().cast()), 6);
+            let g: Symbol<extern "C" fn() -> *const std::ffi::c_char> =
+                unsafe { unit.get("greeting") }.unwrap();
+            assert_eq!(
+                unsafe { std::ffi::CStr::from_ptr(g()) }.to_str().unwrap(),
+                "hello"
+            );
+            let sort: Symbol<extern "C" fn(*mut i32, i32) -> i32> =
+                unsafe { unit.get("sum_sorted") }.unwrap();
+            let mut v = [9, 3, 7, 1];
+            assert_eq!(sort(v.as_mut_ptr(), 4), 109);
+            if place == Placement::Far {
+                assert!(
+                    unit.stats().trampolines > 0 || flags == ["-mcmodel=large"],
+                    "{:?}",
+                    unit.stats()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn several_objects_reference_each_other_both_ways() {
+    let (_a, a) = cc("a", "int b_fn(int); int a_data = 40; int a_fn(int x) { return b_fn(x) + 1; } int a_back(void) { return 2; }", &[]);
+    let (_b, b) = cc(
+        "b",
+        "extern int a_data; int a_back(void); int b_fn(int x) { return x + a_data + a_back(); }",
+        &[],
+    );
+    let linker = Linker::new();
+    let unit = unsafe { linker.open_inputs([&a, &b]) }.unwrap();
+    let f: Symbol<extern "C" fn(i32) -> i32> = unsafe { unit.get("a_fn") }.unwrap();
+    assert_eq!(f(1), 44);
+    assert_eq!(unit.stats().objects, 2);
+}
+
+#[test]
+fn local_symbols_do_not_leak_between_objects() {
+    let (_a, a) = cc("a", "static int value = 1; static int get(void) { return value; } int from_a(void) { return get(); }", &[]);
+    let (_b, b) = cc("b", "static int value = 2; static int get(void) { return value; } int from_b(void) { return get(); }", &[]);
+    let linker = Linker::new();
+    let unit = unsafe { linker.open_inputs([&a, &b]) }.unwrap();
+    let fa: Symbol<extern "C" fn() -> i32> = unsafe { unit.get("from_a") }.unwrap();
+    let fb: Symbol<extern "C" fn() -> i32> = unsafe { unit.get("from_b") }.unwrap();
+    assert_eq!((fa(), fb()), (1, 2));
+    assert!(unit.address("value").is_none() && unit.address("get").is_none());
+}
+
+#[test]
+fn host_definitions_come_before_dlsym() {
+    extern "C" fn fake_abs(x: i32) -> i32 {
+        x + 1000
+    }
+    let (_d, o) = cc(
+        "host",
+        "int abs(int); int call_abs(int x) { return abs(x); }",
+        &["-fno-builtin"],
+    );
+    let linker = Linker::new();
+    linker.define("abs", fake_abs as *const ());
+    let unit = unsafe { linker.open(&o) }.unwrap();
+    let f: Symbol<extern "C" fn(i32) -> i32> = unsafe { unit.get("call_abs") }.unwrap();
+    assert_eq!(f(-5), 995);
+}
+
+#[test]
+fn every_unresolved_symbol_is_reported_at_once() {
+    let (_d, o) = cc("unres", "extern int missing_data_q; void missing_fn_q(void); int f(void) { missing_fn_q(); return missing_data_q; }", &[]);
+    let err = unsafe { Linker::new().open(&o) }.unwrap_err();
+    let Error::Unresolved(list) = &err else {
+        panic!("{err}")
+    };
+    let names: Vec<&str> = list.iter().map(|u| u.symbol.as_str()).collect();
+    assert!(
+        names.contains(&"missing_data_q") && names.contains(&"missing_fn_q"),
+        "{names:?}"
+    );
+    assert!(err.to_string().contains("unres.o"), "{err}");
+}
+
+#[test]
+fn undefined_weak_resolves_to_zero() {
+    let (_d, o) = cc("weak", "extern void nobody_defines_this(void) __attribute__((weak)); int has(void) { return nobody_defines_this != 0; }", &["-fPIC"]);
+    let unit = unsafe { Linker::new().open(&o) }.unwrap();
+    let f: Symbol<extern "C" fn() -> i32> = unsafe { unit.get("has") }.unwrap();
+    assert_eq!(f(), 0);
+}
+
+#[test]
+fn duplicate_strong_definitions_name_both_files() {
+    let (_a, a) = cc("one", "int twice(void) { return 1; }", &[]);
+    let (_b, b) = cc("two", "int twice(void) { return 2; }", &[]);
+    let err = unsafe { Linker::new().open_inputs([&a, &b]) }.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::DuplicateSymbol { .. }), "{msg}");
+    assert!(
+        msg.contains("twice") && msg.contains("one.o") && msg.contains("two.o"),
+        "{msg}"
+    );
+}
+
+/// Constructors run at open; at close the unit's atexit handlers run (LIFO),
+/// then its destructors, all before the unmap.
+#[test]
+fn life_cycle_order_at_open_and_close() {
+    let src = r#"
+        #include <stdlib.h>
+        #include <string.h>
+        static char log[256];
+        static void add(const char *s) { strcat(log, s); }
+        char *(*sink)(char *);
+        static void h1(void) { add("h1 "); }
+        static void h2(void) { add("h2 "); }
+        __attribute__((constructor(101))) static void c1(void) { add("c101 "); }
+        __attribute__((constructor)) static void c2(void) { add("c "); atexit(h1); }
+        __attribute__((constructor(102))) static void c3(void) { add("c102 "); }
+        __attribute__((destructor)) static void d1(void) { add("d "); if (sink) sink(log); }
+        const char *get_log(void) { return log; }
+        void later(char *(*s)(char *)) { atexit(h2); sink = s; }
+    "#;
+    static mut SEEN: String = String::new();
+    extern "C" fn record(s: *mut std::ffi::c_char) -> *mut std::ffi::c_char {
+        // SAFETY: the unit passes its NUL-terminated log; the test is single-threaded here.
+        unsafe { SEEN = std::ffi::CStr::from_ptr(s).to_string_lossy().into_owned() };
+        s
+    }
+    let (_d, o) = cc("life", src, &[]);
+    let unit = unsafe { Linker::new().open(&o) }.unwrap();
+    let get: Symbol<extern "C" fn() -> *const std::ffi::c_char> =
+        unsafe { unit.get("get_log") }.unwrap();
+    assert_eq!(
+        unsafe { std::ffi::CStr::from_ptr(get()) }.to_str().unwrap(),
+        "c101 c102 c "
+    );
+    let later: Symbol<
+        extern "C" fn(extern "C" fn(*mut std::ffi::c_char) -> *mut std::ffi::c_char),
+    > = unsafe { unit.get("later") }.unwrap();
+    later(record);
+    let (base, size) = (unit.stats().base, unit.stats().size);
+    assert!(!mappings_in(base, size).is_empty());
+    unit.close();
+    #[allow(static_mut_refs)]
+    // SAFETY: written once by `record` during close, read after.
+    let seen = unsafe { SEEN.clone() };
+    assert_eq!(seen, "c101 c102 c h2 h1 d ");
+    assert!(
+        mappings_in(base, size).is_empty(),
+        "still mapped after close: {:?}",
+        mappings_in(base, size)
+    );
+}
+
+#[test]
+fn no_mapping_is_writable_and_executable() {
+    let src = "int data = 1; const int ro = 2; int bss; int f(void) { return data + ro + bss; }";
+    for place in [Placement::Auto, Placement::Far] {
+        let (_d, o) = cc("wx", src, &["-fPIC"]);
+        let unit = unsafe {
+            OpenOptions::new()
+                .placement(place)
+                .open(&Linker::new(), [&o])
+        }
+        .unwrap();
+        let maps = mappings_in(unit.stats().base, unit.stats().size);
+        assert!(maps.iter().any(|l| l.contains(" r-xp ")), "{maps:?}");
+        assert!(maps.iter().any(|l| l.contains(" rw-p ")), "{maps:?}");
+        assert!(maps.iter().all(|l| !l.contains("wx")), "{maps:?}");
+    }
+}
+
+/// `.eh_frame` is registered: the unwinder walks from loaded code into the host.
+#[test]
+fn unwinding_walks_through_loaded_frames() {
+    let src = r#"
+        #include <unwind.h>
+        static _Unwind_Reason_Code step(struct _Unwind_Context *ctx, void *arg) {
+            int *n = arg; (*n)++; return _URC_NO_REASON;
+        }
+        __attribute__((noinline)) int depth_inner(void) { int n = 0; _Unwind_Backtrace(step, &n); return n; }
+        __attribute__((noinline)) int depth(int k) { return k ? depth(k - 1) + 0 * k : depth_inner(); }
+    "#;
+    let (_d, o) = cc(
+        "unwind",
+        src,
+        &[
+            "-fno-optimize-sibling-calls",
+            "-fasynchronous-unwind-tables",
+        ],
+    );
+    let unit = unsafe { Linker::new().open(&o) }.unwrap();
+    let depth: Symbol<extern "C" fn(i32) -> i32> = unsafe { unit.get("depth") }.unwrap();
+    let shallow = depth(0);
+    let deep = depth(5);
+    // Five more loaded frames, and the walk continues past them into the
+    // host (more than the loaded frames alone).
+    assert_eq!(deep - shallow, 5, "shallow {shallow} deep {deep}");
+    assert!(shallow > 3, "the walk stopped in loaded code: {shallow}");
+}
+
+#[test]
+fn bytes_from_memory_and_stats() {
+    let (_d, o) = cc("mem", "int answer(void) { return 42; }", &[]);
+    let bytes = std::fs::read(&o).unwrap();
+    let unit = unsafe { Linker::new().open_bytes("in-memory.o", &bytes) }.unwrap();
+    let f: Symbol<extern "C" fn() -> i32> = unsafe { unit.get("answer") }.unwrap();
+    assert_eq!(f(), 42);
+    let s = unit.stats();
+    assert_eq!(s.objects, 1);
+    assert!(s.sections >= 1 && s.size >= 4096 && s.base % 4096 == 0);
+    let err = unsafe { unit.get::<extern "C" fn()>("nope") }.unwrap_err();
+    assert!(err.to_string().contains("nope"));
+}
+
+#[test]
+fn each_unit_has_its_own_dso_handle() {
+    let src = "extern void *__dso_handle; void *handle(void) { return &__dso_handle; }";
+    let (_d, o) = cc("dso", src, &[]);
+    let linker = Linker::new();
+    let u1 = unsafe { linker.open(&o) }.unwrap();
+    let u2 = unsafe { linker.open(&o) }.unwrap();
+    let h1: Symbol<extern "C" fn() -> usize> = unsafe { u1.get("handle") }.unwrap();
+    let h2: Symbol<extern "C" fn() -> usize> = unsafe { u2.get("handle") }.unwrap();
+    assert_ne!(h1(), h2());
+    let (b1, s1) = (u1.stats().base as usize, u1.stats().size as usize);
+    assert!((b1..b1 + s1).contains(&h1()));
+}
