@@ -1,9 +1,14 @@
 //! `objdl`: run x86-64 ELF objects in-process.
 //!
-//! `objdl run [-l LIB]... [-L DIR]... [--entry SYM] [--stats] INPUT... [-- ARGS...]`
-//! loads every INPUT (`.o`, or `.c` compiled with `$CC -c -O2`) as one unit
-//! and calls `main(argc, argv, envp)`. When objdl itself fails, it prints one
-//! line `objdl: error: ...` and exits with 125.
+//! - `objdl run [-l LIB]... [-L DIR]... [--entry SYM] [--stats] [--place P] [--unit FILE]... INPUT... [-- ARGS...]`
+//!   loads every INPUT (`.o`, or `.c` compiled with `$CC -c -O2`) as one unit
+//!   and calls `main(argc, argv, envp)`. When objdl itself fails, it prints one
+//!   line `objdl: error: ...` and exits with 125.
+//! - `objdl check [--place P | --at ADDR] [--dump FILE] INPUT...` links without
+//!   running anything, prints the placement, trampolines, GOT slots and every
+//!   error, and exits 0 if the inputs would load, 1 if not.
+//! - `objdl inspect INPUT...` lists sections, symbols and each relocation with
+//!   the reach it needs.
 
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -11,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use objdl::{Input, Linker, OpenOptions, Placement};
+use objdl::{Error, Input, Linker, OpenOptions, Placement, Scope};
 
 /// The exit status when objdl itself fails (as opposed to the program it runs).
 const FAILURE: u8 = 125;
@@ -31,6 +36,49 @@ struct Cli {
 enum Command {
     /// Load INPUTs as one unit and call its `main(argc, argv, envp)`.
     Run(RunArgs),
+    /// Link INPUTs without running anything; report placement, trampolines,
+    /// GOT slots and every error. Exits 0 if they would load, 1 if not.
+    Check(CheckArgs),
+    /// List sections, symbols and each relocation with the reach it needs.
+    Inspect {
+        /// Object files (.o).
+        #[arg(required = true, value_name = "INPUT")]
+        inputs: Vec<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// Load the shared library libLIB.so into the process first (repeatable).
+    #[arg(short = 'l', value_name = "LIB")]
+    libs: Vec<String>,
+    /// Search DIR for -l libraries (repeatable).
+    #[arg(short = 'L', value_name = "DIR")]
+    lib_dirs: Vec<PathBuf>,
+    /// Where to place the unit: auto, far, low or an address (0x...).
+    #[arg(
+        long,
+        value_name = "POLICY",
+        default_value = "auto",
+        conflicts_with = "at"
+    )]
+    place: Placement,
+    /// Plan and relocate as if the unit sat at ADDR, without mapping anything there.
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+    at: Option<u64>,
+    /// Write the relocated unit (from its base, `size` bytes) to FILE.
+    #[arg(long, value_name = "FILE")]
+    dump: Option<PathBuf>,
+    /// Object files (.o) or C sources (.c).
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<PathBuf>,
+}
+
+fn parse_addr(s: &str) -> Result<u64, String> {
+    match s.parse::<Placement>()? {
+        Placement::At(a) => Ok(a),
+        _ => Err(format!("`{s}` is not an address")),
+    }
 }
 
 #[derive(clap::Args)]
@@ -50,6 +98,10 @@ struct RunArgs {
     /// Where to place the unit: auto, far, low or an address (0x...).
     #[arg(long, value_name = "POLICY", default_value = "auto")]
     place: Placement,
+    /// Open FILE (.o or .c) first as a separate Global unit, placed by the
+    /// same policy; the main inputs can call it (repeatable).
+    #[arg(long = "unit", value_name = "FILE")]
+    units: Vec<PathBuf>,
     /// Object files (.o) or C sources (.c, compiled with $CC -c -O2).
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
@@ -62,11 +114,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
+        Command::Check(args) => return check(args),
+        Command::Inspect { inputs } => inspect(&inputs),
     };
     match result {
         Ok(code) => code,
         Err(msg) => {
-            eprintln!("objdl: error: {msg}");
+            eprintln!("objdl: error: {}", one_line(&msg));
             ExitCode::from(FAILURE)
         }
     }
@@ -89,6 +143,22 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         .prefix("objdl-")
         .tempdir()
         .map_err(|e| format!("temporary directory: {e}"))?;
+    let mut units = Vec::with_capacity(args.units.len());
+    for (i, path) in args.units.iter().enumerate() {
+        let input = prepare_input(path, scratch.path(), 1000 + i)?;
+        // SAFETY: as below: the user asked to run this code.
+        let unit = unsafe {
+            OpenOptions::new()
+                .placement(args.place)
+                .scope(Scope::Global)
+                .open(&linker, [input])
+        }
+        .map_err(|e| e.to_string())?;
+        if args.stats {
+            eprintln!("objdl: unit {}: {}", path.display(), unit.stats());
+        }
+        units.push(unit);
+    }
     let mut inputs = Vec::with_capacity(args.inputs.len());
     for (i, path) in args.inputs.iter().enumerate() {
         inputs.push(prepare_input(path, scratch.path(), i)?);
@@ -126,6 +196,131 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     // then the unit's finalisers, then flushes stdio.
     // SAFETY: ends the process; nothing of objdl's needs to run after this.
     unsafe { libc::exit(status) }
+}
+
+/// The message with control characters (a newline in a symbol or file
+/// name, say) escaped, so that an error is always exactly one line.
+fn one_line(msg: &str) -> String {
+    msg.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// `objdl check`: exit 0 if the inputs would load, 1 if not (125 if objdl
+/// could not even try, e.g. a missing file).
+fn check(args: CheckArgs) -> ExitCode {
+    let linker = Linker::new();
+    let outcome = (|| -> Result<objdl::Report, Result<Error, String>> {
+        for lib in &args.libs {
+            linker
+                .load_library(lib, &args.lib_dirs)
+                .map_err(|e| Err(e.to_string()))?;
+        }
+        let scratch = tempfile::Builder::new()
+            .prefix("objdl-")
+            .tempdir()
+            .map_err(|e| Err(format!("temporary directory: {e}")))?;
+        let mut inputs = Vec::with_capacity(args.inputs.len());
+        for (i, path) in args.inputs.iter().enumerate() {
+            inputs.push(prepare_input(path, scratch.path(), i).map_err(Err)?);
+        }
+        let place = args.at.map(Placement::At).unwrap_or(args.place);
+        linker
+            .check(inputs, OpenOptions::new().placement(place))
+            .map_err(Ok)
+    })();
+    match outcome {
+        Ok(report) => {
+            print_report(&report);
+            if let Some(path) = &args.dump {
+                if let Err(e) = std::fs::write(path, &report.image) {
+                    eprintln!("objdl: error: {}: {e}", path.display());
+                    return ExitCode::from(FAILURE);
+                }
+            }
+            println!("ok: the inputs would load");
+            ExitCode::SUCCESS
+        }
+        Err(Ok(err)) => {
+            // Every site, one a line, then the one-line summary.
+            if let Error::Unreachable { sites, .. } = &err {
+                for s in sites {
+                    println!("unreachable {}", one_line(&s.to_string()));
+                }
+            }
+            eprintln!("objdl: error: {}", one_line(&err.to_string()));
+            ExitCode::from(1)
+        }
+        Err(Err(msg)) => {
+            eprintln!("objdl: error: {}", one_line(&msg));
+            ExitCode::from(FAILURE)
+        }
+    }
+}
+
+fn print_report(r: &objdl::Report) {
+    let s = &r.stats;
+    println!(
+        "placement base {:#x} size {:#x} window {:#x}..={:#x}",
+        s.base, s.size, s.window.0, s.window.1
+    );
+    for sec in &r.sections {
+        println!(
+            "section {} {} {:#x} size {:#x}",
+            sec.file, sec.name, sec.address, sec.size
+        );
+    }
+    for t in &r.trampolines {
+        println!(
+            "trampoline {:#x} -> {} {:#x}",
+            t.address, t.symbol, t.target
+        );
+    }
+    for g in &r.got_slots {
+        println!("got-slot {:#x} = {} {:#x}", g.address, g.symbol, g.value);
+    }
+    println!(
+        "objects {} sections {} relocations {} trampolines {} got-slots {} relaxations {} lea-rewrites {}",
+        s.objects, s.sections, s.relocations, s.trampolines, s.got_slots, s.relaxations, s.lea_rewrites
+    );
+}
+
+/// `objdl inspect`: sections, symbols, relocations and the reach each needs.
+fn inspect(inputs: &[PathBuf]) -> Result<ExitCode, String> {
+    for path in inputs {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let name = path.display().to_string();
+        let info = objdl::inspect::inspect(&name, &bytes).map_err(|e| e.to_string())?;
+        println!("{name}:");
+        println!("  sections:");
+        for s in &info.sections {
+            println!(
+                "    [{:>3}] {:<24} {:<8} size {:#x} align {}",
+                s.index, s.name, s.kind, s.size, s.align
+            );
+        }
+        println!("  symbols:");
+        for s in info.symbols.iter().filter(|s| !s.name.is_empty()) {
+            println!(
+                "    {:<32} {:<6} {:<16} value {:#x} size {:#x}",
+                s.name, s.binding, s.section, s.value, s.size
+            );
+        }
+        println!("  relocations:");
+        for r in &info.relocations {
+            println!(
+                "    {}+{:#x} {} {}{:+} needs {}",
+                r.section, r.offset, r.r_type, r.symbol, r.addend, r.reach
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn cstring(bytes: &[u8]) -> Result<CString, String> {

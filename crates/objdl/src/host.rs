@@ -110,8 +110,9 @@ fn dlsym_default(name: &str) -> Option<u64> {
     (!p.is_null()).then_some(p as u64)
 }
 
-/// The size (`st_size`) of the host symbol at `addr`, from its ELF symbol.
-pub(crate) fn host_symbol_size(addr: u64) -> Option<u64> {
+/// The size (`st_size`) of the host symbol at `addr`, and whether it is a
+/// function (`STT_FUNC` or `STT_GNU_IFUNC`), from its ELF symbol.
+pub(crate) fn host_symbol(addr: u64) -> Option<(u64, bool)> {
     let mut info: libc::Dl_info = libc::Dl_info {
         dli_fname: std::ptr::null(),
         dli_fbase: std::ptr::null_mut(),
@@ -133,7 +134,8 @@ pub(crate) fn host_symbol_size(addr: u64) -> Option<u64> {
         return None;
     }
     // SAFETY: dladdr1 returned a pointer into the loaded module's symbol table.
-    Some(unsafe { (*sym).st_size })
+    let (size, info) = unsafe { ((*sym).st_size, (*sym).st_info) };
+    Some((size, matches!(info & 0xf, 2 | 10)))
 }
 
 fn dlopen_global(path: &Path) -> std::result::Result<(), String> {

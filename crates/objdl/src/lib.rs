@@ -32,10 +32,12 @@
 mod arch;
 mod error;
 mod host;
+pub mod inspect;
 mod layout;
 mod limits;
 mod linker;
 mod memory;
+mod namespace;
 mod parse;
 mod placement;
 mod plan;
@@ -45,6 +47,6 @@ mod runtime;
 mod unit;
 
 pub use error::{Error, Result, Site, UnreachableSite, Unresolved};
-pub use linker::{Input, Linker, OpenOptions};
+pub use linker::{GotSlot, Input, Linker, LoadedSection, OpenOptions, Report, Scope, Trampoline};
 pub use placement::Placement;
 pub use unit::{LoadStats, Symbol, Unit};

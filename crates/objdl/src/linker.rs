@@ -11,13 +11,15 @@ use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::layout::{self, align_up, PAGE};
 use crate::memory::{Protection, Reservation};
+use crate::namespace::Namespace;
 use crate::parse;
 use crate::placement::{self, Placement};
 use crate::plan;
 use crate::relocate::{self, Tail};
 use crate::resolve::{self, Synthetic};
 use crate::runtime;
-use crate::unit::{LoadStats, Unit, UnitInner};
+use crate::unit::{LoadStats, Unit, UnitInner, UnitParts};
+use rustc_hash::FxHashMap;
 
 /// One input of a unit: an object file on disk, or bytes in memory.
 #[derive(Debug, Clone)]
@@ -66,6 +68,18 @@ impl<P: AsRef<Path>> From<P> for Input {
 pub struct OpenOptions {
     placement: Placement,
     no_exec: bool,
+    scope: Scope,
+}
+
+/// Whether a unit's exports resolve the references of units opened later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// Reachable only through its [`Unit`] handle (like `RTLD_LOCAL`). The default.
+    #[default]
+    Local,
+    /// Its exports resolve later units' references (like `RTLD_GLOBAL`).
+    /// A unit that binds to them keeps this one loaded.
+    Global,
 }
 
 impl OpenOptions {
@@ -77,6 +91,12 @@ impl OpenOptions {
     /// Where to place the unit.
     pub fn placement(&mut self, p: Placement) -> &mut OpenOptions {
         self.placement = p;
+        self
+    }
+
+    /// Whether the unit's exports join the global scope.
+    pub fn scope(&mut self, scope: Scope) -> &mut OpenOptions {
+        self.scope = scope;
         self
     }
 
@@ -118,6 +138,7 @@ impl OpenOptions {
 #[derive(Clone, Default)]
 pub struct Linker {
     pub(crate) host: Arc<Host>,
+    pub(crate) namespace: Arc<Namespace>,
 }
 
 impl std::fmt::Debug for Linker {
@@ -178,6 +199,99 @@ impl Linker {
 
     unsafe fn load(&self, inputs: Vec<Input>, opts: &OpenOptions) -> Result<Unit> {
         let started = Instant::now();
+        let linked = self.link(inputs, opts, false)?;
+        let Linked {
+            image,
+            tail,
+            size,
+            layout_text_end,
+            rodata,
+            exports,
+            stats,
+            dso_handle,
+            lifecycle,
+            deps,
+            ..
+        } = linked;
+        let Image::Mapped(mem) = image else {
+            unreachable!("a load always maps")
+        };
+
+        // 6. Protect: text RX, read-only R, data RW, GOT R, trampolines RX.
+        mem.protect(0, layout_text_end, Protection::RX)?;
+        mem.protect(rodata.0, rodata.1 - rodata.0, Protection::R)?;
+        mem.protect(tail.got, tail.trampolines - tail.got, Protection::R)?;
+        mem.protect(tail.trampolines, size - tail.trampolines, Protection::RX)?;
+        // Release the part of the reservation the plan did not need.
+        let mem = mem.truncate(size);
+
+        let entry = runtime::Entry::lookup(&self.host);
+        let parts = UnitParts {
+            exports,
+            stats,
+            entry,
+            dso_handle,
+            lifecycle,
+            no_exec: opts.no_exec,
+            deps,
+        };
+        let inner = UnitInner::new(mem, parts);
+        // 7, 8. Register and initialise.
+        // SAFETY: the unit is mapped with final protections; it stays mapped
+        // until `UnitInner` drops, which first runs `stop` and deregisters.
+        let inner = unsafe { Unit::start(inner, started) };
+        let namespace = (opts.scope == Scope::Global).then(|| {
+            self.namespace.insert(&inner);
+            self.namespace.clone()
+        });
+        Ok(Unit::new(inner, namespace))
+    }
+
+    /// Links `inputs` without running anything and reports what loading
+    /// them would do: the placement, sections, trampolines and GOT slots.
+    ///
+    /// With [`Placement::At`] the unit is planned and relocated as if it sat
+    /// at that address (like llvm-jitlink's `-slab-address`), into a buffer:
+    /// nothing is mapped there. Otherwise a real placement is chosen and
+    /// released again.
+    ///
+    /// ```no_run
+    /// use objdl::{Linker, OpenOptions, Placement};
+    /// let mut opts = OpenOptions::new();
+    /// opts.placement(Placement::At(0x1000_0000));
+    /// let report = Linker::new().check(["x.o"], &opts)?;
+    /// for t in &report.trampolines {
+    ///     println!("trampoline {:#x} -> {} ({:#x})", t.address, t.symbol, t.target);
+    /// }
+    /// # Ok::<(), objdl::Error>(())
+    /// ```
+    pub fn check<I>(&self, inputs: I, opts: &OpenOptions) -> Result<Report>
+    where
+        I: IntoIterator,
+        I::Item: Into<Input>,
+    {
+        let linked = self.link(inputs.into_iter().map(Into::into).collect(), opts, true)?;
+        let Linked {
+            image,
+            stats,
+            report,
+            ..
+        } = linked;
+        let mut report = report.expect("check builds a report");
+        report.stats = stats;
+        let bytes = match &image {
+            Image::Virtual { bytes, .. } => bytes.clone(),
+            // SAFETY: nothing was protected and the reservation is dropped below.
+            Image::Mapped(m) => m.bytes().to_vec(),
+        };
+        report.image = bytes;
+        report.image.truncate(report.stats.size as usize);
+        Ok(report)
+    }
+
+    /// Stages 1 to 5: read, parse, resolve, lay out, plan, place, relocate.
+    fn link(&self, inputs: Vec<Input>, opts: &OpenOptions, check: bool) -> Result<Linked> {
+        let started = Instant::now();
         // Read.
         let mut files: Vec<(String, Vec<u8>)> = Vec::with_capacity(inputs.len());
         for input in inputs {
@@ -199,12 +313,11 @@ impl Linker {
             objects.push(parse::parse(name, bytes)?);
         }
         // 2. Resolve.
-        let res = resolve::resolve(&mut objects, &self.host)?;
+        let res = resolve::resolve(&mut objects, &self.host, &self.namespace)?;
         // 3. Lay out and plan.
         let layout = layout::layout(&objects, &res)?;
         let demands = plan::demands(&objects, &res, &layout)?;
-        let needs_got = demands.max_slots;
-        let max_got = align_up(needs_got * arch::GOT_SLOT_SIZE as u64, PAGE);
+        let max_got = align_up(demands.max_slots * arch::GOT_SLOT_SIZE as u64, PAGE);
         let max_tramp = align_up(demands.max_trampolines * arch::TRAMPOLINE_SIZE as u64, PAGE);
         let upper = layout.got_offset + max_got + max_tramp;
         let max_align = objects
@@ -217,18 +330,39 @@ impl Linker {
             })
             .chain(res.commons.iter().map(|c| c.align))
             .fold(PAGE, u64::max);
+        // Trampolines standing in for host functions in 32-bit absolutes
+        // must lie below the limit, and they come last in the unit.
+        let hi = match demands.abs_limit {
+            Some(limit) => demands.hi.min(limit + 1 - upper as i128),
+            None => demands.hi,
+        };
         let mut preferred = demands.preferred.clone();
         preferred.sort_unstable();
         let req = placement::Request {
             size: upper,
             align: max_align,
             lo: demands.lo,
-            hi: demands.hi,
+            hi,
             preferred: &preferred,
         };
-        // 4. Place and map.
-        let mut mem = placement::reserve(opts.placement, &req)?;
-        let base = mem.base();
+
+        // 4. Place and map (or, for a check at a given address, only pretend to).
+        let mut image = match (check, opts.placement) {
+            (true, Placement::At(base)) => {
+                if base % max_align != 0 {
+                    return Err(Error::NoPlacement {
+                        size: upper,
+                        why: format!("{base:#x} is not aligned to {max_align:#x}"),
+                    });
+                }
+                Image::Virtual {
+                    base,
+                    bytes: vec![0; upper as usize],
+                }
+            }
+            _ => Image::Mapped(placement::reserve(opts.placement, &req)?),
+        };
+        let base = image.base();
         let bad = plan::violations(&objects, &res, &layout, &demands, base);
         if !bad.is_empty() {
             let fix = plan::fix_for(&bad);
@@ -245,41 +379,28 @@ impl Linker {
         debug_assert!(size <= upper);
 
         // 5. Relocate (the reservation is still read-write).
-        let entry = runtime::Entry::lookup(&self.host);
-        // SAFETY: nothing has been protected yet.
-        let bytes = unsafe { mem.bytes_mut() };
+        let bytes = image.bytes_mut();
         let counts = relocate::relocate(bytes, base, &objects, &res, &layout, &plan, tail)?;
         let syn = layout.synthetic;
-        write_synthetics(bytes, base, &res, &layout, &entry);
+        write_synthetics(
+            bytes,
+            base,
+            &res,
+            &layout,
+            &runtime::Entry::lookup(&self.host),
+        );
         let lifecycle = runtime::lifecycle(bytes, base, &layout.tables, &layout.eh_frames);
-
-        // 6. Protect: text RX, read-only R, data RW, GOT R, trampolines RX.
-        let text_end = align_up(layout.text.offset + layout.text.size, PAGE);
-        mem.protect(0, text_end, Protection::RX)?;
-        let ro_end = align_up(layout.rodata.offset + layout.rodata.size, PAGE);
-        mem.protect(
-            layout.rodata.offset,
-            ro_end - layout.rodata.offset,
-            Protection::R,
-        )?;
-        mem.protect(tail.got, tail.trampolines - tail.got, Protection::R)?;
-        mem.protect(tail.trampolines, size - tail.trampolines, Protection::RX)?;
-        // Release the part of the reservation the plan did not need.
-        let mem = shrink(mem, size);
 
         let exports = res
             .exports
             .iter()
-            .map(|&(name, t)| {
-                let addr = match layout.internal_offset(t, &res, tail.got) {
-                    Some(off) => base + off,
-                    None => match t {
-                        resolve::Target::Absolute { addr, .. } => addr,
-                        _ => 0,
-                    },
-                };
-                (name.to_string(), addr)
+            // A symbol defined in a section that is not loaded (a note, a
+            // debug section...) has no address: it is not exported.
+            .filter(|&&(_, t)| {
+                matches!(t, resolve::Target::Absolute { .. })
+                    || layout.internal_offset(t, &res, tail.got).is_some()
             })
+            .map(|&(name, t)| (name.to_string(), address_of(t, &layout, &res, tail, base)))
             .collect();
         let stats = LoadStats {
             objects: objects.len(),
@@ -292,24 +413,204 @@ impl Linker {
             base,
             size,
             window: (demands.lo.max(0) as u64, demands.hi.max(0) as u64),
-            load_time: std::time::Duration::ZERO,
+            load_time: started.elapsed(),
         };
-        let dso_handle = base + syn.dso_handle;
-        let inner = UnitInner::new(
-            mem,
+        let report = check.then(|| report(&objects, &res, &layout, &plan, tail, base));
+        Ok(Linked {
+            image,
+            tail,
+            size,
+            layout_text_end: align_up(layout.text.offset + layout.text.size, PAGE),
+            rodata: (
+                layout.rodata.offset,
+                align_up(layout.rodata.offset + layout.rodata.size, PAGE),
+            ),
             exports,
             stats,
-            entry,
-            dso_handle,
+            dso_handle: base + syn.dso_handle,
             lifecycle,
-            opts.no_exec,
-        );
-        // 7, 8. Register and initialise.
-        // SAFETY: the unit is mapped with final protections; it stays mapped
-        // until `UnitInner` drops, which first runs `stop` and deregisters.
-        let unit = unsafe { Unit::start(inner, started) };
-        Ok(unit)
+            deps: res.deps,
+            report,
+        })
     }
+}
+
+/// A unit's memory while it is being linked.
+enum Image {
+    /// A real reservation.
+    Mapped(Reservation),
+    /// A buffer standing in for memory at `base` (a check at a given address).
+    Virtual { base: u64, bytes: Vec<u8> },
+}
+
+impl Image {
+    fn base(&self) -> u64 {
+        match self {
+            Image::Mapped(m) => m.base(),
+            Image::Virtual { base, .. } => *base,
+        }
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        match self {
+            // SAFETY: the reservation is still read-write: nothing is
+            // protected before linking ends.
+            Image::Mapped(m) => unsafe { m.bytes_mut() },
+            Image::Virtual { bytes, .. } => bytes,
+        }
+    }
+}
+
+/// What linking produced, for a load or a check.
+struct Linked {
+    image: Image,
+    tail: Tail,
+    size: u64,
+    layout_text_end: u64,
+    rodata: (u64, u64),
+    exports: FxHashMap<String, u64>,
+    stats: LoadStats,
+    dso_handle: u64,
+    lifecycle: runtime::Lifecycle,
+    deps: Vec<Arc<UnitInner>>,
+    report: Option<Report>,
+}
+
+/// The final address of a target.
+fn address_of(
+    t: resolve::Target,
+    layout: &layout::Layout,
+    res: &resolve::Resolution<'_>,
+    tail: Tail,
+    base: u64,
+) -> u64 {
+    match layout.internal_offset(t, res, tail.got) {
+        Some(off) => base + off,
+        None => match t {
+            resolve::Target::Absolute { addr, .. } => addr,
+            _ => 0,
+        },
+    }
+}
+
+/// Builds the report of a check: sections, trampolines and GOT slots, named.
+fn report(
+    objects: &[parse::ObjectFile<'_>],
+    res: &resolve::Resolution<'_>,
+    layout: &layout::Layout,
+    plan: &plan::Plan,
+    tail: Tail,
+    base: u64,
+) -> Report {
+    let mut names: FxHashMap<u64, String> = FxHashMap::default();
+    let mut sections = Vec::new();
+    for (oi, obj) in objects.iter().enumerate() {
+        for (si, sec) in obj.sections.iter().enumerate() {
+            let off = layout.sec_offsets[oi][si];
+            if off != layout::NOT_LOADED {
+                sections.push(LoadedSection {
+                    file: obj.name.clone(),
+                    name: sec.name.to_string(),
+                    address: base + off,
+                    size: sec.size,
+                });
+            }
+        }
+        for (i, sym) in obj.symbols.iter().enumerate() {
+            if !sym.name.is_empty() {
+                let addr = address_of(res.targets[oi][i], layout, res, tail, base);
+                names.entry(addr).or_insert_with(|| sym.name.to_string());
+            }
+        }
+    }
+    let name_of = |addr: u64| {
+        names
+            .get(&addr)
+            .cloned()
+            .unwrap_or_else(|| format!("{addr:#x}"))
+    };
+    let mut trampolines: Vec<Trampoline> = plan
+        .trampolines
+        .iter()
+        .map(|(&target, &i)| Trampoline {
+            address: base + tail.trampolines + u64::from(i) * arch::TRAMPOLINE_SIZE as u64,
+            target,
+            symbol: name_of(target),
+        })
+        .collect();
+    trampolines.sort_by_key(|t| t.address);
+    let mut got_slots: Vec<GotSlot> = plan
+        .slots
+        .iter()
+        .map(|(&value, &i)| GotSlot {
+            address: base + tail.got + u64::from(i) * arch::GOT_SLOT_SIZE as u64,
+            value,
+            symbol: name_of(value),
+        })
+        .collect();
+    got_slots.sort_by_key(|g| g.address);
+    Report {
+        stats: LoadStats::default(),
+        sections,
+        trampolines,
+        got_slots,
+        image: Vec::new(),
+    }
+}
+
+/// What [`Linker::check`] found: everything a load would do, without doing it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Report {
+    /// The same figures a load reports (`load_time` covers linking only).
+    pub stats: LoadStats,
+    /// Every loaded section, with its address.
+    pub sections: Vec<LoadedSection>,
+    /// The trampolines the unit needs.
+    pub trampolines: Vec<Trampoline>,
+    /// The GOT slots the unit needs.
+    pub got_slots: Vec<GotSlot>,
+    /// The relocated unit, `stats.size` bytes from `stats.base`.
+    pub image: Vec<u8>,
+}
+
+/// A section of an input, where the unit puts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoadedSection {
+    /// The input's name.
+    pub file: String,
+    /// The section's name.
+    pub name: String,
+    /// Its address.
+    pub address: u64,
+    /// Its size.
+    pub size: u64,
+}
+
+/// A trampoline, `jmp *0(%rip); .quad target`, for calls and jumps that
+/// cannot reach `target` directly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Trampoline {
+    /// Where the trampoline is.
+    pub address: u64,
+    /// Where it jumps.
+    pub target: u64,
+    /// The symbol at `target`.
+    pub symbol: String,
+}
+
+/// A GOT slot: an 8-byte word holding an address, within reach of the unit's code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GotSlot {
+    /// Where the slot is.
+    pub address: u64,
+    /// The address it holds.
+    pub value: u64,
+    /// The symbol at `value`.
+    pub symbol: String,
 }
 
 /// Fills in what objdl supplies: the handle, the `atexit`-family stubs and their slots.
@@ -348,9 +649,4 @@ fn write_synthetics(
             reg,
         );
     }
-}
-
-/// Unmaps the tail of `mem` beyond `size`.
-fn shrink(mem: Reservation, size: u64) -> Reservation {
-    mem.truncate(size)
 }

@@ -94,6 +94,13 @@ impl Reservation {
         unsafe { std::slice::from_raw_parts_mut(self.base, self.len) }
     }
 
+    /// The whole reservation, for reading. Only valid while it is readable.
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: the mapping is `len` bytes and every page of it is
+        // readable (objdl never uses PROT_NONE).
+        unsafe { std::slice::from_raw_parts(self.base, self.len) }
+    }
+
     /// Gives `[offset, offset + len)` the protection `prot`.
     pub fn protect(&self, offset: u64, len: u64, prot: Protection) -> Result<()> {
         if len == 0 {

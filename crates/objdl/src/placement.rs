@@ -170,18 +170,49 @@ pub(crate) fn reserve(policy: Placement, req: &Request<'_>) -> Result<Reservatio
                 return Ok(r);
             }
             drop(r);
-            let maps = read_maps()?;
-            let base = choose_auto(&gaps(&maps), req)?;
-            Reservation::map(Some(base), req.size)
+            map_chosen(req.size, |maps| {
+                let gaps = gaps(maps);
+                // When no base inside the window is free, place the unit
+                // anyway: the caller then reports the references that
+                // cannot reach, as for `Far` and `Low`.
+                choose_auto(&gaps, req).or_else(|_| {
+                    let anywhere = Request {
+                        lo: USER_LO,
+                        hi: USER_HI,
+                        ..*req
+                    };
+                    choose_auto(&gaps, &anywhere)
+                })
+            })
         }
-        Placement::Far | Placement::Low => {
-            let maps = read_maps()?;
-            let base = if policy == Placement::Far {
-                choose_far(&maps, req)?
+        Placement::Far | Placement::Low => map_chosen(req.size, |maps| {
+            if policy == Placement::Far {
+                choose_far(maps, req)
             } else {
-                choose_low(&maps, req)?
-            };
-            Reservation::map(Some(base), req.size)
+                choose_low(maps, req)
+            }
+        }),
+    }
+}
+
+/// How often [`map_chosen`] chooses again after losing a race.
+const RACE_RETRIES: u32 = 64;
+
+/// Maps `size` bytes at the base `choose` picks from the current mappings.
+/// Another thread may map that range between the read of `/proc/self/maps`
+/// and the `mmap` (which then fails with `EEXIST`, never replacing it): the
+/// maps are read again and a new base is chosen.
+fn map_chosen(size: u64, choose: impl Fn(&[Mapping]) -> Result<u64>) -> Result<Reservation> {
+    let mut attempts = 0;
+    loop {
+        let base = choose(&read_maps()?)?;
+        match Reservation::map(Some(base), size) {
+            Err(Error::Memory { ref source, .. })
+                if source.raw_os_error() == Some(libc::EEXIST) && attempts < RACE_RETRIES =>
+            {
+                attempts += 1;
+            }
+            r => return r,
         }
     }
 }
@@ -202,7 +233,8 @@ fn closest_in_gap(
     if first > last {
         return None;
     }
-    Some(want.clamp(first, last) as u64)
+    // `first` and `last` are aligned, so aligning down stays inside.
+    Some((want.clamp(first, last) as u64) & !(align - 1))
 }
 
 fn choose_auto(gaps: &[(u64, u64)], req: &Request<'_>) -> Result<u64> {

@@ -46,6 +46,9 @@ pub(crate) struct Demands {
     /// Redirectable or GOT-using relocations: (obj, section, reloc index).
     pub redirectable: Vec<(u32, u32, u32)>,
     pub relocation_count: u64,
+    /// The highest value a trampoline's address may take, when 32-bit
+    /// absolutes refer to trampolines.
+    pub abs_limit: Option<i128>,
 }
 
 /// Lowest and highest base addresses objdl ever considers (user space, 47 bits).
@@ -117,8 +120,10 @@ pub(crate) fn demands(
                 }
                 let field = sec_off + r.offset;
                 let a = r.addend as i128;
+                // Addresses are 64-bit two's complement: an absolute symbol
+                // at 0xffff_ffff_ffff_fff0 is -16 to a sign-extended field.
                 let ext = match target {
-                    Target::Absolute { addr, .. } => addr as i128,
+                    Target::Absolute { addr, .. } => addr as i64 as i128,
                     _ => 0,
                 };
                 // value = c + k * base, and it must fit `f`.
@@ -174,7 +179,15 @@ pub(crate) fn demands(
                 let (flo, fhi) = f.range();
                 match k {
                     0 => {
-                        if !f.fits(c) {
+                        let code = matches!(target, Target::Absolute { code: true, .. });
+                        if !f.fits(c) && code && a == 0 && matches!(f, Field::S32 | Field::U32) {
+                            // The address of a host function as a 32-bit
+                            // absolute (-fno-pic): served by a trampoline in
+                            // the unit, which must then sit low enough.
+                            d.max_trampolines += 1;
+                            d.redirectable.push((oi as u32, si as u32, ri as u32));
+                            d.abs_limit = Some(d.abs_limit.map_or(fhi, |l: i128| l.min(fhi)));
+                        } else if !f.fits(c) {
                             irreducible.push(unreachable(
                                 obj,
                                 si,
@@ -352,6 +365,9 @@ pub(crate) enum Decision {
     },
     /// Rewrite the instruction, then write `value` (relative to the original field).
     Relax { relax: Relax, value: i128 },
+    /// Write the address of the trampoline to `dest` as an absolute: the
+    /// unit's own stand-in for a host function whose address does not fit.
+    AbsTrampoline { f: Field, dest: u64 },
     /// Nothing to do.
     Skip,
 }
@@ -366,6 +382,8 @@ pub(crate) struct At {
     pub p: u64,
     /// GOT: the GOT's address.
     pub got: u64,
+    /// The symbol is a host function (see [`Target::Absolute`]).
+    pub code: bool,
 }
 
 /// Decides what a relocation becomes. `bytes`/`off` are the section's
@@ -373,10 +391,18 @@ pub(crate) struct At {
 #[inline]
 pub(crate) fn decide(formula: Formula, bytes: &[u8], off: usize, a: i64, at: &At) -> Decision {
     let a = a as i128;
-    let (s, p) = (at.s as i128, at.p as i128);
+    // S as two's complement, as in `demands`: sign-extended fields accept
+    // absolute symbols just below 2^64.
+    let (s, p) = (at.s as i64 as i128, at.p as i128);
     match formula {
         Formula::None => Decision::Skip,
-        Formula::Abs(f) => Decision::Direct { f, value: s + a },
+        Formula::Abs(f) => {
+            let value = s + a;
+            if !f.fits(value) && at.code && a == 0 && matches!(f, Field::S32 | Field::U32) {
+                return Decision::AbsTrampoline { f, dest: at.s };
+            }
+            Decision::Direct { f, value }
+        }
         Formula::Size(f) => Decision::Direct {
             f,
             value: at.z as i128 + a,
@@ -475,6 +501,7 @@ pub(crate) fn finish(
         let at = At {
             s,
             z: 0,
+            code: matches!(target, Target::Absolute { code: true, .. }),
             p: base + sec_off + r.offset,
             got,
         };
@@ -501,6 +528,10 @@ pub(crate) fn finish(
             Decision::SlotOffset { content, .. } => {
                 let n = plan.slots.len() as u32;
                 plan.slots.entry(content).or_insert(n);
+            }
+            Decision::AbsTrampoline { dest, .. } => {
+                let n = plan.trampolines.len() as u32;
+                plan.trampolines.entry(dest).or_insert(n);
             }
             Decision::Relax { .. } => plan.relaxations += 1,
             Decision::Direct { .. } | Decision::Skip => {}

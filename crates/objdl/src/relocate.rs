@@ -78,7 +78,8 @@ pub(crate) fn relocate(
                     return Err(plan::unsupported(obj, si, r));
                 };
                 let s = addrs[r.sym as usize];
-                let z = match res.targets[oi][r.sym as usize] {
+                let target = res.targets[oi][r.sym as usize];
+                let z = match target {
                     Target::Section { size, .. } | Target::Absolute { size, .. } => size,
                     Target::Common(i) => res.commons[i as usize].size,
                     Target::Synthetic(_) => 8,
@@ -86,6 +87,7 @@ pub(crate) fn relocate(
                 let at = At {
                     s,
                     z,
+                    code: matches!(target, Target::Absolute { code: true, .. }),
                     p: base + sec_off + r.offset,
                     got,
                 };
@@ -100,6 +102,12 @@ pub(crate) fn relocate(
                         let addr =
                             base + tail.trampolines + u64::from(t) * arch::TRAMPOLINE_SIZE as u64;
                         (Field::S32, addr as i128 - 4 - at.p as i128, off)
+                    }
+                    Decision::AbsTrampoline { f, dest } => {
+                        let t = lookup(&plan.trampolines, dest, obj, si, r)?;
+                        let addr =
+                            base + tail.trampolines + u64::from(t) * arch::TRAMPOLINE_SIZE as u64;
+                        (f, addr as i128, off)
                     }
                     Decision::Slot {
                         f,

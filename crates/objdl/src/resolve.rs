@@ -1,7 +1,7 @@
 //! Stage 2, resolve: give every symbol of every object a [`Target`], once.
 //!
 //! Order: the unit's own definitions (strong over weak over COMMON), then the
-//! host's [`crate::Linker::define`]s, then what objdl supplies per unit (as
+//! exports of Global units, then the host's [`crate::Linker::define`]s, then what objdl supplies per unit (as
 //! crt files and libc_nonshared.a do for a linked program), then `dlsym`.
 //! Undefined weak symbols resolve to 0. Every unresolved symbol is reported
 //! in one error. Local symbols are only ever seen by their own object.
@@ -11,7 +11,10 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::error::{Error, Result, Unresolved};
 use crate::host::{self, Host};
+use crate::namespace::Namespace;
 use crate::parse::{ObjectFile, SymbolDef};
+use crate::unit::UnitInner;
+use std::sync::Arc;
 
 /// What objdl supplies to each unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +59,9 @@ pub(crate) enum Target {
     /// Inside the unit: something objdl supplies.
     Synthetic(Synthetic),
     /// Outside the unit (host, library) or absolute: a fixed address.
-    Absolute { addr: u64, size: u64 },
+    /// `code` is known (from the host's symbol table) only where a 32-bit
+    /// absolute relocation asks, and means the target is a function.
+    Absolute { addr: u64, size: u64, code: bool },
 }
 
 impl Target {
@@ -84,6 +89,8 @@ pub(crate) struct Resolution<'d> {
     pub synthetics_used: FxHashSet<SyntheticKey>,
     /// `(obj, sec)` of discarded COMDAT members → the kept section with the same name.
     pub section_redirects: FxHashMap<(u32, u32), (u32, u32)>,
+    /// Global units this unit binds to; it keeps them loaded.
+    pub deps: Vec<Arc<UnitInner>>,
 }
 
 /// A hashable [`Synthetic`].
@@ -104,7 +111,11 @@ struct Definition {
 }
 
 /// Resolves every symbol of `objects`.
-pub(crate) fn resolve<'d>(objects: &mut [ObjectFile<'d>], host: &Host) -> Result<Resolution<'d>> {
+pub(crate) fn resolve<'d>(
+    objects: &mut [ObjectFile<'d>],
+    host: &Host,
+    namespace: &Namespace,
+) -> Result<Resolution<'d>> {
     let section_redirects = discard_duplicate_groups(objects);
 
     // 1. The unit's own global definitions.
@@ -201,9 +212,29 @@ pub(crate) fn resolve<'d>(objects: &mut [ObjectFile<'d>], host: &Host) -> Result
     let mut external: FxHashMap<&'d str, Target> = FxHashMap::default();
     let mut synthetics_used = FxHashSet::default();
     let mut from_dlsym = Vec::new();
+    let mut deps: Vec<Arc<UnitInner>> = Vec::new();
     for &(name, _) in &wanted {
-        if let Some(addr) = host.defined(name) {
-            external.insert(name, Target::Absolute { addr, size: 0 });
+        if let Some((addr, unit)) = namespace.lookup(name) {
+            external.insert(
+                name,
+                Target::Absolute {
+                    addr,
+                    size: 0,
+                    code: false,
+                },
+            );
+            if !deps.iter().any(|d| Arc::ptr_eq(d, &unit)) {
+                deps.push(unit);
+            }
+        } else if let Some(addr) = host.defined(name) {
+            external.insert(
+                name,
+                Target::Absolute {
+                    addr,
+                    size: 0,
+                    code: false,
+                },
+            );
         } else if let Some(s) = Synthetic::by_name(name) {
             synthetics_used.insert(s as u8);
             external.insert(name, Target::Synthetic(s));
@@ -213,7 +244,14 @@ pub(crate) fn resolve<'d>(objects: &mut [ObjectFile<'d>], host: &Host) -> Result
     }
     host.dlsym_many(from_dlsym.iter().copied(), |name, addr| {
         if let Some(addr) = addr {
-            external.insert(name, Target::Absolute { addr, size: 0 });
+            external.insert(
+                name,
+                Target::Absolute {
+                    addr,
+                    size: 0,
+                    code: false,
+                },
+            );
         }
     });
 
@@ -230,7 +268,11 @@ pub(crate) fn resolve<'d>(objects: &mut [ObjectFile<'d>], host: &Host) -> Result
             } else if let Some(&ext) = external.get(sym.name) {
                 ext
             } else if sym.is_weak() || sym.name.is_empty() {
-                Target::Absolute { addr: 0, size: 0 }
+                Target::Absolute {
+                    addr: 0,
+                    size: 0,
+                    code: false,
+                }
             } else {
                 if !unresolved.iter().any(|u: &Unresolved| u.symbol == sym.name) {
                     unresolved.push(Unresolved {
@@ -238,7 +280,11 @@ pub(crate) fn resolve<'d>(objects: &mut [ObjectFile<'d>], host: &Host) -> Result
                         file: obj.name.clone(),
                     });
                 }
-                Target::Absolute { addr: 0, size: 0 }
+                Target::Absolute {
+                    addr: 0,
+                    size: 0,
+                    code: false,
+                }
             };
             t.push(target);
         }
@@ -248,13 +294,21 @@ pub(crate) fn resolve<'d>(objects: &mut [ObjectFile<'d>], host: &Host) -> Result
         return Err(Error::Unresolved(unresolved));
     }
 
-    // Sizes of external symbols, only where a SIZE relocation asks.
+    // Sizes and kinds of external symbols, only where a SIZE or 32-bit
+    // absolute relocation asks (dladdr1 is not free).
     for (oi, obj) in objects.iter().enumerate() {
         for r in &obj.relocs {
-            if matches!(r.r_type, elf::R_X86_64_SIZE32 | elf::R_X86_64_SIZE64) {
-                if let Target::Absolute { addr, size } = &mut targets[oi][r.sym as usize] {
-                    if *size == 0 && !obj.symbols[r.sym as usize].is_local() {
-                        *size = host::host_symbol_size(*addr).unwrap_or(0);
+            if !matches!(
+                r.r_type,
+                elf::R_X86_64_SIZE32 | elf::R_X86_64_SIZE64 | elf::R_X86_64_32 | elf::R_X86_64_32S
+            ) {
+                continue;
+            }
+            if let Target::Absolute { addr, size, code } = &mut targets[oi][r.sym as usize] {
+                if !obj.symbols[r.sym as usize].is_local() && *addr != 0 {
+                    if let Some((s, is_code)) = host::host_symbol(*addr) {
+                        *size = if *size == 0 { s } else { *size };
+                        *code = is_code;
                     }
                 }
             }
@@ -274,6 +328,7 @@ pub(crate) fn resolve<'d>(objects: &mut [ObjectFile<'d>], host: &Host) -> Result
         exports,
         synthetics_used,
         section_redirects,
+        deps,
     })
 }
 
@@ -285,9 +340,17 @@ fn local_target(obj: u32, def: SymbolDef, size: u64) -> Target {
             value,
             size,
         },
-        SymbolDef::Absolute(addr) => Target::Absolute { addr, size },
+        SymbolDef::Absolute(addr) => Target::Absolute {
+            addr,
+            size,
+            code: false,
+        },
         // A local COMMON or undefined local symbol has nothing to point at.
-        SymbolDef::Common { .. } | SymbolDef::Undefined => Target::Absolute { addr: 0, size: 0 },
+        SymbolDef::Common { .. } | SymbolDef::Undefined => Target::Absolute {
+            addr: 0,
+            size: 0,
+            code: false,
+        },
     }
 }
 

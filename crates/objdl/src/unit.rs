@@ -10,10 +10,11 @@ use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
 use crate::memory::Reservation;
+use crate::namespace::Namespace;
 use crate::runtime::{self, Entry, Finalizers, Lifecycle};
 
 /// Figures about one load, for `objdl run --stats` and benchmarks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct LoadStats {
     /// Input objects in the unit.
@@ -70,18 +71,33 @@ pub(crate) struct UnitInner {
     fins: Box<Finalizers>,
     no_exec: bool,
     started: bool,
+    /// Global units this one binds to: released only after this unit's
+    /// finalisers ran and its memory is gone.
+    _deps: Vec<Arc<UnitInner>>,
+}
+
+/// What a linked unit is made of, besides its memory.
+pub(crate) struct UnitParts {
+    pub exports: FxHashMap<String, u64>,
+    pub stats: LoadStats,
+    pub entry: Entry,
+    pub dso_handle: u64,
+    pub lifecycle: Lifecycle,
+    pub no_exec: bool,
+    pub deps: Vec<Arc<UnitInner>>,
 }
 
 impl UnitInner {
-    pub(crate) fn new(
-        mem: Reservation,
-        exports: FxHashMap<String, u64>,
-        stats: LoadStats,
-        entry: Entry,
-        dso_handle: u64,
-        mut lifecycle: Lifecycle,
-        no_exec: bool,
-    ) -> UnitInner {
+    pub(crate) fn new(mem: Reservation, parts: UnitParts) -> UnitInner {
+        let UnitParts {
+            exports,
+            stats,
+            entry,
+            dso_handle,
+            mut lifecycle,
+            no_exec,
+            deps,
+        } = parts;
         let fins = Box::new(Finalizers {
             fini: std::mem::take(&mut lifecycle.fini),
         });
@@ -95,7 +111,13 @@ impl UnitInner {
             fins,
             no_exec,
             started: false,
+            _deps: deps,
         }
+    }
+
+    /// The unit's exports.
+    pub(crate) fn exports(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.exports.iter().map(|(k, v)| (k.as_str(), *v))
     }
 }
 
@@ -120,6 +142,16 @@ impl Drop for UnitInner {
 /// borrow the unit, so none can outlive it.
 pub struct Unit {
     inner: Arc<UnitInner>,
+    /// Set for a Global unit: its exports leave the scope when the handle closes.
+    namespace: Option<Arc<Namespace>>,
+}
+
+impl Drop for Unit {
+    fn drop(&mut self) {
+        if let Some(ns) = &self.namespace {
+            ns.remove(&self.inner);
+        }
+    }
 }
 
 impl fmt::Debug for Unit {
@@ -136,7 +168,7 @@ impl Unit {
     ///
     /// # Safety
     /// `inner` must be fully relocated and protected.
-    pub(crate) unsafe fn start(mut inner: UnitInner, started: Instant) -> Unit {
+    pub(crate) unsafe fn start(mut inner: UnitInner, started: Instant) -> Arc<UnitInner> {
         inner.stats.load_time = started.elapsed();
         if !inner.no_exec {
             inner.started = true;
@@ -153,9 +185,11 @@ impl Unit {
                 );
             }
         }
-        Unit {
-            inner: Arc::new(inner),
-        }
+        Arc::new(inner)
+    }
+
+    pub(crate) fn new(inner: Arc<UnitInner>, namespace: Option<Arc<Namespace>>) -> Unit {
+        Unit { inner, namespace }
     }
 
     /// Looks up an exported symbol and returns it as `T`, a function
