@@ -36,7 +36,7 @@ pub(crate) struct Table {
 }
 
 /// The offsets of what objdl supplies to the unit.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct SyntheticOffsets {
     /// `__dso_handle`, an 8-byte word in the data segment.
     pub dso_handle: u64,
@@ -44,6 +44,8 @@ pub(crate) struct SyntheticOffsets {
     pub stubs: [u64; 3],
     /// Words holding `__cxa_atexit`, `__cxa_at_quick_exit`, `__register_atfork`.
     pub stub_slots: [u64; 3],
+    /// Room for a copy of each [`crate::resolve::CopyCandidate`], read-only.
+    pub copies: Vec<u64>,
 }
 
 /// Where everything goes.
@@ -131,6 +133,10 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
         *slot = cursor;
         cursor += 8;
     }
+    for _ in &res.copyable {
+        synthetic.copies.push(cursor);
+        cursor += 8;
+    }
     let rodata = SegmentRange {
         offset: ro_start,
         size: cursor - ro_start,
@@ -138,7 +144,6 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
 
     // Data, tables, the handle, then bss and COMMON storage.
     cursor = align_up(cursor, PAGE);
-    let data_start = cursor;
     place(&mut cursor, &|k| {
         matches!(k, SectionKind::Data | SectionKind::Table(_))
     });
@@ -150,13 +155,14 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
     for c in &res.commons {
         cursor = align_up(cursor, c.align);
         common_offsets.push(cursor);
-        cursor = cursor.checked_add(c.size).ok_or_else(too_big)?;
+        cursor = cursor
+            .checked_add(c.size)
+            .ok_or_else(|| too_big(objects, u64::MAX))?;
     }
-    let _ = data_start;
 
     let got_offset = align_up(cursor, PAGE);
     if got_offset > crate::limits::MAX_UNIT_SIZE {
-        return Err(too_big());
+        return Err(too_big(objects, got_offset));
     }
     Ok(Layout {
         sec_offsets,
@@ -171,11 +177,13 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
     })
 }
 
-fn too_big() -> Error {
+fn too_big(objects: &[ObjectFile<'_>], size: u64) -> Error {
+    let names: Vec<&str> = objects.iter().map(|o| o.name.as_str()).collect();
     Error::NoPlacement {
-        size: u64::MAX,
+        size,
         why: format!(
-            "the unit is larger than the {:#x}-byte limit",
+            "the unit ({}) needs more than the {:#x}-byte limit",
+            names.join(", "),
             crate::limits::MAX_UNIT_SIZE
         ),
     }

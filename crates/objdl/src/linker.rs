@@ -330,18 +330,29 @@ impl Linker {
             })
             .chain(res.commons.iter().map(|c| c.align))
             .fold(PAGE, u64::max);
+        // Reads of copyable host variables (resolve::COPYABLE) that no
+        // placement reaches may use copies; never under Far, the test mode
+        // for references that must really reach.
+        let copies_allowed = opts.placement != Placement::Far && !res.copyable.is_empty();
+        let feasible =
+            |lo: i128, hi: i128| lo <= hi && (opts.placement != Placement::Low || lo < 1 << 31);
+        let (lo, hi) = if !feasible(demands.lo, demands.hi) && copies_allowed {
+            (demands.lo_without_copies, demands.hi_without_copies)
+        } else {
+            (demands.lo, demands.hi)
+        };
         // Trampolines standing in for host functions in 32-bit absolutes
         // must lie below the limit, and they come last in the unit.
         let hi = match demands.abs_limit {
-            Some(limit) => demands.hi.min(limit + 1 - upper as i128),
-            None => demands.hi,
+            Some(limit) => hi.min(limit + 1 - upper as i128),
+            None => hi,
         };
         let mut preferred = demands.preferred.clone();
         preferred.sort_unstable();
         let req = placement::Request {
             size: upper,
             align: max_align,
-            lo: demands.lo,
+            lo,
             hi,
             preferred: &preferred,
         };
@@ -363,12 +374,22 @@ impl Linker {
             _ => Image::Mapped(placement::reserve(opts.placement, &req)?),
         };
         let base = image.base();
-        let bad = plan::violations(&objects, &res, &layout, &demands, base);
+        let (mut bad, copies) =
+            plan::violations(&objects, &res, &layout, &demands, base, copies_allowed);
+        bad.extend(plan::stand_in_violations(
+            &objects, &res, &demands, base, upper,
+        ));
         if !bad.is_empty() {
             let fix = plan::fix_for(&bad);
             return Err(Error::Unreachable { sites: bad, fix });
         }
-        let plan = plan::finish(&objects, &res, &layout, &demands, base);
+        let mut plan = plan::finish(&objects, &res, &layout, &demands, base);
+        for &i in &copies {
+            plan.copies.insert(
+                res.copyable[i as usize].addr,
+                base + layout.synthetic.copies[i as usize],
+            );
+        }
         let got_size = plan.slots.len() as u64 * arch::GOT_SLOT_SIZE as u64;
         let tail = Tail {
             got: layout.got_offset,
@@ -381,7 +402,15 @@ impl Linker {
         // 5. Relocate (the reservation is still read-write).
         let bytes = image.bytes_mut();
         let counts = relocate::relocate(bytes, base, &objects, &res, &layout, &plan, tail)?;
-        let syn = layout.synthetic;
+        let dso_offset = layout.synthetic.dso_handle;
+        for &i in &copies {
+            let c = res.copyable[i as usize];
+            let at = layout.synthetic.copies[i as usize] as usize;
+            // SAFETY: `c.addr` is a variable of `c.size` (<= 8) bytes in a
+            // loaded module, as its ELF symbol (dladdr1) says.
+            let value = unsafe { std::slice::from_raw_parts(c.addr as *const u8, c.size as usize) };
+            bytes[at..at + value.len()].copy_from_slice(value);
+        }
         write_synthetics(
             bytes,
             base,
@@ -410,6 +439,7 @@ impl Linker {
             got_slots: plan.slots.len(),
             relaxations: plan.relaxations,
             lea_rewrites: plan.lea_rewrites,
+            copies: copies.len(),
             base,
             size,
             window: (demands.lo.max(0) as u64, demands.hi.max(0) as u64),
@@ -427,7 +457,7 @@ impl Linker {
             ),
             exports,
             stats,
-            dso_handle: base + syn.dso_handle,
+            dso_handle: base + dso_offset,
             lifecycle,
             deps: res.deps,
             report,
@@ -621,7 +651,7 @@ fn write_synthetics(
     layout: &layout::Layout,
     entry: &runtime::Entry,
 ) {
-    let syn = layout.synthetic;
+    let syn = &layout.synthetic;
     let dso = base + syn.dso_handle;
     bytes[syn.dso_handle as usize..][..8].copy_from_slice(&dso.to_le_bytes());
     let kinds = [

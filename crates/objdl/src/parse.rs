@@ -335,6 +335,12 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
                         "symbol {sname}: COMMON alignment {align:#x} is invalid"
                     )));
                 }
+                if sym.st_size(e) > crate::limits::MAX_UNIT_SIZE {
+                    return Err(unsupported(format!(
+                        "symbol {sname}: COMMON size {:#x} is larger than the unit limit",
+                        sym.st_size(e)
+                    )));
+                }
                 SymbolDef::Common { align }
             }
             _ => {
@@ -360,6 +366,11 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
                 }
             }
         };
+        if sname.is_empty() && sym.st_bind() != elf::STB_LOCAL {
+            return Err(malformed(format!(
+                "symbol {i}: a global or weak symbol without a name"
+            )));
+        }
         let kind = sym.st_type();
         if kind == elf::STT_TLS {
             return Err(unsupported(format!(

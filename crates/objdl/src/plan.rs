@@ -29,6 +29,9 @@ pub(crate) struct Constraint {
     pub reloc: u32,
     pub lo: i128,
     pub hi: i128,
+    /// A read of a [`crate::resolve::COPYABLE`] host variable: it may be
+    /// served from the unit's copy (index into `Resolution::copyable`).
+    pub copy: Option<u32>,
 }
 
 /// What the unit needs before it has an address.
@@ -37,6 +40,9 @@ pub(crate) struct Demands {
     /// The window for the base: the intersection of all constraints.
     pub lo: i128,
     pub hi: i128,
+    /// The window when the reads of copyable host variables use copies.
+    pub lo_without_copies: i128,
+    pub hi_without_copies: i128,
     pub constraints: Vec<Constraint>,
     /// Targets of redirectable references, with a weight each (for `Auto`).
     pub preferred: Vec<u64>,
@@ -92,6 +98,8 @@ pub(crate) fn demands(
     let mut d = Demands {
         lo: USER_LO,
         hi: USER_HI,
+        lo_without_copies: USER_LO,
+        hi_without_copies: USER_HI,
         ..Default::default()
     };
     let mut irreducible = Vec::new();
@@ -208,12 +216,26 @@ pub(crate) fn demands(
                         };
                         d.lo = d.lo.max(lo);
                         d.hi = d.hi.min(hi);
+                        let copy = match target {
+                            Target::Absolute { addr, .. } if k == -1 && f == Field::S32 => res
+                                .copyable
+                                .iter()
+                                .position(|c| c.addr == addr)
+                                .filter(|_| arch::reads_only(sec.data, r.offset as usize))
+                                .map(|i| i as u32),
+                            _ => None,
+                        };
+                        if copy.is_none() {
+                            d.lo_without_copies = d.lo_without_copies.max(lo);
+                            d.hi_without_copies = d.hi_without_copies.min(hi);
+                        }
                         d.constraints.push(Constraint {
                             obj: oi as u32,
                             sec: si as u32,
                             reloc: ri as u32,
                             lo,
                             hi,
+                            copy,
                         });
                     }
                 }
@@ -281,11 +303,19 @@ pub(crate) fn violations(
     layout: &Layout,
     d: &Demands,
     base: u64,
-) -> Vec<UnreachableSite> {
+    copies_allowed: bool,
+) -> (Vec<UnreachableSite>, Vec<u32>) {
     let mut out = Vec::new();
+    let mut copies = Vec::new();
     for c in &d.constraints {
         let b = base as i128;
         if b >= c.lo && b <= c.hi {
+            continue;
+        }
+        if let (Some(i), true) = (c.copy, copies_allowed) {
+            if !copies.contains(&i) {
+                copies.push(i);
+            }
             continue;
         }
         let obj = &objects[c.obj as usize];
@@ -332,6 +362,42 @@ pub(crate) fn violations(
         };
         out.push(site);
     }
+    (out, copies)
+}
+
+/// The 32-bit absolutes of host functions that trampolines stand in for
+/// (see [`Demands::abs_limit`]) and that the unit at `base`, `size` bytes
+/// with its trampolines last, cannot serve: its end lies above the field's range.
+pub(crate) fn stand_in_violations(
+    objects: &[ObjectFile<'_>],
+    res: &Resolution<'_>,
+    d: &Demands,
+    base: u64,
+    size: u64,
+) -> Vec<UnreachableSite> {
+    let end = base as i128 + size as i128 - 1;
+    if d.abs_limit.is_none_or(|limit| end <= limit) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for &(oi, si, ri) in &d.redirectable {
+        let obj = &objects[oi as usize];
+        let r = &obj.relocs[ri as usize];
+        // The only absolutes that are redirectable are these.
+        let Some(Formula::Abs(f)) = arch::formula(r.r_type) else {
+            continue;
+        };
+        if end <= f.range().1 {
+            continue;
+        }
+        let target = abs_addr(res.targets[oi as usize][r.sym as usize]);
+        let mut site = unreachable(obj, si as usize, r, formula_name(r.r_type), target, 0, 0, f);
+        site.why = format!(
+            "the trampoline standing in for it in the unit at {base:#x} would lie outside {}",
+            f.describe()
+        );
+        out.push(site);
+    }
     out
 }
 
@@ -368,6 +434,9 @@ pub(crate) enum Decision {
     /// Write the address of the trampoline to `dest` as an absolute: the
     /// unit's own stand-in for a host function whose address does not fit.
     AbsTrampoline { f: Field, dest: u64 },
+    /// A RIP-relative data access out of reach: served from the unit's copy
+    /// of `target` if the plan made one, else an overflow.
+    Data { value: i128, target: u64 },
     /// Nothing to do.
     Skip,
 }
@@ -436,7 +505,10 @@ pub(crate) fn decide(formula: Formula, bytes: &[u8], off: usize, a: i64, at: &At
                     addend: -4,
                     lea_to_mov: true,
                 },
-                arch::Site::Other => Decision::Direct { f, value },
+                arch::Site::Other => Decision::Data {
+                    value,
+                    target: at.s,
+                },
             }
         }
         Formula::GotPcRel { field, relaxable } => {
@@ -473,6 +545,8 @@ pub(crate) struct Plan {
     pub slots: FxHashMap<u64, u32>,
     pub relaxations: u64,
     pub lea_rewrites: u64,
+    /// Host variable address → the address of the unit's read-only copy.
+    pub copies: FxHashMap<u64, u64>,
 }
 
 /// Decides the trampolines and GOT slots for the unit at `base`.
@@ -534,7 +608,7 @@ pub(crate) fn finish(
                 plan.trampolines.entry(dest).or_insert(n);
             }
             Decision::Relax { .. } => plan.relaxations += 1,
-            Decision::Direct { .. } | Decision::Skip => {}
+            Decision::Direct { .. } | Decision::Data { .. } | Decision::Skip => {}
         }
     }
     plan

@@ -96,6 +96,14 @@ pub(crate) fn relocate(
                 let decision = plan::decide(formula, bytes, off, r.addend, &at);
                 let (f, value, field_at) = match decision {
                     Decision::Skip => continue,
+                    Decision::Data { value, target } => match plan.copies.get(&target) {
+                        Some(&copy) => (
+                            Field::S32,
+                            copy as i128 + i128::from(r.addend) - at.p as i128,
+                            off,
+                        ),
+                        None => (Field::S32, value, off),
+                    },
                     Decision::Direct { f, value } => (f, value, off),
                     Decision::Trampoline { dest } => {
                         let t = lookup(&plan.trampolines, dest, obj, si, r)?;

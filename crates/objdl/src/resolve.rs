@@ -91,6 +91,29 @@ pub(crate) struct Resolution<'d> {
     pub section_redirects: FxHashMap<(u32, u32), (u32, u32)>,
     /// Global units this unit binds to; it keeps them loaded.
     pub deps: Vec<Arc<UnitInner>>,
+    /// Host variables the unit may read from a copy (see [`COPYABLE`]).
+    pub copyable: Vec<CopyCandidate>,
+}
+
+/// libc variables that are set before `main` and that libc never changes
+/// afterwards. A unit that cannot reach one of them with a RIP-relative load
+/// (PIE or -fno-pic code far from libc) may read a copy instead: what a
+/// copy relocation gives a non-PIE executable, minus libc seeing the copy.
+pub(crate) const COPYABLE: &[&str] = &[
+    "stdin",
+    "stdout",
+    "stderr",
+    "program_invocation_name",
+    "program_invocation_short_name",
+];
+
+/// A host variable the unit may read from a copy.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CopyCandidate {
+    /// The variable's address in the host.
+    pub addr: u64,
+    /// Its size in bytes (at most 8).
+    pub size: u64,
 }
 
 /// A hashable [`Synthetic`].
@@ -267,7 +290,7 @@ pub(crate) fn resolve<'d>(
                 def_target(def, sym.name)
             } else if let Some(&ext) = external.get(sym.name) {
                 ext
-            } else if sym.is_weak() || sym.name.is_empty() {
+            } else if sym.is_weak() {
                 Target::Absolute {
                     addr: 0,
                     size: 0,
@@ -315,6 +338,15 @@ pub(crate) fn resolve<'d>(
         }
     }
 
+    let mut copyable: Vec<CopyCandidate> = Vec::new();
+    for &name in COPYABLE {
+        if let Some(&Target::Absolute { addr, .. }) = external.get(name) {
+            if let Some((size @ 1..=8, false)) = host::host_symbol(addr) {
+                copyable.push(CopyCandidate { addr, size });
+            }
+        }
+    }
+
     let mut exports: Vec<(&'d str, Target)> = defs
         .iter()
         .filter(|(_, d)| d.exported)
@@ -329,6 +361,7 @@ pub(crate) fn resolve<'d>(
         synthetics_used,
         section_redirects,
         deps,
+        copyable,
     })
 }
 

@@ -31,6 +31,8 @@ pub struct LoadStats {
     pub relaxations: u64,
     /// `lea` instructions rewritten to `mov` from a GOT slot.
     pub lea_rewrites: u64,
+    /// Host variables read from a copy in the unit (see the README).
+    pub copies: usize,
     /// The unit's base address.
     pub base: u64,
     /// The unit's size in bytes.
@@ -45,7 +47,7 @@ impl fmt::Display for LoadStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "objects {} sections {} relocations {} trampolines {} got-slots {} relaxations {} lea-rewrites {} base {:#x} size {:#x} load {} us",
+            "objects {} sections {} relocations {} trampolines {} got-slots {} relaxations {} lea-rewrites {} copies {} base {:#x} size {:#x} load {} us",
             self.objects,
             self.sections,
             self.relocations,
@@ -53,6 +55,7 @@ impl fmt::Display for LoadStats {
             self.got_slots,
             self.relaxations,
             self.lea_rewrites,
+            self.copies,
             self.base,
             self.size,
             self.load_time.as_micros()

@@ -200,6 +200,40 @@ pub(crate) fn site_kind(bytes: &[u8], off: usize) -> Site {
     Site::Other
 }
 
+/// Does the instruction owning the RIP-relative field at `off` only read
+/// memory (a load, compare, test or arithmetic into a register)? Only such
+/// sites may be served from a read-only copy of a host variable.
+pub(crate) fn reads_only(bytes: &[u8], off: usize) -> bool {
+    if off < 2 || !rip_relative(bytes[off - 1]) {
+        return false;
+    }
+    let op = bytes[off - 2];
+    let reg = (bytes[off - 1] >> 3) & 7;
+    match op {
+        // mov, cmp (both ways), test, add, or, adc, sbb, and, sub, xor into a register.
+        0x8b | 0x8a | 0x3b | 0x3a | 0x39 | 0x38 | 0x85 | 0x84 | 0x03 | 0x02 | 0x0b | 0x0a
+        | 0x13 | 0x12 | 0x1b | 0x1a | 0x23 | 0x22 | 0x2b | 0x2a | 0x33 | 0x32 => true,
+        // cmp $imm, mem (/7); push mem, call/jmp *mem (ff /6, /2, /4).
+        0x80 | 0x81 | 0x83 => reg == 7,
+        0xff => matches!(reg, 2 | 4 | 6),
+        // Two-byte opcodes that only read their memory operand: cmovcc,
+        // imul, movzx/movsx, and SSE loads, compares and arithmetic.
+        0x40..=0x4f
+        | 0xaf
+        | 0xb6
+        | 0xb7
+        | 0xbe
+        | 0xbf
+        | 0x10
+        | 0x28
+        | 0x2e
+        | 0x2f
+        | 0x51..=0x5f
+        | 0x6f => off >= 3 && bytes[off - 3] == 0x0f,
+        _ => false,
+    }
+}
+
 /// A GOTPCRELX instruction that can drop its GOT load when the target is in reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Relax {
