@@ -99,6 +99,25 @@ impl Host {
     }
 }
 
+/// The executable mappings of the process, from `/proc/self/maps`.
+pub(crate) fn executable_ranges() -> Vec<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.split_whitespace();
+            let (range, perms) = (parts.next()?, parts.next()?);
+            if perms.as_bytes().get(2) != Some(&b'x') {
+                return None;
+            }
+            let (a, b) = range.split_once('-')?;
+            Some((
+                u64::from_str_radix(a, 16).ok()?,
+                u64::from_str_radix(b, 16).ok()?,
+            ))
+        })
+        .collect()
+}
+
 /// `dladdr1`'s flag for "return the ELF symbol" (glibc's <dlfcn.h>).
 const RTLD_DL_SYMENT: libc::c_int = 1;
 

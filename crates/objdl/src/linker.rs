@@ -211,6 +211,7 @@ impl Linker {
             dso_handle,
             lifecycle,
             deps,
+            stand_ins,
             ..
         } = linked;
         let Image::Mapped(mem) = image else {
@@ -240,6 +241,7 @@ impl Linker {
         // SAFETY: the unit is mapped with final protections; it stays mapped
         // until `UnitInner` drops, which first runs `stop` and deregisters.
         let inner = unsafe { Unit::start(inner, started) };
+        self.namespace.add_stand_ins(&inner, &stand_ins);
         let namespace = (opts.scope == Scope::Global).then(|| {
             self.namespace.insert(&inner);
             self.namespace.clone()
@@ -383,7 +385,19 @@ impl Linker {
             let fix = plan::fix_for(&bad);
             return Err(Error::Unreachable { sites: bad, fix });
         }
-        let mut plan = plan::finish(&objects, &res, &layout, &demands, base);
+        // Stand-ins other units already made are canonical: use theirs
+        // (and keep their units loaded).
+        let mut shared = FxHashMap::default();
+        let mut stand_in_deps = Vec::new();
+        for target in plan::stand_in_targets(&objects, &res, &demands) {
+            if let Some((addr, unit)) = self.namespace.stand_in(target) {
+                if addr < 1 << 31 {
+                    shared.insert(target, addr);
+                    stand_in_deps.push(unit);
+                }
+            }
+        }
+        let mut plan = plan::finish(&objects, &res, &layout, &demands, base, shared);
         for &i in &copies {
             plan.copies.insert(
                 res.copyable[i as usize].addr,
@@ -459,7 +473,18 @@ impl Linker {
             stats,
             dso_handle: base + dso_offset,
             lifecycle,
-            deps: res.deps,
+            deps: res.deps.into_iter().chain(stand_in_deps).collect(),
+            stand_ins: plan
+                .own_stand_ins
+                .iter()
+                .map(|dest| {
+                    (
+                        *dest,
+                        base + tail.trampolines
+                            + u64::from(plan.trampolines[dest]) * arch::TRAMPOLINE_SIZE as u64,
+                    )
+                })
+                .collect(),
             report,
         })
     }
@@ -503,6 +528,8 @@ struct Linked {
     dso_handle: u64,
     lifecycle: runtime::Lifecycle,
     deps: Vec<Arc<UnitInner>>,
+    /// (host function, address) of the stand-ins this unit made.
+    stand_ins: Vec<(u64, u64)>,
     report: Option<Report>,
 }
 

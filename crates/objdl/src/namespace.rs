@@ -13,6 +13,11 @@ use crate::unit::UnitInner;
 #[derive(Default)]
 pub(crate) struct Namespace {
     map: RwLock<FxHashMap<String, (u64, Weak<UnitInner>)>>,
+    /// Host function → the low trampoline that stands in for it where
+    /// -fno-pic code takes its address as a 32-bit absolute. The first one
+    /// made is canonical for every unit, as a non-PIE executable's PLT entry
+    /// is for a whole process.
+    stand_ins: RwLock<FxHashMap<u64, (u64, Weak<UnitInner>)>>,
 }
 
 impl Namespace {
@@ -28,6 +33,26 @@ impl Namespace {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
         for (name, addr) in unit.exports() {
             map.entry(name.to_string())
+                .or_insert_with(|| (addr, Arc::downgrade(unit)));
+        }
+    }
+
+    /// The canonical stand-in for host function `target`, and its unit.
+    pub fn stand_in(&self, target: u64) -> Option<(u64, Arc<UnitInner>)> {
+        let map = self.stand_ins.read().unwrap_or_else(|e| e.into_inner());
+        let (addr, unit) = map.get(&target)?;
+        Some((*addr, unit.upgrade()?))
+    }
+
+    /// Records `unit`'s stand-ins, (host function, trampoline), where none is yet.
+    pub fn add_stand_ins(&self, unit: &Arc<UnitInner>, list: &[(u64, u64)]) {
+        if list.is_empty() {
+            return;
+        }
+        let mut map = self.stand_ins.write().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, (_, w)| w.strong_count() > 0);
+        for &(target, addr) in list {
+            map.entry(target)
                 .or_insert_with(|| (addr, Arc::downgrade(unit)));
         }
     }

@@ -194,7 +194,10 @@ pub(crate) fn demands(
                             // the unit, which must then sit low enough.
                             d.max_trampolines += 1;
                             d.redirectable.push((oi as u32, si as u32, ri as u32));
-                            d.abs_limit = Some(d.abs_limit.map_or(fhi, |l: i128| l.min(fhi)));
+                            // Below 2 GiB whatever the field, so that any unit
+                            // (32 or 32S) can share the stand-in.
+                            let limit = Field::S32.range().1;
+                            d.abs_limit = Some(d.abs_limit.map_or(limit, |l: i128| l.min(limit)));
                         } else if !f.fits(c) {
                             irreducible.push(unreachable(
                                 obj,
@@ -547,6 +550,38 @@ pub(crate) struct Plan {
     pub lea_rewrites: u64,
     /// Host variable address → the address of the unit's read-only copy.
     pub copies: FxHashMap<u64, u64>,
+    /// Host function → the stand-in another unit already made for it: its
+    /// canonical address for every unit (see [`crate::namespace`]).
+    pub shared_stand_ins: FxHashMap<u64, u64>,
+    /// Host functions this unit makes the stand-in for.
+    pub own_stand_ins: Vec<u64>,
+}
+
+/// The host functions whose 32-bit absolute address the unit takes (their
+/// stand-ins may be shared with other units).
+pub(crate) fn stand_in_targets(
+    objects: &[ObjectFile<'_>],
+    res: &Resolution<'_>,
+    d: &Demands,
+) -> Vec<u64> {
+    let mut out = Vec::new();
+    for &(oi, _, ri) in &d.redirectable {
+        let r = &objects[oi as usize].relocs[ri as usize];
+        if let (
+            Some(Formula::Abs(_)),
+            Target::Absolute {
+                addr, code: true, ..
+            },
+        ) = (
+            arch::formula(r.r_type),
+            res.targets[oi as usize][r.sym as usize],
+        ) {
+            if !out.contains(&addr) {
+                out.push(addr);
+            }
+        }
+    }
+    out
 }
 
 /// Decides the trampolines and GOT slots for the unit at `base`.
@@ -556,8 +591,12 @@ pub(crate) fn finish(
     layout: &Layout,
     d: &Demands,
     base: u64,
+    shared_stand_ins: FxHashMap<u64, u64>,
 ) -> Plan {
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        shared_stand_ins,
+        ..Plan::default()
+    };
     let got = base + layout.got_offset;
     for &(oi, si, ri) in &d.redirectable {
         let obj = &objects[oi as usize];
@@ -603,10 +642,14 @@ pub(crate) fn finish(
                 let n = plan.slots.len() as u32;
                 plan.slots.entry(content).or_insert(n);
             }
-            Decision::AbsTrampoline { dest, .. } => {
+            Decision::AbsTrampoline { dest, .. } if !plan.shared_stand_ins.contains_key(&dest) => {
                 let n = plan.trampolines.len() as u32;
                 plan.trampolines.entry(dest).or_insert(n);
+                if !plan.own_stand_ins.contains(&dest) {
+                    plan.own_stand_ins.push(dest);
+                }
             }
+            Decision::AbsTrampoline { .. } => {}
             Decision::Relax { .. } => plan.relaxations += 1,
             Decision::Direct { .. } | Decision::Data { .. } | Decision::Skip => {}
         }

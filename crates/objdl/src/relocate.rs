@@ -111,12 +111,16 @@ pub(crate) fn relocate(
                             base + tail.trampolines + u64::from(t) * arch::TRAMPOLINE_SIZE as u64;
                         (Field::S32, addr as i128 - 4 - at.p as i128, off)
                     }
-                    Decision::AbsTrampoline { f, dest } => {
-                        let t = lookup(&plan.trampolines, dest, obj, si, r)?;
-                        let addr =
-                            base + tail.trampolines + u64::from(t) * arch::TRAMPOLINE_SIZE as u64;
-                        (f, addr as i128, off)
-                    }
+                    Decision::AbsTrampoline { f, dest } => match plan.shared_stand_ins.get(&dest) {
+                        Some(&shared) => (f, shared as i128, off),
+                        None => {
+                            let t = lookup(&plan.trampolines, dest, obj, si, r)?;
+                            let addr = base
+                                + tail.trampolines
+                                + u64::from(t) * arch::TRAMPOLINE_SIZE as u64;
+                            (f, addr as i128, off)
+                        }
+                    },
                     Decision::Slot {
                         f,
                         content,

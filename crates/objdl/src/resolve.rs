@@ -318,7 +318,10 @@ pub(crate) fn resolve<'d>(
     }
 
     // Sizes and kinds of external symbols, only where a SIZE or 32-bit
-    // absolute relocation asks (dladdr1 is not free).
+    // absolute relocation asks (dladdr1 and reading the maps are not free).
+    // "Code" means the address lies in an executable mapping: dlsym returns
+    // an IFUNC's chosen implementation, which often has no symbol of its own.
+    let mut code_ranges: Option<Vec<(u64, u64)>> = None;
     for (oi, obj) in objects.iter().enumerate() {
         for r in &obj.relocs {
             if !matches!(
@@ -329,9 +332,12 @@ pub(crate) fn resolve<'d>(
             }
             if let Target::Absolute { addr, size, code } = &mut targets[oi][r.sym as usize] {
                 if !obj.symbols[r.sym as usize].is_local() && *addr != 0 {
-                    if let Some((s, is_code)) = host::host_symbol(*addr) {
+                    if let Some((s, _)) = host::host_symbol(*addr) {
                         *size = if *size == 0 { s } else { *size };
-                        *code = is_code;
+                    }
+                    if matches!(r.r_type, elf::R_X86_64_32 | elf::R_X86_64_32S) {
+                        let ranges = code_ranges.get_or_insert_with(host::executable_ranges);
+                        *code = ranges.iter().any(|&(lo, hi)| (lo..hi).contains(addr));
                     }
                 }
             }
