@@ -33,6 +33,17 @@ void *lib_strlen_address(void) { return (void *)strlen; }
 
 size_t lib_length(const char *s) { return strlen(s); }
 
+/* Over gcc's 64 KiB large-data threshold: -mcmodel=medium puts these in
+ * .lbss/.ldata and reaches them with 64-bit absolutes. */
+static int big_zeroed[40000];
+int big_table[20000] = {1, 2, 3};
+
+long lib_big_data(int i) {
+    big_zeroed[i] = i * 3;
+    big_table[i] += big_zeroed[i] + big_zeroed[i / 2];
+    return big_table[i] + big_table[0];
+}
+
 long lib_big_switch(int k) {
     switch (k) {
     case 0: return 11; case 1: return 23; case 2: return 35; case 3: return 47;

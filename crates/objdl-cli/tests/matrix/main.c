@@ -13,6 +13,7 @@ void *lib_self(void);
 void *lib_strlen_address(void);
 size_t lib_length(const char *s);
 long lib_big_switch(int k);
+long lib_big_data(int i);
 
 static int twice(int x) { return 2 * x; }
 int main_hook(int x) { return x + 1; }
@@ -28,6 +29,7 @@ int main(int argc, char **argv) {
     /* Function addresses are canonical across units and the host. */
     printf("lib_name canonical: %d\n", (void *)lib_name == lib_self());
     printf("strlen canonical: %d\n", (void *)strlen == lib_strlen_address());
+    printf("big data: %ld %ld\n", lib_big_data(39999 / 2), lib_big_data(2));
     long s = 0;
     for (int k = -1; k < 9; k++) s = s * 3 + lib_big_switch(k);
     printf("switch: %ld, args: %d\n", s, argc);
