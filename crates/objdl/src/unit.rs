@@ -205,6 +205,16 @@ impl Unit {
     ///
     /// # Panics
     /// If `T` is not pointer-sized.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # let unit = unsafe { objdl::Linker::new().open("x.o")? };
+    /// // int add(int, int);  and  int counter;
+    /// let add: objdl::Symbol<extern "C" fn(i32, i32) -> i32> = unsafe { unit.get("add")? };
+    /// let counter: objdl::Symbol<*mut i32> = unsafe { unit.get("counter")? };
+    /// unsafe { **counter += add(1, 2) };
+    /// # Ok::<(), objdl::Error>(())
+    /// ```
     pub unsafe fn get<T: Copy>(&self, name: &str) -> Result<Symbol<'_, T>> {
         assert_eq!(
             std::mem::size_of::<T>(),
@@ -223,6 +233,14 @@ impl Unit {
     }
 
     /// The address of an exported symbol, if the unit exports it.
+    ///
+    /// ```no_run
+    /// # let unit = unsafe { objdl::Linker::new().open("x.o")? };
+    /// if let Some(addr) = unit.address("main") {
+    ///     println!("main is at {addr:#x}");
+    /// }
+    /// # Ok::<(), objdl::Error>(())
+    /// ```
     pub fn address(&self, name: &str) -> Option<u64> {
         self.inner.exports.get(name).copied()
     }
@@ -233,6 +251,13 @@ impl Unit {
     }
 
     /// Figures about the load.
+    ///
+    /// ```no_run
+    /// # let unit = unsafe { objdl::Linker::new().open("x.o")? };
+    /// let s = unit.stats();
+    /// println!("{} relocations, {} trampolines, at {:#x}", s.relocations, s.trampolines, s.base);
+    /// # Ok::<(), objdl::Error>(())
+    /// ```
     pub fn stats(&self) -> &LoadStats {
         &self.inner.stats
     }
