@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use object::elf::{self, FileHeader64, Rela64, SectionHeader64, Sym64};
+use object::read::elf::{FileHeader as _, SectionHeader as _, SectionTable, Sym as _, SymbolTable};
+use object::{LittleEndian as LE, Pod, SectionIndex, SymbolIndex};
+
 const OBJDL: &str = env!("CARGO_BIN_EXE_objdl");
 
 /// How long one `objdl run` may take.
@@ -158,89 +162,78 @@ fn expect_error_for_bytes(dir: &Path, name: &str, bytes: &[u8]) -> String {
     expect_error([&path], &[path.to_str().expect("UTF-8 path")])
 }
 
-// ---- A few lines of ELF64 reading, for patching real objects. ----
+// ---- Reading real objects with `object`, and patching them. ----
 
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes(b[at..at + 2].try_into().unwrap())
-}
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
-}
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
-}
-fn put_u16(b: &mut [u8], at: usize, v: u16) {
-    b[at..at + 2].copy_from_slice(&v.to_le_bytes());
-}
-fn put_u64(b: &mut [u8], at: usize, v: u64) {
-    b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+type Elf = FileHeader64<LE>;
+
+/// The section table of an ELF64 little-endian object.
+fn sections(b: &[u8]) -> SectionTable<'_, Elf> {
+    Elf::parse(b)
+        .and_then(|h| h.sections(LE, b))
+        .expect("an ELF64 object with section headers")
 }
 
-const SHT_RELA: u32 = 4;
-const SHT_NOBITS: u32 = 8;
-const SHF_EXECINSTR: u64 = 4;
-
-/// One section header, with the file offset of the header itself.
-#[derive(Debug, Clone)]
-struct Shdr {
-    /// Where this header is in the file.
-    at: usize,
-    name: String,
-    sh_type: u32,
-    flags: u64,
-    offset: u64,
-    size: u64,
-    info: u32,
-}
-
-fn section_headers(b: &[u8]) -> Vec<Shdr> {
-    let shoff = u64_at(b, 0x28) as usize;
-    let entsize = u16_at(b, 0x3a) as usize;
-    let num = u16_at(b, 0x3c) as usize;
-    let strndx = u16_at(b, 0x3e) as usize;
-    let raw = |i: usize| {
-        let at = shoff + i * entsize;
-        (
-            at,
-            u32_at(b, at),
-            u32_at(b, at + 4),
-            u64_at(b, at + 8),
-            u64_at(b, at + 0x18),
-            u64_at(b, at + 0x20),
-            u32_at(b, at + 0x2c),
-        )
-    };
-    let strtab_offset = raw(strndx).4 as usize;
-    (0..num)
-        .map(|i| {
-            let (at, name, sh_type, flags, offset, size, info) = raw(i);
-            let start = strtab_offset + name as usize;
-            let end = start + b[start..].iter().position(|&c| c == 0).unwrap();
-            Shdr {
-                at,
-                name: String::from_utf8_lossy(&b[start..end]).into_owned(),
-                sh_type,
-                flags,
-                offset,
-                size,
-                info,
-            }
-        })
-        .collect()
-}
-
-fn section<'a>(headers: &'a [Shdr], name: &str) -> &'a Shdr {
-    headers
-        .iter()
-        .find(|s| s.name == name)
+/// The index of the section named `name`.
+fn section_index(b: &[u8], name: &str) -> SectionIndex {
+    sections(b)
+        .section_by_name(LE, name.as_bytes())
         .unwrap_or_else(|| panic!("no section {name}"))
+        .0
 }
 
-fn first_rela(headers: &[Shdr]) -> &Shdr {
-    headers
-        .iter()
-        .find(|s| s.sh_type == SHT_RELA && s.size >= 24)
+/// The first relocation section with at least one entry.
+fn first_rela(b: &[u8]) -> (SectionIndex, &SectionHeader64<LE>) {
+    sections(b)
+        .enumerate()
+        .find(|(_, s)| {
+            s.sh_type(LE) == elf::SHT_RELA && s.sh_size(LE) >= size_of::<Rela64<LE>>() as u64
+        })
         .expect("a relocation section")
+}
+
+/// The symbol table of `b` and the index in it of the symbol named `name`.
+fn symbol<'a>(b: &'a [u8], name: &str) -> (SymbolTable<'a, Elf>, SymbolIndex) {
+    let symbols = sections(b)
+        .symbols(LE, b, elf::SHT_SYMTAB)
+        .expect("a symbol table");
+    let (index, _) = symbols
+        .enumerate()
+        .find(|(_, sym)| symbols.symbol_name(LE, sym) == Ok(name.as_bytes()))
+        .unwrap_or_else(|| panic!("no symbol {name}"));
+    (symbols, index)
+}
+
+/// The file offset of the symbol table entry named `name`.
+fn symbol_entry(b: &[u8], name: &str) -> usize {
+    let (symbols, index) = symbol(b, name);
+    let symtab = sections(b)
+        .section(symbols.section())
+        .expect("the symbol table's header");
+    symtab.sh_offset(LE) as usize + index.0 * size_of::<Sym64<LE>>()
+}
+
+/// The file offset of the header of section `index`.
+fn section_header_at(b: &[u8], index: SectionIndex) -> usize {
+    let h = Elf::parse(b).expect("an ELF64 object");
+    h.e_shoff(LE) as usize + index.0 * usize::from(h.e_shentsize(LE))
+}
+
+/// The `T` at file offset `at` of `b`, to patch.
+fn pod_mut<T: Pod>(b: &mut [u8], at: usize) -> &mut T {
+    object::pod::from_bytes_mut(&mut b[at..])
+        .expect("a structure inside the file")
+        .0
+}
+
+/// The file header of `b`, to patch.
+fn header_mut(b: &mut [u8]) -> &mut Elf {
+    pod_mut(b, 0)
+}
+
+/// The header of section `index` of `b`, to patch.
+fn section_header_mut(b: &mut [u8], index: SectionIndex) -> &mut SectionHeader64<LE> {
+    let at = section_header_at(b, index);
+    pod_mut(b, at)
 }
 
 /// A simple deterministic xorshift64* generator.
@@ -313,7 +306,7 @@ fn directory_as_input() {
 #[test]
 fn elf32_patched_class() {
     let (dir, _obj, mut bytes) = small_object();
-    bytes[4] = 1; // ELFCLASS32
+    header_mut(&mut bytes).e_ident.class = elf::ELFCLASS32;
     let line = expect_error_for_bytes(dir.path(), "class32.o", &bytes);
     assert!(line.contains("class") || line.contains("32"), "{line}");
 }
@@ -343,26 +336,32 @@ fn elf32_real_object() {
 #[test]
 fn other_machine() {
     let (dir, _obj, mut bytes) = small_object();
-    put_u16(&mut bytes, 18, 183); // EM_AARCH64
+    header_mut(&mut bytes).e_machine.set(LE, elf::EM_AARCH64);
     let line = expect_error_for_bytes(dir.path(), "aarch64.o", &bytes);
-    assert!(line.contains("183") || line.contains("machine"), "{line}");
+    let number = elf::EM_AARCH64.0.to_string(); // 183
+    assert!(line.contains(&number) || line.contains("machine"), "{line}");
 }
 
 #[test]
 fn big_endian() {
     let (dir, _obj, mut bytes) = small_object();
-    bytes[5] = 2; // ELFDATA2MSB
+    header_mut(&mut bytes).e_ident.data = elf::ELFDATA2MSB;
     expect_error_for_bytes(dir.path(), "msb.o", &bytes);
-    bytes[5] = 0; // ELFDATANONE
+    header_mut(&mut bytes).e_ident.data = elf::ELFDATANONE;
     expect_error_for_bytes(dir.path(), "nodata.o", &bytes);
 }
 
 #[test]
 fn not_relocatable() {
     let (dir, _obj, bytes) = small_object();
-    for (e_type, name) in [(2, "exec.o"), (3, "dyn.o"), (4, "core.o"), (0xfe00, "os.o")] {
+    for (e_type, name) in [
+        (elf::ET_EXEC, "exec.o"),
+        (elf::ET_DYN, "dyn.o"),
+        (elf::ET_CORE, "core.o"),
+        (elf::FileType(elf::ET_LOOS), "os.o"),
+    ] {
         let mut b = bytes.clone();
-        put_u16(&mut b, 16, e_type);
+        header_mut(&mut b).e_type.set(LE, e_type);
         expect_error_for_bytes(dir.path(), name, &b);
     }
 }
@@ -402,26 +401,31 @@ fn shared_library_and_executable_as_input() {
 #[test]
 fn section_contents_outside_the_file() {
     let (dir, _obj, bytes) = small_object();
-    let headers = section_headers(&bytes);
     let len = bytes.len() as u64;
     for name in [".text", ".data", ".rodata.str1.1", ".eh_frame", ".symtab"] {
-        let s = section(&headers, name).clone();
+        let index = section_index(&bytes, name);
         let tag = name.trim_start_matches('.').replace('.', "_");
         // Offset beyond the end.
         let mut b = bytes.clone();
-        put_u64(&mut b, s.at + 0x18, len + 0x100);
+        section_header_mut(&mut b, index)
+            .sh_offset
+            .set(LE, len + 0x100);
         expect_error_for_bytes(dir.path(), &format!("{tag}-offset.o"), &b);
         // Offset so large that offset + size wraps.
         let mut b = bytes.clone();
-        put_u64(&mut b, s.at + 0x18, u64::MAX - 2);
+        section_header_mut(&mut b, index)
+            .sh_offset
+            .set(LE, u64::MAX - 2);
         expect_error_for_bytes(dir.path(), &format!("{tag}-wrap.o"), &b);
         // Size running past the end.
         let mut b = bytes.clone();
-        put_u64(&mut b, s.at + 0x20, len);
+        section_header_mut(&mut b, index).sh_size.set(LE, len);
         expect_error_for_bytes(dir.path(), &format!("{tag}-size.o"), &b);
         // A huge size.
         let mut b = bytes.clone();
-        put_u64(&mut b, s.at + 0x20, 0x1000_0000_0000_0000);
+        section_header_mut(&mut b, index)
+            .sh_size
+            .set(LE, 0x1000_0000_0000_0000);
         expect_error_for_bytes(dir.path(), &format!("{tag}-huge.o"), &b);
     }
 }
@@ -429,10 +433,9 @@ fn section_contents_outside_the_file() {
 #[test]
 fn huge_bss() {
     let (dir, _obj, bytes) = small_object();
-    let headers = section_headers(&bytes);
-    let bss = headers
-        .iter()
-        .find(|s| s.sh_type == SHT_NOBITS)
+    let (bss, _) = sections(&bytes)
+        .enumerate()
+        .find(|(_, s)| s.sh_type(LE) == elf::SHT_NOBITS)
         .expect("a .bss section");
     for (size, tag) in [
         (0x1000_0000_0000_0000u64, "huge"),
@@ -440,7 +443,7 @@ fn huge_bss() {
         (1 << 40, "1tib"),
     ] {
         let mut b = bytes.clone();
-        put_u64(&mut b, bss.at + 0x20, size);
+        section_header_mut(&mut b, bss).sh_size.set(LE, size);
         expect_error_for_bytes(dir.path(), &format!("bss-{tag}.o"), &b);
     }
 }
@@ -448,13 +451,13 @@ fn huge_bss() {
 #[test]
 fn relocation_symbol_index_out_of_range() {
     let (dir, _obj, bytes) = small_object();
-    let headers = section_headers(&bytes);
-    let rela = first_rela(&headers);
-    let r_info_at = rela.offset as usize + 8;
-    for sym in [0x00ff_ffffu64, 0xffff_ffff] {
+    let (_, rela) = first_rela(&bytes);
+    let entry_at = rela.sh_offset(LE) as usize;
+    for sym in [0x00ff_ffffu32, 0xffff_ffff] {
         let mut b = bytes.clone();
-        let r_type = u64_at(&b, r_info_at) & 0xffff_ffff;
-        put_u64(&mut b, r_info_at, (sym << 32) | r_type);
+        let entry = pod_mut::<Rela64<LE>>(&mut b, entry_at);
+        let r_type = entry.r_type(LE, false);
+        entry.set_r_info(LE, false, sym, r_type);
         expect_error_for_bytes(dir.path(), &format!("relsym{sym:x}.o"), &b);
     }
 }
@@ -462,12 +465,17 @@ fn relocation_symbol_index_out_of_range() {
 #[test]
 fn relocation_offset_outside_its_section() {
     let (dir, _obj, bytes) = small_object();
-    let headers = section_headers(&bytes);
-    let rela = first_rela(&headers);
-    let target_size = headers[rela.info as usize].size;
+    let (_, rela) = first_rela(&bytes);
+    let target_size = sections(&bytes)
+        .section(rela.info_link(LE))
+        .expect("the relocated section")
+        .sh_size(LE);
+    let entry_at = rela.sh_offset(LE) as usize;
     for offset in [target_size, target_size - 1, 0xffff_fff0, u64::MAX - 1] {
         let mut b = bytes.clone();
-        put_u64(&mut b, rela.offset as usize, offset);
+        pod_mut::<Rela64<LE>>(&mut b, entry_at)
+            .r_offset
+            .set(LE, offset);
         expect_error_for_bytes(dir.path(), &format!("reloff{offset:x}.o"), &b);
     }
 }
@@ -475,11 +483,11 @@ fn relocation_offset_outside_its_section() {
 #[test]
 fn relocation_section_with_bad_target_or_entry_size() {
     let (dir, _obj, bytes) = small_object();
-    let headers = section_headers(&bytes);
-    let rela = first_rela(&headers).clone();
+    let (index, rela) = first_rela(&bytes);
+    let size = rela.sh_size(LE);
     // sh_info naming a section that does not exist.
     let mut b = bytes.clone();
-    b[rela.at + 0x2c..rela.at + 0x30].copy_from_slice(&0xffffu32.to_le_bytes());
+    section_header_mut(&mut b, index).sh_info.set(LE, 0xffff);
     let path = dir.path().join("relinfo.o");
     std::fs::write(&path, &b).unwrap();
     // A relocation section for a section that does not exist may be ignored
@@ -489,7 +497,7 @@ fn relocation_section_with_bad_target_or_entry_size() {
     assert!(run.stderr.lines().count() <= 1, "{}", run.stderr);
     // A size that is not a multiple of the entry size.
     let mut b = bytes.clone();
-    put_u64(&mut b, rela.at + 0x20, rela.size - 1);
+    section_header_mut(&mut b, index).sh_size.set(LE, size - 1);
     expect_error_for_bytes(dir.path(), "relsize.o", &b);
 }
 
@@ -504,36 +512,25 @@ fn section_header_table_outside_the_file() {
         (u64::MAX - 63, "wrap"),
     ] {
         let mut b = bytes.clone();
-        put_u64(&mut b, 0x28, shoff);
+        header_mut(&mut b).e_shoff.set(LE, shoff);
         expect_error_for_bytes(dir.path(), &format!("shoff-{tag}.o"), &b);
     }
     // e_shnum larger than what the file holds.
     for shnum in [0x100u16, 0xfeff, 0xffff] {
         let mut b = bytes.clone();
-        put_u16(&mut b, 0x3c, shnum);
+        header_mut(&mut b).e_shnum.set(LE, shnum);
         expect_error_for_bytes(dir.path(), &format!("shnum-{shnum:x}.o"), &b);
     }
     // e_shstrndx out of range.
     let mut b = bytes.clone();
-    put_u16(&mut b, 0x3e, 0xfeff);
+    header_mut(&mut b)
+        .e_shstrndx
+        .set(LE, elf::SymbolSection(0xfeff));
     expect_error_for_bytes(dir.path(), "shstrndx.o", &b);
     // e_shentsize not the size of a section header.
     let mut b = bytes.clone();
-    put_u16(&mut b, 0x3a, 12);
+    header_mut(&mut b).e_shentsize.set(LE, 12);
     expect_error_for_bytes(dir.path(), "shentsize.o", &b);
-}
-
-/// The file offset of the symbol table entry (Elf64_Sym) named `name`.
-fn symbol_entry(bytes: &[u8], headers: &[Shdr], name: &str) -> usize {
-    let symtab = section(headers, ".symtab");
-    let strtab = section(headers, ".strtab");
-    (0..symtab.size as usize / 24)
-        .map(|i| symtab.offset as usize + i * 24)
-        .find(|&at| {
-            let start = strtab.offset as usize + u32_at(bytes, at) as usize;
-            bytes[start..].starts_with(name.as_bytes()) && bytes[start + name.len()] == 0
-        })
-        .unwrap_or_else(|| panic!("no symbol {name}"))
 }
 
 /// A symbol name with a newline in it (found by the mutation loop): the
@@ -541,9 +538,12 @@ fn symbol_entry(bytes: &[u8], headers: &[Shdr], name: &str) -> usize {
 #[test]
 fn symbol_name_with_a_newline() {
     let (dir, _obj, mut bytes) = small_object();
-    let headers = section_headers(&bytes);
-    let at = symbol_entry(&bytes, &headers, "printf");
-    let name_at = section(&headers, ".strtab").offset as usize + u32_at(&bytes, at) as usize;
+    let (symbols, index) = symbol(&bytes, "printf");
+    let st_name = symbols.symbol(index).expect("printf").st_name(LE);
+    let strtab = sections(&bytes)
+        .section(symbols.string_section())
+        .expect("the symbol names' header");
+    let name_at = strtab.sh_offset(LE) as usize + st_name as usize;
     bytes[name_at + 4] = b'\n'; // "prin\nf": unresolved
     let line = expect_error_for_bytes(dir.path(), "newline-symbol.o", &bytes);
     assert!(line.contains("prin\\nf"), "{line}");
@@ -564,20 +564,23 @@ fn file_name_with_a_newline() {
 #[test]
 fn entry_point_in_a_section_that_is_not_loaded() {
     let (dir, _obj, mut bytes) = small_object();
-    let headers = section_headers(&bytes);
-    let comment = headers
-        .iter()
-        .position(|s| s.name == ".comment")
+    let (comment, _) = sections(&bytes)
+        .section_by_name(LE, b".comment")
         .expect("a .comment section");
-    let at = symbol_entry(&bytes, &headers, "main");
-    put_u16(&mut bytes, at + 6, comment as u16); // st_shndx
+    let comment = elf::SymbolSection(comment.0 as u16);
+    let at = symbol_entry(&bytes, "main");
+    pod_mut::<Sym64<LE>>(&mut bytes, at)
+        .st_shndx
+        .set(LE, comment);
     let path = dir.path().join("main-in-comment.o");
     std::fs::write(&path, &bytes).unwrap();
     expect_error([&path], &["main"]);
     // A reference to a symbol in such a section is an error that names the file.
     let (dir, _obj, mut bytes) = small_object();
-    let at = symbol_entry(&bytes, &headers, "counter");
-    put_u16(&mut bytes, at + 6, comment as u16);
+    let at = symbol_entry(&bytes, "counter");
+    pod_mut::<Sym64<LE>>(&mut bytes, at)
+        .st_shndx
+        .set(LE, comment);
     expect_error_for_bytes(dir.path(), "counter-in-comment.o", &bytes);
 }
 
@@ -747,10 +750,14 @@ fn c_file_that_does_not_compile() {
 /// once it runs; that would not be objdl's fault).
 fn mutable_ranges(bytes: &[u8]) -> Vec<bool> {
     let mut ok = vec![true; bytes.len()];
-    for s in section_headers(bytes) {
-        if s.flags & SHF_EXECINSTR != 0 && s.sh_type != SHT_NOBITS {
-            let start = s.offset as usize;
-            let end = (s.offset + s.size) as usize;
+    for s in sections(bytes).iter() {
+        if !s.sh_flags(LE).contains(elf::SHF_EXECINSTR) {
+            continue;
+        }
+        // No range for SHT_NOBITS: nothing of it is in the file.
+        if let Some((offset, size)) = s.file_range(LE) {
+            let start = offset as usize;
+            let end = (offset + size) as usize;
             ok[start..end].iter_mut().for_each(|b| *b = false);
         }
     }

@@ -12,35 +12,9 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use objdl::{Error, Linker, OpenOptions, Placement, Unit};
-
-// ---------------------------------------------------------------------------
-// Relocation type numbers (System V x86-64 psABI).
-
-const R_NONE: u32 = 0;
-const R_64: u32 = 1;
-const R_PC32: u32 = 2;
-const R_PLT32: u32 = 4;
-const R_COPY: u32 = 5;
-const R_GOTPCREL: u32 = 9;
-const R_32: u32 = 10;
-const R_32S: u32 = 11;
-const R_16: u32 = 12;
-const R_PC16: u32 = 13;
-const R_8: u32 = 14;
-const R_PC8: u32 = 15;
-const R_TLSGD: u32 = 19;
-const R_TPOFF32: u32 = 23;
-const R_PC64: u32 = 24;
-const R_GOTOFF64: u32 = 25;
-const R_GOTPC32: u32 = 26;
-const R_GOT64: u32 = 27;
-const R_GOTPCREL64: u32 = 28;
-const R_GOTPC64: u32 = 29;
-const R_PLTOFF64: u32 = 31;
-const R_SIZE32: u32 = 32;
-const R_SIZE64: u32 = 33;
-const R_GOTPCRELX: u32 = 41;
-const R_REX_GOTPCRELX: u32 = 42;
+use object::elf::{self, FileHeader64, Rela64, RelocationType};
+use object::read::elf::{FileHeader as _, Rela as _, SectionHeader as _};
+use object::LittleEndian as LE;
 
 // ---------------------------------------------------------------------------
 // Helpers.
@@ -89,58 +63,41 @@ fn assemble(name: &str, src: &str) -> Obj {
     assemble_with(name, src, &[])
 }
 
-/// One `SHT_RELA` entry of an object, with where it is in the file.
+/// One `SHT_RELA` entry of an object as `object` reads it, with the name of
+/// the section it applies to and where it is in the file.
 #[derive(Debug, Clone)]
-struct Rela {
+struct Reloc {
     /// The section the relocation applies to.
     section: String,
     offset: u64,
-    r_type: u32,
+    r_type: RelocationType,
     addend: i64,
-    /// Offset of the entry's `r_info` in the file, for patching.
-    info_at: usize,
-}
-
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes(b[at..at + 2].try_into().unwrap())
-}
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
-}
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+    /// File offset of the entry, for patching.
+    at: usize,
 }
 
 /// Every RELA relocation of an ELF64 little-endian relocatable object.
-fn relas(b: &[u8]) -> Vec<Rela> {
-    assert_eq!(&b[..4], b"\x7fELF");
-    let shoff = u64_at(b, 0x28) as usize;
-    let shentsize = u16_at(b, 0x3a) as usize;
-    let shnum = u16_at(b, 0x3c) as usize;
-    let shstrndx = u16_at(b, 0x3e) as usize;
-    let sh = |i: usize| shoff + i * shentsize;
-    let strtab = u64_at(b, sh(shstrndx) + 0x18) as usize;
-    let name_of = |i: usize| {
-        let start = strtab + u32_at(b, sh(i)) as usize;
-        let end = start + b[start..].iter().position(|&c| c == 0).unwrap();
-        String::from_utf8_lossy(&b[start..end]).into_owned()
-    };
+fn relas(b: &[u8]) -> Vec<Reloc> {
+    let header = FileHeader64::<LE>::parse(b).expect("an ELF64 object");
+    let sections = header.sections(LE, b).expect("section headers");
     let mut out = Vec::new();
-    for i in 0..shnum {
-        if u32_at(b, sh(i) + 4) != 4 {
+    for rela in sections.iter() {
+        let Some((entries, _)) = rela.rela(LE, b).expect("relocation entries") else {
             continue; // not SHT_RELA
-        }
-        let off = u64_at(b, sh(i) + 0x18) as usize;
-        let size = u64_at(b, sh(i) + 0x20) as usize;
-        let target = u32_at(b, sh(i) + 0x2c) as usize;
-        let section = name_of(target);
-        for e in (off..off + size).step_by(24) {
-            out.push(Rela {
+        };
+        let target = sections
+            .section(rela.info_link(LE))
+            .expect("the relocated section");
+        let name = sections.section_name(LE, target).expect("a section name");
+        let section = String::from_utf8_lossy(name).into_owned();
+        let start = rela.sh_offset(LE) as usize;
+        for (i, entry) in entries.iter().enumerate() {
+            out.push(Reloc {
                 section: section.clone(),
-                offset: u64_at(b, e),
-                r_type: u32_at(b, e + 8),
-                addend: u64_at(b, e + 16) as i64,
-                info_at: e + 8,
+                offset: entry.r_offset(LE),
+                r_type: entry.r_type(LE, false),
+                addend: entry.r_addend(LE),
+                at: start + i * size_of::<Rela64<LE>>(),
             });
         }
     }
@@ -149,7 +106,7 @@ fn relas(b: &[u8]) -> Vec<Rela> {
 
 /// Asserts that `obj` has at least one relocation of type `r_type`, and
 /// returns the first one.
-fn expect_reloc(obj: &Obj, r_type: u32) -> Rela {
+fn expect_reloc(obj: &Obj, r_type: RelocationType) -> Reloc {
     let all = relas(&obj.bytes());
     all.iter()
         .find(|r| r.r_type == r_type)
@@ -158,7 +115,7 @@ fn expect_reloc(obj: &Obj, r_type: u32) -> Rela {
 }
 
 /// Asserts that `obj` has no relocation of type `r_type`.
-fn expect_no_reloc(obj: &Obj, r_type: u32) {
+fn expect_no_reloc(obj: &Obj, r_type: RelocationType) {
     let all = relas(&obj.bytes());
     assert!(
         all.iter().all(|r| r.r_type != r_type),
@@ -257,7 +214,7 @@ fn assert_names_site(e: &Error, obj: &Obj, section: &str, offset: u64, r_type: &
 
 /// Asserts an out-of-range error: `Overflow`, or `Unreachable` (when a
 /// placement could in principle have served it), naming the site and type.
-fn assert_out_of_range(e: &Error, obj: &Obj, rela: &Rela, r_type: &str, symbol: &str) {
+fn assert_out_of_range(e: &Error, obj: &Obj, rela: &Reloc, r_type: &str, symbol: &str) {
     assert!(
         matches!(e, Error::Overflow { .. } | Error::Unreachable { .. }),
         "expected Overflow or Unreachable, got {e:?}: {e}"
@@ -298,7 +255,7 @@ f:
         ret
         "#,
     );
-    expect_reloc(&obj, R_NONE);
+    expect_reloc(&obj, elf::R_X86_64_NONE);
     for p in ANYWHERE {
         let unit = open(&obj, p);
         assert_eq!(call0(&unit, "f"), 42);
@@ -336,7 +293,7 @@ tab:
         .quad labs-8            # host with a negative addend
         "#,
     );
-    expect_reloc(&obj, R_64);
+    expect_reloc(&obj, elf::R_X86_64_64);
     let labs = host("labs");
     for p in ANYWHERE {
         let unit = open(&obj, p);
@@ -388,11 +345,11 @@ rel:
         .long addr_of_val - .   # PC32 in data, across sections
         "#,
     );
-    let r = expect_reloc(&obj, R_PC32);
+    let r = expect_reloc(&obj, elf::R_X86_64_PC32);
     assert_eq!(r.addend, -4);
     assert!(relas(&obj.bytes())
         .iter()
-        .any(|r| r.r_type == R_PC32 && r.section == ".data"));
+        .any(|r| r.r_type == elf::R_X86_64_PC32 && r.section == ".data"));
     let labs = host("labs");
     for p in ANYWHERE {
         let unit = open(&obj, p);
@@ -444,7 +401,7 @@ cond_labs:                      # jcc rel32
         ret
         "#,
     );
-    expect_reloc(&obj, R_PLT32);
+    expect_reloc(&obj, elf::R_X86_64_PLT32);
     for p in ANYWHERE {
         let unit = open(&obj, p);
         assert_eq!(call1(&unit, "call_callee", 5), 6, "{p:?}");
@@ -482,7 +439,7 @@ word:
         .long val+4
         "#,
     );
-    expect_reloc(&obj, R_32);
+    expect_reloc(&obj, elf::R_X86_64_32);
     let unit = open(&obj, Placement::Low);
     let val = addr(&unit, "val");
     assert!(val < 1 << 31, "{}", unit.stats());
@@ -505,7 +462,7 @@ big:
         ret
         "#,
     );
-    expect_reloc(&obj, R_32);
+    expect_reloc(&obj, elf::R_X86_64_32);
     let linker = Linker::new();
     linker.define("small", 0x1234_5678 as *const ());
     linker.define("big32", 0xffff_fff0_usize as *const ());
@@ -535,7 +492,7 @@ val:
         .quad 10, 20, 30
         "#,
     );
-    expect_reloc(&obj, R_32S);
+    expect_reloc(&obj, elf::R_X86_64_32S);
     let unit = open(&obj, Placement::Low);
     assert_eq!(call0(&unit, "addr_of_val"), addr(&unit, "val"));
     assert_eq!(call1(&unit, "index", 2), 30);
@@ -583,7 +540,7 @@ w:
         .word vneg
         "#,
     );
-    expect_reloc(&obj, R_16);
+    expect_reloc(&obj, elf::R_X86_64_16);
     let linker = Linker::new();
     linker.define("v16", 0xbeef as *const ());
     linker.define("vneg", -2isize as *const ());
@@ -614,7 +571,7 @@ target:
         .quad 0
         "#,
     );
-    expect_reloc(&obj, R_PC16);
+    expect_reloc(&obj, elf::R_X86_64_PC16);
     for p in ANYWHERE {
         let unit = open(&obj, p);
         let field = addr(&unit, "field");
@@ -646,7 +603,7 @@ b:
         .byte vneg
         "#,
     );
-    expect_reloc(&obj, R_8);
+    expect_reloc(&obj, elf::R_X86_64_8);
     let linker = Linker::new();
     linker.define("v8", 0xab as *const ());
     linker.define("vneg", -3isize as *const ());
@@ -706,7 +663,7 @@ target:
         .byte 0
         "#,
     );
-    let r = expect_reloc(&obj, R_PC8);
+    let r = expect_reloc(&obj, elf::R_X86_64_PC8);
     assert_eq!(r.section, ".text.a");
     for p in ANYWHERE {
         let unit = open(&obj, p);
@@ -735,7 +692,7 @@ d:
         .quad labs - .          # host: reaches anything
         "#,
     );
-    expect_reloc(&obj, R_PC64);
+    expect_reloc(&obj, elf::R_X86_64_PC64);
     let labs = host("labs");
     for p in ANYWHERE {
         let unit = open(&obj, p);
@@ -772,8 +729,8 @@ val:
         "#,
         &["-Wa,-mrelax-relocations=no"],
     );
-    expect_reloc(&obj, R_GOTPCREL);
-    expect_no_reloc(&obj, R_REX_GOTPCRELX);
+    expect_reloc(&obj, elf::R_X86_64_GOTPCREL);
+    expect_no_reloc(&obj, elf::R_X86_64_REX_GOTPCRELX);
     for p in ANYWHERE {
         let unit = open(&obj, p);
         assert_eq!(call0(&unit, "get_stdout"), host_stdout(), "{p:?}");
@@ -813,8 +770,8 @@ low32_via_got:                  # mov without REX: the low 32 bits
         ret
         "#,
     );
-    expect_reloc(&obj, R_GOTPCRELX);
-    expect_no_reloc(&obj, R_REX_GOTPCRELX);
+    expect_reloc(&obj, elf::R_X86_64_GOTPCRELX);
+    expect_no_reloc(&obj, elf::R_X86_64_REX_GOTPCRELX);
     for p in ANYWHERE {
         let unit = open(&obj, p);
         let s = unit.stats().clone();
@@ -857,7 +814,7 @@ jmp_labs:
         jmp *labs@GOTPCREL(%rip)
         "#,
     );
-    expect_reloc(&obj, R_GOTPCRELX);
+    expect_reloc(&obj, elf::R_X86_64_GOTPCRELX);
     for p in ANYWHERE {
         let unit = open(&obj, p);
         assert_eq!(call1(&unit, "call_labs", -11), 11, "{p:?}");
@@ -897,7 +854,7 @@ val:
         .quad 0xfeed
         "#,
     );
-    expect_reloc(&obj, R_REX_GOTPCRELX);
+    expect_reloc(&obj, elf::R_X86_64_REX_GOTPCRELX);
     for p in ANYWHERE {
         let unit = open(&obj, p);
         let s = unit.stats().clone();
@@ -935,7 +892,9 @@ stdout_plus:                    # %rdi + &stdout
     );
     let all = relas(&obj.bytes());
     assert_eq!(
-        all.iter().filter(|r| r.r_type == R_REX_GOTPCRELX).count(),
+        all.iter()
+            .filter(|r| r.r_type == elf::R_X86_64_REX_GOTPCRELX)
+            .count(),
         2,
         "{all:#?}"
     );
@@ -989,7 +948,7 @@ off_val:
         .quad 0
         "#,
     );
-    expect_reloc(&obj, R_GOTPCREL64);
+    expect_reloc(&obj, elf::R_X86_64_GOTPCREL64);
     for p in ANYWHERE {
         let unit = open(&obj, p);
         let s = unit.stats().clone();
@@ -1107,7 +1066,7 @@ fn check_got_base(unit: &Unit) -> u64 {
 #[test]
 fn r_x86_64_gotpc32() {
     let obj = large_pic();
-    let r = expect_reloc(&obj, R_GOTPC32);
+    let r = expect_reloc(&obj, elf::R_X86_64_GOTPC32);
     assert_eq!(r.addend, -4);
     for p in ANYWHERE {
         let unit = open(&obj, p);
@@ -1119,7 +1078,7 @@ fn r_x86_64_gotpc32() {
 #[test]
 fn r_x86_64_gotpc64() {
     let obj = large_pic();
-    let r = expect_reloc(&obj, R_GOTPC64);
+    let r = expect_reloc(&obj, elf::R_X86_64_GOTPC64);
     assert_eq!(r.addend, 2);
     for p in ANYWHERE {
         let unit = open(&obj, p);
@@ -1131,7 +1090,7 @@ fn r_x86_64_gotpc64() {
 #[test]
 fn r_x86_64_gotoff64() {
     let obj = large_pic();
-    expect_reloc(&obj, R_GOTOFF64);
+    expect_reloc(&obj, elf::R_X86_64_GOTOFF64);
     for p in ANYWHERE {
         let unit = open(&obj, p);
         let x = addr(&unit, "x");
@@ -1146,7 +1105,7 @@ fn r_x86_64_gotoff64() {
 #[test]
 fn r_x86_64_pltoff64() {
     let obj = large_pic();
-    expect_reloc(&obj, R_PLTOFF64);
+    expect_reloc(&obj, elf::R_X86_64_PLTOFF64);
     for p in ANYWHERE {
         let unit = open(&obj, p);
         assert_eq!(call1(&unit, "labs_pltoff", -77), 77, "{p:?}");
@@ -1157,7 +1116,7 @@ fn r_x86_64_pltoff64() {
 #[test]
 fn r_x86_64_got64() {
     let obj = large_pic();
-    expect_reloc(&obj, R_GOT64);
+    expect_reloc(&obj, elf::R_X86_64_GOT64);
     for p in ANYWHERE {
         let unit = open(&obj, p);
         check_got_base(&unit);
@@ -1210,7 +1169,7 @@ sizes:
 #[test]
 fn r_x86_64_size32() {
     let obj = assemble("size32", SIZES);
-    expect_reloc(&obj, R_SIZE32);
+    expect_reloc(&obj, elf::R_X86_64_SIZE32);
     for p in ANYWHERE {
         let unit = open(&obj, p);
         assert_eq!(call0(&unit, "size32"), 24, "{p:?}");
@@ -1223,7 +1182,7 @@ fn r_x86_64_size32() {
 #[test]
 fn r_x86_64_size64() {
     let obj = assemble("size64", SIZES);
-    expect_reloc(&obj, R_SIZE64);
+    expect_reloc(&obj, elf::R_X86_64_SIZE64);
     for p in ANYWHERE {
         let unit = open(&obj, p);
         assert_eq!(call0(&unit, "size64"), 20, "{p:?}");
@@ -1250,7 +1209,7 @@ d:
         .byte v8
         "#,
     );
-    let rela = expect_reloc(&obj, R_8);
+    let rela = expect_reloc(&obj, elf::R_X86_64_8);
     assert_eq!(rela.offset, 3);
     let linker = Linker::new();
     // 0x100 fits neither a signed nor an unsigned byte; -129 neither.
@@ -1279,7 +1238,7 @@ here:
         .byte here
         "#,
     );
-    let rela = expect_reloc(&obj, R_8);
+    let rela = expect_reloc(&obj, elf::R_X86_64_8);
     for p in ANYWHERE {
         let e = open_err(&Linker::new(), &obj, p);
         assert_out_of_range(&e, &obj, &rela, "R_X86_64_8", "here");
@@ -1296,7 +1255,7 @@ fn r_x86_64_16_overflow() {
         movw $v16, %ax
         "#,
     );
-    let rela = expect_reloc(&obj, R_16);
+    let rela = expect_reloc(&obj, elf::R_X86_64_16);
     assert_eq!((rela.section.as_str(), rela.offset), (".text", 3));
     let linker = Linker::new();
     for v in [0x1_0000isize, -0x8001, 0x7f00_0000_0000] {
@@ -1316,7 +1275,7 @@ here:
         .word here
         "#,
     );
-    let rela = expect_reloc(&obj, R_16);
+    let rela = expect_reloc(&obj, elf::R_X86_64_16);
     for p in ANYWHERE {
         let e = open_err(&Linker::new(), &obj, p);
         assert_out_of_range(&e, &obj, &rela, "R_X86_64_16", "here");
@@ -1339,7 +1298,7 @@ target:
         .byte 0
         "#,
     );
-    let rela = expect_reloc(&obj, R_PC8);
+    let rela = expect_reloc(&obj, elf::R_X86_64_PC8);
     assert_eq!((rela.section.as_str(), rela.offset), (".data.a", 1));
     for p in ANYWHERE {
         let e = open_err(&Linker::new(), &obj, p);
@@ -1361,7 +1320,7 @@ away:
         ret
         "#,
     );
-    let rela = expect_reloc(&obj, R_PC8);
+    let rela = expect_reloc(&obj, elf::R_X86_64_PC8);
     for p in ANYWHERE {
         let e = open_err(&Linker::new(), &obj, p);
         assert_out_of_range(&e, &obj, &rela, "R_X86_64_PC8", ".text.b");
@@ -1375,7 +1334,7 @@ away:
         .byte labs - .
         "#,
     );
-    let rela = expect_reloc(&obj, R_PC8);
+    let rela = expect_reloc(&obj, elf::R_X86_64_PC8);
     for p in ANYWHERE {
         let e = open_err(&Linker::new(), &obj, p);
         assert_out_of_range(&e, &obj, &rela, "R_X86_64_PC8", "labs");
@@ -1397,7 +1356,7 @@ target:
         .byte 0
         "#,
     );
-    let rela = expect_reloc(&obj, R_PC16);
+    let rela = expect_reloc(&obj, elf::R_X86_64_PC16);
     assert_eq!((rela.section.as_str(), rela.offset), (".data.a", 4));
     for p in ANYWHERE {
         let e = open_err(&Linker::new(), &obj, p);
@@ -1411,7 +1370,7 @@ target:
         .word labs - .
         "#,
     );
-    let rela = expect_reloc(&obj, R_PC16);
+    let rela = expect_reloc(&obj, elf::R_X86_64_PC16);
     for p in ANYWHERE {
         let e = open_err(&Linker::new(), &obj, p);
         assert_out_of_range(&e, &obj, &rela, "R_X86_64_PC16", "labs");
@@ -1436,7 +1395,7 @@ obj:
         .size obj, 24
         "#,
     );
-    let rela = expect_reloc(&obj, R_SIZE32);
+    let rela = expect_reloc(&obj, elf::R_X86_64_SIZE32);
     let e = open_err(&Linker::new(), &obj, Placement::Auto);
     assert!(matches!(e, Error::Overflow { .. }), "{e:?}");
     assert_names_site(&e, &obj, ".text", rela.offset, "R_X86_64_SIZE32");
@@ -1445,9 +1404,9 @@ obj:
 
 #[test]
 fn r_x86_64_32_against_host_above_4g() {
-    const FORMS: [(&str, u32, &str); 2] = [
-        ("movl ${}, %eax", R_32, "R_X86_64_32"),
-        ("movq ${}, %rax", R_32S, "R_X86_64_32S"),
+    const FORMS: [(&str, RelocationType, &str); 2] = [
+        ("movl ${}, %eax", elf::R_X86_64_32, "R_X86_64_32"),
+        ("movq ${}, %rax", elf::R_X86_64_32S, "R_X86_64_32S"),
     ];
     // Data: nothing can stand in for it. Always an error.
     assert!(host("stdout") > 1 << 32);
@@ -1491,7 +1450,11 @@ fn r_x86_64_32_against_host_above_4g() {
                     }
                     Ok(unit) => {
                         let v = call0(&unit, "f");
-                        let limit = if r_type == R_32 { 1u64 << 32 } else { 1 << 31 };
+                        let limit = if r_type == elf::R_X86_64_32 {
+                            1u64 << 32
+                        } else {
+                            1 << 31
+                        };
                         assert!(v < limit, "{p:?} {func}: {v:#x}");
                         assert_ne!(v, host(func) & 0xffff_ffff, "{p:?}: truncated");
                         if func == "labs" {
@@ -1540,7 +1503,7 @@ val:
         .quad 0
         "#,
     );
-    let rela = expect_reloc(&obj, R_32);
+    let rela = expect_reloc(&obj, elf::R_X86_64_32);
     let above = 0x7e00_0000_0000u64;
     match open_at(&obj, Placement::At(above)) {
         Ok(u) => panic!("loaded at {:#x}", u.stats().base),
@@ -1567,7 +1530,7 @@ get_stdout:                     # the default (PIE) code model's external data l
         ret
         "#,
     );
-    let rela = expect_reloc(&obj, R_PC32);
+    let rela = expect_reloc(&obj, elf::R_X86_64_PC32);
     let e = open_err(&Linker::new(), &obj, Placement::Far);
     assert!(matches!(e, Error::Unreachable { .. }), "{e:?}");
     assert_names_site(&e, &obj, ".text", rela.offset, "R_X86_64_PC32");
@@ -1609,7 +1572,7 @@ regs:                           # %rax and %r11 must reach the callee intact
         jmp hostfn
         "#,
     );
-    expect_reloc(&obj, R_PLT32);
+    expect_reloc(&obj, elf::R_X86_64_PLT32);
     let linker = Linker::new();
     linker.define("hostfn", objdl_reloc_test_rax_r11 as *const ());
     let unit = open_with(&linker, &obj, Placement::Far).unwrap();
@@ -1653,7 +1616,7 @@ near:                           # internal: stays a lea
         ret
         "#,
     );
-    expect_reloc(&obj, R_PC32);
+    expect_reloc(&obj, elf::R_X86_64_PC32);
     let unit = open(&obj, Placement::Far);
     let s = unit.stats().clone();
     assert_eq!(s.lea_rewrites, 3, "{s}");
@@ -1672,7 +1635,7 @@ near:                           # internal: stays a lea
 // ---------------------------------------------------------------------------
 // Relocation types objdl does not implement.
 
-fn assert_unsupported(e: &Error, obj: &Obj, rela: &Rela, r_type: &str, symbol: &str) {
+fn assert_unsupported(e: &Error, obj: &Obj, rela: &Reloc, r_type: &str, symbol: &str) {
     assert!(
         matches!(e, Error::UnsupportedRelocation { .. }),
         "expected UnsupportedRelocation, got {e:?}: {e}"
@@ -1695,14 +1658,16 @@ f:
         .quad 0
         "#,
     );
-    let rela = expect_reloc(&obj, R_COPY);
+    let rela = expect_reloc(&obj, elf::R_X86_64_COPY);
     assert_eq!(rela.offset, 1);
     let e = open_err(&Linker::new(), &obj, Placement::Auto);
     assert_unsupported(&e, &obj, &rela, "R_X86_64_COPY", "f");
 
     // A number no one defined: patch the type to 200.
     let mut bytes = obj.bytes();
-    bytes[rela.info_at..rela.info_at + 4].copy_from_slice(&200u32.to_le_bytes());
+    let (entry, _) = object::pod::from_bytes_mut::<Rela64<LE>>(&mut bytes[rela.at..]).unwrap();
+    let r_sym = entry.r_sym(LE, false);
+    entry.set_r_info(LE, false, r_sym, RelocationType(200));
     // SAFETY: no initialisers.
     let e = unsafe { Linker::new().open_bytes("patched.o", &bytes) }.unwrap_err();
     assert!(matches!(e, Error::UnsupportedRelocation { .. }), "{e:?}");
@@ -1724,7 +1689,7 @@ f:
         .quad 0
         "#,
     );
-    let rela = expect_reloc(&obj, R_TLSGD);
+    let rela = expect_reloc(&obj, elf::R_X86_64_TLSGD);
     let e = open_err(&Linker::new(), &obj, Placement::Auto);
     assert_unsupported(&e, &obj, &rela, "R_X86_64_TLSGD", "f");
 
@@ -1743,7 +1708,7 @@ var:
         .long 0
         "#,
     );
-    let rela = expect_reloc(&obj, R_TPOFF32);
+    let rela = expect_reloc(&obj, elf::R_X86_64_TPOFF32);
     let e = open_err(&Linker::new(), &obj, Placement::Auto);
     assert_unsupported(&e, &obj, &rela, "R_X86_64_TPOFF32", "var");
 
@@ -1761,7 +1726,7 @@ tv:
         .zero 4
         "#,
     );
-    expect_reloc(&obj, R_TPOFF32);
+    expect_reloc(&obj, elf::R_X86_64_TPOFF32);
     let e = open_err(&Linker::new(), &obj, Placement::Auto);
     assert!(
         matches!(
