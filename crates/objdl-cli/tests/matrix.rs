@@ -8,9 +8,11 @@
 //! every library and every other unit, so every call out of a unit goes
 //! through a trampoline: the case flexdll never handled.
 
+mod common;
+use common::sqlite_dir;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 const OBJDL: &str = env!("CARGO_BIN_EXE_objdl");
 
@@ -214,23 +216,6 @@ const SCRIPT: &str = "create table t(a integer primary key, b text); \
     select a, upper(b), printf('%5.2f', a * 1.5) from t order by a desc; \
     select json_group_array(b) from t; \
     with recursive c(n) as (select 1 union all select n + 1 from c where n < 50) select sum(n), count(*) from c;";
-
-fn sqlite_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fetch-sqlite.sh");
-        let out = Command::new("bash")
-            .arg(script)
-            .output()
-            .expect("run fetch-sqlite.sh");
-        assert!(
-            out.status.success(),
-            "fetch-sqlite.sh: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-    })
-}
 
 fn sqlite(flavour: &str, place: &str) -> (Output, Output) {
     let d = sqlite_dir().join(flavour);

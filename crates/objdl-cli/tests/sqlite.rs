@@ -3,9 +3,10 @@
 //! linked by gcc. The sources are fetched and built by
 //! `scripts/fetch-sqlite.sh` into a cache outside git.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::sqlite_dir;
+
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 /// A script with tables, joins, aggregates, window functions, a recursive
 /// CTE, printf and JSON.
@@ -32,23 +33,6 @@ select upper('straße'), length('héllo'), hex(zeroblob(2)), typeof(1.0), 7 / 2,
 select strftime('%Y-%m-%d %H:%M', '2024-02-29 13:45:00', '+1 year'), julianday('2000-01-01');
 select sum(value) from generate_series(1, 1000) where value % 7 = 0;
 "#;
-
-fn sqlite_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let out = Command::new("bash")
-            .arg(repo.join("scripts/fetch-sqlite.sh"))
-            .output()
-            .expect("run scripts/fetch-sqlite.sh");
-        assert!(
-            out.status.success(),
-            "fetch-sqlite.sh failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-    })
-}
 
 fn native(flavour: &str) -> Output {
     let dir = sqlite_dir().join(flavour);

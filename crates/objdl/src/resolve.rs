@@ -65,6 +65,15 @@ pub(crate) enum Target {
 }
 
 impl Target {
+    /// A fixed address outside the unit, of unknown size and kind.
+    pub fn absolute(addr: u64) -> Target {
+        Target::Absolute {
+            addr,
+            size: 0,
+            code: false,
+        }
+    }
+
     pub fn is_internal(self) -> bool {
         !matches!(self, Target::Absolute { .. })
     }
@@ -238,26 +247,12 @@ pub(crate) fn resolve<'d>(
     let mut deps: Vec<Arc<UnitInner>> = Vec::new();
     for &(name, _) in &wanted {
         if let Some((addr, unit)) = namespace.lookup(name) {
-            external.insert(
-                name,
-                Target::Absolute {
-                    addr,
-                    size: 0,
-                    code: false,
-                },
-            );
+            external.insert(name, Target::absolute(addr));
             if !deps.iter().any(|d| Arc::ptr_eq(d, &unit)) {
                 deps.push(unit);
             }
         } else if let Some(addr) = host.defined(name) {
-            external.insert(
-                name,
-                Target::Absolute {
-                    addr,
-                    size: 0,
-                    code: false,
-                },
-            );
+            external.insert(name, Target::absolute(addr));
         } else if let Some(s) = Synthetic::by_name(name) {
             synthetics_used.insert(s as u8);
             external.insert(name, Target::Synthetic(s));
@@ -267,14 +262,7 @@ pub(crate) fn resolve<'d>(
     }
     host.dlsym_many(from_dlsym.iter().copied(), |name, addr| {
         if let Some(addr) = addr {
-            external.insert(
-                name,
-                Target::Absolute {
-                    addr,
-                    size: 0,
-                    code: false,
-                },
-            );
+            external.insert(name, Target::absolute(addr));
         }
     });
 
@@ -291,11 +279,7 @@ pub(crate) fn resolve<'d>(
             } else if let Some(&ext) = external.get(sym.name) {
                 ext
             } else if sym.is_weak() {
-                Target::Absolute {
-                    addr: 0,
-                    size: 0,
-                    code: false,
-                }
+                Target::absolute(0)
             } else {
                 if !unresolved.iter().any(|u: &Unresolved| u.symbol == sym.name) {
                     unresolved.push(Unresolved {
@@ -303,11 +287,7 @@ pub(crate) fn resolve<'d>(
                         file: obj.name.clone(),
                     });
                 }
-                Target::Absolute {
-                    addr: 0,
-                    size: 0,
-                    code: false,
-                }
+                Target::absolute(0)
             };
             t.push(target);
         }
@@ -385,11 +365,7 @@ fn local_target(obj: u32, def: SymbolDef, size: u64) -> Target {
             code: false,
         },
         // A local COMMON or undefined local symbol has nothing to point at.
-        SymbolDef::Common { .. } | SymbolDef::Undefined => Target::Absolute {
-            addr: 0,
-            size: 0,
-            code: false,
-        },
+        SymbolDef::Common { .. } | SymbolDef::Undefined => Target::absolute(0),
     }
 }
 
