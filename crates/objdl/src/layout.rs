@@ -46,6 +46,10 @@ pub(crate) struct SyntheticOffsets {
     pub stub_slots: [u64; 3],
     /// Room for a copy of each [`crate::resolve::CopyCandidate`], read-only.
     pub copies: Vec<u64>,
+    /// The stub (`jmp *slot(%rip)`) of each IFUNC, in text: its canonical address.
+    pub ifunc_stubs: Vec<u64>,
+    /// The slot of each IFUNC, in read-only data: the resolver's answer.
+    pub ifunc_slots: Vec<u64>,
 }
 
 /// Where everything goes.
@@ -64,6 +68,8 @@ pub(crate) struct Layout {
     pub got_offset: u64,
     /// Number of loaded sections.
     pub section_count: usize,
+    /// `[__start_NAME, __stop_NAME)` for each of `Resolution::bounds`.
+    pub bounds: Vec<(u64, u64)>,
 }
 
 pub(crate) fn align_up(v: u64, a: u64) -> u64 {
@@ -82,29 +88,50 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
     let mut section_count = 0;
     let mut cursor = 0u64;
 
-    // Places every loaded section of the kinds `pick` accepts, in input order.
+    // Places every loaded section of the kinds `pick` accepts, in input
+    // order, except that all sections with a `__start_`/`__stop_` name go
+    // together where the first of them is, so that the bounds enclose them.
     let mut place = |cursor: &mut u64, pick: &dyn Fn(SectionKind) -> bool| {
         for (oi, obj) in objects.iter().enumerate() {
             for (si, sec) in obj.sections.iter().enumerate() {
-                if sec.discarded || !pick(sec.kind) {
+                if sec.discarded || !pick(sec.kind) || sec_offsets[oi][si] != NOT_LOADED {
                     continue;
                 }
-                *cursor = align_up(*cursor, sec.align);
-                sec_offsets[oi][si] = *cursor;
-                section_count += 1;
-                if sec.kind == SectionKind::EhFrame {
-                    eh_frames.push(*cursor);
-                    *cursor += 4; // room for the zero terminator
+                let group: Vec<(usize, usize)> = if res.bounds.iter().any(|b| b == sec.name) {
+                    objects
+                        .iter()
+                        .enumerate()
+                        .flat_map(|(oj, o)| {
+                            o.sections
+                                .iter()
+                                .enumerate()
+                                .map(move |(sj, s)| (oj, sj, s))
+                        })
+                        .filter(|&(_, _, s)| s.name == sec.name && !s.discarded && pick(s.kind))
+                        .map(|(oj, sj, _)| (oj, sj))
+                        .collect()
+                } else {
+                    vec![(oi, si)]
+                };
+                for (oj, sj) in group {
+                    let sec = &objects[oj].sections[sj];
+                    *cursor = align_up(*cursor, sec.align);
+                    sec_offsets[oj][sj] = *cursor;
+                    section_count += 1;
+                    if sec.kind == SectionKind::EhFrame {
+                        eh_frames.push(*cursor);
+                        *cursor += 4; // room for the zero terminator, after the section
+                    }
+                    if let SectionKind::Table(kind) = sec.kind {
+                        tables.push(Table {
+                            kind,
+                            priority: sec.priority,
+                            offset: *cursor,
+                            len: sec.size / 8,
+                        });
+                    }
+                    *cursor += sec.size;
                 }
-                if let SectionKind::Table(kind) = sec.kind {
-                    tables.push(Table {
-                        kind,
-                        priority: sec.priority,
-                        offset: *cursor,
-                        len: sec.size / 8,
-                    });
-                }
-                *cursor += sec.size;
             }
         }
     };
@@ -112,6 +139,11 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
     // Text, then objdl's stubs.
     let text_start = cursor;
     place(&mut cursor, &|k| k == SectionKind::Text);
+    for _ in &res.ifuncs {
+        cursor = align_up(cursor, 8);
+        synthetic.ifunc_stubs.push(cursor);
+        cursor += arch::IFUNC_STUB_SIZE as u64;
+    }
     for stub in &mut synthetic.stubs {
         cursor = align_up(cursor, 16);
         *stub = cursor;
@@ -135,6 +167,10 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
     }
     for _ in &res.copyable {
         synthetic.copies.push(cursor);
+        cursor += 8;
+    }
+    for _ in &res.ifuncs {
+        synthetic.ifunc_slots.push(cursor);
         cursor += 8;
     }
     let rodata = SegmentRange {
@@ -164,7 +200,25 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
     if got_offset > crate::limits::MAX_UNIT_SIZE {
         return Err(too_big(objects, got_offset));
     }
+    // The bounds of each `__start_`/`__stop_` section name.
+    let bounds = res
+        .bounds
+        .iter()
+        .map(|name| {
+            let mut span = (u64::MAX, 0);
+            for (oi, obj) in objects.iter().enumerate() {
+                for (si, sec) in obj.sections.iter().enumerate() {
+                    let off = sec_offsets[oi][si];
+                    if sec.name == name && off != NOT_LOADED {
+                        span = (span.0.min(off), span.1.max(off + sec.size));
+                    }
+                }
+            }
+            span
+        })
+        .collect();
     Ok(Layout {
+        bounds,
         sec_offsets,
         common_offsets,
         synthetic,
@@ -215,6 +269,11 @@ impl Layout {
                 Synthetic::PthreadAtfork => self.synthetic.stubs[2],
                 Synthetic::GlobalOffsetTable => got_base,
             }),
+            Target::Ifunc(i) => Some(self.synthetic.ifunc_stubs[i as usize]),
+            Target::Bound { index, stop } => {
+                let (start, end) = self.bounds[index as usize];
+                Some(if stop { end } else { start })
+            }
             Target::Absolute { .. } => None,
         }
     }

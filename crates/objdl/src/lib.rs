@@ -49,4 +49,4 @@ mod unit;
 pub use error::{Error, Result, Site, UnreachableSite, Unresolved};
 pub use linker::{GotSlot, Input, Linker, LoadedSection, OpenOptions, Report, Scope, Trampoline};
 pub use placement::Placement;
-pub use unit::{LoadStats, Symbol, Unit};
+pub use unit::{LoadStats, RelocationSummary, Symbol, Unit};

@@ -11,14 +11,14 @@ use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::layout::{self, align_up, PAGE};
 use crate::memory::{Protection, Reservation};
-use crate::namespace::Namespace;
+use crate::namespace::{Claim, Namespace, Opened};
 use crate::parse;
 use crate::placement::{self, Placement};
 use crate::plan;
 use crate::relocate::{self, Tail};
 use crate::resolve::{self, Synthetic};
 use crate::runtime;
-use crate::unit::{LoadStats, Unit, UnitInner, UnitParts};
+use crate::unit::{LoadStats, RelocationSummary, Unit, UnitInner, UnitParts};
 use rustc_hash::FxHashMap;
 
 /// One input of a unit: an object file on disk, or bytes in memory.
@@ -36,6 +36,14 @@ pub enum Input {
 }
 
 impl Input {
+    /// The name used in messages: the path, or the given name.
+    pub fn name(&self) -> String {
+        match self {
+            Input::Path(p) => p.display().to_string(),
+            Input::Bytes { name, .. } => name.clone(),
+        }
+    }
+
     /// An input read from `path`.
     pub fn path(path: impl Into<PathBuf>) -> Input {
         Input::Path(path.into())
@@ -139,6 +147,7 @@ impl OpenOptions {
 pub struct Linker {
     pub(crate) host: Arc<Host>,
     pub(crate) namespace: Arc<Namespace>,
+    opened: Arc<Opened>,
 }
 
 impl std::fmt::Debug for Linker {
@@ -198,6 +207,30 @@ impl Linker {
     }
 
     unsafe fn load(&self, inputs: Vec<Input>, opts: &OpenOptions) -> Result<Unit> {
+        // Opening the same paths again returns the same unit.
+        let ticket =
+            match path_key(&inputs) {
+                None => None,
+                Some(key) => match self.opened.claim(key) {
+                    Some(Claim::Existing(inner)) => {
+                        let unit = Unit::new(inner, self.namespace.clone());
+                        if opts.scope == Scope::Global {
+                            unit.make_global();
+                        }
+                        return Ok(unit);
+                    }
+                    Some(Claim::Load(ticket)) => Some(ticket),
+                    None => return Err(Error::Unsupported {
+                        file: inputs
+                            .iter()
+                            .map(Input::name)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        what: "opened again by its own initialiser, before its first open finished"
+                            .into(),
+                    }),
+                },
+            };
         let started = Instant::now();
         let linked = self.link(inputs, opts, false)?;
         let Linked {
@@ -212,6 +245,9 @@ impl Linker {
             lifecycle,
             deps,
             stand_ins,
+            summary,
+            groups,
+            ifuncs,
             ..
         } = linked;
         let Image::Mapped(mem) = image else {
@@ -224,7 +260,31 @@ impl Linker {
         mem.protect(tail.got, tail.trampolines - tail.got, Protection::R)?;
         mem.protect(tail.trampolines, size - tail.trampolines, Protection::RX)?;
         // Release the part of the reservation the plan did not need.
-        let mem = mem.truncate(size);
+        let mut mem = mem.truncate(size);
+        // IFUNC resolvers run now that the code is executable, and their
+        // answers go into read-only slots (made writable, never executable,
+        // for the moment it takes). Not in no-exec mode: they are code.
+        if !ifuncs.is_empty() && !opts.no_exec {
+            let answers: Vec<u64> = ifuncs
+                .iter()
+                .map(|&(resolver, _)| {
+                    // SAFETY: an STT_GNU_IFUNC symbol's value is its resolver,
+                    // `void *(void)` on x86-64, relocated and executable now.
+                    let f: unsafe extern "C" fn() -> u64 =
+                        unsafe { std::mem::transmute::<usize, _>(resolver as usize) };
+                    // SAFETY: running the unit's resolver is part of loading it.
+                    unsafe { f() }
+                })
+                .collect();
+            mem.protect(rodata.0, rodata.1 - rodata.0, Protection::RW)?;
+            // SAFETY: the read-only segment is writable again just now, and
+            // only objdl's slots in it are written.
+            let bytes = unsafe { mem.bytes_mut() };
+            for (&(_, slot), answer) in ifuncs.iter().zip(answers) {
+                bytes[slot as usize..][..8].copy_from_slice(&answer.to_le_bytes());
+            }
+            mem.protect(rodata.0, rodata.1 - rodata.0, Protection::R)?;
+        }
 
         let entry = runtime::Entry::lookup(&self.host);
         let parts = UnitParts {
@@ -235,6 +295,8 @@ impl Linker {
             lifecycle,
             no_exec: opts.no_exec,
             deps,
+            summary,
+            groups,
         };
         let inner = UnitInner::new(mem, parts);
         // 7, 8. Register and initialise.
@@ -242,11 +304,14 @@ impl Linker {
         // until `UnitInner` drops, which first runs `stop` and deregisters.
         let inner = unsafe { Unit::start(inner, started) };
         self.namespace.add_stand_ins(&inner, &stand_ins);
-        let namespace = (opts.scope == Scope::Global).then(|| {
-            self.namespace.insert(&inner);
-            self.namespace.clone()
-        });
-        Ok(Unit::new(inner, namespace))
+        let unit = Unit::new(inner, self.namespace.clone());
+        if opts.scope == Scope::Global {
+            unit.make_global();
+        }
+        if let Some(ticket) = ticket {
+            ticket.finish(unit.inner());
+        }
+        Ok(unit)
     }
 
     /// Links `inputs` without running anything and reports what loading
@@ -460,6 +525,12 @@ impl Linker {
             load_time: started.elapsed(),
         };
         let report = check.then(|| report(&objects, &res, &layout, &plan, tail, base));
+        let ifuncs = res
+            .ifuncs
+            .iter()
+            .zip(&layout.synthetic.ifunc_slots)
+            .map(|(&t, &slot)| (address_of(t, &layout, &res, tail, base), slot))
+            .collect();
         Ok(Linked {
             image,
             tail,
@@ -474,6 +545,9 @@ impl Linker {
             dso_handle: base + dso_offset,
             lifecycle,
             deps: res.deps.into_iter().chain(stand_in_deps).collect(),
+            summary: summary(&counts, &plan, tail, base),
+            ifuncs,
+            groups: res.groups,
             stand_ins: plan
                 .own_stand_ins
                 .iter()
@@ -487,6 +561,66 @@ impl Linker {
                 .collect(),
             report,
         })
+    }
+}
+
+/// The canonical paths of `inputs` when they are all paths, as the key
+/// under which the unit is found again.
+fn path_key(inputs: &[Input]) -> Option<Vec<PathBuf>> {
+    inputs
+        .iter()
+        .map(|i| match i {
+            Input::Path(p) => std::fs::canonicalize(p).ok(),
+            Input::Bytes { .. } => None,
+        })
+        .collect()
+}
+
+/// What relocation did, kept with the unit for [`Unit::relocation_summary`].
+fn summary(
+    counts: &relocate::Counts,
+    plan: &plan::Plan,
+    tail: Tail,
+    base: u64,
+) -> RelocationSummary {
+    let by_type = counts
+        .by_type
+        .iter()
+        .enumerate()
+        .filter(|&(_, &n)| n > 0)
+        .map(|(t, &n)| {
+            (
+                arch::reloc_name(object::elf::RelocationType(t as u32)).into_owned(),
+                n,
+            )
+        })
+        .collect();
+    let mut trampolines: Vec<(u64, u64)> = plan
+        .trampolines
+        .iter()
+        .map(|(&dest, &i)| {
+            (
+                base + tail.trampolines + u64::from(i) * arch::TRAMPOLINE_SIZE as u64,
+                dest,
+            )
+        })
+        .collect();
+    trampolines.sort_unstable();
+    let mut got_slots: Vec<(u64, u64)> = plan
+        .slots
+        .iter()
+        .map(|(&v, &i)| {
+            (
+                base + tail.got + u64::from(i) * arch::GOT_SLOT_SIZE as u64,
+                v,
+            )
+        })
+        .collect();
+    got_slots.sort_unstable();
+    RelocationSummary {
+        by_type,
+        trampolines,
+        got_slots,
     }
 }
 
@@ -530,6 +664,10 @@ struct Linked {
     deps: Vec<Arc<UnitInner>>,
     /// (host function, address) of the stand-ins this unit made.
     stand_ins: Vec<(u64, u64)>,
+    summary: RelocationSummary,
+    groups: Vec<String>,
+    /// (resolver address, slot offset) of each IFUNC.
+    ifuncs: Vec<(u64, u64)>,
     report: Option<Report>,
 }
 
@@ -679,6 +817,13 @@ fn write_synthetics(
     entry: &runtime::Entry,
 ) {
     let syn = &layout.synthetic;
+    for (&stub, &slot) in syn.ifunc_stubs.iter().zip(&syn.ifunc_slots) {
+        arch::write_ifunc_stub(
+            &mut bytes[stub as usize..][..arch::IFUNC_STUB_SIZE],
+            base + stub,
+            base + slot,
+        );
+    }
     let dso = base + syn.dso_handle;
     bytes[syn.dso_handle as usize..][..8].copy_from_slice(&dso.to_le_bytes());
     let kinds = [

@@ -18,6 +18,8 @@ pub(crate) struct Namespace {
     /// made is canonical for every unit, as a non-PIE executable's PLT entry
     /// is for a whole process.
     stand_ins: RwLock<FxHashMap<u64, (u64, Weak<UnitInner>)>>,
+    /// COMDAT group signature → the Global unit whose copy is the one.
+    groups: RwLock<FxHashMap<String, Weak<UnitInner>>>,
 }
 
 impl Namespace {
@@ -28,13 +30,27 @@ impl Namespace {
         Some((*addr, unit.upgrade()?))
     }
 
-    /// Adds `unit`'s exports; names already defined by another unit keep that definition.
+    /// Adds `unit`'s exports and groups; names already defined by another
+    /// unit keep that definition.
     pub fn insert(&self, unit: &Arc<UnitInner>) {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
         for (name, addr) in unit.exports() {
             map.entry(name.to_string())
                 .or_insert_with(|| (addr, Arc::downgrade(unit)));
         }
+        drop(map);
+        let mut groups = self.groups.write().unwrap_or_else(|e| e.into_inner());
+        for sig in unit.groups() {
+            if groups.get(sig).is_none_or(|w| w.strong_count() == 0) {
+                groups.insert(sig.clone(), Arc::downgrade(unit));
+            }
+        }
+    }
+
+    /// Whether a live Global unit provides COMDAT group `sig`.
+    pub fn has_group(&self, sig: &str) -> bool {
+        let groups = self.groups.read().unwrap_or_else(|e| e.into_inner());
+        groups.get(sig).is_some_and(|w| w.strong_count() > 0)
     }
 
     /// The canonical stand-in for host function `target`, and its unit.
@@ -65,6 +81,96 @@ impl Namespace {
             if map.get(name).is_some_and(|(_, w)| w.ptr_eq(&me)) {
                 map.remove(name);
             }
+        }
+        drop(map);
+        let mut groups = self.groups.write().unwrap_or_else(|e| e.into_inner());
+        for sig in unit.groups() {
+            if groups.get(sig).is_some_and(|w| w.ptr_eq(&me)) {
+                groups.remove(sig);
+            }
+        }
+    }
+}
+
+/// Units opened from paths, so that opening the same paths again returns
+/// the same unit. A first open in progress makes other threads wait for it.
+#[derive(Default)]
+pub(crate) struct Opened {
+    map: std::sync::Mutex<FxHashMap<Vec<std::path::PathBuf>, Slot>>,
+    done: std::sync::Condvar,
+}
+
+enum Slot {
+    Loading(std::thread::ThreadId),
+    Loaded(Weak<UnitInner>),
+}
+
+/// What [`Opened::claim`] found.
+pub(crate) enum Claim<'a> {
+    /// A live unit for these paths.
+    Existing(Arc<UnitInner>),
+    /// Nothing: the caller loads it and must [`Ticket::finish`].
+    Load(Ticket<'a>),
+}
+
+/// The right to load a set of paths; dropped unfinished, it withdraws.
+pub(crate) struct Ticket<'a> {
+    opened: &'a Opened,
+    key: Vec<std::path::PathBuf>,
+    finished: bool,
+}
+
+impl Opened {
+    /// Finds the live unit for `key`, or claims the right to load it.
+    /// `None` when this thread is already loading `key` (an initialiser
+    /// opening its own unit).
+    pub fn claim(&self, key: Vec<std::path::PathBuf>) -> Option<Claim<'_>> {
+        let me = std::thread::current().id();
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            match map.get(&key) {
+                Some(Slot::Loaded(w)) => {
+                    if let Some(unit) = w.upgrade() {
+                        return Some(Claim::Existing(unit));
+                    }
+                }
+                Some(Slot::Loading(who)) if *who == me => return None,
+                Some(Slot::Loading(_)) => {
+                    map = self.done.wait(map).unwrap_or_else(|e| e.into_inner());
+                    continue;
+                }
+                None => {}
+            }
+            map.insert(key.clone(), Slot::Loading(me));
+            return Some(Claim::Load(Ticket {
+                opened: self,
+                key,
+                finished: false,
+            }));
+        }
+    }
+}
+
+impl Ticket<'_> {
+    /// Records the loaded unit for later opens.
+    pub fn finish(mut self, unit: &Arc<UnitInner>) {
+        let mut map = self.opened.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, s| !matches!(s, Slot::Loaded(w) if w.strong_count() == 0));
+        map.insert(
+            std::mem::take(&mut self.key),
+            Slot::Loaded(Arc::downgrade(unit)),
+        );
+        self.finished = true;
+        self.opened.done.notify_all();
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            let mut map = self.opened.map.lock().unwrap_or_else(|e| e.into_inner());
+            map.remove(&self.key);
+            self.opened.done.notify_all();
         }
     }
 }

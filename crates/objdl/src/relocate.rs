@@ -24,9 +24,20 @@ pub(crate) struct Tail {
 }
 
 /// Counts for `--stats`.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Counts {
     pub relocations: u64,
+    /// Relocations applied, by type number (every supported type is below 64).
+    pub by_type: [u64; 64],
+}
+
+impl Default for Counts {
+    fn default() -> Counts {
+        Counts {
+            relocations: 0,
+            by_type: [0; 64],
+        }
+    }
 }
 
 /// Fills `mem` (the unit, mapped at `base`).
@@ -77,12 +88,14 @@ pub(crate) fn relocate(
                 let Some(formula) = arch::formula(r.r_type) else {
                     return Err(plan::unsupported(obj, si, r));
                 };
+                counts.by_type[r.r_type.0 as usize & 63] += 1;
                 let s = addrs[r.sym as usize];
                 let target = res.targets[oi][r.sym as usize];
                 let z = match target {
                     Target::Section { size, .. } | Target::Absolute { size, .. } => size,
                     Target::Common(i) => res.commons[i as usize].size,
                     Target::Synthetic(_) => 8,
+                    Target::Ifunc(_) | Target::Bound { .. } => 0,
                 };
                 let at = At {
                     s,

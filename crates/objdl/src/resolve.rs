@@ -12,7 +12,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::error::{Error, Result, Unresolved};
 use crate::host::{self, Host};
 use crate::namespace::Namespace;
-use crate::parse::{ObjectFile, SymbolDef};
+use crate::parse::{ObjectFile, SectionKind, SymbolDef};
 use crate::unit::UnitInner;
 use std::sync::Arc;
 
@@ -58,6 +58,13 @@ pub(crate) enum Target {
     Common(u32),
     /// Inside the unit: something objdl supplies.
     Synthetic(Synthetic),
+    /// Inside the unit: the stub `jmp *slot(%rip)` standing for an
+    /// `STT_GNU_IFUNC` symbol (index into `Resolution::ifuncs`). It is the
+    /// symbol's canonical address; the slot gets the resolver's answer.
+    Ifunc(u32),
+    /// Inside the unit: `__start_NAME` or `__stop_NAME` of the sections
+    /// called NAME (index into `Resolution::bounds`).
+    Bound { index: u32, stop: bool },
     /// Outside the unit (host, library) or absolute: a fixed address.
     /// `code` is known (from the host's symbol table) only where a 32-bit
     /// absolute relocation asks, and means the target is a function.
@@ -102,6 +109,12 @@ pub(crate) struct Resolution<'d> {
     pub deps: Vec<Arc<UnitInner>>,
     /// Host variables the unit may read from a copy (see [`COPYABLE`]).
     pub copyable: Vec<CopyCandidate>,
+    /// The COMDAT group signatures this unit provides.
+    pub groups: Vec<String>,
+    /// The resolvers of the unit's `STT_GNU_IFUNC` symbols.
+    pub ifuncs: Vec<Target>,
+    /// Section names with `__start_`/`__stop_` references.
+    pub bounds: Vec<String>,
 }
 
 /// libc variables that are set before `main` and that libc never changes
@@ -149,6 +162,44 @@ pub(crate) fn resolve<'d>(
     namespace: &Namespace,
 ) -> Result<Resolution<'d>> {
     let section_redirects = discard_duplicate_groups(objects);
+    // Groups a Global unit already provides: this unit keeps its copies
+    // (its own .eh_frame refers to them) but their global definitions give
+    // way, so inline functions, vtables and typeinfo are one across units.
+    let mut superseded: FxHashSet<(u32, u32)> = FxHashSet::default();
+    let mut groups = Vec::new();
+    for (oi, obj) in objects.iter().enumerate() {
+        for (sig, members) in &obj.groups {
+            if members.iter().any(|&m| obj.sections[m as usize].discarded) {
+                continue;
+            }
+            if namespace.has_group(sig) {
+                superseded.extend(members.iter().map(|&m| (oi as u32, m)));
+            } else {
+                groups.push(sig.to_string());
+            }
+        }
+    }
+
+    // IFUNC definitions, local or global: each gets a stub and a slot.
+    let mut ifuncs = Vec::new();
+    let mut ifunc_index: FxHashMap<(u32, u32), u32> = FxHashMap::default();
+    for (oi, obj) in objects.iter().enumerate() {
+        for (si, sym) in obj.symbols.iter().enumerate() {
+            if sym.kind == elf::STT_GNU_IFUNC && matches!(sym.def, SymbolDef::Section { .. }) {
+                ifunc_index.insert((oi as u32, si as u32), ifuncs.len() as u32);
+                ifuncs.push(local_target(oi as u32, sym.def, sym.size));
+            }
+        }
+    }
+    let own_target = |oi: u32, si: u32| -> Target {
+        match ifunc_index.get(&(oi, si)) {
+            Some(&i) => Target::Ifunc(i),
+            None => {
+                let sym = &objects[oi as usize].symbols[si as usize];
+                local_target(oi, sym.def, sym.size)
+            }
+        }
+    };
 
     // 1. The unit's own global definitions.
     let mut defs: FxHashMap<&'d str, Definition> = FxHashMap::default();
@@ -158,19 +209,15 @@ pub(crate) fn resolve<'d>(
             if sym.is_local() || sym.def == SymbolDef::Undefined || sym.name.is_empty() {
                 continue;
             }
-            if sym.kind == elf::STT_GNU_IFUNC {
-                return Err(Error::Unsupported {
-                    file: obj.name.clone(),
-                    what: format!(
-                        "symbol {}: STT_GNU_IFUNC definitions are not supported yet",
-                        sym.name
-                    ),
-                });
-            }
             if let SymbolDef::Section { index, .. } = sym.def {
-                if obj.sections[index as usize].discarded {
+                if obj.sections[index as usize].discarded
+                    || superseded.contains(&(oi as u32, index))
+                {
                     continue; // the kept group's copy defines it
                 }
+            }
+            if sym.bind == elf::STB_GNU_UNIQUE && namespace.lookup(sym.name).is_some() {
+                continue; // one definition per process: the first unit's
             }
             let strength = match (sym.def, sym.is_weak()) {
                 (SymbolDef::Common { align }, _) => {
@@ -223,8 +270,7 @@ pub(crate) fn resolve<'d>(
         if def.strength == Strength::Common {
             return Target::Common(common_index[name]);
         }
-        let sym = &objects[def.obj as usize].symbols[def.sym as usize];
-        local_target(def.obj, sym.def, sym.size)
+        own_target(def.obj, def.sym)
     };
 
     // 2. Undefined names: the host, then objdl's own, then dlsym.
@@ -232,8 +278,10 @@ pub(crate) fn resolve<'d>(
     let mut seen: FxHashSet<&'d str> = FxHashSet::default();
     for (oi, obj) in objects.iter().enumerate() {
         for sym in obj.symbols.iter().skip(1) {
+            // Undefined here, or defined by a copy that gave way to another
+            // unit's (a superseded group, an existing GNU_UNIQUE symbol).
             if !sym.is_local()
-                && sym.def == SymbolDef::Undefined
+                && !sym.name.is_empty()
                 && !defs.contains_key(sym.name)
                 && seen.insert(sym.name)
             {
@@ -242,6 +290,7 @@ pub(crate) fn resolve<'d>(
         }
     }
     let mut external: FxHashMap<&'d str, Target> = FxHashMap::default();
+    let mut bounds: Vec<String> = Vec::new();
     let mut synthetics_used = FxHashSet::default();
     let mut from_dlsym = Vec::new();
     let mut deps: Vec<Arc<UnitInner>> = Vec::new();
@@ -253,6 +302,8 @@ pub(crate) fn resolve<'d>(
             }
         } else if let Some(addr) = host.defined(name) {
             external.insert(name, Target::absolute(addr));
+        } else if let Some(t) = section_bound(objects, name, &mut bounds) {
+            external.insert(name, t);
         } else if let Some(s) = Synthetic::by_name(name) {
             synthetics_used.insert(s as u8);
             external.insert(name, Target::Synthetic(s));
@@ -273,7 +324,7 @@ pub(crate) fn resolve<'d>(
         let mut t = Vec::with_capacity(obj.symbols.len());
         for sym in &obj.symbols {
             let target = if sym.is_local() {
-                local_target(oi as u32, sym.def, sym.size)
+                own_target(oi as u32, t.len() as u32)
             } else if let Some(def) = defs.get(sym.name) {
                 def_target(def, sym.name)
             } else if let Some(&ext) = external.get(sym.name) {
@@ -348,6 +399,9 @@ pub(crate) fn resolve<'d>(
         section_redirects,
         deps,
         copyable,
+        groups,
+        ifuncs,
+        bounds,
     })
 }
 
@@ -367,6 +421,46 @@ fn local_target(obj: u32, def: SymbolDef, size: u64) -> Target {
         // A local COMMON or undefined local symbol has nothing to point at.
         SymbolDef::Common { .. } | SymbolDef::Undefined => Target::absolute(0),
     }
+}
+
+/// `__start_NAME` / `__stop_NAME`, when the unit loads sections called NAME
+/// and NAME is a C identifier (as GNU ld defines them).
+fn section_bound(
+    objects: &[ObjectFile<'_>],
+    name: &str,
+    bounds: &mut Vec<String>,
+) -> Option<Target> {
+    let (section, stop) = match (name.strip_prefix("__start_"), name.strip_prefix("__stop_")) {
+        (Some(s), _) => (s, false),
+        (_, Some(s)) => (s, true),
+        _ => return None,
+    };
+    let c_identifier = section
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && section
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let loaded = objects.iter().any(|o| {
+        o.sections
+            .iter()
+            .any(|s| s.name == section && s.kind != SectionKind::Skip)
+    });
+    if !c_identifier || !loaded {
+        return None;
+    }
+    let index = match bounds.iter().position(|b| b == section) {
+        Some(i) => i,
+        None => {
+            bounds.push(section.to_string());
+            bounds.len() - 1
+        }
+    };
+    Some(Target::Bound {
+        index: index as u32,
+        stop,
+    })
 }
 
 /// COMDAT: the first group with a signature wins; later groups' sections are

@@ -3,6 +3,7 @@
 use std::ffi::c_void;
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -77,6 +78,26 @@ pub(crate) struct UnitInner {
     /// Global units this one binds to: released only after this unit's
     /// finalisers ran and its memory is gone.
     _deps: Vec<Arc<UnitInner>>,
+    /// Open [`Unit`] handles. Other units' bindings keep the memory, not the scope.
+    handles: AtomicUsize,
+    /// In the global scope.
+    global: AtomicBool,
+    /// What was applied, for [`Unit::relocation_summary`].
+    summary: RelocationSummary,
+    /// COMDAT group signatures this unit provides.
+    groups: Vec<String>,
+}
+
+/// What relocating a unit did: counts by type, trampolines and GOT slots.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RelocationSummary {
+    /// Relocations applied, by type name, in type-number order.
+    pub by_type: Vec<(String, u64)>,
+    /// Trampolines: (address, target).
+    pub trampolines: Vec<(u64, u64)>,
+    /// GOT slots: (address, value).
+    pub got_slots: Vec<(u64, u64)>,
 }
 
 /// What a linked unit is made of, besides its memory.
@@ -88,6 +109,8 @@ pub(crate) struct UnitParts {
     pub lifecycle: Lifecycle,
     pub no_exec: bool,
     pub deps: Vec<Arc<UnitInner>>,
+    pub summary: RelocationSummary,
+    pub groups: Vec<String>,
 }
 
 impl UnitInner {
@@ -100,6 +123,8 @@ impl UnitInner {
             mut lifecycle,
             no_exec,
             deps,
+            summary,
+            groups,
         } = parts;
         let fins = Box::new(Finalizers {
             fini: std::mem::take(&mut lifecycle.fini),
@@ -115,7 +140,16 @@ impl UnitInner {
             no_exec,
             started: false,
             _deps: deps,
+            handles: AtomicUsize::new(0),
+            global: AtomicBool::new(false),
+            summary,
+            groups,
         }
+    }
+
+    /// The COMDAT groups the unit provides.
+    pub(crate) fn groups(&self) -> &[String] {
+        &self.groups
     }
 
     /// The unit's exports.
@@ -145,14 +179,15 @@ impl Drop for UnitInner {
 /// borrow the unit, so none can outlive it.
 pub struct Unit {
     inner: Arc<UnitInner>,
-    /// Set for a Global unit: its exports leave the scope when the handle closes.
-    namespace: Option<Arc<Namespace>>,
+    /// The linker's global scope, which a Global unit leaves when its last handle closes.
+    namespace: Arc<Namespace>,
 }
 
 impl Drop for Unit {
     fn drop(&mut self) {
-        if let Some(ns) = &self.namespace {
-            ns.remove(&self.inner);
+        let last = self.inner.handles.fetch_sub(1, Ordering::AcqRel) == 1;
+        if last && self.inner.global.load(Ordering::Acquire) {
+            self.namespace.remove(&self.inner);
         }
     }
 }
@@ -191,8 +226,39 @@ impl Unit {
         Arc::new(inner)
     }
 
-    pub(crate) fn new(inner: Arc<UnitInner>, namespace: Option<Arc<Namespace>>) -> Unit {
+    /// A new handle on `inner`.
+    pub(crate) fn new(inner: Arc<UnitInner>, namespace: Arc<Namespace>) -> Unit {
+        inner.handles.fetch_add(1, Ordering::AcqRel);
         Unit { inner, namespace }
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<UnitInner> {
+        &self.inner
+    }
+
+    /// Puts the unit's exports in the global scope, so that units opened
+    /// from now on resolve against them (like `RTLD_GLOBAL`, or opening it
+    /// again with [`crate::Scope::Global`]). Doing it twice does nothing.
+    pub fn make_global(&self) {
+        if !self.inner.global.swap(true, Ordering::AcqRel) {
+            self.namespace.insert(&self.inner);
+        }
+    }
+
+    /// Whether the unit's exports are in the global scope.
+    pub fn is_global(&self) -> bool {
+        self.inner.global.load(Ordering::Acquire)
+    }
+
+    /// How many handles are open on this unit (opening the same paths again
+    /// returns another handle on the same unit).
+    pub fn handle_count(&self) -> usize {
+        self.inner.handles.load(Ordering::Acquire)
+    }
+
+    /// What relocating the unit did: counts by type, trampolines, GOT slots.
+    pub fn relocation_summary(&self) -> &RelocationSummary {
+        &self.inner.summary
     }
 
     /// Looks up an exported symbol and returns it as `T`, a function

@@ -298,7 +298,8 @@ fn each_unit_has_its_own_dso_handle() {
     let (_d, o) = cc("dso", src, &[]);
     let linker = Linker::new();
     let u1 = unsafe { linker.open(&o) }.unwrap();
-    let u2 = unsafe { linker.open(&o) }.unwrap();
+    // A second copy (opening the same path again would return the same unit).
+    let u2 = unsafe { linker.open_bytes("dso-copy.o", &std::fs::read(&o).unwrap()) }.unwrap();
     let h1: Symbol<extern "C" fn() -> usize> = unsafe { u1.get("handle") }.unwrap();
     let h2: Symbol<extern "C" fn() -> usize> = unsafe { u2.get("handle") }.unwrap();
     assert_ne!(h1(), h2());

@@ -295,6 +295,18 @@ pub(crate) fn write_trampoline(buf: &mut [u8], target: u64) {
     buf[6..14].copy_from_slice(&target.to_le_bytes());
 }
 
+/// Size of an IFUNC stub, `jmp *slot(%rip)` padded to 8 bytes.
+pub(crate) const IFUNC_STUB_SIZE: usize = 8;
+
+/// Writes `jmp *slot(%rip)` (6 bytes, then 2 bytes of int3) at `here`.
+/// Both lie in one unit, so the displacement fits.
+pub(crate) fn write_ifunc_stub(buf: &mut [u8], here: u64, slot: u64) {
+    let rel = (slot.wrapping_sub(here + 6) as i32).to_le_bytes();
+    buf[..2].copy_from_slice(&[0xff, 0x25]);
+    buf[2..6].copy_from_slice(&rel);
+    buf[6..8].copy_from_slice(&[0xcc, 0xcc]);
+}
+
 /// Size of one GOT slot.
 pub(crate) const GOT_SLOT_SIZE: usize = 8;
 
