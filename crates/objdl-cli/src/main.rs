@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use objdl::{Error, Input, Linker, OpenOptions, Placement, Scope};
+use objdl::{Error, Input, LibraryFile, Linker, OpenOptions, Placement, Scope};
 
 /// The exit status when objdl itself fails (as opposed to the program it runs).
 const FAILURE: u8 = 125;
@@ -49,7 +49,8 @@ enum Command {
 
 #[derive(clap::Args)]
 struct CheckArgs {
-    /// Load the shared library libLIB.so into the process first (repeatable).
+    /// Link with libLIB: libLIB.so is loaded into the process, or else
+    /// libLIB.a is linked into the unit (searched per directory, as ld does).
     #[arg(short = 'l', value_name = "LIB")]
     libs: Vec<String>,
     /// Search DIR for -l libraries (repeatable).
@@ -83,7 +84,8 @@ fn parse_addr(s: &str) -> Result<u64, String> {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// Load the shared library libLIB.so into the process first (repeatable).
+    /// Link with libLIB: libLIB.so is loaded into the process, or else
+    /// libLIB.a is linked into the unit (searched per directory, as ld does).
     #[arg(short = 'l', value_name = "LIB")]
     libs: Vec<String>,
     /// Search DIR for -l libraries (repeatable).
@@ -102,7 +104,7 @@ struct RunArgs {
     /// same policy; the main inputs can call it (repeatable).
     #[arg(long = "unit", value_name = "FILE")]
     units: Vec<PathBuf>,
-    /// Object files (.o) or C sources (.c, compiled with $CC -c -O2).
+    /// Object files (.o), static archives (.a) or C sources (.c, compiled with $CC -c -O2).
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
     /// Arguments for the program, after `--`.
@@ -134,11 +136,7 @@ type MainFn = unsafe extern "C" fn(
 
 fn run(args: RunArgs) -> Result<ExitCode, String> {
     let linker = Linker::new();
-    for lib in &args.libs {
-        linker
-            .load_library(lib, &args.lib_dirs)
-            .map_err(|e| e.to_string())?;
-    }
+    let archives = load_libraries(&linker, &args.libs, &args.lib_dirs)?;
     let scratch = tempfile::Builder::new()
         .prefix("objdl-")
         .tempdir()
@@ -163,6 +161,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     for (i, path) in args.inputs.iter().enumerate() {
         inputs.push(prepare_input(path, scratch.path(), i)?);
     }
+    inputs.extend(archives.iter().map(Input::path));
     // SAFETY: running the user's program is the point of `objdl run`.
     let unit = unsafe {
         OpenOptions::new()
@@ -217,11 +216,7 @@ fn one_line(msg: &str) -> String {
 fn check(args: CheckArgs) -> ExitCode {
     let linker = Linker::new();
     let outcome = (|| -> Result<objdl::Report, Result<Error, String>> {
-        for lib in &args.libs {
-            linker
-                .load_library(lib, &args.lib_dirs)
-                .map_err(|e| Err(e.to_string()))?;
-        }
+        let archives = load_libraries(&linker, &args.libs, &args.lib_dirs).map_err(Err)?;
         let scratch = tempfile::Builder::new()
             .prefix("objdl-")
             .tempdir()
@@ -230,6 +225,7 @@ fn check(args: CheckArgs) -> ExitCode {
         for (i, path) in args.inputs.iter().enumerate() {
             inputs.push(prepare_input(path, scratch.path(), i).map_err(Err)?);
         }
+        inputs.extend(archives.iter().map(Input::path));
         let place = args.at.map(Placement::At).unwrap_or(args.place);
         linker
             .check(inputs, OpenOptions::new().placement(place))
@@ -321,6 +317,29 @@ fn inspect(inputs: &[PathBuf]) -> Result<ExitCode, String> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `-lNAME`, as ld finds it: a shared library is loaded into the process;
+/// a static archive is returned, to be linked into the unit.
+fn load_libraries(
+    linker: &Linker,
+    libs: &[String],
+    dirs: &[PathBuf],
+) -> Result<Vec<PathBuf>, String> {
+    let mut archives = Vec::new();
+    for lib in libs {
+        match objdl::find_library(lib, dirs).map_err(|e| e.to_string())? {
+            LibraryFile::Shared(paths) => {
+                for p in paths {
+                    linker
+                        .load_library(&p.to_string_lossy(), dirs)
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            LibraryFile::Static(path) => archives.push(path),
+        }
+    }
+    Ok(archives)
 }
 
 fn cstring(bytes: &[u8]) -> Result<CString, String> {

@@ -15,6 +15,9 @@ use crate::error::{Error, Result};
 pub(crate) struct Host {
     defines: RwLock<FxHashMap<String, u64>>,
     dlsym_cache: Mutex<FxHashMap<String, Option<u64>>>,
+    /// Whether to resolve against the executable's own `.symtab`.
+    use_exe_symtab: std::sync::atomic::AtomicBool,
+    exe_symtab: std::sync::OnceLock<FxHashMap<String, u64>>,
     libraries: Mutex<Vec<Library>>,
 }
 
@@ -37,6 +40,27 @@ impl Host {
         self.defines
             .read()
             .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .copied()
+    }
+
+    /// Resolves, from now on, names that `dlsym` does not know against the
+    /// executable's own symbol table (`.symtab` of `/proc/self/exe`).
+    pub fn use_executable_symbols(&self, yes: bool) {
+        self.use_exe_symtab
+            .store(yes, std::sync::atomic::Ordering::Release);
+    }
+
+    /// `name` in the executable's `.symtab`, if that is enabled.
+    pub fn exe_symbol(&self, name: &str) -> Option<u64> {
+        if !self
+            .use_exe_symtab
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            return None;
+        }
+        self.exe_symtab
+            .get_or_init(read_exe_symtab)
             .get(name)
             .copied()
     }
@@ -78,7 +102,18 @@ impl Host {
         let paths = if name.contains('/') {
             vec![PathBuf::from(name)]
         } else {
-            find_library(name, search)?
+            match find_library(name, search)? {
+                LibraryFile::Shared(paths) => paths,
+                LibraryFile::Static(path) => {
+                    return Err(Error::Library {
+                        name: name.to_string(),
+                        why: format!(
+                            "{} is a static archive: open it as an input of the unit",
+                            path.display()
+                        ),
+                    })
+                }
+            }
         };
         for path in paths {
             dlopen_global(&path).map_err(|why| Error::Library {
@@ -188,25 +223,47 @@ const SYSTEM_DIRS: &[&str] = &[
     "/usr/local/lib",
 ];
 
-/// Finds `libNAME.so` on the search path. A `libNAME.so` that is a GNU ld
-/// script (libc.so, libm.so) is read for the shared objects it names.
-pub(crate) fn find_library(name: &str, search: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let file = format!("lib{name}.so");
+/// What `-lNAME` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LibraryFile {
+    /// Shared objects to load into the process (one, or those a linker
+    /// script such as libm.so names).
+    Shared(Vec<PathBuf>),
+    /// A static archive, to link into the unit.
+    Static(PathBuf),
+}
+
+/// Finds `-lNAME` as GNU ld does: in each of `search`, then the system
+/// directories, `libNAME.so` or else `libNAME.a`. A `libNAME.so` that is a
+/// GNU ld script (libc.so, libm.so) is read for the shared objects it names.
+///
+/// ```
+/// match objdl::find_library("m", &[]) {
+///     Ok(objdl::LibraryFile::Shared(paths)) => assert!(!paths.is_empty()),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
+pub fn find_library(name: &str, search: &[PathBuf]) -> Result<LibraryFile> {
+    let (shared, archive) = (format!("lib{name}.so"), format!("lib{name}.a"));
     let dirs = search
         .iter()
         .cloned()
         .chain(SYSTEM_DIRS.iter().map(PathBuf::from));
     let mut tried = Vec::new();
     for dir in dirs {
-        let p = dir.join(&file);
+        let p = dir.join(&shared);
         if p.is_file() {
-            return shared_objects_of(&p, name);
+            return shared_objects_of(&p, name).map(LibraryFile::Shared);
         }
-        tried.push(p.display().to_string());
+        let a = dir.join(&archive);
+        if a.is_file() {
+            return Ok(LibraryFile::Static(a));
+        }
+        tried.push(dir.display().to_string());
     }
-    // No development symlink: let the dynamic loader search for the runtime name.
+    // No development symlink: the runtime name, as the dynamic loader has it.
     if let Ok(p) = std::fs::read_dir("/lib/x86_64-linux-gnu") {
-        let prefix = format!("{file}.");
+        let prefix = format!("{shared}.");
         let mut found: Vec<PathBuf> = p
             .filter_map(|e| e.ok())
             .map(|e| e.path())
@@ -218,12 +275,15 @@ pub(crate) fn find_library(name: &str, search: &[PathBuf]) -> Result<Vec<PathBuf
             .collect();
         found.sort();
         if let Some(first) = found.into_iter().next() {
-            return Ok(vec![first]);
+            return Ok(LibraryFile::Shared(vec![first]));
         }
     }
     Err(Error::Library {
         name: name.to_string(),
-        why: format!("lib{name}.so not found (tried {})", tried.join(", ")),
+        why: format!(
+            "neither lib{name}.so nor lib{name}.a found in {}",
+            tried.join(", ")
+        ),
     })
 }
 
@@ -255,4 +315,70 @@ fn shared_objects_of(path: &Path, name: &str) -> Result<Vec<PathBuf>> {
         });
     }
     Ok(out)
+}
+
+/// The executable's defined functions and objects from its `.symtab`, at
+/// their run-time addresses. Global symbols win over local ones of the same
+/// name. Empty when the executable is stripped or cannot be read.
+fn read_exe_symtab() -> FxHashMap<String, u64> {
+    use object::elf;
+    use object::read::elf::{FileHeader, ProgramHeader, Sym};
+    let mut out = FxHashMap::default();
+    let Ok(bytes) = std::fs::read("/proc/self/exe") else {
+        return out;
+    };
+    let e = object::LittleEndian;
+    let Ok(header) = elf::FileHeader64::<object::LittleEndian>::parse(&*bytes) else {
+        return out;
+    };
+    // Load bias: where the program headers are now, less where they were linked.
+    let bias = if header.e_type(e) == elf::ET_DYN {
+        let Ok(phdrs) = header.program_headers(e, &*bytes) else {
+            return out;
+        };
+        let linked = phdrs
+            .iter()
+            .find(|p| p.p_type(e) == elf::PT_PHDR)
+            .map(|p| p.p_vaddr(e))
+            .or_else(|| {
+                let first = phdrs
+                    .iter()
+                    .find(|p| p.p_type(e) == elf::PT_LOAD && p.p_offset(e) == 0)?;
+                Some(first.p_vaddr(e) + header.e_phoff(e))
+            });
+        // SAFETY: getauxval only reads the auxiliary vector.
+        let now = unsafe { libc::getauxval(libc::AT_PHDR) };
+        match linked {
+            Some(l) if now != 0 => now.wrapping_sub(l),
+            _ => return out,
+        }
+    } else {
+        0
+    };
+    let Ok(sections) = header.sections(e, &*bytes) else {
+        return out;
+    };
+    let Ok(symtab) = sections.symbols(e, &*bytes, elf::SHT_SYMTAB) else {
+        return out;
+    };
+    for sym in symtab.iter() {
+        let kind = sym.st_type();
+        if sym.st_shndx(e) == elf::SHN_UNDEF || !(kind == elf::STT_FUNC || kind == elf::STT_OBJECT)
+        {
+            continue;
+        }
+        let Ok(name) = symtab.symbol_name(e, sym) else {
+            continue;
+        };
+        let Ok(name) = std::str::from_utf8(name) else {
+            continue;
+        };
+        let addr = sym.st_value(e).wrapping_add(bias);
+        if sym.st_bind() == elf::STB_LOCAL {
+            out.entry(name.to_string()).or_insert(addr);
+        } else {
+            out.insert(name.to_string(), addr);
+        }
+    }
+    out
 }

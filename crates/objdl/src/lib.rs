@@ -30,6 +30,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod arch;
+mod archive;
 mod error;
 mod host;
 pub mod inspect;
@@ -47,6 +48,7 @@ mod runtime;
 mod unit;
 
 pub use error::{Error, Result, Site, UnreachableSite, Unresolved};
+pub use host::{find_library, LibraryFile};
 pub use linker::{GotSlot, Input, Linker, LoadedSection, OpenOptions, Report, Scope, Trampoline};
 pub use placement::Placement;
 pub use unit::{LoadStats, RelocationSummary, Symbol, Unit};

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::arch;
+use crate::archive;
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::layout::{self, align_up, PAGE};
@@ -163,9 +164,17 @@ impl Linker {
     }
 
     /// Defines `name` at `addr` for units opened from now on. Host
-    /// definitions come after a unit's own and before `dlsym`.
+    /// definitions come after a unit's own definitions and the Global
+    /// units' exports, and before `dlsym`.
     pub fn define(&self, name: &str, addr: *const ()) {
         self.host.define(name, addr as u64);
+    }
+
+    /// Also resolves names that `dlsym` does not find against the
+    /// executable's own `.symtab`: functions and data the host did not
+    /// export (flexdll issue #132). Off by default; the table is read once.
+    pub fn use_executable_symbols(&self, yes: bool) {
+        self.host.use_executable_symbols(yes);
     }
 
     /// Loads a shared library into the process's default scope, like `-lNAME`:
@@ -374,11 +383,17 @@ impl Linker {
             });
         }
 
-        // 1. Parse.
+        // 1. Parse, then pull what the objects need from archives.
         let mut objects = Vec::with_capacity(files.len());
+        let mut archives = Vec::new();
         for (name, bytes) in &files {
-            objects.push(parse::parse(name, bytes)?);
+            if archive::is_archive(bytes) {
+                archives.push((name.as_str(), bytes.as_slice()));
+            } else {
+                objects.push(parse::parse(name, bytes)?);
+            }
         }
+        archive::select(&mut objects, &archives)?;
         // 2. Resolve.
         let res = resolve::resolve(&mut objects, &self.host, &self.namespace)?;
         // 3. Lay out and plan.

@@ -117,6 +117,11 @@ pub(crate) struct ObjectFile<'d> {
 /// The largest alignment accepted for a section or COMMON symbol (1 GiB).
 const MAX_ALIGN: u64 = 1 << 30;
 
+/// Does `bytes` start like an ELF file?
+pub(crate) fn is_elf(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"\x7fELF")
+}
+
 /// Parses and validates `data` as an ELF64 little-endian x86-64 `ET_REL` file.
 pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
     let malformed = |what: String| Error::Malformed {

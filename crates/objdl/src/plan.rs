@@ -146,7 +146,8 @@ pub(crate) fn demands(
                                 relaxable: true,
                                 ..
                             }
-                        ) && arch::relaxation(sec.data, r.offset as usize).is_some();
+                        ) && arch::relaxation(sec.data, r.offset as usize, r.addend)
+                            .is_some();
                         if internal.is_none() || !relaxed {
                             d.max_slots += 1;
                         }
@@ -516,7 +517,7 @@ pub(crate) fn decide(formula: Formula, bytes: &[u8], off: usize, a: i64, at: &At
         }
         Formula::GotPcRel { field, relaxable } => {
             if relaxable {
-                if let Some(relax) = arch::relaxation(bytes, off) {
+                if let Some(relax) = arch::relaxation(bytes, off, a as i64) {
                     // Relax only when the displacement itself fits.
                     let value = s + a - p;
                     let value = if relax == Relax::Jmp {

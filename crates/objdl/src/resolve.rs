@@ -312,7 +312,7 @@ pub(crate) fn resolve<'d>(
         }
     }
     host.dlsym_many(from_dlsym.iter().copied(), |name, addr| {
-        if let Some(addr) = addr {
+        if let Some(addr) = addr.or_else(|| host.exe_symbol(name)) {
             external.insert(name, Target::absolute(addr));
         }
     });

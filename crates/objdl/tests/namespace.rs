@@ -165,9 +165,7 @@ fn a_used_unit_outlives_its_handle() {
     a.close();
     assert!(mapped(a_base));
     assert_eq!(call::<Int0>(&b, "use_lib")(), 6);
-    // Reading the log after both are gone would be a use after unmap, so
-    // the user's destructor copies... check order through a third unit
-    // instead: reopen nothing; read the log while `b` still holds `a`.
+    // `a`'s handle is closed but `b` still holds it: nothing was finalised.
     // SAFETY: `log` is a 64-byte char array in `a`, which `b` keeps mapped.
     let text = unsafe { std::ffi::CStr::from_ptr(log as *const std::ffi::c_char) }
         .to_str()
@@ -463,4 +461,106 @@ fn eight_threads_open_get_close() {
 #[allow(dead_code)]
 fn _symbol_type(s: Symbol<'_, Int0>) -> i32 {
     s()
+}
+
+/// Builds `lib{name}.a` from C members in `dir`, with or without an index.
+fn archive(
+    dir: &tempfile::TempDir,
+    name: &str,
+    members: &[(&str, &str)],
+    indexed: bool,
+) -> PathBuf {
+    let objs: Vec<PathBuf> = members
+        .iter()
+        .map(|(n, src)| build(dir, n, src, &[]))
+        .collect();
+    let path = dir.path().join(format!("lib{name}.a"));
+    let flags = if indexed { "rcs" } else { "rcS" };
+    let out = Command::new("ar")
+        .arg(flags)
+        .arg(&path)
+        .args(&objs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ar: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    path
+}
+
+#[test]
+fn archives_pull_only_the_members_needed() {
+    let d = tempfile::tempdir().unwrap();
+    let members = [
+        (
+            "a.c",
+            "int from_b(void); int from_a(void) { return from_b() + 1; }",
+        ),
+        ("b.c", "int from_b(void) { return 41; }"),
+        // Pulled, this member would fail: nothing defines `nowhere`.
+        (
+            "c.c",
+            "void nowhere(void); void unused(void) { nowhere(); }",
+        ),
+    ];
+    let main = build(
+        &d,
+        "main.c",
+        "int from_a(void); int entry(void) { return from_a(); }",
+        &[],
+    );
+    for indexed in [true, false] {
+        let lib = archive(&d, if indexed { "idx" } else { "noidx" }, &members, indexed);
+        let unit = unsafe { Linker::new().open_inputs([&main, &lib]) }
+            .unwrap_or_else(|e| panic!("indexed {indexed}: {e}"));
+        assert_eq!(call::<Int0>(&unit, "entry")(), 42);
+        assert_eq!(unit.stats().objects, 3, "main, a.o and b.o only");
+        assert!(unit.address("unused").is_none());
+    }
+}
+
+#[test]
+fn minus_l_finds_a_static_archive() {
+    let d = tempfile::tempdir().unwrap();
+    let lib = archive(
+        &d,
+        "sample",
+        &[("s.c", "int sample(void) { return 7; }")],
+        true,
+    );
+    let found = objdl::find_library("sample", &[d.path().to_path_buf()]).unwrap();
+    assert_eq!(found, objdl::LibraryFile::Static(lib));
+    assert!(matches!(
+        objdl::find_library("m", &[]).unwrap(),
+        objdl::LibraryFile::Shared(_)
+    ));
+    assert!(objdl::find_library("no_such_library_xyz", &[]).is_err());
+}
+
+/// A function of this test executable that it does not export: only its
+/// `.symtab` knows it (flexdll issue #132).
+#[no_mangle]
+pub extern "C" fn objdl_test_host_only(x: i32) -> i32 {
+    x * 11
+}
+
+#[test]
+fn the_executables_own_symbol_table_on_request() {
+    let d = tempfile::tempdir().unwrap();
+    let obj = build(
+        &d,
+        "exe.c",
+        "int objdl_test_host_only(int); int via_host(int x) { return objdl_test_host_only(x); }",
+        &[],
+    );
+    let linker = Linker::new();
+    let bytes = std::fs::read(&obj).unwrap();
+    let err = unsafe { linker.open_bytes("exe-a.o", &bytes) }.unwrap_err();
+    assert!(err.to_string().contains("objdl_test_host_only"), "{err}");
+    linker.use_executable_symbols(true);
+    let unit = unsafe { linker.open_bytes("exe-b.o", &bytes) }.unwrap();
+    assert_eq!(call::<Int1>(&unit, "via_host")(3), 33);
+    assert_eq!(objdl_test_host_only(1), 11);
 }

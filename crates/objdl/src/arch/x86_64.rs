@@ -245,9 +245,12 @@ pub(crate) enum Relax {
     Jmp,
 }
 
-/// Which relaxation applies to the GOTPCRELX field at `off`, if any.
-pub(crate) fn relaxation(bytes: &[u8], off: usize) -> Option<Relax> {
-    if off < 2 {
+/// Which relaxation applies to the GOTPCRELX field at `off` with `addend`,
+/// if any. Only addend -4 loads the whole slot (the field ends the
+/// instruction): `movl foo@GOTPCREL+4(%rip), %eax` (addend 0) loads the
+/// slot's high half and must stay a load, as GNU ld and lld keep it.
+pub(crate) fn relaxation(bytes: &[u8], off: usize, addend: i64) -> Option<Relax> {
+    if off < 2 || addend != -4 {
         return None;
     }
     match (bytes[off - 2], bytes[off - 1]) {
@@ -392,20 +395,21 @@ mod tests {
     #[test]
     fn relaxations() {
         let mut b = [0x48, 0x8b, 0x05, 0, 0, 0, 0];
-        assert_eq!(relaxation(&b, 3), Some(Relax::MovToLea));
+        assert_eq!(relaxation(&b, 3, -4), Some(Relax::MovToLea));
+        assert_eq!(relaxation(&b, 3, 0), None);
         apply_relax(&mut b, 3, Relax::MovToLea);
         assert_eq!(b[1], 0x8d);
         let mut c = [0xff, 0x15, 0, 0, 0, 0];
-        assert_eq!(relaxation(&c, 2), Some(Relax::Call));
+        assert_eq!(relaxation(&c, 2, -4), Some(Relax::Call));
         apply_relax(&mut c, 2, Relax::Call);
         assert_eq!(&c[..2], &[0x67, 0xe8]);
         let mut j = [0xff, 0x25, 0, 0, 0, 0];
-        assert_eq!(relaxation(&j, 2), Some(Relax::Jmp));
+        assert_eq!(relaxation(&j, 2, -4), Some(Relax::Jmp));
         assert_eq!(apply_relax(&mut j, 2, Relax::Jmp), (-1, 1));
         assert_eq!(j[0], 0xe9);
         assert_eq!(j[5], 0x90);
         // mov with a non-RIP-relative operand is left alone.
-        assert_eq!(relaxation(&[0x8b, 0x04, 0, 0, 0, 0], 2), None);
+        assert_eq!(relaxation(&[0x8b, 0x04, 0, 0, 0, 0], 2, -4), None);
     }
 
     #[test]

@@ -1,0 +1,81 @@
+//! `objdl run` with static archives: as an input, and found by `-l`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn cc(dir: &Path, name: &str, src: &str) -> PathBuf {
+    let c = dir.join(format!("{name}.c"));
+    let o = dir.join(format!("{name}.o"));
+    std::fs::write(&c, src).unwrap();
+    let out = Command::new("gcc")
+        .args(["-O2", "-c"])
+        .arg(&c)
+        .arg("-o")
+        .arg(&o)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    o
+}
+
+#[test]
+fn archives_as_inputs_and_through_minus_l() {
+    let d = tempfile::tempdir().unwrap();
+    let shout = cc(
+        d.path(),
+        "shout",
+        "#include <stdio.h>\nvoid shout(const char *s) { printf(\"%s!\\n\", s); }",
+    );
+    let unused = cc(
+        d.path(),
+        "unused",
+        "void missing_everywhere(void); void unused(void) { missing_everywhere(); }",
+    );
+    let lib = d.path().join("libshout.a");
+    let out = Command::new("ar")
+        .arg("rcs")
+        .arg(&lib)
+        .arg(&shout)
+        .arg(&unused)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let main = cc(
+        d.path(),
+        "main",
+        "void shout(const char *); int main(void) { shout(\"archived\"); return 3; }",
+    );
+
+    let as_input = Command::new(env!("CARGO_BIN_EXE_objdl"))
+        .arg("run")
+        .arg(&main)
+        .arg(&lib)
+        .output()
+        .unwrap();
+    assert_eq!(
+        as_input.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&as_input.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&as_input.stdout), "archived!\n");
+
+    let by_l = Command::new(env!("CARGO_BIN_EXE_objdl"))
+        .args(["run", "-L"])
+        .arg(d.path())
+        .args(["-l", "shout"])
+        .arg(&main)
+        .output()
+        .unwrap();
+    assert_eq!(
+        by_l.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&by_l.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&by_l.stdout), "archived!\n");
+}

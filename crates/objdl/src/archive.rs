@@ -1,0 +1,174 @@
+//! Stage 1b, select: the members of static archives (`.a`) that the unit
+//! needs, as GNU ld picks them: a member is pulled in when it defines a
+//! symbol that is still undefined (and not weak), repeating over all the
+//! archives until nothing new is pulled.
+//!
+//! The archive's symbol index (`/`, written by `ar s`) finds candidates
+//! without parsing every member; without an index, each member's symbol
+//! table is read once.
+
+use object::read::archive::{ArchiveFile, ArchiveOffset};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::error::{Error, Result};
+use crate::parse::{self, ObjectFile, SymbolDef};
+
+/// Does `bytes` look like a static archive?
+pub(crate) fn is_archive(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"!<arch>\n") || bytes.starts_with(b"!<thin>\n")
+}
+
+/// One archive: where each global symbol is defined, and what was pulled.
+struct Archive<'d> {
+    name: &'d str,
+    bytes: &'d [u8],
+    file: ArchiveFile<'d>,
+    /// Global symbol → the defining member's header offset, or
+    /// `UNINDEXED | i` for `direct[i]`.
+    index: FxHashMap<&'d [u8], u64>,
+    /// Members of an archive without a symbol index: (name, contents).
+    direct: Vec<(String, &'d [u8])>,
+    pulled: FxHashSet<u64>,
+}
+
+fn open<'d>(name: &'d str, bytes: &'d [u8]) -> Result<Archive<'d>> {
+    let malformed = |what: String| Error::Malformed {
+        file: name.to_string(),
+        what,
+    };
+    let file = ArchiveFile::parse(bytes).map_err(|e| malformed(format!("archive: {e}")))?;
+    if file.is_thin() {
+        return Err(Error::Unsupported {
+            file: name.to_string(),
+            what: "thin archives".into(),
+        });
+    }
+    let mut index: FxHashMap<&'d [u8], u64> = FxHashMap::default();
+    let mut direct = Vec::new();
+    match file
+        .symbols()
+        .map_err(|e| malformed(format!("archive symbol index: {e}")))?
+    {
+        Some(symbols) => {
+            for sym in symbols {
+                let sym = sym.map_err(|e| malformed(format!("archive symbol index: {e}")))?;
+                let ArchiveOffset(off) = sym.offset();
+                index.entry(sym.name()).or_insert(off);
+            }
+        }
+        None => {
+            // No index: read each member's definitions once, and keep the
+            // members found that way by their position.
+            for member in file.members() {
+                let member = member.map_err(|e| malformed(format!("archive member: {e}")))?;
+                let data = member
+                    .data(bytes)
+                    .map_err(|e| malformed(format!("archive member: {e}")))?;
+                if !parse::is_elf(data) {
+                    continue;
+                }
+                let mname = format!("{name}({})", String::from_utf8_lossy(member.name()));
+                let obj = parse::parse(&mname, data)?;
+                let key = UNINDEXED | direct.len() as u64;
+                for s in obj
+                    .symbols
+                    .iter()
+                    .filter(|s| !s.is_local() && s.def != SymbolDef::Undefined)
+                {
+                    index.entry(s.name.as_bytes()).or_insert(key);
+                }
+                direct.push((mname, data));
+            }
+        }
+    }
+    Ok(Archive {
+        name,
+        bytes,
+        file,
+        index,
+        direct,
+        pulled: FxHashSet::default(),
+    })
+}
+
+/// Marks an index value as a position in `Archive::direct`.
+const UNINDEXED: u64 = 1 << 63;
+
+impl<'d> Archive<'d> {
+    /// The member at `off` (see `Archive::index`), parsed.
+    fn member(&self, off: u64) -> Result<ObjectFile<'d>> {
+        if off & UNINDEXED != 0 {
+            let (mname, data) = &self.direct[(off & !UNINDEXED) as usize];
+            return parse::parse(mname, data);
+        }
+        let malformed = |what: String| Error::Malformed {
+            file: self.name.to_string(),
+            what,
+        };
+        let member = self
+            .file
+            .member(ArchiveOffset(off))
+            .map_err(|e| malformed(format!("member at {off:#x}: {e}")))?;
+        let data = member
+            .data(self.bytes)
+            .map_err(|e| malformed(format!("member at {off:#x}: {e}")))?;
+        let mname = format!("{}({})", self.name, String::from_utf8_lossy(member.name()));
+        parse::parse(&mname, data)
+    }
+}
+
+/// Adds to `objects` the members of `archives` (name, bytes) that they need.
+pub(crate) fn select<'d>(
+    objects: &mut Vec<ObjectFile<'d>>,
+    archives: &[(&'d str, &'d [u8])],
+) -> Result<()> {
+    if archives.is_empty() {
+        return Ok(());
+    }
+    let mut archives: Vec<Archive<'d>> = archives
+        .iter()
+        .map(|&(n, b)| open(n, b))
+        .collect::<Result<_>>()?;
+    let mut defined: FxHashSet<&'d str> = FxHashSet::default();
+    let mut undefined: Vec<&'d str> = Vec::new();
+    let note =
+        |obj: &ObjectFile<'d>, defined: &mut FxHashSet<&'d str>, undefined: &mut Vec<&'d str>| {
+            for s in obj.symbols.iter().skip(1).filter(|s| !s.is_local()) {
+                if s.def != SymbolDef::Undefined {
+                    defined.insert(s.name);
+                } else if !s.is_weak() && !s.name.is_empty() {
+                    undefined.push(s.name);
+                }
+            }
+        };
+    for obj in objects.iter() {
+        note(obj, &mut defined, &mut undefined);
+    }
+    loop {
+        let mut pulled_any = false;
+        for archive in &mut archives {
+            let mut i = 0;
+            while i < undefined.len() {
+                let name = undefined[i];
+                i += 1;
+                if defined.contains(name) {
+                    continue;
+                }
+                let Some(&off) = archive.index.get(name.as_bytes()) else {
+                    continue;
+                };
+                if !archive.pulled.insert(off) {
+                    continue;
+                }
+                let obj = archive.member(off)?;
+                note(&obj, &mut defined, &mut undefined);
+                objects.push(obj);
+                pulled_any = true;
+            }
+        }
+        undefined.retain(|n| !defined.contains(n));
+        if !pulled_any {
+            return Ok(());
+        }
+    }
+}
