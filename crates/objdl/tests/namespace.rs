@@ -546,6 +546,11 @@ pub extern "C" fn objdl_test_host_only(x: i32) -> i32 {
     x * 11
 }
 
+/// Keeps the function and its symbol in optimised builds, where it would
+/// otherwise be inlined and dropped.
+#[used]
+static KEEP_HOST_ONLY: extern "C" fn(i32) -> i32 = objdl_test_host_only;
+
 #[test]
 fn the_executables_own_symbol_table_on_request() {
     let d = tempfile::tempdir().unwrap();

@@ -14,11 +14,12 @@ pub(crate) enum Field {
     S32,
     /// Unsigned 32 bits (zero-extended by the instruction).
     U32,
-    /// 16 bits, signed or unsigned (GNU ld's "bitfield" check).
+    /// 16 bits, signed or unsigned: −2^15 to 2^16−1, as lld checks it
+    /// (GNU ld's "bitfield" check also lets some values wrap; objdl does not).
     B16,
     /// Signed 16 bits.
     S16,
-    /// 8 bits, signed or unsigned.
+    /// 8 bits, signed or unsigned: −2^7 to 2^8−1, as lld checks it.
     B8,
     /// Signed 8 bits.
     S8,
