@@ -111,6 +111,19 @@ pub enum Error {
         symbol: String,
     },
 
+    /// A thread-local variable reached with the initial-exec or local-exec
+    /// model: offsets from the thread pointer into static TLS, which only the
+    /// program's own startup can lay out.
+    #[error("{site}: {r_type} against `{symbol}` uses the initial-exec or local-exec TLS model, which needs static TLS that objdl cannot allocate; recompile with -fPIC or -ftls-model=global-dynamic")]
+    StaticTls {
+        /// Where the relocation applies.
+        site: Box<Site>,
+        /// The type's name.
+        r_type: String,
+        /// The thread-local symbol.
+        symbol: String,
+    },
+
     /// Symbols that nothing defines. Every one of them is listed.
     #[error("unresolved symbols: {}", list_unresolved(.0))]
     Unresolved(Vec<Unresolved>),

@@ -31,6 +31,8 @@ pub enum Reach {
     Low2GiB,
     /// A 16- or 8-bit absolute.
     Absolute(u8),
+    /// Initial-exec or local-exec TLS: refused (static TLS).
+    StaticTls,
     /// A relocation type objdl refuses.
     Unsupported,
 }
@@ -47,6 +49,9 @@ impl fmt::Display for Reach {
             Reach::Low4GiB => f.write_str("the low 4 GiB (absolute)"),
             Reach::Low2GiB => f.write_str("the low 2 GiB (sign-extended absolute)"),
             Reach::Absolute(bits) => write!(f, "a {bits}-bit absolute"),
+            Reach::StaticTls => {
+                f.write_str("static TLS (refused: use -fPIC or -ftls-model=global-dynamic)")
+            }
             Reach::Unsupported => f.write_str("unsupported"),
         }
     }
@@ -141,6 +146,7 @@ pub fn inspect(name: &str, bytes: &[u8]) -> Result<ObjectInfo> {
                 SectionKind::Bss => "bss",
                 SectionKind::EhFrame => "eh_frame",
                 SectionKind::Table(_) => "table",
+                SectionKind::Tls { .. } => "tls",
             },
             size: s.size,
             align: s.align,
@@ -195,7 +201,10 @@ fn reach(formula: Option<Formula>, bytes: &[u8], off: usize) -> Reach {
     match formula {
         None => Reach::Unsupported,
         Some(Formula::None | Formula::Size(_) | Formula::GotOff(_) | Formula::Got(_)) => Reach::Any,
-        Some(Formula::GotPc(_)) => Reach::Any,
+        Some(
+            Formula::GotPc(_) | Formula::TlsIndex { .. } | Formula::DtpOff(_) | Formula::DtpMod,
+        ) => Reach::Any,
+        Some(Formula::StaticTls(_)) => Reach::StaticTls,
         Some(Formula::GotPcRel { .. }) => Reach::GotSlot,
         Some(Formula::Abs(Field::W64) | Formula::Pc(Field::W64)) => Reach::Any,
         Some(Formula::Abs(Field::U32)) => Reach::Low4GiB,

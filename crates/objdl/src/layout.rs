@@ -70,6 +70,46 @@ pub(crate) struct Layout {
     pub section_count: usize,
     /// `[__start_NAME, __stop_NAME)` for each of `Resolution::bounds`.
     pub bounds: Vec<(u64, u64)>,
+    /// The unit's TLS block: where each TLS section lies in it.
+    pub tls: TlsLayout,
+}
+
+/// The template of the unit's thread-local block: `.tdata` then `.tbss`.
+#[derive(Debug, Default)]
+pub(crate) struct TlsLayout {
+    /// (obj, sec) → offset in the block.
+    pub offsets: rustc_hash::FxHashMap<(u32, u32), u64>,
+    pub size: u64,
+    pub align: u64,
+    /// The initialised part (`.tdata`); the rest is zero.
+    pub image: Vec<u8>,
+}
+
+impl TlsLayout {
+    fn new(objects: &[ObjectFile<'_>]) -> TlsLayout {
+        let mut t = TlsLayout {
+            align: 1,
+            ..TlsLayout::default()
+        };
+        for zero in [false, true] {
+            for (oi, obj) in objects.iter().enumerate() {
+                for (si, sec) in obj.sections.iter().enumerate() {
+                    if sec.discarded || sec.kind != (SectionKind::Tls { zero }) {
+                        continue;
+                    }
+                    t.size = align_up(t.size, sec.align);
+                    t.align = t.align.max(sec.align);
+                    t.offsets.insert((oi as u32, si as u32), t.size);
+                    if !zero {
+                        t.image.resize(t.size as usize, 0);
+                        t.image.extend_from_slice(sec.data);
+                    }
+                    t.size += sec.size;
+                }
+            }
+        }
+        t
+    }
 }
 
 pub(crate) fn align_up(v: u64, a: u64) -> u64 {
@@ -218,6 +258,7 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
         })
         .collect();
     Ok(Layout {
+        tls: TlsLayout::new(objects),
         bounds,
         sec_offsets,
         common_offsets,
@@ -244,6 +285,16 @@ fn too_big(objects: &[ObjectFile<'_>], size: u64) -> Error {
 }
 
 impl Layout {
+    /// The offset in the unit's TLS block of a thread-local target.
+    pub fn tls_offset(&self, t: Target) -> Option<u64> {
+        match t {
+            Target::Section {
+                obj, sec, value, ..
+            } => self.tls.offsets.get(&(obj, sec)).map(|o| o + value),
+            _ => None,
+        }
+    }
+
     /// The offset of an internal target (relative to the unit's base), or
     /// `None` for an absolute one (or a reference into a section that is not loaded).
     pub fn internal_offset(&self, t: Target, res: &Resolution<'_>, got_base: u64) -> Option<u64> {

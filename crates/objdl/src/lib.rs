@@ -45,6 +45,7 @@ mod plan;
 mod relocate;
 mod resolve;
 mod runtime;
+mod tls;
 mod unit;
 
 pub use error::{Error, Result, Site, UnreachableSite, Unresolved};

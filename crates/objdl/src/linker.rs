@@ -19,6 +19,7 @@ use crate::plan;
 use crate::relocate::{self, Tail};
 use crate::resolve::{self, Synthetic};
 use crate::runtime;
+use crate::tls::TlsModule;
 use crate::unit::{LoadStats, RelocationSummary, Unit, UnitInner, UnitParts};
 use rustc_hash::FxHashMap;
 
@@ -257,6 +258,7 @@ impl Linker {
             summary,
             groups,
             ifuncs,
+            tls_module,
             ..
         } = linked;
         let Image::Mapped(mem) = image else {
@@ -306,6 +308,7 @@ impl Linker {
             deps,
             summary,
             groups,
+            tls_module,
         };
         let inner = UnitInner::new(mem, parts);
         // 7, 8. Register and initialise.
@@ -399,7 +402,10 @@ impl Linker {
         // 3. Lay out and plan.
         let layout = layout::layout(&objects, &res)?;
         let demands = plan::demands(&objects, &res, &layout)?;
-        let max_got = align_up(demands.max_slots * arch::GOT_SLOT_SIZE as u64, PAGE);
+        let max_got = align_up(
+            demands.max_slots * arch::GOT_SLOT_SIZE as u64 + demands.tls_sites.len() as u64 * 16,
+            PAGE,
+        );
         let max_tramp = align_up(demands.max_trampolines * arch::TRAMPOLINE_SIZE as u64, PAGE);
         let upper = layout.got_offset + max_got + max_tramp;
         let max_align = objects
@@ -484,7 +490,23 @@ impl Linker {
                 base + layout.synthetic.copies[i as usize],
             );
         }
-        let got_size = plan.slots.len() as u64 * arch::GOT_SLOT_SIZE as u64;
+        // The unit's thread-local block becomes a TLS module of objdl's.
+        let tls_module = if layout.tls.size > 0 {
+            let m =
+                TlsModule::register(layout.tls.image.clone(), layout.tls.size, layout.tls.align)
+                    .ok_or_else(|| Error::Unsupported {
+                        file: objects[0].name.clone(),
+                        what: format!(
+                            "a TLS block of {:#x} bytes aligned to {:#x}",
+                            layout.tls.size, layout.tls.align
+                        ),
+                    })?;
+            plan::plan_tls_pairs(&objects, &res, &layout, &demands, m.id(), &mut plan);
+            Some(m)
+        } else {
+            None
+        };
+        let got_size = plan::tls_pair_offset(&plan, plan.tls_pairs.len() as u32);
         let tail = Tail {
             got: layout.got_offset,
             trampolines: align_up(layout.got_offset + got_size, PAGE),
@@ -562,6 +584,7 @@ impl Linker {
             deps: res.deps.into_iter().chain(stand_in_deps).collect(),
             summary: summary(&counts, &plan, tail, base),
             ifuncs,
+            tls_module,
             groups: res.groups,
             stand_ins: plan
                 .own_stand_ins
@@ -683,6 +706,8 @@ struct Linked {
     groups: Vec<String>,
     /// (resolver address, slot offset) of each IFUNC.
     ifuncs: Vec<(u64, u64)>,
+    /// The unit's TLS module, unregistered when the unit closes.
+    tls_module: Option<TlsModule>,
     report: Option<Report>,
 }
 

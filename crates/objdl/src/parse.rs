@@ -28,6 +28,9 @@ pub(crate) enum SectionKind {
     EhFrame,
     /// A table of initialiser or finaliser pointers.
     Table(TableKind),
+    /// Thread-local data (`.tdata`), or zero-initialised (`.tbss`) when
+    /// `zero`: the template of each thread's block, not loaded in the unit.
+    Tls { zero: bool },
 }
 
 /// The constructor and destructor tables.
@@ -204,13 +207,12 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
                 "alignment {align:#x} is larger than {MAX_ALIGN:#x}"
             ))));
         }
-        if alloc && flags.contains(elf::SHF_TLS) {
-            return Err(unsupported(at(
-                "thread-local storage sections are not supported yet",
-            )));
-        }
         let kind = if !alloc {
             SectionKind::Skip
+        } else if flags.contains(elf::SHF_TLS) {
+            SectionKind::Tls {
+                zero: sh_type == elf::SHT_NOBITS,
+            }
         } else {
             match sh_type {
                 elf::SHT_NOTE | elf::SHT_NULL => SectionKind::Skip,
@@ -237,7 +239,10 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
                 }
             }
         };
-        let data_range = if kind == SectionKind::Skip || kind == SectionKind::Bss {
+        let data_range = if kind == SectionKind::Skip
+            || kind == SectionKind::Bss
+            || kind == (SectionKind::Tls { zero: true })
+        {
             &[][..]
         } else {
             sh.data(e, data).map_err(|_| {
@@ -249,8 +254,11 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
                 )))
             })?
         };
-        if kind != SectionKind::Skip && kind != SectionKind::Bss && data_range.len() as u64 != size
-        {
+        let has_contents = !matches!(
+            kind,
+            SectionKind::Skip | SectionKind::Bss | SectionKind::Tls { zero: true }
+        );
+        if has_contents && data_range.len() as u64 != size {
             return Err(malformed(at("size does not match its contents")));
         }
         if size > crate::limits::MAX_UNIT_SIZE {
@@ -377,11 +385,6 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
             )));
         }
         let kind = sym.st_type();
-        if kind == elf::STT_TLS {
-            return Err(unsupported(format!(
-                "symbol {sname}: thread-local symbols are not supported yet"
-            )));
-        }
         symbols.push(Symbol {
             name: sname,
             bind: sym.st_bind(),

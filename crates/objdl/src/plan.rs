@@ -55,6 +55,8 @@ pub(crate) struct Demands {
     /// The highest value a trampoline's address may take, when 32-bit
     /// absolutes refer to trampolines.
     pub abs_limit: Option<i128>,
+    /// TLSGD/TLSLD sites, which need a `tls_index` pair in the GOT: (obj, reloc).
+    pub tls_sites: Vec<(u32, u32)>,
 }
 
 /// Lowest and highest base addresses objdl ever considers (user space, 47 bits).
@@ -114,6 +116,40 @@ pub(crate) fn demands(
                 let r = &obj.relocs[ri];
                 let formula = arch::formula(r.r_type).ok_or_else(|| unsupported(obj, si, r))?;
                 let target = res.targets[oi][r.sym as usize];
+                // Thread-local references: to the unit's own TLS block only.
+                if let Formula::TlsIndex { .. }
+                | Formula::DtpOff(_)
+                | Formula::DtpMod
+                | Formula::StaticTls(_) = formula
+                {
+                    if let Formula::StaticTls(_) = formula {
+                        return Err(Error::StaticTls {
+                            site: Box::new(site(obj, si, r.offset)),
+                            r_type: arch::reloc_name(r.r_type).into_owned(),
+                            symbol: symbol_name(obj, r.sym),
+                        });
+                    }
+                    if layout.tls_offset(target).is_none() && target.is_internal() {
+                        // A TLS form against a symbol that is not thread-local.
+                        return Err(unsupported(obj, si, r));
+                    }
+                    if layout.tls_offset(target).is_none() {
+                        return Err(Error::Unsupported {
+                            file: obj.name.clone(),
+                            what: format!(
+                                "section {} offset {:#x}: {} against `{}`, a thread-local variable defined outside the unit",
+                                sec.name,
+                                r.offset,
+                                arch::reloc_name(r.r_type),
+                                symbol_name(obj, r.sym)
+                            ),
+                        });
+                    }
+                    if let Formula::TlsIndex { .. } = formula {
+                        d.tls_sites.push((oi as u32, ri as u32));
+                    }
+                    continue;
+                }
                 let internal = layout.internal_offset(target, res, layout.got_offset);
                 if target.is_internal() && internal.is_none() {
                     return Err(Error::Malformed {
@@ -136,9 +172,14 @@ pub(crate) fn demands(
                 };
                 // value = c + k * base, and it must fit `f`.
                 let (f, c, k): (Field, i128, i128) = match formula {
-                    Formula::None | Formula::Size(_) | Formula::GotOff(_) | Formula::GotPc(_) => {
-                        continue
-                    }
+                    Formula::None
+                    | Formula::Size(_)
+                    | Formula::GotOff(_)
+                    | Formula::GotPc(_)
+                    | Formula::TlsIndex { .. }
+                    | Formula::DtpOff(_)
+                    | Formula::DtpMod
+                    | Formula::StaticTls(_) => continue,
                     Formula::Got(_) | Formula::GotPcRel { .. } => {
                         let relaxed = matches!(
                             formula,
@@ -468,7 +509,13 @@ pub(crate) fn decide(formula: Formula, bytes: &[u8], off: usize, a: i64, at: &At
     // absolute symbols just below 2^64.
     let (s, p) = (at.s as i64 as i128, at.p as i128);
     match formula {
-        Formula::None => Decision::Skip,
+        // Thread-local forms are computed by the relocation pass from the
+        // TLS layout; they never reach here.
+        Formula::None
+        | Formula::TlsIndex { .. }
+        | Formula::DtpOff(_)
+        | Formula::DtpMod
+        | Formula::StaticTls(_) => Decision::Skip,
         Formula::Abs(f) => {
             let value = s + a;
             if !f.fits(value) && at.code && a == 0 && matches!(f, Field::S32 | Field::U32) {
@@ -556,6 +603,10 @@ pub(crate) struct Plan {
     pub shared_stand_ins: FxHashMap<u64, u64>,
     /// Host functions this unit makes the stand-in for.
     pub own_stand_ins: Vec<u64>,
+    /// The unit's TLS module id (0 when it has no TLS).
+    pub tls_module: u64,
+    /// `tls_index` pairs, (module, offset) → index; they follow the slots.
+    pub tls_pairs: FxHashMap<(u64, u64), u32>,
 }
 
 /// The host functions whose 32-bit absolute address the unit takes (their
@@ -656,4 +707,32 @@ pub(crate) fn finish(
         }
     }
     plan
+}
+
+/// Plans the `tls_index` pairs of the TLSGD/TLSLD sites for module `module`.
+pub(crate) fn plan_tls_pairs(
+    objects: &[ObjectFile<'_>],
+    res: &Resolution<'_>,
+    layout: &Layout,
+    d: &Demands,
+    module: u64,
+    plan: &mut Plan,
+) {
+    plan.tls_module = module;
+    for &(oi, ri) in &d.tls_sites {
+        let r = &objects[oi as usize].relocs[ri as usize];
+        let offset = match arch::formula(r.r_type) {
+            Some(Formula::TlsIndex { local: true }) => 0,
+            _ => layout
+                .tls_offset(res.targets[oi as usize][r.sym as usize])
+                .unwrap_or(0),
+        };
+        let n = plan.tls_pairs.len() as u32;
+        plan.tls_pairs.entry((module, offset)).or_insert(n);
+    }
+}
+
+/// Where `tls_index` pair `i` lies, relative to the GOT: after the slots.
+pub(crate) fn tls_pair_offset(plan: &Plan, i: u32) -> u64 {
+    plan.slots.len() as u64 * arch::GOT_SLOT_SIZE as u64 + u64::from(i) * 16
 }

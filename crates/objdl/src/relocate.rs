@@ -7,7 +7,7 @@
 //! plan's trampoline/slot tables for the (rare) sites that need one.
 //! Every value is range-checked before it is written.
 
-use crate::arch::{self, Field};
+use crate::arch::{self, Field, Formula};
 use crate::error::{Error, Result};
 use crate::layout::{Layout, NOT_LOADED};
 use crate::parse::{ObjectFile, SectionKind};
@@ -106,7 +106,33 @@ pub(crate) fn relocate(
                 };
                 let bytes = &mut mem[start..end];
                 let off = r.offset as usize;
-                let decision = plan::decide(formula, bytes, off, r.addend, &at);
+                let decision = match formula {
+                    // Thread-local forms: from the TLS layout (demands has
+                    // checked that the target is the unit's own TLS).
+                    Formula::TlsIndex { local } => {
+                        let offset = if local {
+                            0
+                        } else {
+                            layout.tls_offset(target).unwrap_or(0)
+                        };
+                        let i = lookup(&plan.tls_pairs, (plan.tls_module, offset), obj, si, r)?;
+                        let pair = got + plan::tls_pair_offset(plan, i);
+                        Decision::Direct {
+                            f: Field::S32,
+                            value: pair as i128 + i128::from(r.addend) - at.p as i128,
+                        }
+                    }
+                    Formula::DtpOff(f) => Decision::Direct {
+                        f,
+                        value: layout.tls_offset(target).unwrap_or(0) as i128
+                            + i128::from(r.addend),
+                    },
+                    Formula::DtpMod => Decision::Direct {
+                        f: Field::W64,
+                        value: i128::from(plan.tls_module),
+                    },
+                    _ => plan::decide(formula, bytes, off, r.addend, &at),
+                };
                 let (f, value, field_at) = match decision {
                     Decision::Skip => continue,
                     Decision::Data { value, target } => match plan.copies.get(&target) {
@@ -179,6 +205,11 @@ pub(crate) fn relocate(
         let at = (tail.got + u64::from(i) * arch::GOT_SLOT_SIZE as u64) as usize;
         mem[at..at + 8].copy_from_slice(&content.to_le_bytes());
     }
+    for (&(module, offset), &i) in &plan.tls_pairs {
+        let at = (tail.got + plan::tls_pair_offset(plan, i)) as usize;
+        mem[at..at + 8].copy_from_slice(&module.to_le_bytes());
+        mem[at + 8..at + 16].copy_from_slice(&offset.to_le_bytes());
+    }
     for (&dest, &i) in &plan.trampolines {
         let at = (tail.trampolines + u64::from(i) * arch::TRAMPOLINE_SIZE as u64) as usize;
         arch::write_trampoline(&mut mem[at..at + arch::TRAMPOLINE_SIZE], dest);
@@ -186,9 +217,9 @@ pub(crate) fn relocate(
     Ok(counts)
 }
 
-fn lookup(
-    table: &rustc_hash::FxHashMap<u64, u32>,
-    key: u64,
+fn lookup<K: std::hash::Hash + Eq>(
+    table: &rustc_hash::FxHashMap<K, u32>,
+    key: K,
     obj: &ObjectFile<'_>,
     si: usize,
     r: &crate::parse::Reloc,

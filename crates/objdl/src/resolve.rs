@@ -302,6 +302,9 @@ pub(crate) fn resolve<'d>(
             }
         } else if let Some(addr) = host.defined(name) {
             external.insert(name, Target::absolute(addr));
+        } else if name == "__tls_get_addr" {
+            // objdl's: the unit's own TLS blocks, glibc's for every other module.
+            external.insert(name, Target::absolute(crate::tls::tls_get_addr_entry()));
         } else if let Some(t) = section_bound(objects, name, &mut bounds) {
             external.insert(name, t);
         } else if let Some(s) = Synthetic::by_name(name) {

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::memory::Reservation;
 use crate::namespace::Namespace;
 use crate::runtime::{self, Entry, Finalizers, Lifecycle};
+use crate::tls::TlsModule;
 
 /// Figures about one load, for `objdl run --stats` and benchmarks.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -86,6 +87,8 @@ pub(crate) struct UnitInner {
     summary: RelocationSummary,
     /// COMDAT group signatures this unit provides.
     groups: Vec<String>,
+    /// The unit's TLS module: every thread's block is freed with it.
+    _tls: Option<TlsModule>,
 }
 
 /// What relocating a unit did: counts by type, trampolines and GOT slots.
@@ -111,6 +114,7 @@ pub(crate) struct UnitParts {
     pub deps: Vec<Arc<UnitInner>>,
     pub summary: RelocationSummary,
     pub groups: Vec<String>,
+    pub tls_module: Option<TlsModule>,
 }
 
 impl UnitInner {
@@ -125,6 +129,7 @@ impl UnitInner {
             deps,
             summary,
             groups,
+            tls_module,
         } = parts;
         let fins = Box::new(Finalizers {
             fini: std::mem::take(&mut lifecycle.fini),
@@ -144,6 +149,7 @@ impl UnitInner {
             global: AtomicBool::new(false),
             summary,
             groups,
+            _tls: tls_module,
         }
     }
 

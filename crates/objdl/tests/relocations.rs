@@ -1635,6 +1635,21 @@ near:                           # internal: stays a lea
 // ---------------------------------------------------------------------------
 // Relocation types objdl does not implement.
 
+/// Initial-exec and local-exec TLS: refused with the site and the fix.
+fn assert_static_tls(e: &Error, obj: &Obj, rela: &Reloc, r_type: &str, symbol: &str) {
+    assert!(
+        matches!(e, Error::StaticTls { .. }),
+        "expected StaticTls, got {e:?}: {e}"
+    );
+    assert_names_site(e, obj, &rela.section, rela.offset, r_type);
+    let msg = e.to_string();
+    assert!(msg.contains(&format!("`{symbol}`")), "{msg}");
+    assert!(
+        msg.contains("-fPIC") && msg.contains("-ftls-model=global-dynamic"),
+        "{msg}"
+    );
+}
+
 fn assert_unsupported(e: &Error, obj: &Obj, rela: &Reloc, r_type: &str, symbol: &str) {
     assert!(
         matches!(e, Error::UnsupportedRelocation { .. }),
@@ -1677,7 +1692,7 @@ f:
 }
 
 #[test]
-fn tls_relocations_are_refused() {
+fn static_tls_and_misused_tls_relocations_are_refused() {
     let obj = assemble(
         "tls_reloc",
         r#"
@@ -1710,7 +1725,7 @@ var:
     );
     let rela = expect_reloc(&obj, elf::R_X86_64_TPOFF32);
     let e = open_err(&Linker::new(), &obj, Placement::Auto);
-    assert_unsupported(&e, &obj, &rela, "R_X86_64_TPOFF32", "var");
+    assert_static_tls(&e, &obj, &rela, "R_X86_64_TPOFF32", "var");
 
     // The real thing: a thread-local variable. Refused, with its name.
     let obj = assemble(
@@ -1726,18 +1741,10 @@ tv:
         .zero 4
         "#,
     );
-    expect_reloc(&obj, elf::R_X86_64_TPOFF32);
+    let rela = expect_reloc(&obj, elf::R_X86_64_TPOFF32);
     let e = open_err(&Linker::new(), &obj, Placement::Auto);
-    assert!(
-        matches!(
-            e,
-            Error::UnsupportedRelocation { .. } | Error::Unsupported { .. }
-        ),
-        "{e:?}"
-    );
-    let msg = e.to_string();
-    assert!(msg.contains(&obj.name()), "{msg}");
-    assert!(msg.contains("thread-local"), "{msg}");
+    assert_static_tls(&e, &obj, &rela, "R_X86_64_TPOFF32", "tv");
+    assert!(e.to_string().contains("local-exec"), "{e}");
 }
 
 #[test]

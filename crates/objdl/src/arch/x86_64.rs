@@ -99,6 +99,16 @@ pub(crate) enum Formula {
     Got(Field),
     /// Z + A.
     Size(Field),
+    /// The GOT pair (`tls_index`) for the symbol's module and offset
+    /// (TLSGD), or for the module alone (`local`, TLSLD), − P + A.
+    TlsIndex { local: bool },
+    /// The symbol's offset in its module's TLS block, + A.
+    DtpOff(Field),
+    /// The symbol's TLS module id.
+    DtpMod,
+    /// Initial-exec and local-exec TLS (GOTTPOFF, TPOFF32/64): offsets from
+    /// the thread pointer into static TLS, which objdl cannot allocate.
+    StaticTls(Field),
 }
 
 /// The formula for a relocation type, or `None` if objdl does not implement it.
@@ -137,6 +147,14 @@ pub(crate) fn formula(r_type: elf::RelocationType) -> Option<Formula> {
         elf::R_X86_64_GOT64 => Formula::Got(W64),
         elf::R_X86_64_SIZE32 => Formula::Size(U32),
         elf::R_X86_64_SIZE64 => Formula::Size(W64),
+        elf::R_X86_64_TLSGD => Formula::TlsIndex { local: false },
+        elf::R_X86_64_TLSLD => Formula::TlsIndex { local: true },
+        elf::R_X86_64_DTPOFF32 => Formula::DtpOff(S32),
+        elf::R_X86_64_DTPOFF64 => Formula::DtpOff(W64),
+        elf::R_X86_64_DTPMOD64 => Formula::DtpMod,
+        elf::R_X86_64_GOTTPOFF => Formula::StaticTls(S32),
+        elf::R_X86_64_TPOFF32 => Formula::StaticTls(S32),
+        elf::R_X86_64_TPOFF64 => Formula::StaticTls(W64),
         _ => return None,
     })
 }
@@ -153,8 +171,12 @@ pub(crate) fn field_width(r_type: elf::RelocationType) -> u64 {
             | Formula::GotPc(f)
             | Formula::GotOff(f)
             | Formula::Got(f)
-            | Formula::Size(f),
+            | Formula::Size(f)
+            | Formula::DtpOff(f)
+            | Formula::StaticTls(f),
         ) => f.width() as u64,
+        Some(Formula::TlsIndex { .. }) => 4,
+        Some(Formula::DtpMod) => 8,
     }
 }
 

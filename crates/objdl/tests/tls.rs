@@ -1,0 +1,149 @@
+//! Thread-local storage in loaded units: the general- and local-dynamic
+//! models through objdl's `__tls_get_addr`, from several threads, with the
+//! unit closed while threads are alive; the static models are refused.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, Barrier};
+
+use objdl::{Error, Linker};
+
+fn build(dir: &tempfile::TempDir, name: &str, src: &str, flags: &[&str]) -> PathBuf {
+    let c = dir.path().join(format!("{name}.c"));
+    let o = dir.path().join(format!("{name}.o"));
+    std::fs::write(&c, src).unwrap();
+    let out = Command::new("gcc")
+        .args(["-O2", "-c"])
+        .args(flags)
+        .arg(&c)
+        .arg("-o")
+        .arg(&o)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    o
+}
+
+const TLS_C: &str = r#"
+    __thread int counter = 5;                 /* .tdata, global: TLSGD  */
+    static __thread char scratch[256];        /* .tbss, local: TLSLD + DTPOFF32 */
+    static __thread long hits = 100;          /* .tdata, local */
+    int bump(void) { hits++; return ++counter; }
+    long get_hits(void) { return hits; }
+    int scratch_is_zero(void) { for (int i = 0; i < 256; i++) if (scratch[i]) return 0; return 1; }
+    void *scratch_address(void) { scratch[0] = 1; return scratch; }
+"#;
+
+type Int0 = extern "C" fn() -> i32;
+
+#[test]
+fn every_thread_sees_its_own_values() {
+    let d = tempfile::tempdir().unwrap();
+    let obj = build(&d, "tls", TLS_C, &["-fPIC"]);
+    let linker = Linker::new();
+    let unit = Arc::new(unsafe { linker.open(&obj) }.unwrap());
+    let start = Arc::new(Barrier::new(4));
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let unit = unit.clone();
+            let start = start.clone();
+            std::thread::spawn(move || {
+                // SAFETY: the C signatures above.
+                let bump: objdl::Symbol<Int0> = unsafe { unit.get("bump") }.unwrap();
+                let zero: objdl::Symbol<Int0> = unsafe { unit.get("scratch_is_zero") }.unwrap();
+                let hits: objdl::Symbol<extern "C" fn() -> i64> =
+                    unsafe { unit.get("get_hits") }.unwrap();
+                let addr: objdl::Symbol<extern "C" fn() -> usize> =
+                    unsafe { unit.get("scratch_address") }.unwrap();
+                start.wait();
+                assert_eq!(zero(), 1, "fresh .tbss in thread {t}");
+                for i in 1..=(10 * (t + 1)) {
+                    assert_eq!(bump(), 5 + i, "thread {t}");
+                }
+                assert_eq!(hits(), 100 + 10 * (t as i64 + 1));
+                addr()
+            })
+        })
+        .collect();
+    let mut addresses: Vec<usize> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    addresses.sort_unstable();
+    addresses.dedup();
+    assert_eq!(addresses.len(), 4, "one block per thread");
+    // This thread has its own block too, untouched by the others.
+    let bump: objdl::Symbol<Int0> = unsafe { unit.get("bump") }.unwrap();
+    assert_eq!(bump(), 6);
+}
+
+#[test]
+fn closing_the_unit_while_threads_live() {
+    let d = tempfile::tempdir().unwrap();
+    let obj = build(&d, "tls2", TLS_C, &["-fPIC"]);
+    let linker = Linker::new();
+    for _ in 0..20 {
+        let unit = Arc::new(
+            unsafe { linker.open_bytes("tls2.o", &std::fs::read(&obj).unwrap()) }.unwrap(),
+        );
+        let used = Arc::new(Barrier::new(5));
+        let closed = Arc::new(Barrier::new(5));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (unit, used, closed) = (unit.clone(), used.clone(), closed.clone());
+                std::thread::spawn(move || {
+                    // SAFETY: the C signature above.
+                    let bump: objdl::Symbol<Int0> = unsafe { unit.get("bump") }.unwrap();
+                    assert_eq!(bump(), 6);
+                    drop(unit);
+                    used.wait();
+                    closed.wait(); // alive while the unit closes
+                })
+            })
+            .collect();
+        used.wait();
+        let unit = Arc::try_unwrap(unit).expect("the threads let go of the unit");
+        unit.close(); // frees every thread's block of it
+        closed.wait();
+        for t in threads {
+            t.join().unwrap();
+        }
+    }
+}
+
+#[test]
+fn initial_and_local_exec_are_refused_with_the_fix() {
+    let d = tempfile::tempdir().unwrap();
+    // Default gcc here is PIE: a __thread defined in the object uses local-exec.
+    let obj = build(
+        &d,
+        "le",
+        "__thread int tv = 1; int get_tv(void) { return tv; }",
+        &[],
+    );
+    let err = unsafe { Linker::new().open(&obj) }.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::StaticTls { .. }), "{msg}");
+    for needle in [
+        "le.o:.text",
+        "R_X86_64_TPOFF32",
+        "`tv`",
+        "-fPIC",
+        "-ftls-model=global-dynamic",
+    ] {
+        assert!(msg.contains(needle), "missing {needle}: {msg}");
+    }
+    // Initial-exec, as -ftls-model=initial-exec makes it.
+    let ie = build(
+        &d,
+        "ie",
+        "extern __thread int other; int get(void) { return other; } __thread int other = 2;",
+        &["-fPIC", "-ftls-model=initial-exec"],
+    );
+    let msg = unsafe { Linker::new().open(&ie) }.unwrap_err().to_string();
+    assert!(
+        msg.contains("R_X86_64_GOTTPOFF") && msg.contains("-fPIC"),
+        "{msg}"
+    );
+}
