@@ -171,6 +171,26 @@ impl Linker {
         self.host.define(name, addr as u64);
     }
 
+    /// Looks `name` up in the global scope, as a unit being opened would
+    /// resolve an undefined reference (without its own definitions): the
+    /// Global units, then [`Linker::define`]d symbols, then `dlsym` (and
+    /// the executable's `.symtab` if [`Linker::use_executable_symbols`]).
+    ///
+    /// ```
+    /// let linker = objdl::Linker::new();
+    /// assert!(linker.lookup("strlen").is_some());
+    /// assert!(linker.lookup("no_such_symbol_anywhere").is_none());
+    /// ```
+    pub fn lookup(&self, name: &str) -> Option<u64> {
+        if let Some((addr, _)) = self.namespace.lookup(name) {
+            return Some(addr);
+        }
+        self.host
+            .defined(name)
+            .or_else(|| self.host.dlsym(name))
+            .or_else(|| self.host.exe_symbol(name))
+    }
+
     /// Also resolves names that `dlsym` does not find against the
     /// executable's own `.symtab`: functions and data the host did not
     /// export (flexdll issue #132). Off by default; the table is read once.

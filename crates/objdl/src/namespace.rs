@@ -9,10 +9,12 @@ use rustc_hash::FxHashMap;
 
 use crate::unit::UnitInner;
 
-/// Exports of the Global units, first definition wins.
+/// Exports of the Global units: per name, every Global unit defining it in
+/// the order they joined; the first live one is the definition, and when
+/// it leaves the next one takes over.
 #[derive(Default)]
 pub(crate) struct Namespace {
-    map: RwLock<FxHashMap<String, (u64, Weak<UnitInner>)>>,
+    map: RwLock<FxHashMap<String, Vec<(u64, Weak<UnitInner>)>>>,
     /// Host function → the low trampoline that stands in for it where
     /// -fno-pic code takes its address as a 32-bit absolute. The first one
     /// made is canonical for every unit, as a non-PIE executable's PLT entry
@@ -26,17 +28,21 @@ impl Namespace {
     /// The address of `name` in a Global unit, and that unit.
     pub fn lookup(&self, name: &str) -> Option<(u64, Arc<UnitInner>)> {
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
-        let (addr, unit) = map.get(name)?;
-        Some((*addr, unit.upgrade()?))
+        map.get(name)?
+            .iter()
+            .find_map(|(addr, unit)| Some((*addr, unit.upgrade()?)))
     }
 
-    /// Adds `unit`'s exports and groups; names already defined by another
-    /// unit keep that definition.
+    /// Adds `unit`'s exports and groups; a name another Global unit already
+    /// defines keeps that definition while that unit is in the scope.
     pub fn insert(&self, unit: &Arc<UnitInner>) {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        let me = Arc::downgrade(unit);
         for (name, addr) in unit.exports() {
-            map.entry(name.to_string())
-                .or_insert_with(|| (addr, Arc::downgrade(unit)));
+            let defs = map.entry(name.to_string()).or_default();
+            if !defs.iter().any(|(_, w)| w.ptr_eq(&me)) {
+                defs.push((addr, me.clone()));
+            }
         }
         drop(map);
         let mut groups = self.groups.write().unwrap_or_else(|e| e.into_inner());
@@ -78,8 +84,11 @@ impl Namespace {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
         let me = Arc::downgrade(unit);
         for (name, _) in unit.exports() {
-            if map.get(name).is_some_and(|(_, w)| w.ptr_eq(&me)) {
-                map.remove(name);
+            if let Some(defs) = map.get_mut(name) {
+                defs.retain(|(_, w)| !w.ptr_eq(&me) && w.strong_count() > 0);
+                if defs.is_empty() {
+                    map.remove(name);
+                }
             }
         }
         drop(map);

@@ -569,3 +569,42 @@ fn the_executables_own_symbol_table_on_request() {
     assert_eq!(call::<Int1>(&unit, "via_host")(3), 33);
     assert_eq!(objdl_test_host_only(1), 11);
 }
+
+#[test]
+fn a_name_falls_back_to_the_next_global_unit_and_lookup_sees_the_scope() {
+    let d = tempfile::tempdir().unwrap();
+    let first = build(&d, "first.c", "int which(void) { return 1; }", &[]);
+    let second = build(&d, "second.c", "int which(void) { return 2; }", &[]);
+    let user = build(
+        &d,
+        "user.c",
+        "int which(void); int ask(void) { return which(); }",
+        &[],
+    );
+    let linker = Linker::new();
+    let a = unsafe {
+        OpenOptions::new()
+            .scope(Scope::Global)
+            .open(&linker, [&first])
+    }
+    .unwrap();
+    let b = unsafe {
+        OpenOptions::new()
+            .scope(Scope::Global)
+            .open(&linker, [&second])
+    }
+    .unwrap();
+    assert_eq!(linker.lookup("which"), a.address("which"));
+    let u1 = unsafe { linker.open_bytes("user1.o", &std::fs::read(&user).unwrap()) }.unwrap();
+    assert_eq!(call::<Int0>(&u1, "ask")(), 1);
+    drop(u1);
+    a.close();
+    assert_eq!(
+        linker.lookup("which"),
+        b.address("which"),
+        "the second definition takes over"
+    );
+    let u2 = unsafe { linker.open_bytes("user2.o", &std::fs::read(&user).unwrap()) }.unwrap();
+    assert_eq!(call::<Int0>(&u2, "ask")(), 2);
+    assert!(linker.lookup("strlen").is_some(), "then the host");
+}
