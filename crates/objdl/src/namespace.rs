@@ -9,12 +9,15 @@ use rustc_hash::FxHashMap;
 
 use crate::unit::UnitInner;
 
+/// The Global units defining one name: (address, unit), in joining order.
+type Definitions = Vec<(u64, Weak<UnitInner>)>;
+
 /// Exports of the Global units: per name, every Global unit defining it in
 /// the order they joined; the first live one is the definition, and when
 /// it leaves the next one takes over.
 #[derive(Default)]
 pub(crate) struct Namespace {
-    map: RwLock<FxHashMap<String, Vec<(u64, Weak<UnitInner>)>>>,
+    map: RwLock<FxHashMap<String, Definitions>>,
     /// Host function → the low trampoline that stands in for it where
     /// -fno-pic code takes its address as a 32-bit absolute. The first one
     /// made is canonical for every unit, as a non-PIE executable's PLT entry
