@@ -31,6 +31,7 @@
 
 mod arch;
 mod archive;
+mod debug;
 mod error;
 mod host;
 pub mod inspect;

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use crate::arch;
 use crate::archive;
+use crate::debug;
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::layout::{self, align_up, PAGE};
@@ -79,6 +80,8 @@ pub struct OpenOptions {
     placement: Placement,
     no_exec: bool,
     scope: Scope,
+    debugger: Option<bool>,
+    perf_map: Option<bool>,
 }
 
 /// Whether a unit's exports resolve the references of units opened later.
@@ -101,6 +104,22 @@ impl OpenOptions {
     /// Where to place the unit.
     pub fn placement(&mut self, p: Placement) -> &mut OpenOptions {
         self.placement = p;
+        self
+    }
+
+    /// Whether to register the unit with debuggers (the GDB JIT interface).
+    /// By default objdl does when a debugger is attached to the process or
+    /// `OBJDL_GDB=1` is set.
+    pub fn debugger(&mut self, yes: bool) -> &mut OpenOptions {
+        self.debugger = Some(yes);
+        self
+    }
+
+    /// Whether to write the unit's functions and trampolines to
+    /// `/tmp/perf-PID.map` for `perf report`. By default objdl does when
+    /// `OBJDL_PERF_MAP=1` is set.
+    pub fn perf_map(&mut self, yes: bool) -> &mut OpenOptions {
+        self.perf_map = Some(yes);
         self
     }
 
@@ -279,6 +298,8 @@ impl Linker {
             groups,
             ifuncs,
             tls_module,
+            gdb,
+            perf,
             ..
         } = linked;
         let Image::Mapped(mem) = image else {
@@ -329,6 +350,8 @@ impl Linker {
             summary,
             groups,
             tls_module,
+            gdb,
+            perf,
         };
         let inner = UnitInner::new(mem, parts);
         // 7, 8. Register and initialise.
@@ -582,6 +605,12 @@ impl Linker {
             load_time: started.elapsed(),
         };
         let report = check.then(|| report(&objects, &res, &layout, &plan, tail, base));
+        // 7b. Debuggers and profilers (only for a real load).
+        let (gdb, perf) = if check {
+            (Vec::new(), None)
+        } else {
+            tools(&objects, &layout, &plan, tail, base, opts)
+        };
         let ifuncs = res
             .ifuncs
             .iter()
@@ -605,6 +634,8 @@ impl Linker {
             summary: summary(&counts, &plan, tail, base),
             ifuncs,
             tls_module,
+            gdb,
+            perf,
             groups: res.groups,
             stand_ins: plan
                 .own_stand_ins
@@ -620,6 +651,63 @@ impl Linker {
             report,
         })
     }
+}
+
+/// Registers the unit with a debugger and the perf map, as `opts` and the
+/// environment ask.
+fn tools(
+    objects: &[parse::ObjectFile<'_>],
+    layout: &layout::Layout,
+    plan: &plan::Plan,
+    tail: Tail,
+    base: u64,
+    opts: &OpenOptions,
+) -> (Vec<debug::GdbEntry>, Option<(u64, u64, String)>) {
+    let mut gdb = Vec::new();
+    if opts.debugger.unwrap_or_else(debug::debugger_wanted) {
+        for (oi, obj) in objects.iter().enumerate() {
+            let addresses: Vec<u64> = layout.sec_offsets[oi]
+                .iter()
+                .map(|&off| {
+                    if off == layout::NOT_LOADED {
+                        0
+                    } else {
+                        base + off
+                    }
+                })
+                .collect();
+            gdb.extend(debug::register(obj.data, &addresses));
+        }
+    }
+    let mut perf = None;
+    if opts.perf_map.unwrap_or_else(debug::perf_map_wanted) {
+        let mut lines = Vec::new();
+        for (oi, obj) in objects.iter().enumerate() {
+            for sym in &obj.symbols {
+                if let parse::SymbolDef::Section { index, value } = sym.def {
+                    let off = layout.sec_offsets[oi][index as usize];
+                    if sym.kind == object::elf::STT_FUNC
+                        && off != layout::NOT_LOADED
+                        && !sym.name.is_empty()
+                    {
+                        lines.push((base + off + value, sym.size.max(1), sym.name.to_string()));
+                    }
+                }
+            }
+        }
+        for (&dest, &i) in &plan.trampolines {
+            let at = base + tail.trampolines + u64::from(i) * arch::TRAMPOLINE_SIZE as u64;
+            lines.push((
+                at,
+                arch::TRAMPOLINE_SIZE as u64,
+                format!("objdl trampoline to {dest:#x}"),
+            ));
+        }
+        debug::perf_map_write(&lines);
+        let names: Vec<&str> = objects.iter().map(|o| o.name.as_str()).collect();
+        perf = Some((base, 0, names.join(",")));
+    }
+    (gdb, perf)
 }
 
 /// The canonical paths of `inputs` when they are all paths, as the key
@@ -728,6 +816,10 @@ struct Linked {
     ifuncs: Vec<(u64, u64)>,
     /// The unit's TLS module, unregistered when the unit closes.
     tls_module: Option<TlsModule>,
+    /// The unit's entries in GDB's list.
+    gdb: Vec<debug::GdbEntry>,
+    /// The unit's range and name, when its functions went to the perf map.
+    perf: Option<(u64, u64, String)>,
     report: Option<Report>,
 }
 

@@ -110,6 +110,8 @@ pub(crate) struct Reloc {
 #[derive(Debug)]
 pub(crate) struct ObjectFile<'d> {
     pub name: String,
+    /// The whole file, for the debugger's copy.
+    pub data: &'d [u8],
     pub sections: Vec<Section<'d>>,
     pub symbols: Vec<Symbol<'d>>,
     pub relocs: Vec<Reloc>,
@@ -475,6 +477,7 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
 
     Ok(ObjectFile {
         name: name.to_string(),
+        data,
         sections,
         symbols,
         relocs,

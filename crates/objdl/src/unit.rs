@@ -66,6 +66,10 @@ impl fmt::Display for LoadStats {
 }
 
 pub(crate) struct UnitInner {
+    /// Removed from the debugger first, before the memory goes.
+    _gdb: Vec<crate::debug::GdbEntry>,
+    /// The unit's range and name in the perf map, for the note at close.
+    perf: Option<(u64, u64, String)>,
     /// Unmapped when the unit drops, after `Drop::drop` has run its finalisers.
     _mem: Reservation,
     exports: FxHashMap<String, u64>,
@@ -115,6 +119,8 @@ pub(crate) struct UnitParts {
     pub summary: RelocationSummary,
     pub groups: Vec<String>,
     pub tls_module: Option<TlsModule>,
+    pub gdb: Vec<crate::debug::GdbEntry>,
+    pub perf: Option<(u64, u64, String)>,
 }
 
 impl UnitInner {
@@ -130,11 +136,15 @@ impl UnitInner {
             summary,
             groups,
             tls_module,
+            gdb,
+            perf,
         } = parts;
         let fins = Box::new(Finalizers {
             fini: std::mem::take(&mut lifecycle.fini),
         });
         UnitInner {
+            _gdb: gdb,
+            perf,
             _mem: mem,
             exports,
             stats,
@@ -174,7 +184,14 @@ impl Drop for UnitInner {
                 runtime::deregister_frames(&self.entry, &self.lifecycle.eh_frames);
             }
         }
-        // `mem` drops after this: the pages are unmapped.
+        if let Some((base, size, names)) = &self.perf {
+            crate::debug::perf_map_write(&[(
+                *base,
+                *size,
+                format!("[objdl: unit {names} unloaded]"),
+            )]);
+        }
+        // The debugger entries, then `mem`, drop after this: the pages are unmapped.
     }
 }
 

@@ -306,3 +306,63 @@ fn each_unit_has_its_own_dso_handle() {
     let (b1, s1) = (u1.stats().base as usize, u1.stats().size as usize);
     assert!((b1..b1 + s1).contains(&h1()));
 }
+
+static CAPTURED: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+extern "C" fn capture_rust_backtrace() {
+    *CAPTURED.lock().unwrap() = std::backtrace::Backtrace::force_capture().to_string();
+}
+
+/// libc's backtrace() inside loaded code, and Rust's std::backtrace in a
+/// host callback called from loaded code, both walk through the loaded
+/// frames into the host.
+#[test]
+fn backtraces_walk_from_loaded_code_into_the_host() {
+    let src = r#"
+        #include <execinfo.h>
+        __attribute__((noinline)) int depth_c(void) { void *buf[128]; return backtrace(buf, 128); }
+        __attribute__((noinline)) int loaded_outer(int k) { return k ? loaded_outer(k - 1) + 0 * k : depth_c(); }
+        __attribute__((noinline)) void call_back(void (*f)(void)) { f(); __asm__ volatile(""); }
+    "#;
+    let (_d, o) = cc(
+        "bt",
+        src,
+        &[
+            "-fno-optimize-sibling-calls",
+            "-fasynchronous-unwind-tables",
+        ],
+    );
+    let unit = unsafe { Linker::new().open(&o) }.unwrap();
+    let outer: Symbol<extern "C" fn(i32) -> i32> = unsafe { unit.get("loaded_outer") }.unwrap();
+    let (shallow, deep) = (outer(0), outer(6));
+    assert_eq!(deep - shallow, 6, "shallow {shallow}, deep {deep}");
+    assert!(shallow > 4, "libc's walk stopped in loaded code: {shallow}");
+
+    let call_back: Symbol<extern "C" fn(extern "C" fn())> =
+        unsafe { unit.get("call_back") }.unwrap();
+    call_back(capture_rust_backtrace);
+    let bt = CAPTURED.lock().unwrap().clone();
+    assert!(bt.contains("capture_rust_backtrace"), "{bt}");
+    assert!(
+        bt.contains("backtraces_walk_from_loaded_code_into_the_host"),
+        "the walk did not pass the loaded frame: {bt}"
+    );
+}
+
+#[test]
+fn perf_map_notes_the_unload() {
+    let (_d, o) = cc("perfnote", "int perf_noted(int x) { return x + 1; }", &[]);
+    let unit = unsafe { OpenOptions::new().perf_map(true).open(&Linker::new(), [&o]) }.unwrap();
+    let base = unit.stats().base;
+    let path = format!("/tmp/perf-{}.map", std::process::id());
+    let map = std::fs::read_to_string(&path).unwrap();
+    assert!(map.lines().any(|l| l.ends_with(" perf_noted")), "{map}");
+    unit.close();
+    let map = std::fs::read_to_string(&path).unwrap();
+    let note = format!("{base:x} 0 [objdl: unit ");
+    assert!(
+        map.lines()
+            .any(|l| l.starts_with(&note) && l.ends_with("perfnote.o unloaded]")),
+        "{map}"
+    );
+}
