@@ -415,17 +415,17 @@ impl Linker {
     fn link(&self, inputs: Vec<Input>, opts: &OpenOptions, check: bool) -> Result<Linked> {
         let started = Instant::now();
         // Read.
-        let mut files: Vec<(String, Vec<u8>)> = Vec::with_capacity(inputs.len());
+        let mut files: Vec<(String, FileBytes)> = Vec::with_capacity(inputs.len());
         for input in inputs {
             files.push(match input {
                 Input::Path(p) => {
-                    let bytes = std::fs::read(&p).map_err(|source| Error::Io {
+                    let bytes = FileBytes::map(&p).map_err(|source| Error::Io {
                         path: p.clone(),
                         source,
                     })?;
                     (p.display().to_string(), bytes)
                 }
-                Input::Bytes { name, bytes } => (name, bytes),
+                Input::Bytes { name, bytes } => (name, FileBytes::Owned(bytes)),
             });
         }
 
@@ -433,8 +433,9 @@ impl Linker {
         let mut objects = Vec::with_capacity(files.len());
         let mut archives = Vec::new();
         for (name, bytes) in &files {
+            let bytes: &[u8] = bytes;
             if archive::is_archive(bytes) {
-                archives.push((name.as_str(), bytes.as_slice()));
+                archives.push((name.as_str(), bytes));
             } else {
                 objects.push(parse::parse(name, bytes)?);
             }
@@ -708,6 +709,32 @@ fn tools(
         perf = Some((base, 0, names.join(",")));
     }
     (gdb, perf)
+}
+
+/// An input's bytes: the file mapped read-only (no copy, and its pages come
+/// from the page cache), or bytes given in memory.
+enum FileBytes {
+    Mapped(crate::memory::FileMap),
+    Owned(Vec<u8>),
+}
+
+impl FileBytes {
+    fn map(path: &Path) -> std::io::Result<FileBytes> {
+        Ok(match crate::memory::FileMap::open(path)? {
+            Some(m) => FileBytes::Mapped(m),
+            None => FileBytes::Owned(Vec::new()), // an empty file
+        })
+    }
+}
+
+impl std::ops::Deref for FileBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            FileBytes::Mapped(m) => m.bytes(),
+            FileBytes::Owned(v) => v,
+        }
+    }
 }
 
 /// The canonical paths of `inputs` when they are all paths, as the key

@@ -150,3 +150,72 @@ impl Drop for Reservation {
         }
     }
 }
+
+/// A file mapped read-only and private, unmapped on drop.
+///
+/// Like other linkers that map their inputs, objdl assumes the file is not
+/// truncated while it is being linked (the mapping is dropped before any
+/// of the unit's code runs).
+#[derive(Debug)]
+pub(crate) struct FileMap {
+    base: *const u8,
+    len: usize,
+}
+
+impl FileMap {
+    /// Maps `path`; `None` for an empty file.
+    pub fn open(path: &std::path::Path) -> io::Result<Option<FileMap>> {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::File::open(path)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
+        }
+        let len = usize::try_from(meta.len())
+            .map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
+        if len == 0 {
+            return Ok(None);
+        }
+        // SAFETY: a fresh read-only private mapping of an open file; the
+        // file descriptor may close after mmap returns.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Some(FileMap {
+            base: p.cast(),
+            len,
+        }))
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: the mapping is `len` readable bytes for the life of `self`.
+        unsafe { std::slice::from_raw_parts(self.base, self.len) }
+    }
+}
+
+impl Drop for FileMap {
+    fn drop(&mut self) {
+        // SAFETY: mapped by `open`, unmapped once.
+        unsafe {
+            libc::munmap(self.base as *mut libc::c_void, self.len);
+        }
+    }
+}
+
+// SAFETY: a read-only mapping, never written.
+unsafe impl Send for FileMap {}
+// SAFETY: as above.
+unsafe impl Sync for FileMap {}

@@ -122,6 +122,32 @@ pub(crate) struct ObjectFile<'d> {
 /// The largest alignment accepted for a section or COMMON symbol (1 GiB).
 const MAX_ALIGN: u64 = 1 << 30;
 
+/// `bytes` as text: names are almost always ASCII, checked much faster.
+fn utf8(bytes: &[u8]) -> std::result::Result<&str, std::str::Utf8Error> {
+    if bytes.is_ascii() {
+        // SAFETY: ASCII is valid UTF-8.
+        Ok(unsafe { std::str::from_utf8_unchecked(bytes) })
+    } else {
+        std::str::from_utf8(bytes)
+    }
+}
+
+/// How many RELA entries the file's relocation sections claim, as a
+/// capacity hint: never more than the file itself could hold, whatever the
+/// headers say.
+fn reloc_count(
+    table: &object::read::elf::SectionTable<'_, elf::FileHeader64<LE>>,
+    e: LE,
+    file_len: usize,
+) -> usize {
+    let bytes: u64 = table
+        .iter()
+        .filter(|s| s.sh_type(e) == elf::SHT_RELA)
+        .map(|s| s.sh_size(e))
+        .fold(0, u64::saturating_add);
+    (bytes.min(file_len as u64) / 24) as usize
+}
+
 /// Does `bytes` start like an ELF file?
 pub(crate) fn is_elf(bytes: &[u8]) -> bool {
     bytes.starts_with(b"\x7fELF")
@@ -191,8 +217,8 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
         let sname = table
             .section_name(e, sh)
             .map_err(|err| malformed(format!("section {i}: name: {err}")))?;
-        let sname = std::str::from_utf8(sname)
-            .map_err(|_| malformed(format!("section {i}: name is not UTF-8")))?;
+        let sname =
+            utf8(sname).map_err(|_| malformed(format!("section {i}: name is not UTF-8")))?;
         let flags = sh.sh_flags(e);
         let sh_type = sh.sh_type(e);
         let size = sh.sh_size(e);
@@ -336,8 +362,7 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
                 sname.len()
             )));
         }
-        let sname = std::str::from_utf8(sname)
-            .map_err(|_| malformed(format!("symbol {i}: name is not UTF-8")))?;
+        let sname = utf8(sname).map_err(|_| malformed(format!("symbol {i}: name is not UTF-8")))?;
         let shndx = sym.st_shndx(e);
         let value = sym.st_value(e);
         let def = match shndx {
@@ -398,7 +423,7 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
     }
 
     // Relocations, only for sections that are loaded.
-    let mut relocs = Vec::new();
+    let mut relocs = Vec::with_capacity(reloc_count(&table, e, data.len()));
     for (i, sh) in table.iter().enumerate() {
         let Some((rela, _symtab)) = sh
             .rela(e, data)

@@ -72,9 +72,14 @@ impl Field {
     /// Stores `v`, which the caller has checked with [`Field::fits`].
     #[inline]
     pub fn write(self, buf: &mut [u8], v: i128) {
-        let bytes = (v as u64).to_le_bytes();
-        let w = self.width();
-        buf[..w].copy_from_slice(&bytes[..w]);
+        // Fixed widths, so that each store is one instruction, not a memcpy.
+        let v = v as u64;
+        match self.width() {
+            8 => buf[..8].copy_from_slice(&v.to_le_bytes()),
+            4 => buf[..4].copy_from_slice(&(v as u32).to_le_bytes()),
+            2 => buf[..2].copy_from_slice(&(v as u16).to_le_bytes()),
+            _ => buf[0] = v as u8,
+        }
     }
 }
 
@@ -162,6 +167,15 @@ pub(crate) fn formula(r_type: elf::RelocationType) -> Option<Formula> {
 /// The size of the field a relocation type patches, for bounds checks at
 /// parse time. Unknown types report 0 and are refused later, with their site.
 pub(crate) fn field_width(r_type: elf::RelocationType) -> u64 {
+    // Parse asks for every relocation: a table beats the full match.
+    static WIDTHS: std::sync::OnceLock<[u8; 64]> = std::sync::OnceLock::new();
+    let table = WIDTHS.get_or_init(|| {
+        std::array::from_fn(|t| field_width_of(elf::RelocationType(t as u32)) as u8)
+    });
+    table.get(r_type.0 as usize).map_or(0, |&w| u64::from(w))
+}
+
+fn field_width_of(r_type: elf::RelocationType) -> u64 {
     match formula(r_type) {
         None | Some(Formula::None) => 0,
         Some(
