@@ -21,14 +21,27 @@ fn lookup(c: &mut Criterion) {
         writeln!(text, "int function_number_{i}(void) {{ return {i}; }}").unwrap();
     }
     std::fs::write(&src, text).unwrap();
-    let out = Command::new("gcc").args(["-O1", "-c"]).arg(&src).arg("-o").arg(&obj).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("gcc")
+        .args(["-O1", "-c"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&obj)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let linker = Linker::new();
     // SAFETY: the generated object has no constructors.
     let unit = unsafe { linker.open(&obj) }.unwrap();
     assert_eq!(unit.exports().count(), SYMBOLS);
-    let names: Vec<String> = (0..SYMBOLS).step_by(97).map(|i| format!("function_number_{i}")).collect();
+    let names: Vec<String> = (0..SYMBOLS)
+        .step_by(97)
+        .map(|i| format!("function_number_{i}"))
+        .collect();
 
     let mut group = c.benchmark_group("lookup_10000");
     group.bench_function("get", |b| {
@@ -47,7 +60,9 @@ fn lookup(c: &mut Criterion) {
             std::hint::black_box(unit.address(&names[i]))
         })
     });
-    group.bench_function("address_miss", |b| b.iter(|| std::hint::black_box(unit.address("no_such_function_here"))));
+    group.bench_function("address_miss", |b| {
+        b.iter(|| std::hint::black_box(unit.address("no_such_function_here")))
+    });
     group.finish();
 }
 

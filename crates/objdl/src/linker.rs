@@ -495,7 +495,14 @@ impl Linker {
                 if base % max_align != 0 {
                     return Err(Error::NoPlacement {
                         size: upper,
-                        why: format!("{base:#x} is not aligned to {max_align:#x}"),
+                        why: format!(
+                            "{base:#x} is not aligned to {max_align:#x}, as the unit ({}) needs",
+                            objects
+                                .iter()
+                                .map(|o| o.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
                     });
                 }
                 Image::Virtual {

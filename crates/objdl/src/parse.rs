@@ -132,6 +132,12 @@ fn utf8(bytes: &[u8]) -> std::result::Result<&str, std::str::Utf8Error> {
     }
 }
 
+/// Does a name hold a control character (a newline, an escape...)? Such a
+/// name would break the one-line messages that quote it.
+fn has_control(name: &str) -> bool {
+    name.chars().any(char::is_control)
+}
+
 /// How many RELA entries the file's relocation sections claim, as a
 /// capacity hint: never more than the file itself could hold, whatever the
 /// headers say.
@@ -219,6 +225,11 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
             .map_err(|err| malformed(format!("section {i}: name: {err}")))?;
         let sname =
             utf8(sname).map_err(|_| malformed(format!("section {i}: name is not UTF-8")))?;
+        if has_control(sname) {
+            return Err(malformed(format!(
+                "section {i}: name {sname:?} contains a control character"
+            )));
+        }
         let flags = sh.sh_flags(e);
         let sh_type = sh.sh_type(e);
         let size = sh.sh_size(e);
@@ -363,6 +374,11 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
             )));
         }
         let sname = utf8(sname).map_err(|_| malformed(format!("symbol {i}: name is not UTF-8")))?;
+        if has_control(sname) {
+            return Err(malformed(format!(
+                "symbol {i}: name {sname:?} contains a control character"
+            )));
+        }
         let shndx = sym.st_shndx(e);
         let value = sym.st_value(e);
         let def = match shndx {
@@ -441,6 +457,17 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
             continue;
         }
         let tname = tsec.name;
+        // SHT_NOBITS: there is nothing to patch (and later stages read the
+        // instruction bytes around a field from the section's contents).
+        if matches!(
+            tsec.kind,
+            SectionKind::Bss | SectionKind::Tls { zero: true }
+        ) && !rela.is_empty()
+        {
+            return Err(malformed(format!(
+                "relocation section {i}: applies to section {tname}, which has no contents (SHT_NOBITS)"
+            )));
+        }
         let tsize = tsec.size;
         let start = relocs.len();
         for r in rela {
