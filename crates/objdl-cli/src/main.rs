@@ -134,6 +134,72 @@ type MainFn = unsafe extern "C" fn(
     *const *const libc::c_char,
 ) -> libc::c_int;
 
+// `objdl_call_main(entry, argc, argv, envp)` calls `entry(argc, argv, envp)`
+// from a frame whose personality routine handles no exception and lets none
+// past in the search phase, so that an exception the program does not catch
+// finds no handler: the C++ runtime then calls std::terminate ("terminate
+// called after throwing an instance of ..."), as in a linked program, where
+// the search ends at `_start`. Without it the search went on into objdl's
+// own frames and stopped at the Rust runtime's catch_unwind, which aborted
+// with "Rust cannot catch foreign exceptions". The frame's CFI is ordinary,
+// so debuggers still unwind through it into objdl's frames.
+std::arch::global_asm!(
+    ".text",
+    ".p2align 4",
+    ".globl objdl_call_main",
+    ".hidden objdl_call_main",
+    ".type objdl_call_main, @function",
+    "objdl_call_main:",
+    "    .cfi_startproc",
+    "    .cfi_personality 0x1b, {personality}", // DW_EH_PE_pcrel | DW_EH_PE_sdata4
+    "    pushq %rbp",
+    "    .cfi_def_cfa_offset 16",
+    "    .cfi_offset %rbp, -16",
+    "    movq %rsp, %rbp",
+    "    .cfi_def_cfa_register %rbp",
+    "    movq %rdi, %rax",
+    "    movl %esi, %edi",
+    "    movq %rdx, %rsi",
+    "    movq %rcx, %rdx",
+    "    callq *%rax",
+    "    popq %rbp",
+    "    .cfi_def_cfa %rsp, 8",
+    "    retq",
+    "    .cfi_endproc",
+    "    .size objdl_call_main, . - objdl_call_main",
+    personality = sym main_caller_personality,
+    options(att_syntax)
+);
+extern "C" {
+    fn objdl_call_main(
+        entry: MainFn,
+        argc: libc::c_int,
+        argv: *const *const libc::c_char,
+        envp: *const *const libc::c_char,
+    ) -> libc::c_int;
+}
+
+/// The personality routine of `objdl_call_main` (the Itanium C++ ABI's
+/// `__personality_routine`): in the search phase, `_URC_FATAL_PHASE1_ERROR`,
+/// which makes `_Unwind_RaiseException` return, as at the end of the stack;
+/// in any other phase (a forced unwind), `_URC_CONTINUE_UNWIND`.
+extern "C" fn main_caller_personality(
+    _version: libc::c_int,
+    actions: libc::c_int,
+    _exception_class: u64,
+    _exception: *mut libc::c_void,
+    _context: *mut libc::c_void,
+) -> libc::c_int {
+    const UA_SEARCH_PHASE: libc::c_int = 1;
+    const URC_FATAL_PHASE1_ERROR: libc::c_int = 3;
+    const URC_CONTINUE_UNWIND: libc::c_int = 8;
+    if actions & UA_SEARCH_PHASE != 0 {
+        URC_FATAL_PHASE1_ERROR
+    } else {
+        URC_CONTINUE_UNWIND
+    }
+}
+
 fn run(args: RunArgs) -> Result<ExitCode, String> {
     let linker = Linker::new();
     let archives = load_libraries(&linker, &args.libs, &args.lib_dirs)?;
@@ -188,8 +254,9 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         static environ: *const *const libc::c_char;
     }
     // SAFETY: argv is a NULL-terminated array of C strings that outlive the
-    // call; environ is libc's environment block.
-    let status = unsafe { entry(owned.len() as libc::c_int, argv.as_ptr(), environ) };
+    // call; environ is libc's environment block; `entry` is a C `main`.
+    let status =
+        unsafe { objdl_call_main(*entry, owned.len() as libc::c_int, argv.as_ptr(), environ) };
     // Return from main as a linked program does: exit(status) runs the
     // atexit handlers (the unit's among them, while it is still mapped),
     // then the unit's finalisers, then flushes stdio.

@@ -52,6 +52,8 @@ pub(crate) fn relocate(
 ) -> Result<Counts> {
     let got = base + tail.got;
     let mut counts = Counts::default();
+    // The TLS template, patched by the relocations of `.tdata` sections.
+    let mut tls_image: Option<Vec<u8>> = None;
 
     // Section contents.
     for (oi, obj) in objects.iter().enumerate() {
@@ -77,6 +79,22 @@ pub(crate) fn relocate(
             },
         ));
         for (si, sec) in obj.sections.iter().enumerate() {
+            if sec.kind == (SectionKind::Tls { zero: false }) && !sec.relocs.is_empty() {
+                if let Some(&start) = layout.tls.offsets.get(&(oi as u32, si as u32)) {
+                    let image = tls_image.get_or_insert_with(|| layout.tls.image.clone());
+                    relocate_tls_initialiser(
+                        image,
+                        start,
+                        (obj, oi, si),
+                        &addrs,
+                        res,
+                        layout,
+                        plan,
+                        &mut counts,
+                    )?;
+                }
+                continue;
+            }
             let sec_off = layout.sec_offsets[oi][si];
             if sec_off == NOT_LOADED || sec.relocs.is_empty() {
                 continue;
@@ -106,6 +124,28 @@ pub(crate) fn relocate(
                 };
                 let bytes = &mut mem[start..end];
                 let off = r.offset as usize;
+                // An FDE of a function whose COMDAT group was discarded (and
+                // its LSDA pointer): ld deletes the FDE; objdl cannot shrink
+                // .eh_frame, so it gives the FDE the address 0, which libgcc
+                // skips ("link-once functions that were removed"; it masks
+                // the address to the encoding's width). Pointing it at the
+                // kept copy would make this object's FDEs overlap the kept
+                // object's, and libgcc's search of registered objects stops
+                // at the first whose range begins below the PC, so the FDEs
+                // of the other were never found and exceptions terminated.
+                if sec.kind == SectionKind::EhFrame && discarded(objects, target) {
+                    match formula {
+                        Formula::Pc(f) => {
+                            f.write(&mut bytes[off..], -(at.p as i128));
+                            continue;
+                        }
+                        Formula::Abs(f) => {
+                            f.write(&mut bytes[off..], 0);
+                            continue;
+                        }
+                        _ => {}
+                    }
+                }
                 let decision = match formula {
                     // Thread-local forms: from the TLS layout (demands has
                     // checked that the target is the unit's own TLS).
@@ -200,6 +240,15 @@ pub(crate) fn relocate(
         }
     }
 
+    if plan.tls_module != 0 {
+        // The unit's range, when `mem` is the unit itself (not a buffer
+        // standing for it, as `Linker::check` may use).
+        let mapped = mem.as_ptr() as u64 == base;
+        let range = mapped.then_some((base, base + mem.len() as u64));
+        let dso = base + layout.synthetic.dso_handle;
+        crate::tls::set_unit(plan.tls_module, tls_image, range, dso);
+    }
+
     // GOT slots and trampolines.
     for (&content, &i) in &plan.slots {
         let at = (tail.got + u64::from(i) * arch::GOT_SLOT_SIZE as u64) as usize;
@@ -215,6 +264,58 @@ pub(crate) fn relocate(
         arch::write_trampoline(&mut mem[at..at + arch::TRAMPOLINE_SIZE], dest);
     }
     Ok(counts)
+}
+
+/// Applies the relocations of TLS initialiser section `si` of object `oi`
+/// (at `start` in the TLS template) to the template `image`: what a thread's
+/// block starts as, such as a `__thread` pointer to a static, or a Rust
+/// `thread_local!` holding a `&'static str`. The field has no fixed address
+/// (each thread has its own copy), so only absolute forms make sense.
+#[allow(clippy::too_many_arguments)]
+fn relocate_tls_initialiser(
+    image: &mut [u8],
+    start: u64,
+    (obj, oi, si): (&ObjectFile<'_>, usize, usize),
+    addrs: &[u64],
+    res: &Resolution<'_>,
+    layout: &Layout,
+    plan: &Plan,
+    counts: &mut Counts,
+) -> Result<()> {
+    let sec = &obj.sections[si];
+    let bytes = &mut image[start as usize..(start + sec.size) as usize];
+    counts.relocations += sec.relocs.len() as u64;
+    for r in &obj.relocs[sec.relocs.clone()] {
+        counts.by_type[r.r_type.0 as usize & 63] += 1;
+        let target = res.targets[oi][r.sym as usize];
+        let a = i128::from(r.addend);
+        let (f, value) = match arch::formula(r.r_type) {
+            Some(Formula::None) => continue,
+            Some(Formula::Abs(f)) => (f, addrs[r.sym as usize] as i64 as i128 + a),
+            Some(Formula::DtpOff(f)) => (f, layout.tls_offset(target).unwrap_or(0) as i128 + a),
+            Some(Formula::DtpMod) => (Field::W64, i128::from(plan.tls_module)),
+            _ => return Err(plan::unsupported(obj, si, r)),
+        };
+        if !f.fits(value) {
+            return Err(Error::Overflow {
+                site: Box::new(plan::site(obj, si, r.offset)),
+                r_type: arch::reloc_name(r.r_type).into_owned(),
+                symbol: plan::symbol_name(obj, r.sym),
+                value: value as i64,
+                detail: f.describe(),
+            });
+        }
+        f.write(&mut bytes[r.offset as usize..], value);
+    }
+    Ok(())
+}
+
+/// Whether `target` lies in a section discarded as a duplicate COMDAT member.
+fn discarded(objects: &[ObjectFile<'_>], target: Target) -> bool {
+    match target {
+        Target::Section { obj, sec, .. } => objects[obj as usize].sections[sec as usize].discarded,
+        _ => false,
+    }
 }
 
 fn lookup<K: std::hash::Hash + Eq>(

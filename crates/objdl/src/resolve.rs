@@ -209,9 +209,14 @@ pub(crate) fn resolve<'d>(
             if sym.is_local() || sym.def == SymbolDef::Undefined || sym.name.is_empty() {
                 continue;
             }
+            let exported = matches!(sym.visibility, elf::STV_DEFAULT | elf::STV_PROTECTED);
             if let SymbolDef::Section { index, .. } = sym.def {
+                // A hidden member of a superseded group (such as
+                // `DW.ref.__gxx_personality_v0`, which .eh_frame reaches
+                // PC-relatively) is not exported by the Global unit: the
+                // unit keeps its own, as each shared object does.
                 if obj.sections[index as usize].discarded
-                    || superseded.contains(&(oi as u32, index))
+                    || (superseded.contains(&(oi as u32, index)) && exported)
                 {
                     continue; // the kept group's copy defines it
                 }
@@ -229,7 +234,6 @@ pub(crate) fn resolve<'d>(
                 (_, true) => Strength::Weak,
                 _ => Strength::Strong,
             };
-            let exported = matches!(sym.visibility, elf::STV_DEFAULT | elf::STV_PROTECTED);
             let new = Definition {
                 obj: oi as u32,
                 sym: si as u32,
@@ -302,9 +306,11 @@ pub(crate) fn resolve<'d>(
             }
         } else if let Some(addr) = host.defined(name) {
             external.insert(name, Target::absolute(addr));
-        } else if name == "__tls_get_addr" {
-            // objdl's: the unit's own TLS blocks, glibc's for every other module.
-            external.insert(name, Target::absolute(crate::tls::tls_get_addr_entry()));
+        } else if let Some(addr) = crate::tls::entry(name) {
+            // objdl's `__tls_get_addr` (the unit's own TLS blocks, glibc's
+            // for every other module), and the thread-exit registrations
+            // that must not outlive the unit.
+            external.insert(name, Target::absolute(addr));
         } else if let Some(t) = section_bound(objects, name, &mut bounds) {
             external.insert(name, t);
         } else if let Some(s) = Synthetic::by_name(name) {

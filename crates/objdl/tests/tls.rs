@@ -147,3 +147,92 @@ fn initial_and_local_exec_are_refused_with_the_fix() {
         "{msg}"
     );
 }
+
+#[test]
+fn tdata_holding_addresses_is_relocated() {
+    let d = tempfile::tempdir().unwrap();
+    // R_X86_64_64 relocations in .tdata: each thread's block starts as the
+    // relocated template.
+    let obj = build(
+        &d,
+        "tdata_ptr",
+        r#"
+        static int x = 42;
+        static const char *msg = "hello";
+        __thread int *p = &x;
+        __thread const char **q = &msg;
+        int get_x(void) { return *p; }
+        int msg_is_hello(void) { return (*q)[0] == 'h' && (*q)[4] == 'o'; }
+        void repoint(void) { static int y = 7; p = &y; }
+        "#,
+        &["-fPIC"],
+    );
+    // SAFETY: the object has no constructors.
+    let unit = unsafe { Linker::new().open(&obj) }.unwrap();
+    // SAFETY: the C signatures above.
+    let (get_x, hello, repoint) = unsafe {
+        (
+            *unit.get::<Int0>("get_x").unwrap(),
+            *unit.get::<Int0>("msg_is_hello").unwrap(),
+            *unit.get::<extern "C" fn()>("repoint").unwrap(),
+        )
+    };
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                assert_eq!((get_x(), hello()), (42, 1));
+                repoint();
+                assert_eq!(get_x(), 7);
+            });
+        }
+    });
+    assert_eq!((get_x(), hello()), (42, 1), "this thread's template copy");
+}
+
+const KEY_C: &str = r#"
+    #include <pthread.h>
+    __thread int tv = 7;
+    static pthread_key_t key;
+    int seen = -1;
+    /* Runs at thread exit, after the __cxa_thread_atexit destructors. */
+    static void dtor(void *v) { seen = tv + (int)(long)v; }
+    int init_key(void) { return pthread_key_create(&key, dtor); }
+    void use_key(void) { tv += 1; pthread_setspecific(key, (void *)100); }
+    int get_seen(void) { return seen; }
+"#;
+
+#[test]
+fn key_destructors_reach_thread_locals_and_never_outlive_the_unit() {
+    let d = tempfile::tempdir().unwrap();
+    let obj = build(&d, "key", KEY_C, &["-fPIC"]);
+    let linker = Linker::new();
+    // A pthread key destructor in the unit reads a __thread variable at
+    // thread exit: the thread's block is still there.
+    // SAFETY: the object has no constructors.
+    let unit = unsafe { linker.open(&obj) }.unwrap();
+    // SAFETY: the C signatures above.
+    let (init, use_key, seen) = unsafe {
+        (
+            *unit.get::<Int0>("init_key").unwrap(),
+            *unit.get::<extern "C" fn()>("use_key").unwrap(),
+            *unit.get::<Int0>("get_seen").unwrap(),
+        )
+    };
+    assert_eq!(init(), 0);
+    std::thread::spawn(move || use_key()).join().unwrap();
+    assert_eq!(seen(), 108);
+
+    // A thread that set the key outlives the unit: the unit's key is
+    // deleted at close, so its destructor (unmapped) is not called.
+    let (used_tx, used_rx) = std::sync::mpsc::channel();
+    let (closed_tx, closed_rx) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        use_key();
+        used_tx.send(()).unwrap();
+        closed_rx.recv().unwrap();
+    });
+    used_rx.recv().unwrap();
+    unit.close();
+    closed_tx.send(()).unwrap();
+    thread.join().unwrap();
+}

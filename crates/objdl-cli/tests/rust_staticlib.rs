@@ -1,0 +1,113 @@
+//! `objdl run main.o libdemo.a`: a Rust staticlib built with std
+//! (`crates/objdl/tests/rust/demo.rs`: `format!`, Vec/String, threads,
+//! `thread_local!`, `catch_unwind`, the default panic hook, `println!`)
+//! driven by a C `main`, against the same two linked by gcc. Standard output
+//! must be identical, and standard error too except for thread ids.
+//!
+//! The compiler is `$RUSTC`, else `rustc`.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn source(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../objdl/tests/rust")
+        .join(name)
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The panic message's `thread 'NAME' (TID) panicked`, without the TID.
+fn without_thread_ids(s: &str) -> String {
+    s.lines()
+        .map(
+            |line| match (line.find("' ("), line.find(") panicked at ")) {
+                (Some(a), Some(b))
+                    if line.starts_with("thread '")
+                        && a + 3 < b
+                        && line[a + 3..b].bytes().all(|c| c.is_ascii_digit()) =>
+                {
+                    format!("{}' (TID{}", &line[..a], &line[b..])
+                }
+                _ => line.to_string(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        without_thread_ids(&String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+#[test]
+fn std_staticlib_from_c_matches_gcc() {
+    let d = tempfile::tempdir().unwrap();
+    let lib = d.path().join("libdemo.a");
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| OsString::from("rustc"));
+    run(Command::new(rustc)
+        .args(["--edition=2021", "--crate-type=staticlib", "-O"])
+        .arg(source("demo.rs"))
+        .arg("-o")
+        .arg(&lib));
+    let main_o = d.path().join("main.o");
+    run(Command::new("gcc")
+        .args(["-fPIC", "-O2", "-Wall", "-Werror", "-c"])
+        .arg(source("main.c"))
+        .arg("-o")
+        .arg(&main_o));
+    let native = d.path().join("native");
+    run(Command::new("gcc")
+        .arg(&main_o)
+        .arg(&lib)
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(&native));
+
+    // Backtraces are off: objdl's units are not in the symbol tables std's
+    // backtrace printer reads.
+    let linked = Command::new(&native)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    let loaded = Command::new(env!("CARGO_BIN_EXE_objdl"))
+        .arg("run")
+        .arg(&main_o)
+        .arg(&lib)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert_eq!(linked.status.code(), Some(0), "{linked:?}");
+    assert_eq!(loaded.status.code(), Some(0), "{loaded:?}");
+    let (linked, loaded) = (text(&linked), text(&loaded));
+    assert_eq!(loaded.0, linked.0, "standard output");
+    assert_eq!(loaded.1, linked.1, "standard error");
+    for want in [
+        "threads: worker-0:1..2 initial [start+w0]; worker-1:1..3 initial [start+w1]; \
+         worker-2:1..4 initial [start+w2]; worker-3:1..5 initial [start+w3]\n",
+        "catch: 1 boom 42\ncatch again: 1 boom 42\nthread panic: 1 thread boom\n",
+        "rust println 3: [0, 1, 2]\ndone\n",
+    ] {
+        assert!(loaded.0.contains(want), "{want:?} in\n{}", loaded.0);
+    }
+    for want in [
+        "thread '<unnamed>' (TID) panicked at ",
+        "boom 42\nnote: run with `RUST_BACKTRACE=1`",
+        "thread boom\n",
+        "rust eprintln 3",
+    ] {
+        assert!(loaded.1.contains(want), "{want:?} in\n{}", loaded.1);
+    }
+}
