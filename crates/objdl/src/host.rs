@@ -382,3 +382,39 @@ fn read_exe_symtab() -> FxHashMap<String, u64> {
     }
     out
 }
+
+/// The glibc TLS module whose block, in the calling thread, holds `addr`,
+/// and `addr`'s offset in it: what a `tls_index` for that variable holds.
+pub(crate) fn tls_module_of(addr: u64) -> Option<(u64, u64)> {
+    struct Search {
+        addr: u64,
+        found: Option<(u64, u64)>,
+    }
+    unsafe extern "C" fn visit(
+        info: *mut libc::dl_phdr_info,
+        _size: libc::size_t,
+        data: *mut libc::c_void,
+    ) -> libc::c_int {
+        // SAFETY: dl_iterate_phdr passes a valid info and our `Search`.
+        let (info, search) = unsafe { (&*info, &mut *(data as *mut Search)) };
+        if info.dlpi_tls_data.is_null() || info.dlpi_phdr.is_null() {
+            return 0;
+        }
+        // SAFETY: dlpi_phdr points at dlpi_phnum program headers.
+        let phdrs =
+            unsafe { std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum)) };
+        let Some(tls) = phdrs.iter().find(|p| p.p_type == libc::PT_TLS) else {
+            return 0;
+        };
+        let start = info.dlpi_tls_data as u64;
+        if (start..start + tls.p_memsz).contains(&search.addr) {
+            search.found = Some(((info.dlpi_tls_modid) as u64, search.addr - start));
+            return 1;
+        }
+        0
+    }
+    let mut search = Search { addr, found: None };
+    // SAFETY: `visit` only reads what dl_iterate_phdr gives it and writes `search`.
+    unsafe { libc::dl_iterate_phdr(Some(visit), (&mut search as *mut Search).cast()) };
+    search.found
+}

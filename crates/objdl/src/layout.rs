@@ -285,6 +285,15 @@ fn too_big(objects: &[ObjectFile<'_>], size: u64) -> Error {
 }
 
 impl Layout {
+    /// The TLS module and offset of a thread-local target: the unit's own
+    /// block (module `unit_module`), or another module's.
+    pub fn tls_place(&self, t: Target, unit_module: u64) -> Option<(u64, u64)> {
+        match t {
+            Target::ExternalTls { module, offset } => Some((module, offset)),
+            _ => self.tls_offset(t).map(|o| (unit_module, o)),
+        }
+    }
+
     /// The offset in the unit's TLS block of a thread-local target.
     pub fn tls_offset(&self, t: Target) -> Option<u64> {
         match t {
@@ -325,7 +334,7 @@ impl Layout {
                 let (start, end) = self.bounds[index as usize];
                 Some(if stop { end } else { start })
             }
-            Target::Absolute { .. } => None,
+            Target::Absolute { .. } | Target::ExternalTls { .. } => None,
         }
     }
 }

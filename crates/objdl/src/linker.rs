@@ -552,11 +552,13 @@ impl Linker {
                             layout.tls.size, layout.tls.align
                         ),
                     })?;
-            plan::plan_tls_pairs(&objects, &res, &layout, &demands, m.id(), &mut plan);
             Some(m)
         } else {
             None
         };
+        // tls_index pairs, for the unit's block and other modules' variables.
+        let unit_module = tls_module.as_ref().map_or(0, TlsModule::id);
+        plan::plan_tls_pairs(&objects, &res, &layout, &demands, unit_module, &mut plan);
         let got_size = plan::tls_pair_offset(&plan, plan.tls_pairs.len() as u32);
         let tail = Tail {
             got: layout.got_offset,

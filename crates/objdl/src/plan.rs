@@ -129,15 +129,15 @@ pub(crate) fn demands(
                             symbol: symbol_name(obj, r.sym),
                         });
                     }
-                    if layout.tls_offset(target).is_none() && target.is_internal() {
+                    if layout.tls_place(target, 0).is_none() && target.is_internal() {
                         // A TLS form against a symbol that is not thread-local.
                         return Err(unsupported(obj, si, r));
                     }
-                    if layout.tls_offset(target).is_none() {
+                    if layout.tls_place(target, 0).is_none() {
                         return Err(Error::Unsupported {
                             file: obj.name.clone(),
                             what: format!(
-                                "section {} offset {:#x}: {} against `{}`, a thread-local variable defined outside the unit",
+                                "section {} offset {:#x}: {} against `{}`, a symbol outside the unit that no loaded module holds as thread-local",
                                 sec.name,
                                 r.offset,
                                 arch::reloc_name(r.r_type),
@@ -721,14 +721,14 @@ pub(crate) fn plan_tls_pairs(
     plan.tls_module = module;
     for &(oi, ri) in &d.tls_sites {
         let r = &objects[oi as usize].relocs[ri as usize];
-        let offset = match arch::formula(r.r_type) {
-            Some(Formula::TlsIndex { local: true }) => 0,
+        let key = match arch::formula(r.r_type) {
+            Some(Formula::TlsIndex { local: true }) => (module, 0),
             _ => layout
-                .tls_offset(res.targets[oi as usize][r.sym as usize])
-                .unwrap_or(0),
+                .tls_place(res.targets[oi as usize][r.sym as usize], module)
+                .unwrap_or((module, 0)),
         };
         let n = plan.tls_pairs.len() as u32;
-        plan.tls_pairs.entry((module, offset)).or_insert(n);
+        plan.tls_pairs.entry(key).or_insert(n);
     }
 }
 

@@ -113,7 +113,7 @@ pub(crate) fn relocate(
                     Target::Section { size, .. } | Target::Absolute { size, .. } => size,
                     Target::Common(i) => res.commons[i as usize].size,
                     Target::Synthetic(_) => 8,
-                    Target::Ifunc(_) | Target::Bound { .. } => 0,
+                    Target::Ifunc(_) | Target::Bound { .. } | Target::ExternalTls { .. } => 0,
                 };
                 let at = At {
                     s,
@@ -150,12 +150,14 @@ pub(crate) fn relocate(
                     // Thread-local forms: from the TLS layout (demands has
                     // checked that the target is the unit's own TLS).
                     Formula::TlsIndex { local } => {
-                        let offset = if local {
-                            0
+                        let key = if local {
+                            (plan.tls_module, 0)
                         } else {
-                            layout.tls_offset(target).unwrap_or(0)
+                            layout
+                                .tls_place(target, plan.tls_module)
+                                .unwrap_or((plan.tls_module, 0))
                         };
-                        let i = lookup(&plan.tls_pairs, (plan.tls_module, offset), obj, si, r)?;
+                        let i = lookup(&plan.tls_pairs, key, obj, si, r)?;
                         let pair = got + plan::tls_pair_offset(plan, i);
                         Decision::Direct {
                             f: Field::S32,
@@ -164,12 +166,16 @@ pub(crate) fn relocate(
                     }
                     Formula::DtpOff(f) => Decision::Direct {
                         f,
-                        value: layout.tls_offset(target).unwrap_or(0) as i128
+                        value: layout.tls_place(target, plan.tls_module).map_or(0, |p| p.1) as i128
                             + i128::from(r.addend),
                     },
                     Formula::DtpMod => Decision::Direct {
                         f: Field::W64,
-                        value: i128::from(plan.tls_module),
+                        value: i128::from(
+                            layout
+                                .tls_place(target, plan.tls_module)
+                                .map_or(plan.tls_module, |p| p.0),
+                        ),
                     },
                     _ => plan::decide(formula, bytes, off, r.addend, &at),
                 };
@@ -292,8 +298,18 @@ fn relocate_tls_initialiser(
         let (f, value) = match arch::formula(r.r_type) {
             Some(Formula::None) => continue,
             Some(Formula::Abs(f)) => (f, addrs[r.sym as usize] as i64 as i128 + a),
-            Some(Formula::DtpOff(f)) => (f, layout.tls_offset(target).unwrap_or(0) as i128 + a),
-            Some(Formula::DtpMod) => (Field::W64, i128::from(plan.tls_module)),
+            Some(Formula::DtpOff(f)) => (
+                f,
+                layout.tls_place(target, plan.tls_module).map_or(0, |p| p.1) as i128 + a,
+            ),
+            Some(Formula::DtpMod) => (
+                Field::W64,
+                i128::from(
+                    layout
+                        .tls_place(target, plan.tls_module)
+                        .map_or(plan.tls_module, |p| p.0),
+                ),
+            ),
             _ => return Err(plan::unsupported(obj, si, r)),
         };
         if !f.fits(value) {

@@ -62,6 +62,9 @@ pub(crate) enum Target {
     /// `STT_GNU_IFUNC` symbol (index into `Resolution::ifuncs`). It is the
     /// symbol's canonical address; the slot gets the resolver's answer.
     Ifunc(u32),
+    /// A thread-local variable of another module (a shared library): its
+    /// glibc module id and its offset in that module's block.
+    ExternalTls { module: u64, offset: u64 },
     /// Inside the unit: `__start_NAME` or `__stop_NAME` of the sections
     /// called NAME (index into `Resolution::bounds`).
     Bound { index: u32, stop: bool },
@@ -82,7 +85,7 @@ impl Target {
     }
 
     pub fn is_internal(self) -> bool {
-        !matches!(self, Target::Absolute { .. })
+        !matches!(self, Target::Absolute { .. } | Target::ExternalTls { .. })
     }
 }
 
@@ -378,6 +381,31 @@ pub(crate) fn resolve<'d>(
                     if matches!(r.r_type, elf::R_X86_64_32 | elf::R_X86_64_32S) {
                         let ranges = code_ranges.get_or_insert_with(host::executable_ranges);
                         *code = ranges.iter().any(|&(lo, hi)| (lo..hi).contains(addr));
+                    }
+                }
+            }
+        }
+    }
+
+    // Thread-local variables of other modules, reached with TLSGD or a
+    // DTPMOD64/DTPOFF64 pair: dlsym gave their address in this thread; the
+    // module whose TLS block holds it gives the pair glibc understands.
+    for (oi, obj) in objects.iter().enumerate() {
+        for r in &obj.relocs {
+            if !matches!(
+                r.r_type,
+                elf::R_X86_64_TLSGD
+                    | elf::R_X86_64_DTPMOD64
+                    | elf::R_X86_64_DTPOFF64
+                    | elf::R_X86_64_DTPOFF32
+            ) {
+                continue;
+            }
+            let t = &mut targets[oi][r.sym as usize];
+            if let Target::Absolute { addr, .. } = *t {
+                if addr != 0 && !obj.symbols[r.sym as usize].is_local() {
+                    if let Some((module, offset)) = host::tls_module_of(addr) {
+                        *t = Target::ExternalTls { module, offset };
                     }
                 }
             }

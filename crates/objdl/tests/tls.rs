@@ -236,3 +236,59 @@ fn key_destructors_reach_thread_locals_and_never_outlive_the_unit() {
     closed_tx.send(()).unwrap();
     thread.join().unwrap();
 }
+
+/// A thread-local variable of a shared library, reached from a unit with
+/// the general-dynamic model: the pair names the library's module, and
+/// glibc's __tls_get_addr serves it.
+#[test]
+fn thread_locals_of_a_shared_library() {
+    let d = tempfile::tempdir().unwrap();
+    let lib_c = d.path().join("libtlsdemo.c");
+    let lib_so = d.path().join("libtlsdemo.so");
+    std::fs::write(
+        &lib_c,
+        "__thread int lib_counter = 7; int *lib_counter_here(void) { return &lib_counter; }",
+    )
+    .unwrap();
+    let out = Command::new("gcc")
+        .args(["-O2", "-shared", "-fPIC"])
+        .arg(&lib_c)
+        .arg("-o")
+        .arg(&lib_so)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unit_src = "extern __thread int lib_counter; int bump_lib(void) { return ++lib_counter; } int *lib_address(void) { return &lib_counter; }";
+    let obj = build(&d, "tlsuser", unit_src, &["-fPIC"]);
+    let linker = Linker::new();
+    linker.load_library(lib_so.to_str().unwrap(), &[]).unwrap();
+    let unit = Arc::new(unsafe { linker.open(&obj) }.unwrap());
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let unit = unit.clone();
+            std::thread::spawn(move || {
+                // SAFETY: the C signatures above.
+                let bump: objdl::Symbol<Int0> = unsafe { unit.get("bump_lib") }.unwrap();
+                let here: objdl::Symbol<extern "C" fn() -> usize> =
+                    unsafe { unit.get("lib_address") }.unwrap();
+                for i in 1..=(t + 3) {
+                    assert_eq!(bump(), 7 + i);
+                }
+                // The library's own view of this thread's variable agrees.
+                let lib_here =
+                    unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"lib_counter_here".as_ptr()) };
+                assert!(!lib_here.is_null());
+                // SAFETY: `int *lib_counter_here(void)`.
+                let lib_here: extern "C" fn() -> usize = unsafe { std::mem::transmute(lib_here) };
+                assert_eq!(here(), lib_here());
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
