@@ -650,13 +650,7 @@ impl Linker {
             stand_ins: plan
                 .own_stand_ins
                 .iter()
-                .map(|dest| {
-                    (
-                        *dest,
-                        base + tail.trampolines
-                            + u64::from(plan.trampolines[dest]) * arch::TRAMPOLINE_SIZE as u64,
-                    )
-                })
+                .map(|dest| (*dest, base + tail.trampoline(plan.trampolines[dest])))
                 .collect(),
             report,
         })
@@ -706,7 +700,7 @@ fn tools(
             }
         }
         for (&dest, &i) in &plan.trampolines {
-            let at = base + tail.trampolines + u64::from(i) * arch::TRAMPOLINE_SIZE as u64;
+            let at = base + tail.trampoline(i);
             lines.push((
                 at,
                 arch::TRAMPOLINE_SIZE as u64,
@@ -780,23 +774,13 @@ fn summary(
     let mut trampolines: Vec<(u64, u64)> = plan
         .trampolines
         .iter()
-        .map(|(&dest, &i)| {
-            (
-                base + tail.trampolines + u64::from(i) * arch::TRAMPOLINE_SIZE as u64,
-                dest,
-            )
-        })
+        .map(|(&dest, &i)| (base + tail.trampoline(i), dest))
         .collect();
     trampolines.sort_unstable();
     let mut got_slots: Vec<(u64, u64)> = plan
         .slots
         .iter()
-        .map(|(&v, &i)| {
-            (
-                base + tail.got + u64::from(i) * arch::GOT_SLOT_SIZE as u64,
-                v,
-            )
-        })
+        .map(|(&v, &i)| (base + tail.slot(i), v))
         .collect();
     got_slots.sort_unstable();
     RelocationSummary {
@@ -916,7 +900,7 @@ fn report(
         .trampolines
         .iter()
         .map(|(&target, &i)| Trampoline {
-            address: base + tail.trampolines + u64::from(i) * arch::TRAMPOLINE_SIZE as u64,
+            address: base + tail.trampoline(i),
             target,
             symbol: name_of(target),
         })
@@ -926,7 +910,7 @@ fn report(
         .slots
         .iter()
         .map(|(&value, &i)| GotSlot {
-            address: base + tail.got + u64::from(i) * arch::GOT_SLOT_SIZE as u64,
+            address: base + tail.slot(i),
             value,
             symbol: name_of(value),
         })

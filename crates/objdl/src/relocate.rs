@@ -23,6 +23,18 @@ pub(crate) struct Tail {
     pub trampolines: u64,
 }
 
+impl Tail {
+    /// The offset in the unit of trampoline `i`.
+    pub fn trampoline(&self, i: u32) -> u64 {
+        self.trampolines + u64::from(i) * arch::TRAMPOLINE_SIZE as u64
+    }
+
+    /// The offset in the unit of GOT slot `i`.
+    pub fn slot(&self, i: u32) -> u64 {
+        self.got + u64::from(i) * arch::GOT_SLOT_SIZE as u64
+    }
+}
+
 /// Counts for `--stats`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Counts {
@@ -192,17 +204,14 @@ pub(crate) fn relocate(
                     Decision::Direct { f, value } => (f, value, off),
                     Decision::Trampoline { dest } => {
                         let t = lookup(&plan.trampolines, dest, obj, si, r)?;
-                        let addr =
-                            base + tail.trampolines + u64::from(t) * arch::TRAMPOLINE_SIZE as u64;
+                        let addr = base + tail.trampoline(t);
                         (Field::S32, addr as i128 - 4 - at.p as i128, off)
                     }
                     Decision::AbsTrampoline { f, dest } => match plan.shared_stand_ins.get(&dest) {
                         Some(&shared) => (f, shared as i128, off),
                         None => {
                             let t = lookup(&plan.trampolines, dest, obj, si, r)?;
-                            let addr = base
-                                + tail.trampolines
-                                + u64::from(t) * arch::TRAMPOLINE_SIZE as u64;
+                            let addr = base + tail.trampoline(t);
                             (f, addr as i128, off)
                         }
                     },
@@ -212,9 +221,7 @@ pub(crate) fn relocate(
                         addend,
                         lea_to_mov,
                     } => {
-                        let g = got
-                            + u64::from(lookup(&plan.slots, content, obj, si, r)?)
-                                * arch::GOT_SLOT_SIZE as u64;
+                        let g = base + tail.slot(lookup(&plan.slots, content, obj, si, r)?);
                         let value = g as i128 + addend - at.p as i128;
                         if lea_to_mov && Field::S32.fits(value) {
                             arch::lea_to_mov(bytes, off);
@@ -222,9 +229,7 @@ pub(crate) fn relocate(
                         (f, value, off)
                     }
                     Decision::SlotOffset { f, content, addend } => {
-                        let g = got
-                            + u64::from(lookup(&plan.slots, content, obj, si, r)?)
-                                * arch::GOT_SLOT_SIZE as u64;
+                        let g = base + tail.slot(lookup(&plan.slots, content, obj, si, r)?);
                         (f, (g - got) as i128 + addend, off)
                     }
                     Decision::Relax { relax, value } => {
@@ -233,13 +238,7 @@ pub(crate) fn relocate(
                     }
                 };
                 if !f.fits(value) {
-                    return Err(Error::Overflow {
-                        site: Box::new(plan::site(obj, si, r.offset)),
-                        r_type: arch::reloc_name(r.r_type).into_owned(),
-                        symbol: plan::symbol_name(obj, r.sym),
-                        value: value as i64,
-                        detail: f.describe(),
-                    });
+                    return Err(overflow(obj, si, r, value, f));
                 }
                 f.write(&mut bytes[field_at..], value);
             }
@@ -257,7 +256,7 @@ pub(crate) fn relocate(
 
     // GOT slots and trampolines.
     for (&content, &i) in &plan.slots {
-        let at = (tail.got + u64::from(i) * arch::GOT_SLOT_SIZE as u64) as usize;
+        let at = tail.slot(i) as usize;
         mem[at..at + 8].copy_from_slice(&content.to_le_bytes());
     }
     for (&(module, offset), &i) in &plan.tls_pairs {
@@ -266,7 +265,7 @@ pub(crate) fn relocate(
         mem[at + 8..at + 16].copy_from_slice(&offset.to_le_bytes());
     }
     for (&dest, &i) in &plan.trampolines {
-        let at = (tail.trampolines + u64::from(i) * arch::TRAMPOLINE_SIZE as u64) as usize;
+        let at = tail.trampoline(i) as usize;
         arch::write_trampoline(&mut mem[at..at + arch::TRAMPOLINE_SIZE], dest);
     }
     Ok(counts)
@@ -313,13 +312,7 @@ fn relocate_tls_initialiser(
             _ => return Err(plan::unsupported(obj, si, r)),
         };
         if !f.fits(value) {
-            return Err(Error::Overflow {
-                site: Box::new(plan::site(obj, si, r.offset)),
-                r_type: arch::reloc_name(r.r_type).into_owned(),
-                symbol: plan::symbol_name(obj, r.sym),
-                value: value as i64,
-                detail: f.describe(),
-            });
+            return Err(overflow(obj, si, r, value, f));
         }
         f.write(&mut bytes[r.offset as usize..], value);
     }
@@ -331,6 +324,23 @@ fn discarded(objects: &[ObjectFile<'_>], target: Target) -> bool {
     match target {
         Target::Section { obj, sec, .. } => objects[obj as usize].sections[sec as usize].discarded,
         _ => false,
+    }
+}
+
+/// The error for a value that does not fit its field (nothing is written).
+fn overflow(
+    obj: &ObjectFile<'_>,
+    si: usize,
+    r: &crate::parse::Reloc,
+    value: i128,
+    f: Field,
+) -> Error {
+    Error::Overflow {
+        site: Box::new(plan::site(obj, si, r.offset)),
+        r_type: arch::reloc_name(r.r_type).into_owned(),
+        symbol: plan::symbol_name(obj, r.sym),
+        value: value as i64,
+        detail: f.describe(),
     }
 }
 
