@@ -298,6 +298,7 @@ impl Linker {
             groups,
             ifuncs,
             tls_module,
+            entry,
             gdb,
             perf,
             ..
@@ -338,7 +339,6 @@ impl Linker {
             mem.protect(rodata.0, rodata.1 - rodata.0, Protection::R)?;
         }
 
-        let entry = runtime::Entry::lookup(&self.host);
         let parts = UnitParts {
             exports,
             stats,
@@ -571,6 +571,7 @@ impl Linker {
         // 5. Relocate (the reservation is still read-write).
         let bytes = image.bytes_mut();
         let counts = relocate::relocate(bytes, base, &objects, &res, &layout, &plan, tail)?;
+        let entry = runtime::Entry::lookup(&self.host);
         let dso_offset = layout.synthetic.dso_handle;
         for &i in &copies {
             let c = res.copyable[i as usize];
@@ -580,13 +581,7 @@ impl Linker {
             let value = unsafe { std::slice::from_raw_parts(c.addr as *const u8, c.size as usize) };
             bytes[at..at + value.len()].copy_from_slice(value);
         }
-        write_synthetics(
-            bytes,
-            base,
-            &res,
-            &layout,
-            &runtime::Entry::lookup(&self.host),
-        );
+        write_synthetics(bytes, base, &res, &layout, &entry);
         let lifecycle = runtime::lifecycle(bytes, base, &layout.tables, &layout.eh_frames);
 
         let exports = res
@@ -644,6 +639,7 @@ impl Linker {
             summary: summary(&counts, &plan, tail, base),
             ifuncs,
             tls_module,
+            entry,
             gdb,
             perf,
             groups: res.groups,
@@ -836,6 +832,8 @@ struct Linked {
     ifuncs: Vec<(u64, u64)>,
     /// The unit's TLS module, unregistered when the unit closes.
     tls_module: Option<TlsModule>,
+    /// The libc and libgcc entry points the unit's life cycle uses.
+    entry: runtime::Entry,
     /// The unit's entries in GDB's list.
     gdb: Vec<debug::GdbEntry>,
     /// The unit's range and name, when its functions went to the perf map.

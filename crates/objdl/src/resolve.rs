@@ -360,55 +360,55 @@ pub(crate) fn resolve<'d>(
         return Err(Error::Unresolved(unresolved));
     }
 
-    // Sizes and kinds of external symbols, only where a SIZE or 32-bit
-    // absolute relocation asks (dladdr1 and reading the maps are not free).
-    // "Code" means the address lies in an executable mapping: dlsym returns
-    // an IFUNC's chosen implementation, which often has no symbol of its own.
+    // What some relocations need to know of an external symbol, found in
+    // one pass and only where asked (dladdr1 and reading the maps are not
+    // free): its size for SIZE32/64; whether it is code for a 32-bit
+    // absolute (an executable mapping: dlsym returns an IFUNC's chosen
+    // implementation, which often has no symbol of its own); and for a
+    // thread-local of another module reached with TLSGD or DTPMOD64/DTPOFF,
+    // the module whose TLS block holds the address dlsym gave for this
+    // thread, which is the pair glibc understands.
     let mut code_ranges: Option<Vec<(u64, u64)>> = None;
     for (oi, obj) in objects.iter().enumerate() {
         for r in &obj.relocs {
-            if !matches!(
-                r.r_type,
-                elf::R_X86_64_SIZE32 | elf::R_X86_64_SIZE64 | elf::R_X86_64_32 | elf::R_X86_64_32S
-            ) {
-                continue;
-            }
-            if let Target::Absolute { addr, size, code } = &mut targets[oi][r.sym as usize] {
-                if !obj.symbols[r.sym as usize].is_local() && *addr != 0 {
-                    if let Some((s, _)) = host::host_symbol(*addr) {
-                        *size = if *size == 0 { s } else { *size };
-                    }
-                    if matches!(r.r_type, elf::R_X86_64_32 | elf::R_X86_64_32S) {
-                        let ranges = code_ranges.get_or_insert_with(host::executable_ranges);
-                        *code = ranges.iter().any(|&(lo, hi)| (lo..hi).contains(addr));
-                    }
-                }
-            }
-        }
-    }
-
-    // Thread-local variables of other modules, reached with TLSGD or a
-    // DTPMOD64/DTPOFF64 pair: dlsym gave their address in this thread; the
-    // module whose TLS block holds it gives the pair glibc understands.
-    for (oi, obj) in objects.iter().enumerate() {
-        for r in &obj.relocs {
-            if !matches!(
-                r.r_type,
-                elf::R_X86_64_TLSGD
+            let kind = r.r_type;
+            let wanted = matches!(
+                kind,
+                elf::R_X86_64_SIZE32
+                    | elf::R_X86_64_SIZE64
+                    | elf::R_X86_64_32
+                    | elf::R_X86_64_32S
+                    | elf::R_X86_64_TLSGD
                     | elf::R_X86_64_DTPMOD64
                     | elf::R_X86_64_DTPOFF64
                     | elf::R_X86_64_DTPOFF32
-            ) {
+            );
+            if !wanted || obj.symbols[r.sym as usize].is_local() {
                 continue;
             }
             let t = &mut targets[oi][r.sym as usize];
-            if let Target::Absolute { addr, .. } = *t {
-                if addr != 0 && !obj.symbols[r.sym as usize].is_local() {
-                    if let Some((module, offset)) = host::tls_module_of(addr) {
-                        *t = Target::ExternalTls { module, offset };
-                    }
-                }
+            let Target::Absolute { addr, size, code } = *t else {
+                continue;
+            };
+            if addr == 0 {
+                continue;
             }
+            *t = match kind {
+                elf::R_X86_64_SIZE32 | elf::R_X86_64_SIZE64 if size == 0 => {
+                    let size = host::host_symbol(addr).map_or(0, |(s, _)| s);
+                    Target::Absolute { addr, size, code }
+                }
+                elf::R_X86_64_32 | elf::R_X86_64_32S => {
+                    let ranges = code_ranges.get_or_insert_with(host::executable_ranges);
+                    let code = ranges.iter().any(|&(lo, hi)| (lo..hi).contains(&addr));
+                    Target::Absolute { addr, size, code }
+                }
+                elf::R_X86_64_SIZE32 | elf::R_X86_64_SIZE64 => continue,
+                _ => match host::tls_module_of(addr) {
+                    Some((module, offset)) => Target::ExternalTls { module, offset },
+                    None => continue,
+                },
+            };
         }
     }
 
