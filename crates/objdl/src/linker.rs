@@ -82,6 +82,7 @@ pub struct OpenOptions {
     scope: Scope,
     debugger: Option<bool>,
     perf_map: Option<bool>,
+    size_limit: Option<u64>,
 }
 
 /// Whether a unit's exports resolve the references of units opened later.
@@ -120,6 +121,20 @@ impl OpenOptions {
     /// `OBJDL_PERF_MAP=1` is set.
     pub fn perf_map(&mut self, yes: bool) -> &mut OpenOptions {
         self.perf_map = Some(yes);
+        self
+    }
+
+    /// The most memory the unit may reserve, in bytes: code, data, bss,
+    /// GOT and trampolines together. The default, and the most it can be, is
+    /// 1 GiB, which keeps every internal reference of a unit within a signed
+    /// 32-bit displacement.
+    ///
+    /// ```
+    /// let mut opts = objdl::OpenOptions::new();
+    /// opts.size_limit(64 << 20); // 64 MiB
+    /// ```
+    pub fn size_limit(&mut self, bytes: u64) -> &mut OpenOptions {
+        self.size_limit = Some(bytes.min(crate::limits::MAX_UNIT_SIZE));
         self
     }
 
@@ -452,6 +467,17 @@ impl Linker {
         );
         let max_tramp = align_up(demands.max_trampolines * arch::TRAMPOLINE_SIZE as u64, PAGE);
         let upper = layout.got_offset + max_got + max_tramp;
+        let limit = opts.size_limit.unwrap_or(crate::limits::MAX_UNIT_SIZE);
+        if upper > limit {
+            let names: Vec<&str> = objects.iter().map(|o| o.name.as_str()).collect();
+            return Err(Error::NoPlacement {
+                size: upper,
+                why: format!(
+                    "the unit ({}) needs more than its {limit:#x}-byte limit",
+                    names.join(", ")
+                ),
+            });
+        }
         let max_align = objects
             .iter()
             .flat_map(|o| {

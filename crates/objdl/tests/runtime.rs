@@ -366,3 +366,34 @@ fn perf_map_notes_the_unload() {
         "{map}"
     );
 }
+
+/// The memory a unit may reserve is capped, configurably; a 2^60-byte
+/// .bss is an error, not an abort.
+#[test]
+fn unit_size_is_capped() {
+    let (_d, o) = cc(
+        "big",
+        "static char big[1 << 20]; char *get_big(void) { return big; }",
+        &[],
+    );
+    let linker = Linker::new();
+    let err = unsafe { OpenOptions::new().size_limit(256 << 10).open(&linker, [&o]) }.unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(err, Error::NoPlacement { .. })
+            && msg.contains("big.o")
+            && msg.contains("0x40000-byte limit"),
+        "{msg}"
+    );
+    assert!(unsafe { OpenOptions::new().size_limit(4 << 20).open(&linker, [&o]) }.is_ok());
+    let (_dh, huge) = cc(
+        "huge",
+        "static char huge[1L << 60]; char *get_huge(void) { return huge; }",
+        &[],
+    );
+    let msg = unsafe { linker.open(&huge) }.unwrap_err().to_string();
+    assert!(
+        msg.contains("huge.o") && msg.contains("larger than the unit limit"),
+        "{msg}"
+    );
+}
