@@ -1,37 +1,19 @@
 //! `objdl run` with static archives: as an input, and found by `-l`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+use common::compile_c;
 
-fn cc(dir: &Path, name: &str, src: &str) -> PathBuf {
-    let c = dir.join(format!("{name}.c"));
-    let o = dir.join(format!("{name}.o"));
-    std::fs::write(&c, src).unwrap();
-    let out = Command::new("gcc")
-        .args(["-O2", "-c"])
-        .arg(&c)
-        .arg("-o")
-        .arg(&o)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    o
-}
+use std::process::Command;
 
 #[test]
 fn archives_as_inputs_and_through_minus_l() {
     let d = tempfile::tempdir().unwrap();
+    let cc = |name: &str, src: &str| compile_c("gcc", &["-O2"], d.path(), name, src);
     let shout = cc(
-        d.path(),
         "shout",
         "#include <stdio.h>\nvoid shout(const char *s) { printf(\"%s!\\n\", s); }",
     );
     let unused = cc(
-        d.path(),
         "unused",
         "void missing_everywhere(void); void unused(void) { missing_everywhere(); }",
     );
@@ -45,7 +27,6 @@ fn archives_as_inputs_and_through_minus_l() {
         .unwrap();
     assert!(out.status.success());
     let main = cc(
-        d.path(),
         "main",
         "void shout(const char *); int main(void) { shout(\"archived\"); return 3; }",
     );

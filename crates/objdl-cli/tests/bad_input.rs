@@ -3,11 +3,13 @@
 //! never crash or hang. A deterministic mutation loop checks the same for
 //! many damaged variants of a real object.
 
+mod common;
+use common::{cc, compile_c, run_with_timeout};
+
 use std::ffi::OsStr;
-use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use object::elf::{self, FileHeader64, Rela64, SectionHeader64, Sym64};
@@ -60,41 +62,12 @@ where
     S: AsRef<OsStr>,
 {
     let mut cmd = Command::new(OBJDL);
-    cmd.arg("run")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn objdl");
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
-    let start = Instant::now();
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        if start.elapsed() > limit {
-            timed_out = true;
-            let _ = child.kill();
-            break child.wait().expect("wait");
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    };
+    cmd.arg("run").args(args);
+    let (out, timed_out) = run_with_timeout(cmd, None, limit);
     let run = Run {
-        status,
-        stdout: String::from_utf8_lossy(&out_reader.join().expect("reader")).into_owned(),
-        stderr: String::from_utf8_lossy(&err_reader.join().expect("reader")).into_owned(),
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
     (run, timed_out)
 }
@@ -127,24 +100,7 @@ where
 
 /// Compiles `source` (C) to an object in `dir`, with extra `flags`.
 fn compile(dir: &Path, name: &str, source: &str, flags: &[&str]) -> PathBuf {
-    let src = dir.join(format!("{name}.c"));
-    std::fs::write(&src, source).expect("write source");
-    let obj = dir.join(format!("{name}.o"));
-    let cc = std::env::var("CC").unwrap_or_else(|_| "gcc".to_string());
-    let out = Command::new(cc)
-        .args(["-O2", "-c"])
-        .args(flags)
-        .arg(&src)
-        .arg("-o")
-        .arg(&obj)
-        .output()
-        .expect("run the C compiler");
-    assert!(
-        out.status.success(),
-        "compiling {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    obj
+    compile_c(&cc(), &[&["-O2"], flags].concat(), dir, name, source)
 }
 
 /// A fresh temporary directory holding the compiled [`SMALL_C`].
@@ -317,7 +273,7 @@ fn elf32_real_object() {
     let src = dir.path().join("m32.c");
     std::fs::write(&src, SMALL_C).unwrap();
     let obj = dir.path().join("m32.o");
-    let cc = std::env::var("CC").unwrap_or_else(|_| "gcc".to_string());
+    let cc = cc();
     let ok = Command::new(cc)
         .args(["-m32", "-O2", "-c"])
         .arg(&src)
@@ -381,7 +337,7 @@ fn shared_library_and_executable_as_input() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("exe.c");
     std::fs::write(&src, SMALL_C).unwrap();
-    let cc = std::env::var("CC").unwrap_or_else(|_| "gcc".to_string());
+    let cc = cc();
     for (name, flags) in [("pie-exe", &["-pie"][..]), ("exec-exe", &["-no-pie"][..])] {
         let exe = dir.path().join(name);
         let out = Command::new(&cc)

@@ -12,11 +12,13 @@
 //! local-exec TLS, which objdl refuses), and exceptions crossing between a
 //! C++ host using the C API and a unit, both ways.
 
-use std::io::{Read, Write};
+mod common;
+use common::{show, stdout};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const OBJDL: &str = env!("CARGO_BIN_EXE_objdl");
 
@@ -65,57 +67,8 @@ fn compile(dir: &Path, src: &str, flavour: &str, flags: &[&str]) -> PathBuf {
 /// Runs `cmd` in `dir` with `stdin` as its input, killing it after
 /// [`TIMEOUT`]. (A program that aborts may leave a core file in `dir`.)
 fn run(mut cmd: Command, dir: &Path, stdin: &[u8]) -> Output {
-    let what = format!("{cmd:?}");
-    cmd.current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-    let mut input = child.stdin.take().expect("stdin");
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        // The program may exit without reading everything: ignore EPIPE.
-        let _ = input.write_all(&data);
-    });
-    let mut out_pipe = child.stdout.take().expect("stdout");
-    let mut err_pipe = child.stderr.take().expect("stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out_pipe.read_to_end(&mut v);
-        v
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err_pipe.read_to_end(&mut v);
-        v
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    writer.join().expect("stdin writer");
-    Output {
-        status,
-        stdout: out_reader.join().expect("stdout reader"),
-        stderr: err_reader.join().expect("stderr reader"),
-    }
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    cmd.current_dir(dir);
+    common::run_with_input(cmd, stdin, TIMEOUT)
 }
 
 fn assert_same(expected: &Output, got: &Output, what: &str) {
@@ -127,10 +80,6 @@ fn assert_same(expected: &Output, got: &Output, what: &str) {
         show(expected),
         show(got)
     );
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// One C++ program: its sources, the ones loaded first as a separate

@@ -8,10 +8,12 @@
 //! first input's path for objdl, the executable for gcc), so no program
 //! prints it.
 
-use std::io::{Read, Write};
+mod common;
+use common::{cc, run_with_input, show, stdout};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 const OBJDL: &str = env!("CARGO_BIN_EXE_objdl");
 
@@ -27,55 +29,6 @@ const FLAVOURS: [(&str, &[&str]); 3] = [
 
 fn c_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c")
-}
-
-fn cc() -> String {
-    std::env::var("CC").unwrap_or_else(|_| "gcc".to_string())
-}
-
-/// Runs `cmd` with `stdin` as its input, killing it after [`TIMEOUT`].
-fn run_with_input(mut cmd: Command, stdin: &[u8]) -> Output {
-    let what = format!("{cmd:?}");
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-    let mut input = child.stdin.take().expect("stdin");
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        // The program may exit without reading everything: ignore EPIPE.
-        let _ = input.write_all(&data);
-    });
-    let mut out_pipe = child.stdout.take().expect("stdout");
-    let mut err_pipe = child.stderr.take().expect("stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out_pipe.read_to_end(&mut v);
-        v
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err_pipe.read_to_end(&mut v);
-        v
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    writer.join().expect("stdin writer");
-    Output {
-        status,
-        stdout: out_reader.join().expect("stdout reader"),
-        stderr: err_reader.join().expect("stderr reader"),
-    }
 }
 
 fn check_compiler(status: &Output, what: &str) {
@@ -146,7 +99,7 @@ impl Program<'_> {
         let mut cmd = Command::new(exe);
         cmd.env("OBJDL_TEST_VAR", "forty two");
         cmd.args(self.args);
-        run_with_input(cmd, self.stdin)
+        run_with_input(cmd, self.stdin, TIMEOUT)
     }
 
     fn run_objdl(&self, objects: &[PathBuf], extra: &[&str]) -> Output {
@@ -157,7 +110,7 @@ impl Program<'_> {
             cmd.args(["-l", lib]);
         }
         cmd.args(extra).args(objects).arg("--").args(self.args);
-        run_with_input(cmd, self.stdin)
+        run_with_input(cmd, self.stdin, TIMEOUT)
     }
 
     /// Runs the program natively and through objdl in every flavour, and
@@ -175,14 +128,6 @@ impl Program<'_> {
 }
 
 fn assert_same(expected: &Output, got: &Output, what: &str) {
-    let show = |o: &Output| {
-        format!(
-            "status {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
-            o.status,
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    };
     assert!(
         expected.status == got.status
             && expected.stdout == got.stdout
@@ -191,10 +136,6 @@ fn assert_same(expected: &Output, got: &Output, what: &str) {
         show(expected),
         show(got)
     );
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 #[test]

@@ -6,26 +6,11 @@
 //!
 //! The compiler is `$RUSTC`, else `rustc`.
 
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+mod common;
+use common::{build_rust_demo, RustDemo};
+
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn source(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../objdl/tests/rust")
-        .join(name)
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The panic message's `thread 'NAME' (TID) panicked`, without the TID.
 fn without_thread_ids(s: &str) -> String {
@@ -56,25 +41,12 @@ fn text(out: &Output) -> (String, String) {
 #[test]
 fn std_staticlib_from_c_matches_gcc() {
     let d = tempfile::tempdir().unwrap();
-    let lib = d.path().join("libdemo.a");
-    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| OsString::from("rustc"));
-    run(Command::new(rustc)
-        .args(["--edition=2021", "--crate-type=staticlib", "-O"])
-        .arg(source("demo.rs"))
-        .arg("-o")
-        .arg(&lib));
-    let main_o = d.path().join("main.o");
-    run(Command::new("gcc")
-        .args(["-fPIC", "-O2", "-Wall", "-Werror", "-c"])
-        .arg(source("main.c"))
-        .arg("-o")
-        .arg(&main_o));
-    let native = d.path().join("native");
-    run(Command::new("gcc")
-        .arg(&main_o)
-        .arg(&lib)
-        .args(["-lpthread", "-ldl", "-lm", "-o"])
-        .arg(&native));
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("../objdl/tests/rust");
+    let RustDemo {
+        lib,
+        main_o,
+        native,
+    } = build_rust_demo(&sources, d.path());
 
     // Backtraces are off: objdl's units are not in the symbol tables std's
     // backtrace printer reads.

@@ -1,28 +1,10 @@
 //! Loaded code as tools see it: GDB (through its JIT interface) and perf
 //! (through /tmp/perf-PID.map).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+use common::compile_c;
 
-fn cc(dir: &Path, name: &str, src: &str, flags: &[&str]) -> PathBuf {
-    let c = dir.join(format!("{name}.c"));
-    let o = dir.join(format!("{name}.o"));
-    std::fs::write(&c, src).unwrap();
-    let out = Command::new("gcc")
-        .args(flags)
-        .arg("-c")
-        .arg(&c)
-        .arg("-o")
-        .arg(&o)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    o
-}
+use std::process::Command;
 
 const PROGRAM: &str = r#"
 #include <stdio.h>
@@ -37,7 +19,7 @@ int main(void) { printf("%d\n", loaded_middle(1)); return 0; }
 #[test]
 fn gdb_sees_loaded_code() {
     let d = tempfile::tempdir().unwrap();
-    let obj = cc(d.path(), "dbg", PROGRAM, &["-g", "-O1"]);
+    let obj = compile_c("gcc", &["-g", "-O1"], d.path(), "dbg", PROGRAM);
     let out = Command::new("gdb")
         .args([
             "-batch",
@@ -90,7 +72,7 @@ fn gdb_sees_loaded_code() {
 #[test]
 fn perf_map_lists_functions_and_trampolines() {
     let d = tempfile::tempdir().unwrap();
-    let obj = cc(d.path(), "perf", PROGRAM, &["-O1", "-fPIC"]);
+    let obj = compile_c("gcc", &["-O1", "-fPIC"], d.path(), "perf", PROGRAM);
     let child = Command::new(env!("CARGO_BIN_EXE_objdl"))
         .env("OBJDL_PERF_MAP", "1")
         .args(["run", "--place", "far"])

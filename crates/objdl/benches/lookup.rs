@@ -4,8 +4,10 @@
 //!
 //! `cargo bench -p objdl --bench lookup`
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::fmt::Write as _;
-use std::process::Command;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use objdl::{Linker, Symbol};
@@ -14,25 +16,11 @@ const SYMBOLS: usize = 10_000;
 
 fn lookup(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("many.c");
-    let obj = dir.path().join("many.o");
     let mut text = String::new();
     for i in 0..SYMBOLS {
         writeln!(text, "int function_number_{i}(void) {{ return {i}; }}").unwrap();
     }
-    std::fs::write(&src, text).unwrap();
-    let out = Command::new("gcc")
-        .args(["-O1", "-c"])
-        .arg(&src)
-        .arg("-o")
-        .arg(&obj)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let obj = common::compile_c("gcc", &["-O1"], dir.path(), "many", &text);
 
     let linker = Linker::new();
     // SAFETY: the generated object has no constructors.

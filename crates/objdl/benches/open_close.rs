@@ -3,28 +3,14 @@
 //!
 //! `cargo bench -p objdl --bench open_close`
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use objdl::{Linker, OpenOptions, Placement};
 
-fn sqlite_dir() -> PathBuf {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new("bash")
-        .arg(repo.join("scripts/fetch-sqlite.sh"))
-        .output()
-        .expect("run scripts/fetch-sqlite.sh");
-    assert!(
-        out.status.success(),
-        "fetch-sqlite.sh failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-}
-
 fn open_close(c: &mut Criterion) {
-    let dir = sqlite_dir();
+    let dir = common::sqlite_dir();
     let linker = Linker::new();
     let mut group = c.benchmark_group("sqlite_open_close");
     for (flavour, place) in [

@@ -18,9 +18,11 @@
 //!
 //! `cargo bench -p objdl --bench relocs`
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use objdl::{Linker, OpenOptions};
@@ -98,19 +100,7 @@ fn generate(relocs: usize) -> String {
 fn assemble(dir: &Path, relocs: usize) -> PathBuf {
     let src = dir.join(format!("relocs-{relocs}.s"));
     let obj = dir.join(format!("relocs-{relocs}.o"));
-    std::fs::write(&src, generate(relocs)).unwrap();
-    let out = Command::new("gcc")
-        .arg("-c")
-        .arg(&src)
-        .arg("-o")
-        .arg(&obj)
-        .output()
-        .expect("run gcc");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::compile_to("gcc", &[], &src, &generate(relocs), &obj);
     obj
 }
 

@@ -13,8 +13,8 @@
 //!
 //! `cargo bench -p objdl --bench scaling`
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use objdl::{Input, Linker, OpenOptions, Placement, Scope, Symbol, Unit};
@@ -43,25 +43,6 @@ int probe(int x) {
 }
 "#;
 
-fn compile(dir: &Path, name: &str, src: &str) -> PathBuf {
-    let c = dir.join(format!("{name}.c"));
-    let o = dir.join(format!("{name}.o"));
-    std::fs::write(&c, src).unwrap();
-    let out = Command::new("gcc")
-        .args(["-O2", "-fPIC", "-c"])
-        .arg(&c)
-        .arg("-o")
-        .arg(&o)
-        .output()
-        .expect("run gcc");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    o
-}
-
 /// The template object with `scale_u00000_` renamed to `scale_uNNNNN_`.
 fn renamed(template: &[u8], k: usize) -> Vec<u8> {
     let new = format!("scale_u{k:05}_");
@@ -80,8 +61,14 @@ fn renamed(template: &[u8], k: usize) -> Vec<u8> {
 
 fn scaling(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let template = std::fs::read(compile(dir.path(), "global", GLOBAL_UNIT)).unwrap();
-    let probe = std::fs::read(compile(dir.path(), "probe", PROBE)).unwrap();
+    let template = std::fs::read(common::compile(
+        dir.path(),
+        "global",
+        GLOBAL_UNIT,
+        &["-fPIC"],
+    ))
+    .unwrap();
+    let probe = std::fs::read(common::compile(dir.path(), "probe", PROBE, &["-fPIC"])).unwrap();
 
     let linker = Linker::new();
     let mut global = OpenOptions::new();

@@ -16,8 +16,10 @@
 //!
 //! `cargo bench -p objdl --bench trampoline`
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::path::Path;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -53,25 +55,6 @@ extern "C" fn host_add1(x: i32) -> i32 {
     x.wrapping_add(1)
 }
 
-fn compile(dir: &Path, name: &str, src: &str) -> PathBuf {
-    let c = dir.join(format!("{name}.c"));
-    let o = dir.join(format!("{name}.o"));
-    std::fs::write(&c, src).unwrap();
-    let out = Command::new("gcc")
-        .args(["-O2", "-fPIC", "-c"])
-        .arg(&c)
-        .arg("-o")
-        .arg(&o)
-        .output()
-        .expect("run gcc");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    o
-}
-
 fn open(linker: &Linker, obj: &Path, place: Placement) -> Unit {
     // SAFETY: the generated objects have no constructors.
     unsafe { OpenOptions::new().placement(place).open(linker, [obj]) }.expect("open")
@@ -104,8 +87,8 @@ fn ns_per_call(f: LoopFn, expected: i64) -> f64 {
 
 fn trampoline(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let callee_o = compile(dir.path(), "callee", CALLEE);
-    let loop_o = compile(dir.path(), "loop", LOOP);
+    let callee_o = common::compile(dir.path(), "callee", CALLEE, &["-fPIC"]);
+    let loop_o = common::compile(dir.path(), "loop", LOOP, &["-fPIC"]);
     // Opening the same path again would give the same unit: the far copy
     // has a path of its own.
     let loop_far_o = dir.path().join("loop-far.o");

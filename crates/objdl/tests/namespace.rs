@@ -3,30 +3,20 @@
 //! visibility, GNU_UNIQUE, IFUNC, __start_/__stop_). Real C and assembly,
 //! compiled at test time.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
 use objdl::{Error, Linker, OpenOptions, Scope, Symbol, Unit};
 
-/// Compiles `src` (C, or assembly when `name` ends in `.s`) into an object.
+/// Compiles `src` (C, or assembly when `name` ends in `.s`) into an object
+/// `NAME.o` with `gcc -O2 -c FLAGS`.
 fn build(dir: &tempfile::TempDir, name: &str, src: &str, flags: &[&str]) -> PathBuf {
-    let src_path = dir.path().join(name);
     let obj = dir.path().join(format!("{name}.o"));
-    std::fs::write(&src_path, src).unwrap();
-    let out = Command::new("gcc")
-        .args(["-O2", "-c"])
-        .args(flags)
-        .arg(&src_path)
-        .arg("-o")
-        .arg(&obj)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "gcc {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let args = [&["-O2"], flags].concat();
+    common::compile_to("gcc", &args, &dir.path().join(name), src, &obj);
     obj
 }
 
@@ -476,17 +466,7 @@ fn archive(
         .collect();
     let path = dir.path().join(format!("lib{name}.a"));
     let flags = if indexed { "rcs" } else { "rcS" };
-    let out = Command::new("ar")
-        .arg(flags)
-        .arg(&path)
-        .args(&objs)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ar: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_ok(Command::new("ar").arg(flags).arg(&path).args(&objs));
     path
 }
 

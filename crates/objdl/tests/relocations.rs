@@ -7,6 +7,8 @@
 //! object really contains the relocation type it is about, so that a change
 //! in the assembler cannot make a test silently test something else.
 
+mod common;
+
 use std::ffi::CString;
 use std::path::PathBuf;
 use std::process::Command;
@@ -42,20 +44,7 @@ fn assemble_with(name: &str, src: &str, extra: &[&str]) -> Obj {
     let s = dir.path().join(format!("{name}.s"));
     let o = dir.path().join(format!("{name}.o"));
     let text = format!("{src}\n\t.section .note.GNU-stack,\"\",@progbits\n");
-    std::fs::write(&s, text).unwrap();
-    let out = Command::new("gcc")
-        .arg("-c")
-        .args(extra)
-        .arg(&s)
-        .arg("-o")
-        .arg(&o)
-        .output()
-        .expect("running gcc");
-    assert!(
-        out.status.success(),
-        "gcc -c {name}.s failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::compile_to("gcc", extra, &s, &text, &o);
     Obj { _dir: dir, path: o }
 }
 

@@ -2,32 +2,10 @@
 //! constructor/atexit/destructor life cycle, unwinding through loaded code,
 //! W^X and unmapping at close. Every test compiles real C with gcc.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
+use common::compile_in_tempdir;
 
 use objdl::{Error, Linker, OpenOptions, Placement, Symbol};
-
-/// Compiles C source `src` with `flags` into an object in a fresh temp dir.
-fn cc(name: &str, src: &str, flags: &[&str]) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let c = dir.path().join(format!("{name}.c"));
-    let o = dir.path().join(format!("{name}.o"));
-    std::fs::write(&c, src).unwrap();
-    let out = Command::new("gcc")
-        .args(["-O2", "-c"])
-        .args(flags)
-        .arg(&c)
-        .arg("-o")
-        .arg(&o)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "gcc failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (dir, o)
-}
 
 /// The mappings of this process that overlap `[base, base + size)`, as maps lines.
 fn mappings_in(base: u64, size: u64) -> Vec<String> {
@@ -68,7 +46,7 @@ fn calls_and_data_in_every_flavour() {
     "#;
     for flags in FLAVOURS {
         for place in [Placement::Auto, Placement::Far] {
-            let (_d, o) = cc("calls", src, flags);
+            let (_d, o) = compile_in_tempdir("calls", src, flags);
             let linker = Linker::new();
             let unit = unsafe { OpenOptions::new().placement(place).open(&linker, [&o]) }.unwrap();
             let f: Symbol<extern "C" fn(i32) -> i32> = unsafe { unit.get("triple_plus") }.unwrap();
@@ -102,8 +80,8 @@ fn calls_and_data_in_every_flavour() {
 
 #[test]
 fn several_objects_reference_each_other_both_ways() {
-    let (_a, a) = cc("a", "int b_fn(int); int a_data = 40; int a_fn(int x) { return b_fn(x) + 1; } int a_back(void) { return 2; }", &[]);
-    let (_b, b) = cc(
+    let (_a, a) = compile_in_tempdir("a", "int b_fn(int); int a_data = 40; int a_fn(int x) { return b_fn(x) + 1; } int a_back(void) { return 2; }", &[]);
+    let (_b, b) = compile_in_tempdir(
         "b",
         "extern int a_data; int a_back(void); int b_fn(int x) { return x + a_data + a_back(); }",
         &[],
@@ -117,8 +95,8 @@ fn several_objects_reference_each_other_both_ways() {
 
 #[test]
 fn local_symbols_do_not_leak_between_objects() {
-    let (_a, a) = cc("a", "static int value = 1; static int get(void) { return value; } int from_a(void) { return get(); }", &[]);
-    let (_b, b) = cc("b", "static int value = 2; static int get(void) { return value; } int from_b(void) { return get(); }", &[]);
+    let (_a, a) = compile_in_tempdir("a", "static int value = 1; static int get(void) { return value; } int from_a(void) { return get(); }", &[]);
+    let (_b, b) = compile_in_tempdir("b", "static int value = 2; static int get(void) { return value; } int from_b(void) { return get(); }", &[]);
     let linker = Linker::new();
     let unit = unsafe { linker.open_inputs([&a, &b]) }.unwrap();
     let fa: Symbol<extern "C" fn() -> i32> = unsafe { unit.get("from_a") }.unwrap();
@@ -132,7 +110,7 @@ fn host_definitions_come_before_dlsym() {
     extern "C" fn fake_abs(x: i32) -> i32 {
         x + 1000
     }
-    let (_d, o) = cc(
+    let (_d, o) = compile_in_tempdir(
         "host",
         "int abs(int); int call_abs(int x) { return abs(x); }",
         &["-fno-builtin"],
@@ -146,7 +124,7 @@ fn host_definitions_come_before_dlsym() {
 
 #[test]
 fn every_unresolved_symbol_is_reported_at_once() {
-    let (_d, o) = cc("unres", "extern int missing_data_q; void missing_fn_q(void); int f(void) { missing_fn_q(); return missing_data_q; }", &[]);
+    let (_d, o) = compile_in_tempdir("unres", "extern int missing_data_q; void missing_fn_q(void); int f(void) { missing_fn_q(); return missing_data_q; }", &[]);
     let err = unsafe { Linker::new().open(&o) }.unwrap_err();
     let Error::Unresolved(list) = &err else {
         panic!("{err}")
@@ -161,7 +139,7 @@ fn every_unresolved_symbol_is_reported_at_once() {
 
 #[test]
 fn undefined_weak_resolves_to_zero() {
-    let (_d, o) = cc("weak", "extern void nobody_defines_this(void) __attribute__((weak)); int has(void) { return nobody_defines_this != 0; }", &["-fPIC"]);
+    let (_d, o) = compile_in_tempdir("weak", "extern void nobody_defines_this(void) __attribute__((weak)); int has(void) { return nobody_defines_this != 0; }", &["-fPIC"]);
     let unit = unsafe { Linker::new().open(&o) }.unwrap();
     let f: Symbol<extern "C" fn() -> i32> = unsafe { unit.get("has") }.unwrap();
     assert_eq!(f(), 0);
@@ -169,8 +147,8 @@ fn undefined_weak_resolves_to_zero() {
 
 #[test]
 fn duplicate_strong_definitions_name_both_files() {
-    let (_a, a) = cc("one", "int twice(void) { return 1; }", &[]);
-    let (_b, b) = cc("two", "int twice(void) { return 2; }", &[]);
+    let (_a, a) = compile_in_tempdir("one", "int twice(void) { return 1; }", &[]);
+    let (_b, b) = compile_in_tempdir("two", "int twice(void) { return 2; }", &[]);
     let err = unsafe { Linker::new().open_inputs([&a, &b]) }.unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, Error::DuplicateSymbol { .. }), "{msg}");
@@ -205,7 +183,7 @@ fn life_cycle_order_at_open_and_close() {
         unsafe { SEEN = std::ffi::CStr::from_ptr(s).to_string_lossy().into_owned() };
         s
     }
-    let (_d, o) = cc("life", src, &[]);
+    let (_d, o) = compile_in_tempdir("life", src, &[]);
     let unit = unsafe { Linker::new().open(&o) }.unwrap();
     let get: Symbol<extern "C" fn() -> *const std::ffi::c_char> =
         unsafe { unit.get("get_log") }.unwrap();
@@ -235,7 +213,7 @@ fn life_cycle_order_at_open_and_close() {
 fn no_mapping_is_writable_and_executable() {
     let src = "int data = 1; const int ro = 2; int bss; int f(void) { return data + ro + bss; }";
     for place in [Placement::Auto, Placement::Far] {
-        let (_d, o) = cc("wx", src, &["-fPIC"]);
+        let (_d, o) = compile_in_tempdir("wx", src, &["-fPIC"]);
         let unit = unsafe {
             OpenOptions::new()
                 .placement(place)
@@ -260,7 +238,7 @@ fn unwinding_walks_through_loaded_frames() {
         __attribute__((noinline)) int depth_inner(void) { int n = 0; _Unwind_Backtrace(step, &n); return n; }
         __attribute__((noinline)) int depth(int k) { return k ? depth(k - 1) + 0 * k : depth_inner(); }
     "#;
-    let (_d, o) = cc(
+    let (_d, o) = compile_in_tempdir(
         "unwind",
         src,
         &[
@@ -280,7 +258,7 @@ fn unwinding_walks_through_loaded_frames() {
 
 #[test]
 fn bytes_from_memory_and_stats() {
-    let (_d, o) = cc("mem", "int answer(void) { return 42; }", &[]);
+    let (_d, o) = compile_in_tempdir("mem", "int answer(void) { return 42; }", &[]);
     let bytes = std::fs::read(&o).unwrap();
     let unit = unsafe { Linker::new().open_bytes("in-memory.o", &bytes) }.unwrap();
     let f: Symbol<extern "C" fn() -> i32> = unsafe { unit.get("answer") }.unwrap();
@@ -295,7 +273,7 @@ fn bytes_from_memory_and_stats() {
 #[test]
 fn each_unit_has_its_own_dso_handle() {
     let src = "extern void *__dso_handle; void *handle(void) { return &__dso_handle; }";
-    let (_d, o) = cc("dso", src, &[]);
+    let (_d, o) = compile_in_tempdir("dso", src, &[]);
     let linker = Linker::new();
     let u1 = unsafe { linker.open(&o) }.unwrap();
     // A second copy (opening the same path again would return the same unit).
@@ -324,7 +302,7 @@ fn backtraces_walk_from_loaded_code_into_the_host() {
         __attribute__((noinline)) int loaded_outer(int k) { return k ? loaded_outer(k - 1) + 0 * k : depth_c(); }
         __attribute__((noinline)) void call_back(void (*f)(void)) { f(); __asm__ volatile(""); }
     "#;
-    let (_d, o) = cc(
+    let (_d, o) = compile_in_tempdir(
         "bt",
         src,
         &[
@@ -351,7 +329,7 @@ fn backtraces_walk_from_loaded_code_into_the_host() {
 
 #[test]
 fn perf_map_notes_the_unload() {
-    let (_d, o) = cc("perfnote", "int perf_noted(int x) { return x + 1; }", &[]);
+    let (_d, o) = compile_in_tempdir("perfnote", "int perf_noted(int x) { return x + 1; }", &[]);
     let unit = unsafe { OpenOptions::new().perf_map(true).open(&Linker::new(), [&o]) }.unwrap();
     let base = unit.stats().base;
     let path = format!("/tmp/perf-{}.map", std::process::id());
@@ -371,7 +349,7 @@ fn perf_map_notes_the_unload() {
 /// .bss is an error, not an abort.
 #[test]
 fn unit_size_is_capped() {
-    let (_d, o) = cc(
+    let (_d, o) = compile_in_tempdir(
         "big",
         "static char big[1 << 20]; char *get_big(void) { return big; }",
         &[],
@@ -386,7 +364,7 @@ fn unit_size_is_capped() {
         "{msg}"
     );
     assert!(unsafe { OpenOptions::new().size_limit(4 << 20).open(&linker, [&o]) }.is_ok());
-    let (_dh, huge) = cc(
+    let (_dh, huge) = compile_in_tempdir(
         "huge",
         "static char huge[1L << 60]; char *get_huge(void) { return huge; }",
         &[],

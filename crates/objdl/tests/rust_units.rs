@@ -13,32 +13,19 @@
 //! unit closes, so that this work runs, and check that a thread outliving
 //! the unit skips it instead of jumping into unmapped memory.
 
-use std::ffi::{c_char, OsString};
+mod common;
+use common::{build_rust_demo, run_ok, rustc, RustDemo};
+
+use std::ffi::c_char;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
 use objdl::{Linker, Symbol, Unit};
 
-fn source(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/rust")
-        .join(name)
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn rustc() -> Command {
-    Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| OsString::from("rustc")))
+/// `tests/rust`, the Rust (and C) sources of these tests.
+fn source_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rust")
 }
 
 /// A directory of this test binary's own under the target directory, for
@@ -81,7 +68,7 @@ fn no_std_object(model: &str, flag: Option<&str>) -> PathBuf {
     if let Some(m) = flag {
         cmd.arg("-C").arg(format!("relocation-model={m}"));
     }
-    run(cmd.arg(source("nostd.rs")).arg("-o").arg(&obj));
+    run_ok(cmd.arg(source_dir().join("nostd.rs")).arg("-o").arg(&obj));
     obj
 }
 
@@ -96,25 +83,11 @@ struct Demo {
 fn demo() -> &'static Demo {
     static DEMO: OnceLock<Demo> = OnceLock::new();
     DEMO.get_or_init(|| {
-        let dir = work_dir();
-        let lib = dir.join("libdemo.a");
-        run(rustc()
-            .args(["--edition=2021", "--crate-type=staticlib", "-O"])
-            .arg(source("demo.rs"))
-            .arg("-o")
-            .arg(&lib));
-        let main_o = dir.join("main.o");
-        run(Command::new("gcc")
-            .args(["-fPIC", "-O2", "-Wall", "-Werror", "-c"])
-            .arg(source("main.c"))
-            .arg("-o")
-            .arg(&main_o));
-        let native = dir.join("native");
-        run(Command::new("gcc")
-            .arg(&main_o)
-            .arg(&lib)
-            .args(["-lpthread", "-ldl", "-lm", "-o"])
-            .arg(&native));
+        let RustDemo {
+            lib,
+            main_o,
+            native,
+        } = build_rust_demo(&source_dir(), work_dir());
         let out = Command::new(&native)
             .env("RUST_BACKTRACE", "0")
             .output()

@@ -13,8 +13,8 @@
 //! valgrind (`scripts/valgrind-soak.sh`) resident memory and mappings are
 //! not compared: valgrind's leak check stands in for them.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
@@ -72,25 +72,6 @@ static EVENTS: [AtomicUsize; 5] = [const { AtomicUsize::new(0) }; 5];
 
 extern "C" fn soak_note(what: i32) {
     EVENTS[what as usize].fetch_add(1, Ordering::Relaxed);
-}
-
-fn compile(dir: &Path) -> std::path::PathBuf {
-    let c = dir.join("soak.c");
-    let o = dir.join("soak.o");
-    std::fs::write(&c, UNIT_C).expect("write the C source");
-    let out = Command::new("gcc")
-        .args(["-O2", "-c", "-fPIC"])
-        .arg(&c)
-        .arg("-o")
-        .arg(&o)
-        .output()
-        .expect("run gcc");
-    assert!(
-        out.status.success(),
-        "gcc: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    o
 }
 
 /// Resident memory, from `/proc/self/statm` (pages × page size).
@@ -158,7 +139,7 @@ enum Job {
 #[test]
 fn ten_thousand_open_close_cycles_leak_nothing() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let obj = compile(dir.path());
+    let obj = common::compile(dir.path(), "soak", UNIT_C, &["-fPIC"]);
     let cycles = std::env::var("OBJDL_SOAK_CYCLES")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -2,31 +2,13 @@
 //! models through objdl's `__tls_get_addr`, from several threads, with the
 //! unit closed while threads are alive; the static models are refused.
 
-use std::path::PathBuf;
+mod common;
+use common::{compile, run_ok};
+
 use std::process::Command;
 use std::sync::{Arc, Barrier};
 
 use objdl::{Error, Linker};
-
-fn build(dir: &tempfile::TempDir, name: &str, src: &str, flags: &[&str]) -> PathBuf {
-    let c = dir.path().join(format!("{name}.c"));
-    let o = dir.path().join(format!("{name}.o"));
-    std::fs::write(&c, src).unwrap();
-    let out = Command::new("gcc")
-        .args(["-O2", "-c"])
-        .args(flags)
-        .arg(&c)
-        .arg("-o")
-        .arg(&o)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    o
-}
 
 const TLS_C: &str = r#"
     __thread int counter = 5;                 /* .tdata, global: TLSGD  */
@@ -43,7 +25,7 @@ type Int0 = extern "C" fn() -> i32;
 #[test]
 fn every_thread_sees_its_own_values() {
     let d = tempfile::tempdir().unwrap();
-    let obj = build(&d, "tls", TLS_C, &["-fPIC"]);
+    let obj = compile(d.path(), "tls", TLS_C, &["-fPIC"]);
     let linker = Linker::new();
     let unit = Arc::new(unsafe { linker.open(&obj) }.unwrap());
     let start = Arc::new(Barrier::new(4));
@@ -81,7 +63,7 @@ fn every_thread_sees_its_own_values() {
 #[test]
 fn closing_the_unit_while_threads_live() {
     let d = tempfile::tempdir().unwrap();
-    let obj = build(&d, "tls2", TLS_C, &["-fPIC"]);
+    let obj = compile(d.path(), "tls2", TLS_C, &["-fPIC"]);
     let linker = Linker::new();
     for _ in 0..20 {
         let unit = Arc::new(
@@ -116,8 +98,8 @@ fn closing_the_unit_while_threads_live() {
 fn initial_and_local_exec_are_refused_with_the_fix() {
     let d = tempfile::tempdir().unwrap();
     // Default gcc here is PIE: a __thread defined in the object uses local-exec.
-    let obj = build(
-        &d,
+    let obj = compile(
+        d.path(),
         "le",
         "__thread int tv = 1; int get_tv(void) { return tv; }",
         &[],
@@ -135,8 +117,8 @@ fn initial_and_local_exec_are_refused_with_the_fix() {
         assert!(msg.contains(needle), "missing {needle}: {msg}");
     }
     // Initial-exec, as -ftls-model=initial-exec makes it.
-    let ie = build(
-        &d,
+    let ie = compile(
+        d.path(),
         "ie",
         "extern __thread int other; int get(void) { return other; } __thread int other = 2;",
         &["-fPIC", "-ftls-model=initial-exec"],
@@ -153,8 +135,8 @@ fn tdata_holding_addresses_is_relocated() {
     let d = tempfile::tempdir().unwrap();
     // R_X86_64_64 relocations in .tdata: each thread's block starts as the
     // relocated template.
-    let obj = build(
-        &d,
+    let obj = compile(
+        d.path(),
         "tdata_ptr",
         r#"
         static int x = 42;
@@ -204,7 +186,7 @@ const KEY_C: &str = r#"
 #[test]
 fn key_destructors_reach_thread_locals_and_never_outlive_the_unit() {
     let d = tempfile::tempdir().unwrap();
-    let obj = build(&d, "key", KEY_C, &["-fPIC"]);
+    let obj = compile(d.path(), "key", KEY_C, &["-fPIC"]);
     let linker = Linker::new();
     // A pthread key destructor in the unit reads a __thread variable at
     // thread exit: the thread's block is still there.
@@ -250,20 +232,15 @@ fn thread_locals_of_a_shared_library() {
         "__thread int lib_counter = 7; int *lib_counter_here(void) { return &lib_counter; }",
     )
     .unwrap();
-    let out = Command::new("gcc")
-        .args(["-O2", "-shared", "-fPIC"])
-        .arg(&lib_c)
-        .arg("-o")
-        .arg(&lib_so)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new("gcc")
+            .args(["-O2", "-shared", "-fPIC"])
+            .arg(&lib_c)
+            .arg("-o")
+            .arg(&lib_so),
     );
     let unit_src = "extern __thread int lib_counter; int bump_lib(void) { return ++lib_counter; } int *lib_address(void) { return &lib_counter; }";
-    let obj = build(&d, "tlsuser", unit_src, &["-fPIC"]);
+    let obj = compile(d.path(), "tlsuser", unit_src, &["-fPIC"]);
     let linker = Linker::new();
     linker.load_library(lib_so.to_str().unwrap(), &[]).unwrap();
     let unit = Arc::new(unsafe { linker.open(&obj) }.unwrap());

@@ -10,10 +10,12 @@
 //! One test, so that no other test of this binary maps or unmaps memory
 //! while a closed unit's range is checked.
 
+mod common;
+use common::compile;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -47,26 +49,6 @@ int (*add_pointer)(int) = add;
 char word[] = "four";
 int work(int n) { return add(n) + (int)strlen(word); }
 "#;
-
-fn compile(dir: &Path, name: &str, src: &str, flags: &[&str]) -> PathBuf {
-    let c = dir.join(format!("{name}.c"));
-    let o = dir.join(format!("{name}.o"));
-    std::fs::write(&c, src).expect("write the C source");
-    let out = Command::new("gcc")
-        .args(["-O2", "-c"])
-        .args(flags)
-        .arg(&c)
-        .arg("-o")
-        .arg(&o)
-        .output()
-        .expect("run gcc");
-    assert!(
-        out.status.success(),
-        "gcc {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    o
-}
 
 /// One line of the maps: `[start, end)` and the permissions (`rw-p`...).
 fn parse_line(line: &str) -> Option<(u64, u64, &str)> {
