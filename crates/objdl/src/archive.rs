@@ -67,7 +67,7 @@ fn open<'d>(name: &'d str, bytes: &'d [u8]) -> Result<Archive<'d>> {
                 if !parse::is_elf(data) {
                     continue;
                 }
-                let mname = format!("{name}({})", String::from_utf8_lossy(member.name()));
+                let mname = member_name(name, member.name());
                 let obj = parse::parse(&mname, data)?;
                 let key = UNINDEXED | direct.len() as u64;
                 for s in obj
@@ -91,6 +91,22 @@ fn open<'d>(name: &'d str, bytes: &'d [u8]) -> Result<Archive<'d>> {
     })
 }
 
+/// How messages name a member: `archive(member)`, with any control
+/// character of the member's name (a damaged header can hold a newline)
+/// escaped, so that errors quoting it stay on one line.
+fn member_name(archive: &str, member: &[u8]) -> String {
+    let mut name = format!("{archive}(");
+    for c in String::from_utf8_lossy(member).chars() {
+        if c.is_control() {
+            name.extend(c.escape_default());
+        } else {
+            name.push(c);
+        }
+    }
+    name.push(')');
+    name
+}
+
 /// Marks an index value as a position in `Archive::direct`.
 const UNINDEXED: u64 = 1 << 63;
 
@@ -112,7 +128,7 @@ impl<'d> Archive<'d> {
         let data = member
             .data(self.bytes)
             .map_err(|e| malformed(format!("member at {off:#x}: {e}")))?;
-        let mname = format!("{}({})", self.name, String::from_utf8_lossy(member.name()));
+        let mname = member_name(self.name, member.name());
         parse::parse(&mname, data)
     }
 }

@@ -181,6 +181,27 @@ macro_rules! set_shdr {
     }};
 }
 
+/// A static archive without a symbol index, in the GNU format, of
+/// `members` (name, contents); each name must fit the header with its `/`.
+fn archive(members: &[(&[u8], &[u8])]) -> Vec<u8> {
+    let mut a = b"!<arch>\n".to_vec();
+    for (name, data) in members {
+        let mut header = name.to_vec();
+        header.push(b'/');
+        assert!(header.len() <= 16, "a member name of at most 15 bytes");
+        header.resize(16, b' ');
+        // mtime, uid, gid, mode, size, then the terminator.
+        let fields = format!("{:<12}{:<6}{:<6}{:<8}{:<10}`\n", 0, 0, 0, 644, data.len());
+        header.extend_from_slice(fields.as_bytes());
+        a.extend_from_slice(&header);
+        a.extend_from_slice(data);
+        if data.len() % 2 == 1 {
+            a.push(b'\n');
+        }
+    }
+    a
+}
+
 /// A linker whose host defines `byte_value`.
 fn linker_with_byte_value(v: usize) -> Linker {
     let l = Linker::new();
@@ -370,6 +391,20 @@ fn every_bad_input_gets_its_exact_message() {
         expected: format!(
             "newline.o: malformed: symbol {helper_index}: name \"hel\\ner\" contains a control character"
         ),
+    });
+
+    // An archive member whose name holds a newline (a damaged header; the
+    // `archive` fuzz target found one): messages stay one line.
+    cases.push(Case {
+        what: "archive member name with a newline",
+        linker: good.clone(),
+        inputs: vec![
+            Input::bytes("base.o", base.clone()),
+            Input::bytes("newline.a", archive(&[(b"tr\nunc.o", &base[..40])])),
+        ],
+        expected:
+            "newline.a(tr\\nunc.o): malformed: ELF header: Invalid ELF header size or alignment"
+                .into(),
     });
 
     // A unit at an address its alignment does not allow.

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Fuzzes everything objdl does before loaded code would run: parsing,
+# archive reading, symbol resolution, planning and the relocation
+# arithmetic, all through `Linker::check` at a fixed address (nothing is
+# mapped, no input's code runs). The targets are in fuzz/fuzz_targets/:
+#
+#   parse      objdl::inspect::inspect on one object
+#   archive    the input as an archive, linked with a fixed small object
+#   link       the input as one object, linked
+#   link_pair  the input split into two objects, linked as one unit
+#
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+#   SECONDS   how long each target runs (default 60)
+#   TARGET    the targets to run (default: all four)
+#
+# It installs cargo-fuzz if it is missing (`cargo install`, from crates.io),
+# makes the seed corpus (scripts/fuzz-seeds.sh), builds the targets with
+# libFuzzer and overflow checks, and runs each one. cargo-fuzz builds on
+# stable Rust with `-s none` (no sanitizer: only -Z flags need nightly, and
+# the coverage instrumentation it asks for is stable); objdl is safe Rust
+# where these targets go, and overflow checks and bounds checks are the
+# oracles, with the contracts in fuzz/src/lib.rs. FUZZ_SANITIZER=address
+# builds with AddressSanitizer instead, through RUSTC_BOOTSTRAP=1 (about
+# eight times slower).
+#
+# A crash, panic, timeout or out-of-memory fails the script; the input that
+# did it is in fuzz/artifacts/TARGET/ and its path is printed. Reproduce it
+# with `cargo fuzz run -s none TARGET PATH` (from the repository's root).
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+seconds=${1:-60}
+shift || true
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    targets=(parse archive link link_pair)
+fi
+
+cargo_fuzz_version=0.13.2
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "fuzz: installing cargo-fuzz $cargo_fuzz_version"
+    cargo install cargo-fuzz --version "$cargo_fuzz_version" --locked
+fi
+
+bash scripts/fuzz-seeds.sh
+
+sanitizer=${FUZZ_SANITIZER:-none}
+if [ "$sanitizer" != none ]; then
+    # The sanitizers are a -Z flag: let stable rustc accept it.
+    export RUSTC_BOOTSTRAP=1
+fi
+build=(-s "$sanitizer" --debug-assertions)
+cargo fuzz build "${build[@]}"
+
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+failed=()
+summary=()
+for t in "${targets[@]}"; do
+    echo "fuzz: $t for ${seconds}s"
+    log="$logs/$t.log"
+    status=0
+    cargo fuzz run "${build[@]}" "$t" -- \
+        -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 \
+        -print_final_stats=1 >"$log" 2>&1 || status=$?
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    corpus=$(find "fuzz/corpus/$t" -type f | wc -l)
+    if [ "$status" -ne 0 ]; then
+        # What went wrong (a panic's message, libFuzzer's verdict), then the end.
+        grep -E -A3 "panicked at|ERROR: libFuzzer|ERROR: AddressSanitizer" "$log" | head -n 40 || true
+        tail -n 15 "$log"
+        artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
+        echo "fuzz: $t FAILED (exit $status) after ${runs:-?} executions; input: ${artifact:-see the log above}"
+        failed+=("$t")
+        summary+=("$t: FAILED, ${runs:-?} executions, input ${artifact:-?}")
+    else
+        summary+=("$t: ${runs:-?} executions in ${seconds}s, corpus $corpus inputs, no crash")
+    fi
+done
+
+echo "fuzz: summary"
+for line in "${summary[@]}"; do
+    echo "  $line"
+done
+# The plain closing line: targets that ran clean, and that crashed.
+echo "fuzz: $((${#targets[@]} - ${#failed[@]})) passed, ${#failed[@]} failed"
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "fuzz: target(s) failed: ${failed[*]}"
+    exit 1
+fi
