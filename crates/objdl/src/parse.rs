@@ -322,9 +322,10 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
                 .map_err(|_| malformed(at("group contents lie outside the file")))?;
             if let Some((flag, members)) = words.split_first() {
                 if flag.get(e) & elf::GRP_COMDAT.0 != 0 {
+                    // sh_info names the signature symbol (in the symbol
+                    // table, which sh_link names: objdl reads the one table).
                     groups.push((
                         i,
-                        sh.sh_link(e),
                         sh.sh_info(e),
                         members.iter().map(|m| m.get(e)).collect::<Vec<_>>(),
                     ));
@@ -510,8 +511,7 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
 
     // COMDAT groups: the signature is a symbol named by sh_link/sh_info.
     let mut comdats = Vec::with_capacity(groups.len());
-    for (i, link, info, members) in groups {
-        let _ = link;
+    for (i, info, members) in groups {
         let sig = symbols.get(info as usize).map(|s| s.name).ok_or_else(|| {
             malformed(format!(
                 "group section {i}: signature symbol {info} out of range"

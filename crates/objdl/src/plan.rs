@@ -241,13 +241,12 @@ pub(crate) fn demands(
                             let limit = Field::S32.range().1;
                             d.abs_limit = Some(d.abs_limit.map_or(limit, |l: i128| l.min(limit)));
                         } else if !f.fits(c) {
-                            irreducible.push(unreachable(
+                            irreducible.push(unreachable_site(
                                 obj,
                                 si,
                                 r,
                                 formula_name(r.r_type),
                                 c as u64,
-                                field,
                                 c,
                                 f,
                             ));
@@ -301,14 +300,12 @@ fn formula_name(r_type: object::elf::RelocationType) -> String {
     arch::reloc_name(r_type).into_owned()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn unreachable(
+fn unreachable_site(
     obj: &ObjectFile<'_>,
     si: usize,
     r: &crate::parse::Reloc,
     r_type: String,
     target: u64,
-    _field: u64,
     value: i128,
     f: Field,
 ) -> UnreachableSite {
@@ -379,13 +376,12 @@ pub(crate) fn violations(
             Some(Formula::Pc(f)) => (abs_addr(target) as i128, f),
             _ => (abs_addr(target) as i128, Field::S32),
         };
-        let mut site = unreachable(
+        let mut site = unreachable_site(
             obj,
             c.sec as usize,
             r,
             formula_name(r.r_type),
             tval as u64,
-            field as u64,
             0,
             f,
         );
@@ -436,7 +432,7 @@ pub(crate) fn stand_in_violations(
             continue;
         }
         let target = abs_addr(res.targets[oi as usize][r.sym as usize]);
-        let mut site = unreachable(obj, si as usize, r, formula_name(r.r_type), target, 0, 0, f);
+        let mut site = unreachable_site(obj, si as usize, r, formula_name(r.r_type), target, 0, f);
         site.why = format!(
             "the trampoline standing in for it in the unit at {base:#x} would lie outside {}",
             f.describe()
