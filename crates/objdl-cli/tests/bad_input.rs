@@ -4,7 +4,7 @@
 //! many damaged variants of a real object.
 
 mod common;
-use common::{cc, compile_c, run_with_timeout};
+use common::{cc, compile_c, run_with_timeout, Rng};
 
 use std::ffi::OsStr;
 use std::os::unix::process::ExitStatusExt;
@@ -190,24 +190,6 @@ fn header_mut(b: &mut [u8]) -> &mut Elf {
 fn section_header_mut(b: &mut [u8], index: SectionIndex) -> &mut SectionHeader64<LE> {
     let at = section_header_at(b, index);
     pod_mut(b, at)
-}
-
-/// A simple deterministic xorshift64* generator.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 // ---- Not an object at all. ----

@@ -11,8 +11,8 @@
 //! The two tests take a lock, so that no other unit opens or closes in this
 //! process while the second one reads `/proc/self/maps`.
 
+mod common;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
@@ -28,22 +28,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 
 /// Compiles C `src` with `-O2 -fPIC` into `dir/name.o`.
 fn compile(dir: &Path, name: &str, src: &str) -> PathBuf {
-    let c = dir.join(format!("{name}.c"));
-    let o = dir.join(format!("{name}.o"));
-    std::fs::write(&c, src).expect("write the C source");
-    let out = Command::new("gcc")
-        .args(["-O2", "-c", "-fPIC"])
-        .arg(&c)
-        .arg("-o")
-        .arg(&o)
-        .output()
-        .expect("run gcc");
-    assert!(
-        out.status.success(),
-        "gcc {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    o
+    common::compile(dir, name, src, &["-fPIC"])
 }
 
 /// The unit the callers use all along: an IFUNC, a thread-local counter

@@ -15,9 +15,9 @@
 //! input loads, and the test checks that it does and that the copies are
 //! independent.
 
+mod common;
 use std::mem::offset_of;
 use std::path::Path;
-use std::process::Command;
 
 use objdl::{Input, Linker, OpenOptions, Placement, Report};
 use object::elf::{self, FileHeader64, Rela64, SectionHeader64, Sym64};
@@ -83,22 +83,9 @@ dup:
 
 /// Assembles `src` with gcc into `dir/name.o` and returns the bytes.
 fn assemble(dir: &Path, name: &str, src: &str) -> Vec<u8> {
-    let s = dir.join(format!("{name}.s"));
-    let o = dir.join(format!("{name}.o"));
-    std::fs::write(&s, src).expect("write the assembly");
-    let out = Command::new("gcc")
-        .arg("-c")
-        .arg(&s)
-        .arg("-o")
-        .arg(&o)
-        .output()
-        .expect("run gcc");
-    assert!(
-        out.status.success(),
-        "assembling {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read(&o).expect("read the object")
+    let object = dir.join(format!("{name}.o"));
+    common::compile_to("gcc", &[], &dir.join(format!("{name}.s")), src, &object);
+    std::fs::read(&object).expect("read the object")
 }
 
 // ---- Locating fields with `object`, and patching them. ----

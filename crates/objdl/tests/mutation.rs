@@ -9,10 +9,11 @@
 //! field of the file header, a section header, a symbol or a relocation to
 //! 0, all ones, a value near a boundary, or a random value.
 
+mod common;
+use common::Rng;
 use std::mem::{offset_of, size_of};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -133,44 +134,8 @@ const FLAVOURS: &[(&str, &[&str])] = &[
 
 /// Compiles C `src` with `flags` into `dir/name.o` and returns its bytes.
 fn compile(dir: &Path, name: &str, src: &str, flags: &[&str]) -> Vec<u8> {
-    let c = dir.join(format!("{name}.c"));
-    let o = dir.join(format!("{name}.o"));
-    std::fs::write(&c, src).expect("write the C source");
-    let out = Command::new("gcc")
-        .args(["-O2", "-c", "-fcommon"])
-        .args(flags)
-        .arg(&c)
-        .arg("-o")
-        .arg(&o)
-        .output()
-        .expect("run gcc");
-    assert!(
-        out.status.success(),
-        "gcc {flags:?} {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read(&o).expect("read the object")
-}
-
-/// A simple deterministic xorshift64* generator.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[self.below(v.len() as u64) as usize]
-    }
+    let object = common::compile(dir, name, src, &[&["-fcommon"], flags].concat());
+    std::fs::read(object).expect("read the object")
 }
 
 /// A field of the file that structured mutations set: `width` bytes at

@@ -8,6 +8,12 @@ mod toolchain;
 #[allow(unused_imports)] // some test files use none of it
 pub use toolchain::*;
 
+// The mutation tests' random generator.
+#[path = "../../../objdl/tests/common/rng.rs"]
+mod rng;
+#[allow(unused_imports)]
+pub use rng::Rng;
+
 use std::io::{Read, Write};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

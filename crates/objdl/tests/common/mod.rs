@@ -3,7 +3,10 @@
 //! own and uses only part of it.
 #![allow(dead_code)]
 
+mod rng;
 mod toolchain;
+#[allow(unused_imports)] // only the mutation tests use it
+pub use rng::Rng;
 pub use toolchain::*;
 
 use std::path::{Path, PathBuf};
