@@ -7,7 +7,7 @@ use object::elf;
 
 use crate::arch::{self, Field, Formula};
 use crate::error::Result;
-use crate::parse::{self, SectionKind, SymbolDef};
+use crate::parse::{self, RelocFields, SectionKind, SymbolDef};
 
 /// What a relocated field needs in order to be served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,8 +155,9 @@ pub fn inspect(name: &str, bytes: &[u8]) -> Result<ObjectInfo> {
     let symbols = obj
         .symbols
         .iter()
-        .map(|s| SymbolInfo {
-            name: s.name.to_string(),
+        .enumerate()
+        .map(|(i, s)| SymbolInfo {
+            name: obj.symbol_name(i as u32),
             binding: match s.bind {
                 elf::STB_LOCAL => "local",
                 elf::STB_WEAK => "weak",
@@ -178,14 +179,14 @@ pub fn inspect(name: &str, bytes: &[u8]) -> Result<ObjectInfo> {
         .collect();
     let mut relocations = Vec::new();
     for sec in &obj.sections {
-        for r in &obj.relocs[sec.relocs.clone()] {
+        for r in sec.relocs {
             relocations.push(RelocationInfo {
                 section: sec.name.to_string(),
-                offset: r.offset,
-                r_type: arch::reloc_name(r.r_type).into_owned(),
-                symbol: crate::plan::symbol_name(&obj, r.sym),
-                addend: r.addend,
-                reach: reach(arch::formula(r.r_type), sec.data, r.offset as usize),
+                offset: r.offset(),
+                r_type: arch::reloc_name(r.kind()).into_owned(),
+                symbol: crate::plan::symbol_name(&obj, r.sym()),
+                addend: r.addend(),
+                reach: reach(arch::formula(r.kind()), sec.data, r.offset() as usize),
             });
         }
     }

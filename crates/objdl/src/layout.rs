@@ -19,6 +19,36 @@ pub(crate) const PAGE: u64 = 4096;
 /// Offset meaning "not loaded".
 pub(crate) const NOT_LOADED: u64 = u64::MAX;
 
+/// In [`Layout::symbol_offsets`]: the symbol is a fixed address outside the unit.
+pub(crate) const EXTERNAL: u64 = u64::MAX;
+
+/// In [`Layout::symbol_offsets`]: the symbol is inside the unit, in a section
+/// that is not loaded (a TLS section, a note...), so it has no offset.
+pub(crate) const UNLOADED: u64 = u64::MAX - 1;
+
+/// Sections at least this large are placed so that their whole pages can be
+/// mapped from their input file (see [`MappedSection`]).
+const MAP_MIN: u64 = 4 * PAGE;
+
+/// The whole pages of a large section, which come straight from its input
+/// file: mapped private at the same offset modulo the page size, so the
+/// kernel copies them (a page fault's worth of work each, and none of it
+/// in objdl) and later writes stay private.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MappedSection {
+    /// The object and section.
+    pub obj: u32,
+    pub sec: u32,
+    /// Index of the input file.
+    pub file: u32,
+    /// Page-aligned offset in the unit.
+    pub offset: u64,
+    /// Page-aligned offset in the file.
+    pub file_offset: u64,
+    /// A multiple of the page size.
+    pub len: u64,
+}
+
 /// A page-aligned range of the unit with one protection.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct SegmentRange {
@@ -72,6 +102,12 @@ pub(crate) struct Layout {
     pub bounds: Vec<(u64, u64)>,
     /// The unit's TLS block: where each TLS section lies in it.
     pub tls: TlsLayout,
+    /// The parts of large sections that can be mapped from their files.
+    pub mapped: Vec<MappedSection>,
+    /// Per object, per symbol: the offset in the unit of its target, or
+    /// [`EXTERNAL`] or [`UNLOADED`]. Found once, so that the passes over
+    /// relocations index an array instead of matching a [`Target`].
+    pub symbol_offsets: Vec<Vec<u64>>,
 }
 
 /// The template of the unit's thread-local block: `.tdata` then `.tbss`.
@@ -127,6 +163,7 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
     let mut synthetic = SyntheticOffsets::default();
     let mut section_count = 0;
     let mut cursor = 0u64;
+    let mut mapped = Vec::new();
 
     // Places every loaded section of the kinds `pick` accepts, in input
     // order, except that all sections with a `__start_`/`__stop_` name go
@@ -156,6 +193,23 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
                 for (oj, sj) in group {
                     let sec = &objects[oj].sections[sj];
                     *cursor = align_up(*cursor, sec.align);
+                    if let Some((file, file_offset)) = objects[oj].file_offset(sj) {
+                        let len = sec.data.len() as u64;
+                        if len >= MAP_MIN && sec.align <= PAGE && file_offset % sec.align == 0 {
+                            // Same offset modulo the page: the padding keeps the alignment.
+                            *cursor += file_offset.wrapping_sub(*cursor) % PAGE;
+                            let first = align_up(*cursor, PAGE);
+                            let end = (*cursor + len) & !(PAGE - 1);
+                            mapped.push(MappedSection {
+                                obj: oj as u32,
+                                sec: sj as u32,
+                                file,
+                                offset: first,
+                                file_offset: file_offset + (first - *cursor),
+                                len: end - first,
+                            });
+                        }
+                    }
                     sec_offsets[oj][sj] = *cursor;
                     section_count += 1;
                     if sec.kind == SectionKind::EhFrame {
@@ -257,7 +311,7 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
             span
         })
         .collect();
-    Ok(Layout {
+    let mut layout = Layout {
         tls: TlsLayout::new(objects),
         bounds,
         sec_offsets,
@@ -269,7 +323,36 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
         tables,
         got_offset,
         section_count,
-    })
+        mapped,
+        symbol_offsets: Vec::new(),
+    };
+    layout.symbol_offsets = res
+        .targets
+        .iter()
+        .map(|targets| {
+            targets
+                .iter()
+                .map(|&t| {
+                    // Most symbols: a loaded section's.
+                    if let Target::Section {
+                        obj, sec, value, ..
+                    } = t
+                    {
+                        let off = layout.sec_offsets[obj as usize][sec as usize];
+                        if off != NOT_LOADED {
+                            return off + value;
+                        }
+                    }
+                    match layout.internal_offset(t, res, got_offset) {
+                        Some(off) => off,
+                        None if t.is_internal() => UNLOADED,
+                        None => EXTERNAL,
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    Ok(layout)
 }
 
 fn too_big(objects: &[ObjectFile<'_>], size: u64) -> Error {

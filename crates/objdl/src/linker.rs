@@ -456,6 +456,18 @@ impl Linker {
             }
         }
         archive::select(&mut objects, &archives)?;
+        // Which mapped file each object lies in (archive members too).
+        for obj in &mut objects {
+            let at = obj.data.as_ptr() as u64;
+            obj.backing = files.iter().enumerate().find_map(|(i, (_, f))| {
+                let start = f.as_ptr() as u64;
+                let mapped = matches!(f, FileBytes::Mapped(_));
+                (mapped && (start..start + f.len() as u64).contains(&at)).then(|| parse::Backing {
+                    file: i as u32,
+                    offset: at - start,
+                })
+            });
+        }
         // 2. Resolve.
         let res = resolve::resolve(&mut objects, &self.host, &self.namespace)?;
         // 3. Lay out and plan.
@@ -505,14 +517,12 @@ impl Linker {
             Some(limit) => hi.min(limit + 1 - upper as i128),
             None => hi,
         };
-        let mut preferred = demands.preferred.clone();
-        preferred.sort_unstable();
         let req = placement::Request {
             size: upper,
             align: max_align,
             lo,
             hi,
-            preferred: &preferred,
+            preferred: &demands.preferred,
         };
 
         // 4. Place and map (or, for a check at a given address, only pretend to).
@@ -539,8 +549,20 @@ impl Linker {
             _ => Image::Mapped(placement::reserve(opts.placement, &req)?),
         };
         let base = image.base();
-        let (mut bad, copies) =
+        let (mut bad, mut copies) =
             plan::violations(&objects, &res, &layout, &demands, base, copies_allowed);
+        // Copies are made only of what really is a small variable.
+        let copy_sizes: Option<Vec<u64>> = copies
+            .iter()
+            .map(|&i| res.copyable[i as usize].size())
+            .collect();
+        let copy_sizes = match copy_sizes {
+            Some(sizes) => sizes,
+            None => {
+                (bad, copies) = plan::violations(&objects, &res, &layout, &demands, base, false);
+                Vec::new()
+            }
+        };
         bad.extend(plan::stand_in_violations(
             &objects, &res, &demands, base, upper,
         ));
@@ -595,16 +617,20 @@ impl Linker {
         debug_assert!(size <= upper);
 
         // 5. Relocate (the reservation is still read-write).
+        let mapped = match &image {
+            Image::Mapped(m) => map_sections(m, &layout.mapped, &files),
+            Image::Virtual { .. } => false,
+        };
         let bytes = image.bytes_mut();
-        let counts = relocate::relocate(bytes, base, &objects, &res, &layout, &plan, tail)?;
+        let counts = relocate::relocate(bytes, base, &objects, &res, &layout, &plan, tail, mapped)?;
         let entry = runtime::Entry::lookup(&self.host);
         let dso_offset = layout.synthetic.dso_handle;
-        for &i in &copies {
+        for (&i, &size) in copies.iter().zip(&copy_sizes) {
             let c = res.copyable[i as usize];
             let at = layout.synthetic.copies[i as usize] as usize;
-            // SAFETY: `c.addr` is a variable of `c.size` (<= 8) bytes in a
+            // SAFETY: `c.addr` is a variable of `size` (<= 8) bytes in a
             // loaded module, as its ELF symbol (dladdr1) says.
-            let value = unsafe { std::slice::from_raw_parts(c.addr as *const u8, c.size as usize) };
+            let value = unsafe { std::slice::from_raw_parts(c.addr as *const u8, size as usize) };
             bytes[at..at + value.len()].copy_from_slice(value);
         }
         write_synthetics(bytes, base, &res, &layout, &entry);
@@ -679,6 +705,22 @@ impl Linker {
     }
 }
 
+/// Maps the whole pages of large sections from their files into the
+/// reservation. Returns `false` (and the sections are then copied) if any
+/// mapping fails.
+fn map_sections(
+    image: &Reservation,
+    sections: &[layout::MappedSection],
+    files: &[(String, FileBytes)],
+) -> bool {
+    sections.iter().all(|m| match &files[m.file as usize].1 {
+        FileBytes::Mapped(f) => image
+            .map_file(m.offset, m.len, f.fd(), m.file_offset)
+            .is_ok(),
+        FileBytes::Owned(_) => false,
+    })
+}
+
 /// Registers the unit with a debugger and the perf map, as `opts` and the
 /// environment ask.
 fn tools(
@@ -709,14 +751,14 @@ fn tools(
     if opts.perf_map.unwrap_or_else(debug::perf_map_wanted) {
         let mut lines = Vec::new();
         for (oi, obj) in objects.iter().enumerate() {
-            for sym in &obj.symbols {
+            for (i, sym) in obj.symbols.iter().enumerate() {
                 if let parse::SymbolDef::Section { index, value } = sym.def {
                     let off = layout.sec_offsets[oi][index as usize];
-                    if sym.kind == object::elf::STT_FUNC
-                        && off != layout::NOT_LOADED
-                        && !sym.name.is_empty()
-                    {
-                        lines.push((base + off + value, sym.size.max(1), sym.name.to_string()));
+                    if sym.kind == object::elf::STT_FUNC && off != layout::NOT_LOADED {
+                        let name = obj.symbol_name(i as u32);
+                        if !name.is_empty() {
+                            lines.push((base + off + value, sym.size.max(1), name));
+                        }
                     }
                 }
             }
@@ -907,10 +949,11 @@ fn report(
                 });
             }
         }
-        for (i, sym) in obj.symbols.iter().enumerate() {
-            if !sym.name.is_empty() {
+        for i in 0..obj.symbols.len() {
+            let name = obj.symbol_name(i as u32);
+            if !name.is_empty() {
                 let addr = address_of(res.targets[oi][i], layout, res, tail, base);
-                names.entry(addr).or_insert_with(|| sym.name.to_string());
+                names.entry(addr).or_insert(name);
             }
         }
     }

@@ -84,6 +84,53 @@ impl Reservation {
         self.base as u64
     }
 
+    /// Replaces `len` bytes at `offset` (both page-aligned, inside the
+    /// reservation) with a private, read-write copy of the file's bytes at
+    /// `file_offset`. `MAP_POPULATE` on a private writable mapping makes the
+    /// kernel copy every page now (it breaks copy-on-write), so the unit
+    /// never depends on the file again and takes no page faults there.
+    pub fn map_file(
+        &self,
+        offset: u64,
+        len: u64,
+        fd: std::os::fd::BorrowedFd<'_>,
+        file_offset: u64,
+    ) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        assert!(
+            offset % 4096 == 0 && len % 4096 == 0 && offset + len <= self.len as u64,
+            "map_file outside the reservation"
+        );
+        let file_offset = libc::off_t::try_from(file_offset).map_err(|_| Error::Memory {
+            op: "mmap",
+            addr: self.base() + offset,
+            len,
+            source: io::Error::from(io::ErrorKind::InvalidInput),
+        })?;
+        // SAFETY: the range lies inside this reservation (asserted), which
+        // only this unit uses and nothing refers into yet; MAP_FIXED
+        // replaces those pages and nothing else.
+        let p = unsafe {
+            libc::mmap(
+                self.base.add(offset as usize).cast(),
+                len as usize,
+                Protection::RW.bits(),
+                libc::MAP_PRIVATE | libc::MAP_FIXED | libc::MAP_POPULATE,
+                fd.as_raw_fd(),
+                file_offset,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(Error::Memory {
+                op: "mmap",
+                addr: self.base() + offset,
+                len,
+                source: io::Error::last_os_error(),
+            });
+        }
+        Ok(())
+    }
+
     /// The whole reservation, for writing. Only valid while it is read-write.
     ///
     /// # Safety
@@ -160,6 +207,8 @@ impl Drop for Reservation {
 pub(crate) struct FileMap {
     base: *const u8,
     len: usize,
+    /// Kept open for [`Reservation::map_file`].
+    file: std::fs::File,
 }
 
 impl FileMap {
@@ -197,7 +246,14 @@ impl FileMap {
         Ok(Some(FileMap {
             base: p.cast(),
             len,
+            file,
         }))
+    }
+
+    /// The open file.
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.file.as_fd()
     }
 
     pub fn bytes(&self) -> &[u8] {

@@ -5,7 +5,7 @@
 //! Later stages index these arrays without further checks.
 
 use object::elf;
-use object::read::elf::{FileHeader, Rela as _, SectionHeader, Sym as _};
+use object::read::elf::{FileHeader, SectionHeader, Sym as _};
 use object::{LittleEndian as LE, SectionIndex};
 
 use crate::arch;
@@ -52,8 +52,8 @@ pub(crate) struct Section<'d> {
     pub align: u64,
     /// The file contents; empty for `SHT_NOBITS`.
     pub data: &'d [u8],
-    /// This section's relocations, as a range of [`ObjectFile::relocs`].
-    pub relocs: std::ops::Range<usize>,
+    /// This section's relocations.
+    pub relocs: &'d [Reloc],
     /// For a constructor/destructor table, its init priority (65536 when none).
     pub priority: u32,
     /// Discarded because its COMDAT group was already seen.
@@ -80,7 +80,12 @@ pub(crate) enum SymbolDef {
 /// One symbol of an input object.
 #[derive(Debug, Clone)]
 pub(crate) struct Symbol<'d> {
+    /// The name of a global or weak symbol (checked at parse); empty for a
+    /// local one, whose name only messages and tools read, through
+    /// [`ObjectFile::symbol_name`].
     pub name: &'d str,
+    /// Where the name starts in the string table.
+    pub name_offset: u32,
     pub bind: elf::SymbolBind,
     pub kind: elf::SymbolType,
     pub visibility: elf::SymbolVisibility,
@@ -97,13 +102,38 @@ impl Symbol<'_> {
     }
 }
 
-/// One relocation, as stored in `SHT_RELA`, with its symbol index checked.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Reloc {
-    pub offset: u64,
-    pub r_type: elf::RelocationType,
-    pub sym: u32,
-    pub addend: i64,
+/// One relocation, read in place from the file's `SHT_RELA` section. Parse
+/// has checked its symbol index and that its field lies in its section.
+pub(crate) type Reloc = elf::Rela64<LE>;
+
+/// The fields of a [`Reloc`] (x86-64 objects are little-endian).
+pub(crate) trait RelocFields {
+    /// Where the field is, in its section.
+    fn offset(&self) -> u64;
+    /// The relocation type.
+    fn kind(&self) -> elf::RelocationType;
+    /// The symbol index.
+    fn sym(&self) -> u32;
+    fn addend(&self) -> i64;
+}
+
+impl RelocFields for Reloc {
+    #[inline]
+    fn offset(&self) -> u64 {
+        self.r_offset.get(LE)
+    }
+    #[inline]
+    fn kind(&self) -> elf::RelocationType {
+        elf::RelocationType(self.r_info.get(LE) as u32)
+    }
+    #[inline]
+    fn sym(&self) -> u32 {
+        (self.r_info.get(LE) >> 32) as u32
+    }
+    #[inline]
+    fn addend(&self) -> i64 {
+        self.r_addend.get(LE)
+    }
 }
 
 /// A parsed relocatable object. It borrows the file's bytes.
@@ -114,9 +144,52 @@ pub(crate) struct ObjectFile<'d> {
     pub data: &'d [u8],
     pub sections: Vec<Section<'d>>,
     pub symbols: Vec<Symbol<'d>>,
-    pub relocs: Vec<Reloc>,
+    /// The symbols' string table.
+    pub strtab: &'d [u8],
+    /// Bit `t` is set when a relocation of type `t` (below 63; 63 for any
+    /// higher type) applies to a loaded section: passes that care about
+    /// rare types skip objects without them.
+    pub reloc_kinds: u64,
     /// COMDAT groups: (signature, member section indices).
     pub groups: Vec<(&'d str, Vec<u32>)>,
+    /// Where `data` lies in a mapped input file, when it does: large
+    /// sections are then mapped from the file instead of copied.
+    pub backing: Option<Backing>,
+}
+
+/// The place of an object's bytes in a mapped input file.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Backing {
+    /// Index of the file among the unit's inputs.
+    pub file: u32,
+    /// Offset of the object's first byte in the file.
+    pub offset: u64,
+}
+
+impl ObjectFile<'_> {
+    /// Symbol `sym`'s name for messages and tools (empty for a section
+    /// symbol). A local name that is not clean UTF-8 is shown escaped, so
+    /// that a message stays one line.
+    pub fn symbol_name(&self, sym: u32) -> String {
+        let s = &self.symbols[sym as usize];
+        if !s.name.is_empty() {
+            return s.name.to_string();
+        }
+        match name_at(self.strtab, s.name_offset) {
+            Ok(n) => n.to_string(),
+            Err(_) => lossy_name(self.strtab, s.name_offset),
+        }
+    }
+
+    /// The file offset of section `si`'s contents, when the object is backed by a file.
+    pub fn file_offset(&self, si: usize) -> Option<(u32, u64)> {
+        let b = self.backing?;
+        let sec = &self.sections[si];
+        // Sections without contents have an empty slice from elsewhere.
+        let within = (sec.data.as_ptr() as u64).checked_sub(self.data.as_ptr() as u64)?;
+        (!sec.data.is_empty() && within < self.data.len() as u64)
+            .then_some((b.file, b.offset + within))
+    }
 }
 
 /// The largest alignment accepted for a section or COMMON symbol (1 GiB).
@@ -132,26 +205,51 @@ fn utf8(bytes: &[u8]) -> std::result::Result<&str, std::str::Utf8Error> {
     }
 }
 
+/// Why a symbol name cannot be used.
+#[derive(Debug, PartialEq, Eq)]
+enum BadName {
+    /// The offset is outside the string table, or the name has no NUL.
+    Range,
+    Utf8,
+    /// It holds a control character (the name, for the message).
+    Control(String),
+}
+
+/// The NUL-terminated name at `offset` in `strtab`. Almost every name is
+/// printable ASCII, found and checked in one pass; anything else must be
+/// UTF-8 without control characters (which would break one-line messages).
+fn name_at(strtab: &[u8], offset: u32) -> std::result::Result<&str, BadName> {
+    let tail = strtab.get(offset as usize..).ok_or(BadName::Range)?;
+    let printable = tail
+        .iter()
+        .position(|&b| !(0x20..0x7f).contains(&b))
+        .unwrap_or(tail.len());
+    if tail.get(printable) == Some(&0) {
+        // SAFETY: printable ASCII is valid UTF-8.
+        return Ok(unsafe { std::str::from_utf8_unchecked(&tail[..printable]) });
+    }
+    let end = tail.iter().position(|&b| b == 0).ok_or(BadName::Range)?;
+    let name = std::str::from_utf8(&tail[..end]).map_err(|_| BadName::Utf8)?;
+    if has_control(name) {
+        return Err(BadName::Control(name.to_string()));
+    }
+    Ok(name)
+}
+
+/// The name at `offset` for a message, whatever it holds: escaped, never
+/// more than one line.
+fn lossy_name(strtab: &[u8], offset: u32) -> String {
+    let tail = strtab.get(offset as usize..).unwrap_or(&[]);
+    let end = tail.iter().position(|&b| b == 0).unwrap_or(tail.len());
+    String::from_utf8_lossy(&tail[..end.min(crate::limits::MAX_NAME)])
+        .escape_debug()
+        .to_string()
+}
+
 /// Does a name hold a control character (a newline, an escape...)? Such a
 /// name would break the one-line messages that quote it.
 fn has_control(name: &str) -> bool {
     name.chars().any(char::is_control)
-}
-
-/// How many RELA entries the file's relocation sections claim, as a
-/// capacity hint: never more than the file itself could hold, whatever the
-/// headers say.
-fn reloc_count(
-    table: &object::read::elf::SectionTable<'_, elf::FileHeader64<LE>>,
-    e: LE,
-    file_len: usize,
-) -> usize {
-    let bytes: u64 = table
-        .iter()
-        .filter(|s| s.sh_type(e) == elf::SHT_RELA)
-        .map(|s| s.sh_size(e))
-        .fold(0, u64::saturating_add);
-    (bytes.min(file_len as u64) / 24) as usize
 }
 
 /// Does `bytes` start like an ELF file?
@@ -345,7 +443,7 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
             size,
             align,
             data: data_range,
-            relocs: 0..0,
+            relocs: &[],
             priority,
             discarded: false,
         });
@@ -362,85 +460,40 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
             crate::limits::MAX_SYMBOLS
         )));
     }
+    // The names' string table (object checked that it is a section).
+    let strtab = if symtab.is_empty() {
+        &[][..]
+    } else {
+        table
+            .section(symtab.string_section())
+            .ok()
+            .and_then(|sh| sh.data(e, data).ok())
+            .ok_or_else(|| malformed("symbol names: string table lies outside the file".into()))?
+    };
     let mut symbols = Vec::with_capacity(symtab.len());
-    for (i, sym) in symtab.enumerate() {
-        let i = i.0;
-        let sname = symtab
-            .symbol_name(e, sym)
-            .map_err(|err| malformed(format!("symbol {i}: name: {err}")))?;
-        if sname.len() > crate::limits::MAX_NAME {
-            return Err(unsupported(format!(
-                "symbol {i}: name of {} bytes is too long",
-                sname.len()
-            )));
-        }
-        let sname = utf8(sname).map_err(|_| malformed(format!("symbol {i}: name is not UTF-8")))?;
-        if has_control(sname) {
-            return Err(malformed(format!(
-                "symbol {i}: name {sname:?} contains a control character"
-            )));
-        }
-        let shndx = sym.st_shndx(e);
-        let value = sym.st_value(e);
-        let def = match shndx {
-            elf::SHN_UNDEF => SymbolDef::Undefined,
-            elf::SHN_ABS => SymbolDef::Absolute(value),
-            elf::SHN_COMMON => {
-                let align = value.max(1);
-                if !align.is_power_of_two() || align > MAX_ALIGN {
-                    return Err(malformed(format!(
-                        "symbol {sname}: COMMON alignment {align:#x} is invalid"
-                    )));
-                }
-                if sym.st_size(e) > crate::limits::MAX_UNIT_SIZE {
-                    return Err(unsupported(format!(
-                        "symbol {sname}: COMMON size {:#x} is larger than the unit limit",
-                        sym.st_size(e)
-                    )));
-                }
-                SymbolDef::Common { align }
+    for (i, sym) in symtab.symbols().iter().enumerate() {
+        let symbol = read_symbol(sym, strtab, &sections, None).or_else(|bad| {
+            if bad != BadSymbol::Extended {
+                return Err(bad);
             }
-            _ => {
-                let index = symtab
-                    .symbol_section(e, sym, object::SymbolIndex(i))
-                    .map_err(|err| malformed(format!("symbol {sname}: section index: {err}")))?
-                    .map(|s| s.0)
-                    .unwrap_or(0);
-                let Some(sec) = sections.get(index) else {
-                    return Err(malformed(format!(
-                        "symbol {sname}: section index {index} out of range"
-                    )));
-                };
-                if sec.kind != SectionKind::Skip && value > sec.size {
-                    return Err(malformed(format!(
-                        "symbol {sname}: value {value:#x} lies outside its section {} ({:#x} bytes)",
-                        sec.name, sec.size
-                    )));
-                }
-                SymbolDef::Section {
-                    index: index as u32,
-                    value,
-                }
-            }
-        };
-        if sname.is_empty() && sym.st_bind() != elf::STB_LOCAL {
-            return Err(malformed(format!(
-                "symbol {i}: a global or weak symbol without a name"
-            )));
-        }
-        let kind = sym.st_type();
-        symbols.push(Symbol {
-            name: sname,
-            bind: sym.st_bind(),
-            kind,
-            visibility: sym.st_visibility(),
-            def,
-            size: sym.st_size(e),
+            // SHN_XINDEX: the index is in SHT_SYMTAB_SHNDX.
+            let index = symtab
+                .symbol_section(e, sym, object::SymbolIndex(i))
+                .map_err(|err| BadSymbol::SectionIndex(err.to_string()))?
+                .map_or(0, |s| s.0);
+            read_symbol(sym, strtab, &sections, Some(index))
         });
+        match symbol {
+            Ok(symbol) => symbols.push(symbol),
+            Err(bad) => return Err(bad_symbol(name, i, sym, strtab, &sections, bad)),
+        }
     }
 
-    // Relocations, only for sections that are loaded.
-    let mut relocs = Vec::with_capacity(reloc_count(&table, e, data.len()));
+    // Relocations, only for sections that are loaded: checked here, then
+    // read in place by every later pass.
+    let mut reloc_total = 0usize;
+    let mut reloc_kinds = 0u64;
+    let mut has_relocs = vec![false; sections.len()];
     for (i, sh) in table.iter().enumerate() {
         let Some((rela, _symtab)) = sh
             .rela(e, data)
@@ -470,53 +523,62 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
             )));
         }
         let tsize = tsec.size;
-        let start = relocs.len();
-        for r in rela {
-            let offset = r.r_offset(e);
-            let r_type = r.r_type(e, false);
-            let sym = r.r_sym(e, false);
-            let addend = r.r_addend(e);
-            if sym as usize >= symbols.len() {
-                return Err(malformed(format!(
-                    "section {tname}: relocation at offset {offset:#x} refers to symbol index {sym}, but there are {} symbols",
-                    symbols.len()
-                )));
+        let nsyms = symbols.len() as u64;
+        // One branch-light pass: any bad entry sends us to the slow
+        // search below for the first one, to report it.
+        let (bad, kinds) = scan_relocs(rela, nsyms, tsize);
+        reloc_kinds |= kinds;
+        if bad {
+            for r in rela {
+                let (offset, sym) = (r.offset(), r.sym());
+                if u64::from(sym) >= nsyms {
+                    return Err(malformed(format!(
+                        "section {tname}: relocation at offset {offset:#x} refers to symbol index {sym}, but there are {} symbols",
+                        symbols.len()
+                    )));
+                }
+                let width = arch::field_width(r.kind());
+                if offset.checked_add(width).is_none_or(|end| end > tsize) {
+                    return Err(malformed(format!(
+                        "section {tname}: relocation at offset {offset:#x} ({width} bytes) lies outside the section ({tsize:#x} bytes)"
+                    )));
+                }
             }
-            let width = arch::field_width(r_type);
-            if offset.checked_add(width).is_none_or(|end| end > tsize) {
-                return Err(malformed(format!(
-                    "section {tname}: relocation at offset {offset:#x} ({width} bytes) lies outside the section ({tsize:#x} bytes)"
-                )));
-            }
-            relocs.push(Reloc {
-                offset,
-                r_type,
-                sym,
-                addend,
-            });
         }
-        if relocs.len() > crate::limits::MAX_RELOCS {
+        reloc_total += rela.len();
+        if reloc_total > crate::limits::MAX_RELOCS {
             return Err(unsupported(format!(
                 "more than {} relocations",
                 crate::limits::MAX_RELOCS
             )));
         }
-        if !sections[target].relocs.is_empty() {
+        if has_relocs[target] {
             return Err(malformed(format!(
                 "section {tname} has two relocation sections"
             )));
         }
-        sections[target].relocs = start..relocs.len();
+        has_relocs[target] = true;
+        sections[target].relocs = rela;
     }
 
     // COMDAT groups: the signature is a symbol named by sh_link/sh_info.
     let mut comdats = Vec::with_capacity(groups.len());
     for (i, info, members) in groups {
-        let sig = symbols.get(info as usize).map(|s| s.name).ok_or_else(|| {
+        let sym = symbols.get(info as usize).ok_or_else(|| {
             malformed(format!(
                 "group section {i}: signature symbol {info} out of range"
             ))
         })?;
+        // A local signature's name is read only now.
+        let sig = match name_at(strtab, sym.name_offset) {
+            Ok(name) => name,
+            Err(_) => {
+                return Err(malformed(format!(
+                    "group section {i}: signature symbol {info} has a bad name: {}",
+                    lossy_name(strtab, sym.name_offset)
+                )))
+            }
+        };
         for &m in &members {
             if m as usize >= sections.len() {
                 return Err(malformed(format!(
@@ -532,9 +594,180 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
         data,
         sections,
         symbols,
-        relocs,
+        strtab,
+        reloc_kinds,
         groups: comdats,
+        backing: None,
     })
+}
+
+/// Checks every relocation of a section at once: whether any refers to a
+/// symbol index at or above `nsyms` or has a field outside the section's
+/// `size` bytes, and which types occur (bit `t` for type `t`, 63 for any
+/// above). No branch per entry beyond the loop's own.
+fn scan_relocs(rela: &[Reloc], nsyms: u64, size: u64) -> (bool, u64) {
+    let mut bad = false;
+    let mut kinds = 0u64;
+    for r in rela {
+        let kind = r.kind();
+        // Offsets near 2^64 would wrap; no section is that large.
+        let end = r.offset().saturating_add(arch::field_width(kind));
+        bad |= (u64::from(r.sym()) >= nsyms) | (end > size);
+        kinds |= 1 << kind.0.min(63);
+    }
+    (bad, kinds)
+}
+
+/// What is wrong with a symbol; [`bad_symbol`] words it.
+#[derive(Debug, PartialEq, Eq)]
+enum BadSymbol {
+    Name(BadName),
+    LongName(usize),
+    NoName,
+    CommonAlign(u64),
+    CommonSize(u64),
+    SectionIndex(String),
+    /// The section index is out of range.
+    Section(usize),
+    /// The value lies outside its section.
+    Value(usize),
+    /// `SHN_XINDEX`: the caller looks the section index up.
+    Extended,
+}
+
+/// The fields of a symbol other than where it is defined.
+#[inline]
+fn symbol_fields<'d>(sym: &elf::Sym64<LE>, name: &'d str) -> Symbol<'d> {
+    Symbol {
+        name,
+        name_offset: sym.st_name(LE),
+        bind: sym.st_bind(),
+        kind: sym.st_type(),
+        visibility: sym.st_visibility(),
+        def: SymbolDef::Undefined,
+        size: sym.st_size(LE),
+    }
+}
+
+/// Reads and checks one symbol. Only global names are read now. An
+/// extended section index (`SHN_XINDEX`) is `xindex`, which the caller
+/// looks up when asked.
+#[inline]
+fn read_symbol<'d>(
+    sym: &elf::Sym64<LE>,
+    strtab: &'d [u8],
+    sections: &[Section<'d>],
+    xindex: Option<usize>,
+) -> std::result::Result<Symbol<'d>, BadSymbol> {
+    let local = sym.st_bind() == elf::STB_LOCAL;
+    let name = if local {
+        ""
+    } else {
+        let name = name_at(strtab, sym.st_name(LE)).map_err(BadSymbol::Name)?;
+        if name.len() > crate::limits::MAX_NAME {
+            return Err(BadSymbol::LongName(name.len()));
+        }
+        if name.is_empty() {
+            return Err(BadSymbol::NoName);
+        }
+        name
+    };
+    let value = sym.st_value(LE);
+    let def = match sym.st_shndx(LE) {
+        elf::SHN_UNDEF => SymbolDef::Undefined,
+        elf::SHN_ABS => SymbolDef::Absolute(value),
+        elf::SHN_COMMON => {
+            let align = value.max(1);
+            if !align.is_power_of_two() || align > MAX_ALIGN {
+                return Err(BadSymbol::CommonAlign(align));
+            }
+            if sym.st_size(LE) > crate::limits::MAX_UNIT_SIZE {
+                return Err(BadSymbol::CommonSize(sym.st_size(LE)));
+            }
+            SymbolDef::Common { align }
+        }
+        elf::SHN_XINDEX => defined_in(sym, xindex.ok_or(BadSymbol::Extended)?, sections)?,
+        // Other reserved indices (processor- or OS-specific) name no section.
+        index if index.0 >= elf::SHN_LORESERVE => defined_in(sym, 0, sections)?,
+        index => defined_in(sym, usize::from(index.0), sections)?,
+    };
+    Ok(Symbol {
+        def,
+        ..symbol_fields(sym, name)
+    })
+}
+
+/// A symbol defined in section `index`, checked against it.
+#[inline]
+fn defined_in(
+    sym: &elf::Sym64<LE>,
+    index: usize,
+    sections: &[Section<'_>],
+) -> std::result::Result<SymbolDef, BadSymbol> {
+    let value = sym.st_value(LE);
+    let sec = sections.get(index).ok_or(BadSymbol::Section(index))?;
+    if sec.kind != SectionKind::Skip && value > sec.size {
+        return Err(BadSymbol::Value(index));
+    }
+    Ok(SymbolDef::Section {
+        index: index as u32,
+        value,
+    })
+}
+
+/// The error for symbol `i`.
+#[cold]
+fn bad_symbol(
+    file: &str,
+    i: usize,
+    sym: &elf::Sym64<LE>,
+    strtab: &[u8],
+    sections: &[Section<'_>],
+    bad: BadSymbol,
+) -> Error {
+    let malformed = |what: String| Error::Malformed {
+        file: file.to_string(),
+        what,
+    };
+    let unsupported = |what: String| Error::Unsupported {
+        file: file.to_string(),
+        what,
+    };
+    let shown = lossy_name(strtab, sym.st_name(LE));
+    match bad {
+        BadSymbol::Name(BadName::Range) => malformed(format!(
+            "symbol {i}: name: offset {:#x} is not a string in the string table ({:#x} bytes)",
+            sym.st_name(LE),
+            strtab.len()
+        )),
+        BadSymbol::Name(BadName::Utf8) => malformed(format!("symbol {i}: name is not UTF-8")),
+        BadSymbol::Name(BadName::Control(name)) => malformed(format!(
+            "symbol {i}: name {name:?} contains a control character"
+        )),
+        BadSymbol::LongName(len) => {
+            unsupported(format!("symbol {i}: name of {len} bytes is too long"))
+        }
+        BadSymbol::NoName => malformed(format!(
+            "symbol {i}: a global or weak symbol without a name"
+        )),
+        BadSymbol::CommonAlign(align) => malformed(format!(
+            "symbol {shown}: COMMON alignment {align:#x} is invalid"
+        )),
+        BadSymbol::CommonSize(size) => unsupported(format!(
+            "symbol {shown}: COMMON size {size:#x} is larger than the unit limit"
+        )),
+        BadSymbol::SectionIndex(err) => malformed(format!("symbol {shown}: section index: {err}")),
+        BadSymbol::Section(index) => malformed(format!(
+            "symbol {shown}: section index {index} out of range"
+        )),
+        BadSymbol::Value(index) => malformed(format!(
+            "symbol {shown}: value {:#x} lies outside its section {} ({:#x} bytes)",
+            sym.st_value(LE),
+            sections[index].name,
+            sections[index].size
+        )),
+        BadSymbol::Extended => malformed(format!("symbol {shown}: extended section index")),
+    }
 }
 
 /// Does this relocation section apply to an allocated section?

@@ -129,7 +129,8 @@ pub(crate) struct Request<'a> {
     /// Inclusive bounds on the base from irreducible references.
     pub lo: i128,
     pub hi: i128,
-    /// Targets of redirectable references, sorted.
+    /// Targets of redirectable references, one per reference (sorted only
+    /// when the kernel's choice does not do).
     pub preferred: &'a [u64],
 }
 
@@ -138,7 +139,17 @@ impl Request<'_> {
         (base as i128) >= self.lo && (base as i128) <= self.hi && base % self.align == 0
     }
 
-    /// How many preferred targets every byte of the unit at `base` reaches.
+    /// Does every byte of the unit at `base` reach every preferred target?
+    fn reaches_all(&self, base: u64) -> bool {
+        let lo = (base + self.size) as i128 - REACH + 1;
+        let hi = base as i128 + REACH - 1;
+        self.preferred
+            .iter()
+            .all(|&t| (t as i128) >= lo && (t as i128) <= hi)
+    }
+
+    /// How many preferred targets every byte of the unit at `base` reaches
+    /// (`preferred` sorted).
     fn score(&self, base: u64) -> usize {
         let lo = (base + self.size) as i128 - REACH + 1;
         let hi = base as i128 + REACH - 1;
@@ -152,6 +163,20 @@ impl Request<'_> {
 /// reservation; it may lie outside the window only when no base inside it
 /// is possible, and the caller then reports the violated references.
 pub(crate) fn reserve(policy: Placement, req: &Request<'_>) -> Result<Reservation> {
+    if policy == Placement::Auto {
+        // Fast path: the kernel's own choice is usually next to the
+        // shared libraries, which is where most targets are.
+        let r = Reservation::map(None, req.size)?;
+        if req.in_window(r.base()) && req.reaches_all(r.base()) {
+            return Ok(r);
+        }
+    }
+    let mut sorted = req.preferred.to_vec();
+    sorted.sort_unstable();
+    let req = &Request {
+        preferred: &sorted,
+        ..*req
+    };
     match policy {
         Placement::At(addr) => {
             if addr % PAGE != 0 || addr % req.align != 0 {
@@ -163,13 +188,6 @@ pub(crate) fn reserve(policy: Placement, req: &Request<'_>) -> Result<Reservatio
             Reservation::map(Some(addr), req.size)
         }
         Placement::Auto => {
-            // Fast path: the kernel's own choice is usually next to the
-            // shared libraries, which is where most targets are.
-            let r = Reservation::map(None, req.size)?;
-            if req.in_window(r.base()) && req.score(r.base()) == req.preferred.len() {
-                return Ok(r);
-            }
-            drop(r);
             map_chosen(req.size, |maps| {
                 let gaps = gaps(maps);
                 // When no base inside the window is free, place the unit

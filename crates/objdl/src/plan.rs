@@ -15,10 +15,10 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::arch::{self, Field, Formula, Relax};
+use crate::arch::{self, Field, Formula, Quick, Relax};
 use crate::error::{Error, Result, Site, UnreachableSite};
-use crate::layout::{Layout, NOT_LOADED};
-use crate::parse::ObjectFile;
+use crate::layout::{Layout, NOT_LOADED, UNLOADED};
+use crate::parse::{ObjectFile, Reloc, RelocFields};
 use crate::resolve::{Resolution, Target};
 
 /// One constraint on the unit's base address: `lo <= base <= hi`.
@@ -55,8 +55,8 @@ pub(crate) struct Demands {
     /// The highest value a trampoline's address may take, when 32-bit
     /// absolutes refer to trampolines.
     pub abs_limit: Option<i128>,
-    /// TLSGD/TLSLD sites, which need a `tls_index` pair in the GOT: (obj, reloc).
-    pub tls_sites: Vec<(u32, u32)>,
+    /// TLSGD/TLSLD sites, which need a `tls_index` pair in the GOT: (obj, section, reloc).
+    pub tls_sites: Vec<(u32, u32, u32)>,
 }
 
 /// Lowest and highest base addresses objdl ever considers (user space, 47 bits).
@@ -66,9 +66,9 @@ pub(crate) const USER_HI: i128 = 0x7fff_ffff_f000;
 /// Builds the error for a relocation type objdl does not handle.
 pub(crate) fn unsupported(obj: &ObjectFile<'_>, sec: usize, r: &crate::parse::Reloc) -> Error {
     Error::UnsupportedRelocation {
-        site: Box::new(site(obj, sec, r.offset)),
-        r_type: arch::reloc_name(r.r_type).into_owned(),
-        symbol: symbol_name(obj, r.sym),
+        site: Box::new(site(obj, sec, r.offset())),
+        r_type: arch::reloc_name(r.kind()).into_owned(),
+        symbol: symbol_name(obj, r.sym()),
     }
 }
 
@@ -82,13 +82,13 @@ pub(crate) fn site(obj: &ObjectFile<'_>, sec: usize, offset: u64) -> Site {
 
 /// A symbol's name for messages; section symbols are named after their section.
 pub(crate) fn symbol_name(obj: &ObjectFile<'_>, sym: u32) -> String {
-    let s = &obj.symbols[sym as usize];
-    if s.name.is_empty() {
-        if let crate::parse::SymbolDef::Section { index, .. } = s.def {
+    let name = obj.symbol_name(sym);
+    if name.is_empty() {
+        if let crate::parse::SymbolDef::Section { index, .. } = obj.symbols[sym as usize].def {
             return obj.sections[index as usize].name.to_string();
         }
     }
-    s.name.to_string()
+    name
 }
 
 /// Collects the unit's demands. `got_base` is the GOT's offset in the unit.
@@ -106,183 +106,31 @@ pub(crate) fn demands(
     };
     let mut irreducible = Vec::new();
     for (oi, obj) in objects.iter().enumerate() {
+        let offsets = &layout.symbol_offsets[oi];
         for (si, sec) in obj.sections.iter().enumerate() {
             let sec_off = layout.sec_offsets[oi][si];
             if sec_off == NOT_LOADED {
                 continue;
             }
             d.relocation_count += sec.relocs.len() as u64;
-            for ri in sec.relocs.clone() {
-                let r = &obj.relocs[ri];
-                let formula = arch::formula(r.r_type).ok_or_else(|| unsupported(obj, si, r))?;
-                let target = res.targets[oi][r.sym as usize];
-                // Thread-local references: to the unit's own TLS block only.
-                if let Formula::TlsIndex { .. }
-                | Formula::DtpOff(_)
-                | Formula::DtpMod
-                | Formula::StaticTls(_) = formula
-                {
-                    if let Formula::StaticTls(_) = formula {
-                        return Err(Error::StaticTls {
-                            site: Box::new(site(obj, si, r.offset)),
-                            r_type: arch::reloc_name(r.r_type).into_owned(),
-                            symbol: symbol_name(obj, r.sym),
-                        });
-                    }
-                    if layout.tls_place(target, 0).is_none() && target.is_internal() {
-                        // A TLS form against a symbol that is not thread-local.
-                        return Err(unsupported(obj, si, r));
-                    }
-                    if layout.tls_place(target, 0).is_none() {
-                        return Err(Error::Unsupported {
-                            file: obj.name.clone(),
-                            what: format!(
-                                "section {} offset {:#x}: {} against `{}`, a symbol outside the unit that no loaded module holds as thread-local",
-                                sec.name,
-                                r.offset,
-                                arch::reloc_name(r.r_type),
-                                symbol_name(obj, r.sym)
-                            ),
-                        });
-                    }
-                    if let Formula::TlsIndex { .. } = formula {
-                        d.tls_sites.push((oi as u32, ri as u32));
-                    }
-                    continue;
-                }
-                let internal = layout.internal_offset(target, res, layout.got_offset);
-                if target.is_internal() && internal.is_none() {
-                    return Err(Error::Malformed {
-                        file: obj.name.clone(),
-                        what: format!(
-                            "section {} offset {:#x}: relocation refers to `{}`, which is in a section that is not loaded",
-                            sec.name,
-                            r.offset,
-                            symbol_name(obj, r.sym)
-                        ),
-                    });
-                }
-                let field = sec_off + r.offset;
-                let a = r.addend as i128;
-                // Addresses are 64-bit two's complement: an absolute symbol
-                // at 0xffff_ffff_ffff_fff0 is -16 to a sign-extended field.
-                let ext = match target {
-                    Target::Absolute { addr, .. } => addr as i64 as i128,
-                    _ => 0,
+            let mut ri = 0;
+            loop {
+                ri = first_unsettled(sec.relocs, ri, offsets, sec_off);
+                let Some(r) = sec.relocs.get(ri) else {
+                    break;
                 };
-                // value = c + k * base, and it must fit `f`.
-                let (f, c, k): (Field, i128, i128) = match formula {
-                    Formula::None
-                    | Formula::Size(_)
-                    | Formula::GotOff(_)
-                    | Formula::GotPc(_)
-                    | Formula::TlsIndex { .. }
-                    | Formula::DtpOff(_)
-                    | Formula::DtpMod
-                    | Formula::StaticTls(_) => continue,
-                    Formula::Got(_) | Formula::GotPcRel { .. } => {
-                        let relaxed = matches!(
-                            formula,
-                            Formula::GotPcRel {
-                                relaxable: true,
-                                ..
-                            }
-                        ) && arch::relaxation(sec.data, r.offset as usize, r.addend)
-                            .is_some();
-                        if internal.is_none() || !relaxed {
-                            d.max_slots += 1;
-                        }
-                        if internal.is_none() {
-                            d.preferred.push(ext as u64);
-                        }
-                        d.redirectable.push((oi as u32, si as u32, ri as u32));
-                        continue;
-                    }
-                    Formula::Abs(f) => match internal {
-                        Some(t) => (f, t as i128 + a, 1),
-                        None => (f, ext + a, 0),
-                    },
-                    Formula::Pc(f) => match internal {
-                        Some(t) => (f, t as i128 + a - field as i128, 0),
-                        None => {
-                            if f == Field::S32 {
-                                match arch::site_kind(sec.data, r.offset as usize) {
-                                    arch::Site::Branch => {
-                                        d.max_trampolines += 1;
-                                        d.preferred.push(ext as u64);
-                                        d.redirectable.push((oi as u32, si as u32, ri as u32));
-                                        continue;
-                                    }
-                                    arch::Site::Lea => {
-                                        d.max_slots += 1;
-                                        d.preferred.push(ext as u64);
-                                        d.redirectable.push((oi as u32, si as u32, ri as u32));
-                                        continue;
-                                    }
-                                    arch::Site::Other => {}
-                                }
-                            }
-                            (f, ext + a - field as i128, -1)
-                        }
-                    },
+                let sym_off = offsets[r.sym() as usize];
+                let formula = arch::formula(r.kind()).ok_or_else(|| unsupported(obj, si, r))?;
+                let at = Where {
+                    obj,
+                    oi,
+                    si,
+                    sec_off,
+                    ri,
+                    sym_off,
                 };
-                let (flo, fhi) = f.range();
-                match k {
-                    0 => {
-                        let code = matches!(target, Target::Absolute { code: true, .. });
-                        if !f.fits(c) && code && a == 0 && matches!(f, Field::S32 | Field::U32) {
-                            // The address of a host function as a 32-bit
-                            // absolute (-fno-pic): served by a trampoline in
-                            // the unit, which must then sit low enough.
-                            d.max_trampolines += 1;
-                            d.redirectable.push((oi as u32, si as u32, ri as u32));
-                            // Below 2 GiB whatever the field, so that any unit
-                            // (32 or 32S) can share the stand-in.
-                            let limit = Field::S32.range().1;
-                            d.abs_limit = Some(d.abs_limit.map_or(limit, |l: i128| l.min(limit)));
-                        } else if !f.fits(c) {
-                            irreducible.push(unreachable_site(
-                                obj,
-                                si,
-                                r,
-                                formula_name(r.r_type),
-                                c as u64,
-                                c,
-                                f,
-                            ));
-                        }
-                    }
-                    _ => {
-                        let (lo, hi) = if k == 1 {
-                            (flo - c, fhi - c)
-                        } else {
-                            (c - fhi, c - flo)
-                        };
-                        d.lo = d.lo.max(lo);
-                        d.hi = d.hi.min(hi);
-                        let copy = match target {
-                            Target::Absolute { addr, .. } if k == -1 && f == Field::S32 => res
-                                .copyable
-                                .iter()
-                                .position(|c| c.addr == addr)
-                                .filter(|_| arch::reads_only(sec.data, r.offset as usize))
-                                .map(|i| i as u32),
-                            _ => None,
-                        };
-                        if copy.is_none() {
-                            d.lo_without_copies = d.lo_without_copies.max(lo);
-                            d.hi_without_copies = d.hi_without_copies.min(hi);
-                        }
-                        d.constraints.push(Constraint {
-                            obj: oi as u32,
-                            sec: si as u32,
-                            reloc: ri as u32,
-                            lo,
-                            hi,
-                            copy,
-                        });
-                    }
-                }
+                demand(&mut d, &mut irreducible, res, layout, at, r, formula)?;
+                ri += 1;
             }
         }
     }
@@ -294,6 +142,233 @@ pub(crate) fn demands(
         });
     }
     Ok(d)
+}
+
+/// The index of the first relocation of `relocs`, from `from` on, that
+/// [`demand`] must look at (or `relocs.len()`). Most need nothing before
+/// the unit has an address: an internal target, whose PC-relative value
+/// does not depend on the base, or a 64-bit absolute, which fits wherever
+/// the unit goes; and forms that only need the final address.
+#[inline(never)]
+fn first_unsettled(relocs: &[Reloc], from: usize, offsets: &[u64], sec_off: u64) -> usize {
+    for (i, r) in relocs.iter().enumerate().skip(from) {
+        let sym_off = offsets[r.sym() as usize];
+        let settled = match arch::quick_class(r.kind()) {
+            Quick::Pc32 => {
+                let field = (sec_off + r.offset()) as i64;
+                let value = (sym_off as i64 - field).checked_add(r.addend());
+                sym_off < UNLOADED && value.is_some_and(|v| i32::try_from(v).is_ok())
+            }
+            Quick::Abs64 => sym_off < UNLOADED,
+            Quick::Nothing => sym_off != UNLOADED,
+            Quick::Other => false,
+        };
+        if !settled {
+            return i;
+        }
+    }
+    relocs.len()
+}
+
+/// Where a relocation is, for [`demand`].
+#[derive(Clone, Copy)]
+struct Where<'a, 'd> {
+    obj: &'a ObjectFile<'d>,
+    oi: usize,
+    si: usize,
+    sec_off: u64,
+    ri: usize,
+    /// The target's offset in the unit, or [`crate::layout::EXTERNAL`] or [`UNLOADED`].
+    sym_off: u64,
+}
+
+/// Sorts one relocation that the fast path of [`demands`] did not settle.
+#[inline(never)]
+fn demand(
+    d: &mut Demands,
+    irreducible: &mut Vec<UnreachableSite>,
+    res: &Resolution<'_>,
+    layout: &Layout,
+    at: Where<'_, '_>,
+    r: &Reloc,
+    formula: Formula,
+) -> Result<()> {
+    let Where {
+        obj,
+        oi,
+        si,
+        sec_off,
+        ri,
+        sym_off,
+    } = at;
+    let sec = &obj.sections[si];
+    let target = res.targets[oi][r.sym() as usize];
+    // Thread-local references: to the unit's own TLS block only.
+    if let Formula::TlsIndex { .. } | Formula::DtpOff(_) | Formula::DtpMod | Formula::StaticTls(_) =
+        formula
+    {
+        if let Formula::StaticTls(_) = formula {
+            return Err(Error::StaticTls {
+                site: Box::new(site(obj, si, r.offset())),
+                r_type: arch::reloc_name(r.kind()).into_owned(),
+                symbol: symbol_name(obj, r.sym()),
+            });
+        }
+        if layout.tls_place(target, 0).is_none() && target.is_internal() {
+            // A TLS form against a symbol that is not thread-local.
+            return Err(unsupported(obj, si, r));
+        }
+        if layout.tls_place(target, 0).is_none() {
+            return Err(Error::Unsupported {
+                file: obj.name.clone(),
+                what: format!(
+                    "section {} offset {:#x}: {} against `{}`, a symbol outside the unit that no loaded module holds as thread-local",
+                    sec.name,
+                    r.offset(),
+                    arch::reloc_name(r.kind()),
+                    symbol_name(obj, r.sym())
+                ),
+            });
+        }
+        if let Formula::TlsIndex { .. } = formula {
+            d.tls_sites.push((oi as u32, si as u32, ri as u32));
+        }
+        return Ok(());
+    }
+    let internal = (sym_off < UNLOADED).then_some(sym_off);
+    if sym_off == UNLOADED {
+        return Err(Error::Malformed {
+            file: obj.name.clone(),
+            what: format!(
+                "section {} offset {:#x}: relocation refers to `{}`, which is in a section that is not loaded",
+                sec.name,
+                r.offset(),
+                symbol_name(obj, r.sym())
+            ),
+        });
+    }
+    let field = sec_off + r.offset();
+    let a = r.addend() as i128;
+    // Addresses are 64-bit two's complement: an absolute symbol
+    // at 0xffff_ffff_ffff_fff0 is -16 to a sign-extended field.
+    let ext = match target {
+        Target::Absolute { addr, .. } => addr as i64 as i128,
+        _ => 0,
+    };
+    // value = c + k * base, and it must fit `f`.
+    let (f, c, k): (Field, i128, i128) = match formula {
+        Formula::None
+        | Formula::Size(_)
+        | Formula::GotOff(_)
+        | Formula::GotPc(_)
+        | Formula::TlsIndex { .. }
+        | Formula::DtpOff(_)
+        | Formula::DtpMod
+        | Formula::StaticTls(_) => return Ok(()),
+        Formula::Got(_) | Formula::GotPcRel { .. } => {
+            let relaxed = matches!(
+                formula,
+                Formula::GotPcRel {
+                    relaxable: true,
+                    ..
+                }
+            ) && arch::relaxation(sec.data, r.offset() as usize, r.addend())
+                .is_some();
+            if internal.is_none() || !relaxed {
+                d.max_slots += 1;
+            }
+            if internal.is_none() {
+                d.preferred.push(ext as u64);
+            }
+            d.redirectable.push((oi as u32, si as u32, ri as u32));
+            return Ok(());
+        }
+        Formula::Abs(f) => match internal {
+            Some(t) => (f, t as i128 + a, 1),
+            None => (f, ext + a, 0),
+        },
+        Formula::Pc(f) => match internal {
+            Some(t) => (f, t as i128 + a - field as i128, 0),
+            None => {
+                if f == Field::S32 {
+                    match arch::site_kind(sec.data, r.offset() as usize) {
+                        arch::Site::Branch => {
+                            d.max_trampolines += 1;
+                            d.preferred.push(ext as u64);
+                            d.redirectable.push((oi as u32, si as u32, ri as u32));
+                            return Ok(());
+                        }
+                        arch::Site::Lea => {
+                            d.max_slots += 1;
+                            d.preferred.push(ext as u64);
+                            d.redirectable.push((oi as u32, si as u32, ri as u32));
+                            return Ok(());
+                        }
+                        arch::Site::Other => {}
+                    }
+                }
+                (f, ext + a - field as i128, -1)
+            }
+        },
+    };
+    let (flo, fhi) = f.range();
+    match k {
+        0 => {
+            let code = matches!(target, Target::Absolute { code: true, .. });
+            if !f.fits(c) && code && a == 0 && matches!(f, Field::S32 | Field::U32) {
+                // The address of a host function as a 32-bit
+                // absolute (-fno-pic): served by a trampoline in
+                // the unit, which must then sit low enough.
+                d.max_trampolines += 1;
+                d.redirectable.push((oi as u32, si as u32, ri as u32));
+                // Below 2 GiB whatever the field, so that any unit
+                // (32 or 32S) can share the stand-in.
+                let limit = Field::S32.range().1;
+                d.abs_limit = Some(d.abs_limit.map_or(limit, |l: i128| l.min(limit)));
+            } else if !f.fits(c) {
+                irreducible.push(unreachable_site(
+                    obj,
+                    si,
+                    r,
+                    formula_name(r.kind()),
+                    c as u64,
+                    c,
+                    f,
+                ));
+            }
+        }
+        _ => {
+            let (lo, hi) = if k == 1 {
+                (flo - c, fhi - c)
+            } else {
+                (c - fhi, c - flo)
+            };
+            d.lo = d.lo.max(lo);
+            d.hi = d.hi.min(hi);
+            let copy = match target {
+                Target::Absolute { addr, .. } if k == -1 && f == Field::S32 => res
+                    .copyable
+                    .iter()
+                    .position(|c| c.addr == addr)
+                    .filter(|_| arch::reads_only(sec.data, r.offset() as usize))
+                    .map(|i| i as u32),
+                _ => None,
+            };
+            if copy.is_none() {
+                d.lo_without_copies = d.lo_without_copies.max(lo);
+                d.hi_without_copies = d.hi_without_copies.min(hi);
+            }
+            d.constraints.push(Constraint {
+                obj: oi as u32,
+                sec: si as u32,
+                reloc: ri as u32,
+                lo,
+                hi,
+                copy,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn formula_name(r_type: object::elf::RelocationType) -> String {
@@ -310,12 +385,12 @@ fn unreachable_site(
     f: Field,
 ) -> UnreachableSite {
     let sec = &obj.sections[si];
-    let start = (r.offset as usize).saturating_sub(3);
-    let end = (r.offset as usize + f.width()).min(sec.data.len());
+    let start = (r.offset() as usize).saturating_sub(3);
+    let end = (r.offset() as usize + f.width()).min(sec.data.len());
     UnreachableSite {
-        site: site(obj, si, r.offset),
+        site: site(obj, si, r.offset()),
         r_type,
-        symbol: symbol_name(obj, r.sym),
+        symbol: symbol_name(obj, r.sym()),
         target,
         bytes: sec
             .data
@@ -361,11 +436,11 @@ pub(crate) fn violations(
             continue;
         }
         let obj = &objects[c.obj as usize];
-        let r = &obj.relocs[c.reloc as usize];
-        let target = res.targets[c.obj as usize][r.sym as usize];
+        let r = &obj.sections[c.sec as usize].relocs[c.reloc as usize];
+        let target = res.targets[c.obj as usize][r.sym() as usize];
         let sec_off = layout.sec_offsets[c.obj as usize][c.sec as usize];
-        let field = base as i128 + (sec_off + r.offset) as i128;
-        let (tval, f) = match arch::formula(r.r_type) {
+        let field = base as i128 + (sec_off + r.offset()) as i128;
+        let (tval, f) = match arch::formula(r.kind()) {
             Some(Formula::Abs(f)) => (
                 base as i128
                     + layout
@@ -380,18 +455,18 @@ pub(crate) fn violations(
             obj,
             c.sec as usize,
             r,
-            formula_name(r.r_type),
+            formula_name(r.kind()),
             tval as u64,
             0,
             f,
         );
-        site.why = match arch::formula(r.r_type) {
+        site.why = match arch::formula(r.kind()) {
             Some(Formula::Abs(_)) => format!(
                 "the unit at {base:#x} puts it at {tval:#x}, outside {}",
                 f.describe()
             ),
             _ => {
-                let dist = tval + r.addend as i128 - field;
+                let dist = tval + r.addend() as i128 - field;
                 format!(
                     "distance {}{:#x} from {:#x} exceeds {}",
                     if dist < 0 { "-" } else { "" },
@@ -423,16 +498,16 @@ pub(crate) fn stand_in_violations(
     let mut out = Vec::new();
     for &(oi, si, ri) in &d.redirectable {
         let obj = &objects[oi as usize];
-        let r = &obj.relocs[ri as usize];
+        let r = &obj.sections[si as usize].relocs[ri as usize];
         // The only absolutes that are redirectable are these.
-        let Some(Formula::Abs(f)) = arch::formula(r.r_type) else {
+        let Some(Formula::Abs(f)) = arch::formula(r.kind()) else {
             continue;
         };
         if end <= f.range().1 {
             continue;
         }
-        let target = abs_addr(res.targets[oi as usize][r.sym as usize]);
-        let mut site = unreachable_site(obj, si as usize, r, formula_name(r.r_type), target, 0, f);
+        let target = abs_addr(res.targets[oi as usize][r.sym() as usize]);
+        let mut site = unreachable_site(obj, si as usize, r, formula_name(r.kind()), target, 0, f);
         site.why = format!(
             "the trampoline standing in for it in the unit at {base:#x} would lie outside {}",
             f.describe()
@@ -613,16 +688,16 @@ pub(crate) fn stand_in_targets(
     d: &Demands,
 ) -> Vec<u64> {
     let mut out = Vec::new();
-    for &(oi, _, ri) in &d.redirectable {
-        let r = &objects[oi as usize].relocs[ri as usize];
+    for &(oi, si, ri) in &d.redirectable {
+        let r = &objects[oi as usize].sections[si as usize].relocs[ri as usize];
         if let (
             Some(Formula::Abs(_)),
             Target::Absolute {
                 addr, code: true, ..
             },
         ) = (
-            arch::formula(r.r_type),
-            res.targets[oi as usize][r.sym as usize],
+            arch::formula(r.kind()),
+            res.targets[oi as usize][r.sym() as usize],
         ) {
             if !out.contains(&addr) {
                 out.push(addr);
@@ -648,13 +723,13 @@ pub(crate) fn finish(
     let got = base + layout.got_offset;
     for &(oi, si, ri) in &d.redirectable {
         let obj = &objects[oi as usize];
-        let r = &obj.relocs[ri as usize];
-        let Some(formula) = arch::formula(r.r_type) else {
+        let r = &obj.sections[si as usize].relocs[ri as usize];
+        let Some(formula) = arch::formula(r.kind()) else {
             continue;
         };
         let si = si as usize;
         let sec_off = layout.sec_offsets[oi as usize][si];
-        let target = res.targets[oi as usize][r.sym as usize];
+        let target = res.targets[oi as usize][r.sym() as usize];
         let s = match layout.internal_offset(target, res, layout.got_offset) {
             Some(off) => base + off,
             None => abs_addr(target),
@@ -663,14 +738,14 @@ pub(crate) fn finish(
             s,
             z: 0,
             code: matches!(target, Target::Absolute { code: true, .. }),
-            p: base + sec_off + r.offset,
+            p: base + sec_off + r.offset(),
             got,
         };
         match decide(
             formula,
             obj.sections[si].data,
-            r.offset as usize,
-            r.addend,
+            r.offset() as usize,
+            r.addend(),
             &at,
         ) {
             Decision::Trampoline { dest } => {
@@ -715,12 +790,12 @@ pub(crate) fn plan_tls_pairs(
     plan: &mut Plan,
 ) {
     plan.tls_module = module;
-    for &(oi, ri) in &d.tls_sites {
-        let r = &objects[oi as usize].relocs[ri as usize];
-        let key = match arch::formula(r.r_type) {
+    for &(oi, si, ri) in &d.tls_sites {
+        let r = &objects[oi as usize].sections[si as usize].relocs[ri as usize];
+        let key = match arch::formula(r.kind()) {
             Some(Formula::TlsIndex { local: true }) => (module, 0),
             _ => layout
-                .tls_place(res.targets[oi as usize][r.sym as usize], module)
+                .tls_place(res.targets[oi as usize][r.sym() as usize], module)
                 .unwrap_or((module, 0)),
         };
         let n = plan.tls_pairs.len() as u32;

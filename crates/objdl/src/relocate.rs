@@ -7,10 +7,10 @@
 //! plan's trampoline/slot tables for the (rare) sites that need one.
 //! Every value is range-checked before it is written.
 
-use crate::arch::{self, Field, Formula};
+use crate::arch::{self, Field, Formula, Quick};
 use crate::error::{Error, Result};
-use crate::layout::{Layout, NOT_LOADED};
-use crate::parse::{ObjectFile, SectionKind};
+use crate::layout::{Layout, EXTERNAL, NOT_LOADED, UNLOADED};
+use crate::parse::{ObjectFile, Reloc, RelocFields, SectionKind};
 use crate::plan::{self, At, Decision, Plan};
 use crate::resolve::{Resolution, Target};
 
@@ -52,7 +52,9 @@ impl Default for Counts {
     }
 }
 
-/// Fills `mem` (the unit, mapped at `base`).
+/// Fills `mem` (the unit, mapped at `base`). When `mapped`, the pages of
+/// [`Layout::mapped`] already hold their sections' contents.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn relocate(
     mem: &mut [u8],
     base: u64,
@@ -61,6 +63,7 @@ pub(crate) fn relocate(
     layout: &Layout,
     plan: &Plan,
     tail: Tail,
+    mapped: bool,
 ) -> Result<Counts> {
     let got = base + tail.got;
     let mut counts = Counts::default();
@@ -70,24 +73,46 @@ pub(crate) fn relocate(
     // Section contents.
     for (oi, obj) in objects.iter().enumerate() {
         for (si, sec) in obj.sections.iter().enumerate() {
-            let off = layout.sec_offsets[oi][si];
-            if off != NOT_LOADED && sec.kind != SectionKind::Bss {
-                mem[off as usize..off as usize + sec.data.len()].copy_from_slice(sec.data);
+            let off = layout.sec_offsets[oi][si] as usize;
+            if off == NOT_LOADED as usize || sec.kind == SectionKind::Bss {
+                continue;
+            }
+            let dest = &mut mem[off..off + sec.data.len()];
+            let done = layout
+                .mapped
+                .iter()
+                .find(|m| mapped && (m.obj, m.sec) == (oi as u32, si as u32));
+            match done {
+                // Only the partial pages at either end.
+                Some(m) => {
+                    let (head, rest) = (m.offset as usize - off, m.len as usize);
+                    dest[..head].copy_from_slice(&sec.data[..head]);
+                    dest[head + rest..].copy_from_slice(&sec.data[head + rest..]);
+                }
+                None => dest.copy_from_slice(sec.data),
             }
         }
     }
 
+    let cx = Context {
+        base,
+        got,
+        objects,
+        res,
+        layout,
+        plan,
+        tail,
+    };
     let mut addrs: Vec<u64> = Vec::new();
     for (oi, obj) in objects.iter().enumerate() {
+        let has_discarded = obj.sections.iter().any(|s| s.discarded);
         // Each symbol's address, once.
         addrs.clear();
-        addrs.extend(res.targets[oi].iter().map(
-            |&t| match layout.internal_offset(t, res, tail.got) {
-                Some(off) => base + off,
-                None => match t {
-                    Target::Absolute { addr, .. } => addr,
-                    _ => 0,
-                },
+        addrs.extend(layout.symbol_offsets[oi].iter().zip(&res.targets[oi]).map(
+            |(&off, &t)| match (off, t) {
+                (EXTERNAL, Target::Absolute { addr, .. }) => addr,
+                (EXTERNAL | UNLOADED, _) => 0,
+                _ => base + off,
             },
         ));
         for (si, sec) in obj.sections.iter().enumerate() {
@@ -113,134 +138,44 @@ pub(crate) fn relocate(
             }
             let start = sec_off as usize;
             let end = start + sec.size as usize;
+            let bytes = &mut mem[start..end];
+            let sec_addr = base + sec_off;
             counts.relocations += sec.relocs.len() as u64;
-            for r in &obj.relocs[sec.relocs.clone()] {
-                let Some(formula) = arch::formula(r.r_type) else {
-                    return Err(plan::unsupported(obj, si, r));
-                };
-                counts.by_type[r.r_type.0 as usize & 63] += 1;
-                let s = addrs[r.sym as usize];
-                let target = res.targets[oi][r.sym as usize];
-                let z = match target {
-                    Target::Section { size, .. } | Target::Absolute { size, .. } => size,
-                    Target::Common(i) => res.commons[i as usize].size,
-                    Target::Synthetic(_) => 8,
-                    Target::Ifunc(_) | Target::Bound { .. } | Target::ExternalTls { .. } => 0,
-                };
-                let at = At {
-                    s,
-                    z,
-                    code: matches!(target, Target::Absolute { code: true, .. }),
-                    p: base + sec_off + r.offset,
-                    got,
-                };
-                let bytes = &mut mem[start..end];
-                let off = r.offset as usize;
-                // An FDE of a function whose COMDAT group was discarded (and
-                // its LSDA pointer): ld deletes the FDE; objdl cannot shrink
-                // .eh_frame, so it gives the FDE the address 0, which libgcc
-                // skips ("link-once functions that were removed"; it masks
-                // the address to the encoding's width). Pointing it at the
-                // kept copy would make this object's FDEs overlap the kept
-                // object's, and libgcc's search of registered objects stops
-                // at the first whose range begins below the PC, so the FDEs
-                // of the other were never found and exceptions terminated.
-                if sec.kind == SectionKind::EhFrame && discarded(objects, target) {
-                    match formula {
-                        Formula::Pc(f) => {
-                            f.write(&mut bytes[off..], -(at.p as i128));
-                            continue;
+            // Slow-path cases: .eh_frame entries of discarded COMDAT members.
+            let quick = sec.kind != SectionKind::EhFrame || !has_discarded;
+            for r in sec.relocs {
+                let kind = r.kind();
+                counts.by_type[kind.0 as usize & 63] += 1;
+                let s = addrs[r.sym() as usize];
+                let off = r.offset() as usize;
+                // The common cases first: a PC-relative or 64-bit value that
+                // fits, as `decide` would write it (it redirects only what
+                // does not fit).
+                if quick {
+                    match arch::quick_class(kind) {
+                        Quick::Pc32 => {
+                            let p = sec_addr + r.offset();
+                            let value = (s as i64)
+                                .checked_sub(p as i64)
+                                .and_then(|v| v.checked_add(r.addend()));
+                            if let Some(v) = value.and_then(|v| i32::try_from(v).ok()) {
+                                bytes[off..off + 4].copy_from_slice(&v.to_le_bytes());
+                                continue;
+                            }
                         }
-                        Formula::Abs(f) => {
-                            f.write(&mut bytes[off..], 0);
-                            continue;
+                        Quick::Abs64 => {
+                            if let Some(v) = (s as i64).checked_add(r.addend()) {
+                                bytes[off..off + 8].copy_from_slice(&v.to_le_bytes());
+                                continue;
+                            }
                         }
                         _ => {}
                     }
                 }
-                let decision = match formula {
-                    // Thread-local forms: from the TLS layout (demands has
-                    // checked that the target is the unit's own TLS).
-                    Formula::TlsIndex { local } => {
-                        let key = if local {
-                            (plan.tls_module, 0)
-                        } else {
-                            layout
-                                .tls_place(target, plan.tls_module)
-                                .unwrap_or((plan.tls_module, 0))
-                        };
-                        let i = lookup(&plan.tls_pairs, key, obj, si, r)?;
-                        let pair = got + plan::tls_pair_offset(plan, i);
-                        Decision::Direct {
-                            f: Field::S32,
-                            value: pair as i128 + i128::from(r.addend) - at.p as i128,
-                        }
-                    }
-                    Formula::DtpOff(f) => Decision::Direct {
-                        f,
-                        value: layout.tls_place(target, plan.tls_module).map_or(0, |p| p.1) as i128
-                            + i128::from(r.addend),
-                    },
-                    Formula::DtpMod => Decision::Direct {
-                        f: Field::W64,
-                        value: i128::from(
-                            layout
-                                .tls_place(target, plan.tls_module)
-                                .map_or(plan.tls_module, |p| p.0),
-                        ),
-                    },
-                    _ => plan::decide(formula, bytes, off, r.addend, &at),
+                let Some(formula) = arch::formula(kind) else {
+                    return Err(plan::unsupported(obj, si, r));
                 };
-                let (f, value, field_at) = match decision {
-                    Decision::Skip => continue,
-                    Decision::Data { value, target } => match plan.copies.get(&target) {
-                        Some(&copy) => (
-                            Field::S32,
-                            copy as i128 + i128::from(r.addend) - at.p as i128,
-                            off,
-                        ),
-                        None => (Field::S32, value, off),
-                    },
-                    Decision::Direct { f, value } => (f, value, off),
-                    Decision::Trampoline { dest } => {
-                        let t = lookup(&plan.trampolines, dest, obj, si, r)?;
-                        let addr = base + tail.trampoline(t);
-                        (Field::S32, addr as i128 - 4 - at.p as i128, off)
-                    }
-                    Decision::AbsTrampoline { f, dest } => match plan.shared_stand_ins.get(&dest) {
-                        Some(&shared) => (f, shared as i128, off),
-                        None => {
-                            let t = lookup(&plan.trampolines, dest, obj, si, r)?;
-                            let addr = base + tail.trampoline(t);
-                            (f, addr as i128, off)
-                        }
-                    },
-                    Decision::Slot {
-                        f,
-                        content,
-                        addend,
-                        lea_to_mov,
-                    } => {
-                        let g = base + tail.slot(lookup(&plan.slots, content, obj, si, r)?);
-                        let value = g as i128 + addend - at.p as i128;
-                        if lea_to_mov && Field::S32.fits(value) {
-                            arch::lea_to_mov(bytes, off);
-                        }
-                        (f, value, off)
-                    }
-                    Decision::SlotOffset { f, content, addend } => {
-                        let g = base + tail.slot(lookup(&plan.slots, content, obj, si, r)?);
-                        (f, (g - got) as i128 + addend, off)
-                    }
-                    Decision::Relax { relax, value } => {
-                        let (shift, _) = arch::apply_relax(bytes, off, relax);
-                        (Field::S32, value, off.wrapping_add_signed(shift))
-                    }
-                };
-                if !f.fits(value) {
-                    return Err(overflow(obj, si, r, value, f));
-                }
-                f.write(&mut bytes[field_at..], value);
+                relocate_one(&cx, bytes, (obj, oi, si), sec_addr, r, s, formula)?;
             }
         }
     }
@@ -271,6 +206,162 @@ pub(crate) fn relocate(
     Ok(counts)
 }
 
+/// What [`relocate_one`] needs besides the relocation.
+struct Context<'a, 'd> {
+    base: u64,
+    got: u64,
+    objects: &'a [ObjectFile<'d>],
+    res: &'a Resolution<'d>,
+    layout: &'a Layout,
+    plan: &'a Plan,
+    tail: Tail,
+}
+
+/// Applies one relocation that the fast path of [`relocate`] did not:
+/// trampolines, GOT slots, rewrites, TLS, and everything that overflows.
+#[inline(never)]
+fn relocate_one(
+    cx: &Context<'_, '_>,
+    bytes: &mut [u8],
+    (obj, oi, si): (&ObjectFile<'_>, usize, usize),
+    sec_addr: u64,
+    r: &Reloc,
+    s: u64,
+    formula: Formula,
+) -> Result<()> {
+    let Context {
+        base,
+        got,
+        objects,
+        res,
+        layout,
+        plan,
+        tail,
+    } = *cx;
+    let sec = &obj.sections[si];
+    let off = r.offset() as usize;
+    let target = res.targets[oi][r.sym() as usize];
+    let z = match target {
+        Target::Section { size, .. } | Target::Absolute { size, .. } => size,
+        Target::Common(i) => res.commons[i as usize].size,
+        Target::Synthetic(_) => 8,
+        Target::Ifunc(_) | Target::Bound { .. } | Target::ExternalTls { .. } => 0,
+    };
+    let at = At {
+        s,
+        z,
+        code: matches!(target, Target::Absolute { code: true, .. }),
+        p: sec_addr + r.offset(),
+        got,
+    };
+    // An FDE of a function whose COMDAT group was discarded (and
+    // its LSDA pointer): ld deletes the FDE; objdl cannot shrink
+    // .eh_frame, so it gives the FDE the address 0, which libgcc
+    // skips ("link-once functions that were removed"; it masks
+    // the address to the encoding's width). Pointing it at the
+    // kept copy would make this object's FDEs overlap the kept
+    // object's, and libgcc's search of registered objects stops
+    // at the first whose range begins below the PC, so the FDEs
+    // of the other were never found and exceptions terminated.
+    if sec.kind == SectionKind::EhFrame && discarded(objects, target) {
+        match formula {
+            Formula::Pc(f) => {
+                f.write(&mut bytes[off..], -(at.p as i128));
+                return Ok(());
+            }
+            Formula::Abs(f) => {
+                f.write(&mut bytes[off..], 0);
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
+    let decision = match formula {
+        // Thread-local forms: from the TLS layout (demands has
+        // checked that the target is the unit's own TLS).
+        Formula::TlsIndex { local } => {
+            let key = if local {
+                (plan.tls_module, 0)
+            } else {
+                layout
+                    .tls_place(target, plan.tls_module)
+                    .unwrap_or((plan.tls_module, 0))
+            };
+            let i = lookup(&plan.tls_pairs, key, obj, si, r)?;
+            let pair = got + plan::tls_pair_offset(plan, i);
+            Decision::Direct {
+                f: Field::S32,
+                value: pair as i128 + i128::from(r.addend()) - at.p as i128,
+            }
+        }
+        Formula::DtpOff(f) => Decision::Direct {
+            f,
+            value: layout.tls_place(target, plan.tls_module).map_or(0, |p| p.1) as i128
+                + i128::from(r.addend()),
+        },
+        Formula::DtpMod => Decision::Direct {
+            f: Field::W64,
+            value: i128::from(
+                layout
+                    .tls_place(target, plan.tls_module)
+                    .map_or(plan.tls_module, |p| p.0),
+            ),
+        },
+        _ => plan::decide(formula, bytes, off, r.addend(), &at),
+    };
+    let (f, value, field_at) = match decision {
+        Decision::Skip => return Ok(()),
+        Decision::Data { value, target } => match plan.copies.get(&target) {
+            Some(&copy) => (
+                Field::S32,
+                copy as i128 + i128::from(r.addend()) - at.p as i128,
+                off,
+            ),
+            None => (Field::S32, value, off),
+        },
+        Decision::Direct { f, value } => (f, value, off),
+        Decision::Trampoline { dest } => {
+            let t = lookup(&plan.trampolines, dest, obj, si, r)?;
+            let addr = base + tail.trampoline(t);
+            (Field::S32, addr as i128 - 4 - at.p as i128, off)
+        }
+        Decision::AbsTrampoline { f, dest } => match plan.shared_stand_ins.get(&dest) {
+            Some(&shared) => (f, shared as i128, off),
+            None => {
+                let t = lookup(&plan.trampolines, dest, obj, si, r)?;
+                let addr = base + tail.trampoline(t);
+                (f, addr as i128, off)
+            }
+        },
+        Decision::Slot {
+            f,
+            content,
+            addend,
+            lea_to_mov,
+        } => {
+            let g = base + tail.slot(lookup(&plan.slots, content, obj, si, r)?);
+            let value = g as i128 + addend - at.p as i128;
+            if lea_to_mov && Field::S32.fits(value) {
+                arch::lea_to_mov(bytes, off);
+            }
+            (f, value, off)
+        }
+        Decision::SlotOffset { f, content, addend } => {
+            let g = base + tail.slot(lookup(&plan.slots, content, obj, si, r)?);
+            (f, (g - got) as i128 + addend, off)
+        }
+        Decision::Relax { relax, value } => {
+            let (shift, _) = arch::apply_relax(bytes, off, relax);
+            (Field::S32, value, off.wrapping_add_signed(shift))
+        }
+    };
+    if !f.fits(value) {
+        return Err(overflow(obj, si, r, value, f));
+    }
+    f.write(&mut bytes[field_at..], value);
+    Ok(())
+}
+
 /// Applies the relocations of TLS initialiser section `si` of object `oi`
 /// (at `start` in the TLS template) to the template `image`: what a thread's
 /// block starts as, such as a `__thread` pointer to a static, or a Rust
@@ -290,13 +381,13 @@ fn relocate_tls_initialiser(
     let sec = &obj.sections[si];
     let bytes = &mut image[start as usize..(start + sec.size) as usize];
     counts.relocations += sec.relocs.len() as u64;
-    for r in &obj.relocs[sec.relocs.clone()] {
-        counts.by_type[r.r_type.0 as usize & 63] += 1;
-        let target = res.targets[oi][r.sym as usize];
-        let a = i128::from(r.addend);
-        let (f, value) = match arch::formula(r.r_type) {
+    for r in sec.relocs {
+        counts.by_type[r.kind().0 as usize & 63] += 1;
+        let target = res.targets[oi][r.sym() as usize];
+        let a = i128::from(r.addend());
+        let (f, value) = match arch::formula(r.kind()) {
             Some(Formula::None) => continue,
-            Some(Formula::Abs(f)) => (f, addrs[r.sym as usize] as i64 as i128 + a),
+            Some(Formula::Abs(f)) => (f, addrs[r.sym() as usize] as i64 as i128 + a),
             Some(Formula::DtpOff(f)) => (
                 f,
                 layout.tls_place(target, plan.tls_module).map_or(0, |p| p.1) as i128 + a,
@@ -314,7 +405,7 @@ fn relocate_tls_initialiser(
         if !f.fits(value) {
             return Err(overflow(obj, si, r, value, f));
         }
-        f.write(&mut bytes[r.offset as usize..], value);
+        f.write(&mut bytes[r.offset() as usize..], value);
     }
     Ok(())
 }
@@ -336,9 +427,9 @@ fn overflow(
     f: Field,
 ) -> Error {
     Error::Overflow {
-        site: Box::new(plan::site(obj, si, r.offset)),
-        r_type: arch::reloc_name(r.r_type).into_owned(),
-        symbol: plan::symbol_name(obj, r.sym),
+        site: Box::new(plan::site(obj, si, r.offset())),
+        r_type: arch::reloc_name(r.kind()).into_owned(),
+        symbol: plan::symbol_name(obj, r.sym()),
         value: value as i64,
         detail: f.describe(),
     }
@@ -355,8 +446,8 @@ fn lookup<K: std::hash::Hash + Eq>(
         file: obj.name.clone(),
         what: format!(
             "internal error: no trampoline or GOT slot was planned for {} at {}",
-            arch::reloc_name(r.r_type),
-            plan::site(obj, si, r.offset)
+            arch::reloc_name(r.kind()),
+            plan::site(obj, si, r.offset())
         ),
     })
 }

@@ -12,7 +12,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::error::{Error, Result, Unresolved};
 use crate::host::{self, Host};
 use crate::namespace::Namespace;
-use crate::parse::{ObjectFile, SectionKind, SymbolDef};
+use crate::parse::{ObjectFile, RelocFields, SectionKind, SymbolDef};
 use crate::unit::UnitInner;
 use std::sync::Arc;
 
@@ -137,9 +137,21 @@ pub(crate) const COPYABLE: &[&str] = &[
 pub(crate) struct CopyCandidate {
     /// The variable's address in the host.
     pub addr: u64,
-    /// Its size in bytes (at most 8).
-    pub size: u64,
 }
+
+impl CopyCandidate {
+    /// The variable's size, if its ELF symbol says it is a variable of at
+    /// most 8 bytes (the room the unit keeps for a copy).
+    pub fn size(self) -> Option<u64> {
+        match host::host_symbol(self.addr) {
+            Some((size @ 1..=8, false)) => Some(size),
+            _ => None,
+        }
+    }
+}
+
+/// The id of a local symbol, which has no global name.
+const NO_ID: u32 = u32::MAX;
 
 /// A hashable [`Synthetic`].
 pub(crate) type SyntheticKey = u8;
@@ -195,7 +207,12 @@ pub(crate) fn resolve<'d>(
         }
     }
     let own_target = |oi: u32, si: u32| -> Target {
-        match ifunc_index.get(&(oi, si)) {
+        let ifunc = if ifunc_index.is_empty() {
+            None
+        } else {
+            ifunc_index.get(&(oi, si))
+        };
+        match ifunc {
             Some(&i) => Target::Ifunc(i),
             None => {
                 let sym = &objects[oi as usize].symbols[si as usize];
@@ -204,12 +221,32 @@ pub(crate) fn resolve<'d>(
         }
     };
 
+    // Every global name once: from here on, symbols refer to names by id.
+    let mut ids: FxHashMap<&'d str, u32> = FxHashMap::default();
+    let mut names: Vec<&'d str> = Vec::new();
+    let mut sym_ids: Vec<Vec<u32>> = Vec::with_capacity(objects.len());
+    for obj in objects.iter() {
+        let mut v = Vec::with_capacity(obj.symbols.len());
+        for sym in &obj.symbols {
+            v.push(if sym.is_local() || sym.name.is_empty() {
+                NO_ID
+            } else {
+                *ids.entry(sym.name).or_insert_with(|| {
+                    names.push(sym.name);
+                    names.len() as u32 - 1
+                })
+            });
+        }
+        sym_ids.push(v);
+    }
+
     // 1. The unit's own global definitions.
-    let mut defs: FxHashMap<&'d str, Definition> = FxHashMap::default();
-    let mut common_sizes: FxHashMap<&'d str, (u64, u64)> = FxHashMap::default();
+    let mut defs: Vec<Option<Definition>> = (0..names.len()).map(|_| None).collect();
+    let mut common_sizes: Vec<(u64, u64)> = vec![(0, 1); names.len()];
     for (oi, obj) in objects.iter().enumerate() {
         for (si, sym) in obj.symbols.iter().enumerate().skip(1) {
-            if sym.is_local() || sym.def == SymbolDef::Undefined || sym.name.is_empty() {
+            let id = sym_ids[oi][si];
+            if id == NO_ID || sym.def == SymbolDef::Undefined {
                 continue;
             }
             let exported = matches!(sym.visibility, elf::STV_DEFAULT | elf::STV_PROTECTED);
@@ -229,7 +266,7 @@ pub(crate) fn resolve<'d>(
             }
             let strength = match (sym.def, sym.is_weak()) {
                 (SymbolDef::Common { align }, _) => {
-                    let e = common_sizes.entry(sym.name).or_insert((0, 1));
+                    let e = &mut common_sizes[id as usize];
                     e.0 = e.0.max(sym.size);
                     e.1 = e.1.max(align);
                     Strength::Common
@@ -243,10 +280,8 @@ pub(crate) fn resolve<'d>(
                 strength,
                 exported,
             };
-            match defs.get_mut(sym.name) {
-                None => {
-                    defs.insert(sym.name, new);
-                }
+            match &mut defs[id as usize] {
+                None => defs[id as usize] = Some(new),
                 Some(old) => {
                     if old.strength == Strength::Strong && strength == Strength::Strong {
                         return Err(Error::DuplicateSymbol {
@@ -265,81 +300,78 @@ pub(crate) fn resolve<'d>(
 
     // COMMON symbols that no stronger definition replaced get storage.
     let mut commons = Vec::new();
-    let mut common_index: FxHashMap<&'d str, u32> = FxHashMap::default();
-    for (name, def) in &defs {
-        if def.strength == Strength::Common {
-            let (size, align) = common_sizes[name];
-            common_index.insert(name, commons.len() as u32);
+    let mut common_index: Vec<u32> = vec![NO_ID; names.len()];
+    for (id, def) in defs.iter().enumerate() {
+        if def.as_ref().is_some_and(|d| d.strength == Strength::Common) {
+            let (size, align) = common_sizes[id];
+            common_index[id] = commons.len() as u32;
             commons.push(Common { size, align });
         }
     }
-    let def_target = |def: &Definition, name: &str| -> Target {
+    let def_target = |def: &Definition, id: u32| -> Target {
         if def.strength == Strength::Common {
-            return Target::Common(common_index[name]);
+            return Target::Common(common_index[id as usize]);
         }
         own_target(def.obj, def.sym)
     };
 
-    // 2. Undefined names: the host, then objdl's own, then dlsym.
-    let mut wanted: Vec<(&'d str, u32)> = Vec::new();
-    let mut seen: FxHashSet<&'d str> = FxHashSet::default();
-    for (oi, obj) in objects.iter().enumerate() {
-        for sym in obj.symbols.iter().skip(1) {
-            // Undefined here, or defined by a copy that gave way to another
-            // unit's (a superseded group, an existing GNU_UNIQUE symbol).
-            if !sym.is_local()
-                && !sym.name.is_empty()
-                && !defs.contains_key(sym.name)
-                && seen.insert(sym.name)
-            {
-                wanted.push((sym.name, oi as u32));
-            }
-        }
-    }
-    let mut external: FxHashMap<&'d str, Target> = FxHashMap::default();
+    // 2. Names without a definition here (undefined, or defined by a copy
+    // that gave way to another unit's: a superseded group, an existing
+    // GNU_UNIQUE symbol): the host, then objdl's own, then dlsym.
+    let mut external: Vec<Option<Target>> = vec![None; names.len()];
     let mut bounds: Vec<String> = Vec::new();
     let mut synthetics_used = FxHashSet::default();
     let mut from_dlsym = Vec::new();
     let mut deps: Vec<Arc<UnitInner>> = Vec::new();
-    for &(name, _) in &wanted {
-        if let Some((addr, unit)) = namespace.lookup(name) {
-            external.insert(name, Target::absolute(addr));
+    for (id, &name) in names.iter().enumerate() {
+        if defs[id].is_some() {
+            continue;
+        }
+        external[id] = if let Some((addr, unit)) = namespace.lookup(name) {
             if !deps.iter().any(|d| Arc::ptr_eq(d, &unit)) {
                 deps.push(unit);
             }
+            Some(Target::absolute(addr))
         } else if let Some(addr) = host.defined(name) {
-            external.insert(name, Target::absolute(addr));
+            Some(Target::absolute(addr))
         } else if let Some(addr) = crate::tls::entry(name) {
             // objdl's `__tls_get_addr` (the unit's own TLS blocks, glibc's
             // for every other module), and the thread-exit registrations
             // that must not outlive the unit.
-            external.insert(name, Target::absolute(addr));
+            Some(Target::absolute(addr))
         } else if let Some(t) = section_bound(objects, name, &mut bounds) {
-            external.insert(name, t);
+            Some(t)
         } else if let Some(s) = Synthetic::by_name(name) {
             synthetics_used.insert(s as u8);
-            external.insert(name, Target::Synthetic(s));
+            Some(Target::Synthetic(s))
         } else {
-            from_dlsym.push(name);
-        }
+            from_dlsym.push(id as u32);
+            None
+        };
     }
-    host.dlsym_many(from_dlsym.iter().copied(), |name, addr| {
-        if let Some(addr) = addr.or_else(|| host.exe_symbol(name)) {
-            external.insert(name, Target::absolute(addr));
-        }
-    });
+    let mut asked = from_dlsym.iter();
+    host.dlsym_many(
+        from_dlsym.iter().map(|&id| names[id as usize]),
+        |name, addr| {
+            let id = *asked.next().expect("one answer per name");
+            if let Some(addr) = addr.or_else(|| host.exe_symbol(name)) {
+                external[id as usize] = Some(Target::absolute(addr));
+            }
+        },
+    );
 
     // 3. Every symbol index of every object, once.
     let mut unresolved = Vec::new();
     let mut targets = Vec::with_capacity(objects.len());
     for (oi, obj) in objects.iter().enumerate() {
         let mut t = Vec::with_capacity(obj.symbols.len());
-        for sym in &obj.symbols {
-            let target = if sym.is_local() {
-                own_target(oi as u32, t.len() as u32)
-            } else if let Some(def) = defs.get(sym.name) {
-                def_target(def, sym.name)
-            } else if let Some(&ext) = external.get(sym.name) {
+        for (si, sym) in obj.symbols.iter().enumerate() {
+            let id = sym_ids[oi][si];
+            let target = if id == NO_ID {
+                own_target(oi as u32, si as u32)
+            } else if let Some(def) = &defs[id as usize] {
+                def_target(def, id)
+            } else if let Some(ext) = external[id as usize] {
                 ext
             } else if sym.is_weak() {
                 Target::absolute(0)
@@ -369,9 +401,23 @@ pub(crate) fn resolve<'d>(
     // the module whose TLS block holds the address dlsym gave for this
     // thread, which is the pair glibc understands.
     let mut code_ranges: Option<Vec<(u64, u64)>> = None;
+    const FACT_KINDS: [elf::RelocationType; 8] = [
+        elf::R_X86_64_SIZE32,
+        elf::R_X86_64_SIZE64,
+        elf::R_X86_64_32,
+        elf::R_X86_64_32S,
+        elf::R_X86_64_TLSGD,
+        elf::R_X86_64_DTPMOD64,
+        elf::R_X86_64_DTPOFF64,
+        elf::R_X86_64_DTPOFF32,
+    ];
+    let fact_mask = FACT_KINDS.iter().fold(0u64, |m, k| m | 1 << k.0);
     for (oi, obj) in objects.iter().enumerate() {
-        for r in &obj.relocs {
-            let kind = r.r_type;
+        if obj.reloc_kinds & fact_mask == 0 {
+            continue;
+        }
+        for r in obj.sections.iter().flat_map(|s| s.relocs) {
+            let kind = r.kind();
             let wanted = matches!(
                 kind,
                 elf::R_X86_64_SIZE32
@@ -383,10 +429,10 @@ pub(crate) fn resolve<'d>(
                     | elf::R_X86_64_DTPOFF64
                     | elf::R_X86_64_DTPOFF32
             );
-            if !wanted || obj.symbols[r.sym as usize].is_local() {
+            if !wanted || obj.symbols[r.sym() as usize].is_local() {
                 continue;
             }
-            let t = &mut targets[oi][r.sym as usize];
+            let t = &mut targets[oi][r.sym() as usize];
             let Target::Absolute { addr, size, code } = *t else {
                 continue;
             };
@@ -412,21 +458,24 @@ pub(crate) fn resolve<'d>(
         }
     }
 
+    // Their sizes are checked only if a copy is made (dladdr1 scans a
+    // library's whole symbol table).
     let mut copyable: Vec<CopyCandidate> = Vec::new();
     for &name in COPYABLE {
-        if let Some(&Target::Absolute { addr, .. }) = external.get(name) {
-            if let Some((size @ 1..=8, false)) = host::host_symbol(addr) {
-                copyable.push(CopyCandidate { addr, size });
-            }
+        let ext = ids.get(name).and_then(|&id| external[id as usize]);
+        if let Some(Target::Absolute { addr, .. }) = ext {
+            copyable.push(CopyCandidate { addr });
         }
     }
 
-    let mut exports: Vec<(&'d str, Target)> = defs
+    let exports: Vec<(&'d str, Target)> = defs
         .iter()
-        .filter(|(_, d)| d.exported)
-        .map(|(name, d)| (*name, def_target(d, name)))
+        .enumerate()
+        .filter_map(|(id, d)| {
+            let d = d.as_ref().filter(|d| d.exported)?;
+            Some((names[id], def_target(d, id as u32)))
+        })
         .collect();
-    exports.sort_unstable_by(|a, b| a.0.cmp(b.0));
 
     Ok(Resolution {
         targets,

@@ -27,7 +27,7 @@ pub(crate) enum Field {
 
 impl Field {
     /// The width in bytes.
-    pub fn width(self) -> usize {
+    pub const fn width(self) -> usize {
         match self {
             Field::W64 => 8,
             Field::S32 | Field::U32 => 4,
@@ -117,7 +117,26 @@ pub(crate) enum Formula {
 }
 
 /// The formula for a relocation type, or `None` if objdl does not implement it.
+#[inline]
 pub(crate) fn formula(r_type: elf::RelocationType) -> Option<Formula> {
+    // Every pass over relocations asks: one load from a table built at
+    // compile time, not a match.
+    static TABLE: [Option<Formula>; 64] = {
+        let mut t = [None; 64];
+        let mut i = 0;
+        while i < 64 {
+            t[i] = formula_of(elf::RelocationType(i as u32));
+            i += 1;
+        }
+        t
+    };
+    match TABLE.get(r_type.0 as usize) {
+        Some(&f) => f,
+        None => None,
+    }
+}
+
+const fn formula_of(r_type: elf::RelocationType) -> Option<Formula> {
     use Field::*;
     Some(match r_type {
         elf::R_X86_64_NONE => Formula::None,
@@ -164,19 +183,65 @@ pub(crate) fn formula(r_type: elf::RelocationType) -> Option<Formula> {
     })
 }
 
-/// The size of the field a relocation type patches, for bounds checks at
-/// parse time. Unknown types report 0 and are refused later, with their site.
-pub(crate) fn field_width(r_type: elf::RelocationType) -> u64 {
-    // Parse asks for every relocation: a table beats the full match.
-    static WIDTHS: std::sync::OnceLock<[u8; 64]> = std::sync::OnceLock::new();
-    let table = WIDTHS.get_or_init(|| {
-        std::array::from_fn(|t| field_width_of(elf::RelocationType(t as u32)) as u8)
-    });
-    table.get(r_type.0 as usize).map_or(0, |&w| u64::from(w))
+/// How the passes over relocations can settle the most common types
+/// without looking further (see [`quick_class`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Quick {
+    /// A signed 32-bit PC-relative field (`R_X86_64_PC32`, `PLT32`).
+    Pc32,
+    /// A 64-bit absolute (`R_X86_64_64`).
+    Abs64,
+    /// Needs nothing before the unit has an address (`NONE`, `SIZE*`,
+    /// `GOTOFF64`, `PLTOFF64`, `GOTPC*`).
+    Nothing,
+    /// Anything else: the general path.
+    Other,
 }
 
-fn field_width_of(r_type: elf::RelocationType) -> u64 {
-    match formula(r_type) {
+/// The [`Quick`] class of a relocation type.
+#[inline]
+pub(crate) fn quick_class(r_type: elf::RelocationType) -> Quick {
+    static TABLE: [Quick; 64] = {
+        let mut t = [Quick::Other; 64];
+        let mut i = 0;
+        while i < 64 {
+            t[i] = match formula_of(elf::RelocationType(i as u32)) {
+                Some(Formula::Pc(Field::S32)) => Quick::Pc32,
+                Some(Formula::Abs(Field::W64)) => Quick::Abs64,
+                Some(Formula::None | Formula::Size(_) | Formula::GotOff(_) | Formula::GotPc(_)) => {
+                    Quick::Nothing
+                }
+                _ => Quick::Other,
+            };
+            i += 1;
+        }
+        t
+    };
+    match TABLE.get(r_type.0 as usize) {
+        Some(&q) => q,
+        None => Quick::Other,
+    }
+}
+
+/// The size of the field a relocation type patches, for bounds checks at
+/// parse time. Unknown types report 0 and are refused later, with their site.
+#[inline]
+pub(crate) fn field_width(r_type: elf::RelocationType) -> u64 {
+    // Parse asks for every relocation: a table beats the full match.
+    static WIDTHS: [u8; 64] = {
+        let mut t = [0; 64];
+        let mut i = 0;
+        while i < 64 {
+            t[i] = field_width_of(elf::RelocationType(i as u32)) as u8;
+            i += 1;
+        }
+        t
+    };
+    WIDTHS.get(r_type.0 as usize).map_or(0, |&w| u64::from(w))
+}
+
+const fn field_width_of(r_type: elf::RelocationType) -> u64 {
+    match formula_of(r_type) {
         None | Some(Formula::None) => 0,
         Some(
             Formula::Abs(f)
