@@ -108,6 +108,9 @@ pub(crate) struct Layout {
     /// [`EXTERNAL`] or [`UNLOADED`]. Found once, so that the passes over
     /// relocations index an array instead of matching a [`Target`].
     pub symbol_offsets: Vec<Vec<u64>>,
+    /// Per object, per symbol: the address of a target outside the unit
+    /// ([`EXTERNAL`] in `symbol_offsets`), else 0.
+    pub external_addresses: Vec<Vec<u64>>,
 }
 
 /// The template of the unit's thread-local block: `.tdata` then `.tbss`.
@@ -325,33 +328,34 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
         section_count,
         mapped,
         symbol_offsets: Vec::new(),
+        external_addresses: Vec::new(),
     };
-    layout.symbol_offsets = res
-        .targets
-        .iter()
-        .map(|targets| {
-            targets
-                .iter()
-                .map(|&t| {
-                    // Most symbols: a loaded section's.
-                    if let Target::Section {
-                        obj, sec, value, ..
-                    } = t
-                    {
-                        let off = layout.sec_offsets[obj as usize][sec as usize];
-                        if off != NOT_LOADED {
-                            return off + value;
-                        }
-                    }
-                    match layout.internal_offset(t, res, got_offset) {
-                        Some(off) => off,
-                        None if t.is_internal() => UNLOADED,
-                        None => EXTERNAL,
-                    }
-                })
-                .collect()
-        })
-        .collect();
+    for targets in &res.targets {
+        let mut offsets = Vec::with_capacity(targets.len());
+        let mut addresses = Vec::with_capacity(targets.len());
+        for &t in targets {
+            // Most symbols: a loaded section's.
+            let off = match t {
+                Target::Section {
+                    obj, sec, value, ..
+                } if layout.sec_offsets[obj as usize][sec as usize] != NOT_LOADED => {
+                    layout.sec_offsets[obj as usize][sec as usize] + value
+                }
+                _ => match layout.internal_offset(t, res, got_offset) {
+                    Some(off) => off,
+                    None if t.is_internal() => UNLOADED,
+                    None => EXTERNAL,
+                },
+            };
+            offsets.push(off);
+            addresses.push(match t {
+                Target::Absolute { addr, .. } => addr,
+                _ => 0,
+            });
+        }
+        layout.symbol_offsets.push(offsets);
+        layout.external_addresses.push(addresses);
+    }
     Ok(layout)
 }
 

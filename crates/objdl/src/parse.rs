@@ -195,16 +195,6 @@ impl ObjectFile<'_> {
 /// The largest alignment accepted for a section or COMMON symbol (1 GiB).
 const MAX_ALIGN: u64 = 1 << 30;
 
-/// `bytes` as text: names are almost always ASCII, checked much faster.
-fn utf8(bytes: &[u8]) -> std::result::Result<&str, std::str::Utf8Error> {
-    if bytes.is_ascii() {
-        // SAFETY: ASCII is valid UTF-8.
-        Ok(unsafe { std::str::from_utf8_unchecked(bytes) })
-    } else {
-        std::str::from_utf8(bytes)
-    }
-}
-
 /// Why a symbol name cannot be used.
 #[derive(Debug, PartialEq, Eq)]
 enum BadName {
@@ -317,17 +307,37 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
     // Sections.
     let mut sections = Vec::with_capacity(count);
     let mut groups = Vec::new();
+    // The section names' string table, read as the symbols' is (object's
+    // own lookup would make the `memchr` crate probe the CPU with `cpuid`,
+    // which costs tens of microseconds in a virtual machine).
+    let shstrtab = match header.shstrndx(e, data) {
+        Ok(0) => &[][..],
+        Ok(index) => table
+            .section(SectionIndex(index as usize))
+            .ok()
+            .and_then(|sh| sh.data(e, data).ok())
+            .ok_or_else(|| malformed("section names: string table lies outside the file".into()))?,
+        Err(err) => return Err(malformed(format!("section names: {err}"))),
+    };
     for (i, sh) in table.iter().enumerate() {
-        let sname = table
-            .section_name(e, sh)
-            .map_err(|err| malformed(format!("section {i}: name: {err}")))?;
-        let sname =
-            utf8(sname).map_err(|_| malformed(format!("section {i}: name is not UTF-8")))?;
-        if has_control(sname) {
-            return Err(malformed(format!(
-                "section {i}: name {sname:?} contains a control character"
-            )));
-        }
+        let sname = match name_at(shstrtab, sh.sh_name(e)) {
+            Ok(name) => name,
+            Err(BadName::Range) => {
+                return Err(malformed(format!(
+                    "section {i}: name: offset {:#x} is not a string in the section names ({:#x} bytes)",
+                    sh.sh_name(e),
+                    shstrtab.len()
+                )))
+            }
+            Err(BadName::Utf8) => {
+                return Err(malformed(format!("section {i}: name is not UTF-8")))
+            }
+            Err(BadName::Control(sname)) => {
+                return Err(malformed(format!(
+                    "section {i}: name {sname:?} contains a control character"
+                )))
+            }
+        };
         let flags = sh.sh_flags(e);
         let sh_type = sh.sh_type(e);
         let size = sh.sh_size(e);

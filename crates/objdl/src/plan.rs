@@ -17,7 +17,7 @@ use rustc_hash::FxHashMap;
 
 use crate::arch::{self, Field, Formula, Quick, Relax};
 use crate::error::{Error, Result, Site, UnreachableSite};
-use crate::layout::{Layout, NOT_LOADED, UNLOADED};
+use crate::layout::{Layout, EXTERNAL, NOT_LOADED, UNLOADED};
 use crate::parse::{ObjectFile, Reloc, RelocFields};
 use crate::resolve::{Resolution, Target};
 
@@ -55,6 +55,8 @@ pub(crate) struct Demands {
     /// The highest value a trampoline's address may take, when 32-bit
     /// absolutes refer to trampolines.
     pub abs_limit: Option<i128>,
+    /// GOT loads of internal symbols relaxed whatever the base (not in `redirectable`).
+    pub relaxations: u64,
     /// TLSGD/TLSLD sites, which need a `tls_index` pair in the GOT: (obj, section, reloc).
     pub tls_sites: Vec<(u32, u32, u32)>,
 }
@@ -113,9 +115,18 @@ pub(crate) fn demands(
                 continue;
             }
             d.relocation_count += sec.relocs.len() as u64;
+            let addresses = &layout.external_addresses[oi];
             let mut ri = 0;
             loop {
-                ri = first_unsettled(sec.relocs, ri, offsets, sec_off);
+                let at = Settle {
+                    oi: oi as u32,
+                    si: si as u32,
+                    sec_off,
+                    offsets,
+                    addresses,
+                    data: sec.data,
+                };
+                ri = settle(&mut d, sec.relocs, ri, &at);
                 let Some(r) = sec.relocs.get(ri) else {
                     break;
                 };
@@ -144,24 +155,58 @@ pub(crate) fn demands(
     Ok(d)
 }
 
-/// The index of the first relocation of `relocs`, from `from` on, that
-/// [`demand`] must look at (or `relocs.len()`). Most need nothing before
-/// the unit has an address: an internal target, whose PC-relative value
-/// does not depend on the base, or a 64-bit absolute, which fits wherever
-/// the unit goes; and forms that only need the final address.
+/// What [`settle`] knows of a section.
+struct Settle<'a> {
+    oi: u32,
+    si: u32,
+    sec_off: u64,
+    /// The section's object's [`Layout::symbol_offsets`] and
+    /// [`Layout::external_addresses`].
+    offsets: &'a [u64],
+    addresses: &'a [u64],
+    data: &'a [u8],
+}
+
+/// Settles the relocations of `relocs` from `from` on, until one that
+/// [`demand`] must look at; returns its index (or `relocs.len()`). Most
+/// need nothing before the unit has an address: an internal target, whose
+/// PC-relative value does not depend on the base, or a 64-bit absolute,
+/// which fits wherever the unit goes; and forms that only need the final
+/// address. Calls and jumps out of the unit are recorded as redirectable.
 #[inline(never)]
-fn first_unsettled(relocs: &[Reloc], from: usize, offsets: &[u64], sec_off: u64) -> usize {
+fn settle(d: &mut Demands, relocs: &[Reloc], from: usize, at: &Settle<'_>) -> usize {
     for (i, r) in relocs.iter().enumerate().skip(from) {
-        let sym_off = offsets[r.sym() as usize];
+        let sym_off = at.offsets[r.sym() as usize];
         let settled = match arch::quick_class(r.kind()) {
-            Quick::Pc32 => {
-                let field = (sec_off + r.offset()) as i64;
+            Quick::Pc32 if sym_off < UNLOADED => {
+                let field = (at.sec_off + r.offset()) as i64;
                 let value = (sym_off as i64 - field).checked_add(r.addend());
-                sym_off < UNLOADED && value.is_some_and(|v| i32::try_from(v).is_ok())
+                value.is_some_and(|v| i32::try_from(v).is_ok())
+            }
+            Quick::Pc32 if sym_off == EXTERNAL => {
+                let branch = arch::site_kind(at.data, r.offset() as usize) == arch::Site::Branch;
+                if branch {
+                    d.max_trampolines += 1;
+                    d.preferred.push(at.addresses[r.sym() as usize]);
+                    d.redirectable.push((at.oi, at.si, i as u32));
+                }
+                branch
             }
             Quick::Abs64 => sym_off < UNLOADED,
             Quick::Nothing => sym_off != UNLOADED,
-            Quick::Other => false,
+            // A GOT load of an internal symbol that becomes a `lea` or a
+            // direct call (the distance does not depend on the base).
+            Quick::GotPcRelx if sym_off < UNLOADED => {
+                let off = r.offset() as usize;
+                let field = i128::from(at.sec_off + r.offset());
+                let relaxed = arch::relaxation(at.data, off, r.addend()).filter(|&relax| {
+                    let value = i128::from(sym_off) + i128::from(r.addend()) - field;
+                    Field::S32.fits(arch::relaxed_value(relax, value))
+                });
+                d.relaxations += relaxed.is_some() as u64;
+                relaxed.is_some()
+            }
+            _ => false,
         };
         if !settled {
             return i;
@@ -637,12 +682,7 @@ pub(crate) fn decide(formula: Formula, bytes: &[u8], off: usize, a: i64, at: &At
             if relaxable {
                 if let Some(relax) = arch::relaxation(bytes, off, a as i64) {
                     // Relax only when the displacement itself fits.
-                    let value = s + a - p;
-                    let value = if relax == Relax::Jmp {
-                        value + 1
-                    } else {
-                        value
-                    };
+                    let value = arch::relaxed_value(relax, s + a - p);
                     if Field::S32.fits(value) {
                         return Decision::Relax { relax, value };
                     }
@@ -688,6 +728,9 @@ pub(crate) fn stand_in_targets(
     d: &Demands,
 ) -> Vec<u64> {
     let mut out = Vec::new();
+    if d.abs_limit.is_none() {
+        return out; // no 32-bit absolute of a host function
+    }
     for &(oi, si, ri) in &d.redirectable {
         let r = &objects[oi as usize].sections[si as usize].relocs[ri as usize];
         if let (
@@ -718,17 +761,31 @@ pub(crate) fn finish(
 ) -> Plan {
     let mut plan = Plan {
         shared_stand_ins,
+        relaxations: d.relaxations,
         ..Plan::default()
     };
     let got = base + layout.got_offset;
     for &(oi, si, ri) in &d.redirectable {
         let obj = &objects[oi as usize];
         let r = &obj.sections[si as usize].relocs[ri as usize];
+        let si = si as usize;
+        let sec_off = layout.sec_offsets[oi as usize][si];
+        // Most: a call out of the unit that reaches its target directly.
+        if arch::quick_class(r.kind()) == Quick::Pc32
+            && layout.symbol_offsets[oi as usize][r.sym() as usize] == EXTERNAL
+        {
+            let s = layout.external_addresses[oi as usize][r.sym() as usize];
+            let p = base + sec_off + r.offset();
+            let value = (s as i64)
+                .checked_sub(p as i64)
+                .and_then(|v| v.checked_add(r.addend()));
+            if value.is_some_and(|v| i32::try_from(v).is_ok()) {
+                continue;
+            }
+        }
         let Some(formula) = arch::formula(r.kind()) else {
             continue;
         };
-        let si = si as usize;
-        let sec_off = layout.sec_offsets[oi as usize][si];
         let target = res.targets[oi as usize][r.sym() as usize];
         let s = match layout.internal_offset(target, res, layout.got_offset) {
             Some(off) => base + off,

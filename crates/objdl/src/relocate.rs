@@ -9,7 +9,7 @@
 
 use crate::arch::{self, Field, Formula, Quick};
 use crate::error::{Error, Result};
-use crate::layout::{Layout, EXTERNAL, NOT_LOADED, UNLOADED};
+use crate::layout::{Layout, NOT_LOADED, UNLOADED};
 use crate::parse::{ObjectFile, Reloc, RelocFields, SectionKind};
 use crate::plan::{self, At, Decision, Plan};
 use crate::resolve::{Resolution, Target};
@@ -108,13 +108,12 @@ pub(crate) fn relocate(
         let has_discarded = obj.sections.iter().any(|s| s.discarded);
         // Each symbol's address, once.
         addrs.clear();
-        addrs.extend(layout.symbol_offsets[oi].iter().zip(&res.targets[oi]).map(
-            |(&off, &t)| match (off, t) {
-                (EXTERNAL, Target::Absolute { addr, .. }) => addr,
-                (EXTERNAL | UNLOADED, _) => 0,
-                _ => base + off,
-            },
-        ));
+        addrs.extend(
+            layout.symbol_offsets[oi]
+                .iter()
+                .zip(&layout.external_addresses[oi])
+                .map(|(&off, &addr)| if off >= UNLOADED { addr } else { base + off }),
+        );
         for (si, sec) in obj.sections.iter().enumerate() {
             if sec.kind == (SectionKind::Tls { zero: false }) && !sec.relocs.is_empty() {
                 if let Some(&start) = layout.tls.offsets.get(&(oi as u32, si as u32)) {
@@ -167,6 +166,22 @@ pub(crate) fn relocate(
                             if let Some(v) = (s as i64).checked_add(r.addend()) {
                                 bytes[off..off + 8].copy_from_slice(&v.to_le_bytes());
                                 continue;
+                            }
+                        }
+                        // Relaxed when the target is in reach, as `decide`
+                        // does (and `demands`/`finish` counted).
+                        Quick::GotPcRelx => {
+                            if let Some(relax) = arch::relaxation(bytes, off, r.addend()) {
+                                let p = sec_addr + r.offset();
+                                let value =
+                                    i128::from(s as i64) + i128::from(r.addend()) - i128::from(p);
+                                let value = arch::relaxed_value(relax, value);
+                                if Field::S32.fits(value) {
+                                    let (shift, _) = arch::apply_relax(bytes, off, relax);
+                                    Field::S32
+                                        .write(&mut bytes[off.wrapping_add_signed(shift)..], value);
+                                    continue;
+                                }
                             }
                         }
                         _ => {}

@@ -191,6 +191,8 @@ pub(crate) enum Quick {
     Pc32,
     /// A 64-bit absolute (`R_X86_64_64`).
     Abs64,
+    /// A GOT load that may drop the GOT (`R_X86_64_GOTPCRELX`, `REX_GOTPCRELX`).
+    GotPcRelx,
     /// Needs nothing before the unit has an address (`NONE`, `SIZE*`,
     /// `GOTOFF64`, `PLTOFF64`, `GOTPC*`).
     Nothing,
@@ -208,6 +210,10 @@ pub(crate) fn quick_class(r_type: elf::RelocationType) -> Quick {
             t[i] = match formula_of(elf::RelocationType(i as u32)) {
                 Some(Formula::Pc(Field::S32)) => Quick::Pc32,
                 Some(Formula::Abs(Field::W64)) => Quick::Abs64,
+                Some(Formula::GotPcRel {
+                    field: Field::S32,
+                    relaxable: true,
+                }) => Quick::GotPcRelx,
                 Some(Formula::None | Formula::Size(_) | Formula::GotOff(_) | Formula::GotPc(_)) => {
                     Quick::Nothing
                 }
@@ -360,6 +366,16 @@ pub(crate) fn relaxation(bytes: &[u8], off: usize, addend: i64) -> Option<Relax>
         (0xff, 0x15) => Some(Relax::Call),
         (0xff, 0x25) => Some(Relax::Jmp),
         _ => None,
+    }
+}
+
+/// The value of a relaxed GOTPCRELX field: S + A − P, and one more for
+/// `jmp`, whose field moves one byte back (see [`apply_relax`]).
+#[inline]
+pub(crate) fn relaxed_value(relax: Relax, s_plus_a_minus_p: i128) -> i128 {
+    match relax {
+        Relax::Jmp => s_plus_a_minus_p + 1,
+        _ => s_plus_a_minus_p,
     }
 }
 
