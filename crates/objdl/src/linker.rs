@@ -21,7 +21,7 @@ use crate::relocate::{self, Tail};
 use crate::resolve::{self, Synthetic};
 use crate::runtime;
 use crate::tls::TlsModule;
-use crate::unit::{LoadStats, RelocationSummary, Unit, UnitInner, UnitParts};
+use crate::unit::{Exports, LoadStats, RelocationSummary, Unit, UnitInner, UnitParts};
 use rustc_hash::FxHashMap;
 
 /// One input of a unit: an object file on disk, or bytes in memory.
@@ -636,17 +636,17 @@ impl Linker {
         write_synthetics(bytes, base, &res, &layout, &entry);
         let lifecycle = runtime::lifecycle(bytes, base, &layout.tables, &layout.eh_frames);
 
-        let exports = res
-            .exports
-            .iter()
+        let name_bytes = res.exports.iter().map(|(name, _)| name.len()).sum();
+        let mut exports = Exports::with_capacity(res.exports.len(), name_bytes);
+        for &(name, t) in &res.exports {
             // A symbol defined in a section that is not loaded (a note, a
             // debug section...) has no address: it is not exported.
-            .filter(|&&(_, t)| {
-                matches!(t, resolve::Target::Absolute { .. })
-                    || layout.internal_offset(t, &res, tail.got).is_some()
-            })
-            .map(|&(name, t)| (name.to_string(), address_of(t, &layout, &res, tail, base)))
-            .collect();
+            if matches!(t, resolve::Target::Absolute { .. })
+                || layout.internal_offset(t, &res, tail.got).is_some()
+            {
+                exports.insert(name, address_of(t, &layout, &res, tail, base));
+            }
+        }
         let stats = LoadStats {
             objects: objects.len(),
             sections: layout.section_count,
@@ -887,7 +887,7 @@ struct Linked {
     size: u64,
     layout_text_end: u64,
     rodata: (u64, u64),
-    exports: FxHashMap<String, u64>,
+    exports: Exports,
     stats: LoadStats,
     dso_handle: u64,
     lifecycle: runtime::Lifecycle,

@@ -195,16 +195,36 @@ pub(crate) fn resolve<'d>(
         }
     }
 
-    // IFUNC definitions, local or global: each gets a stub and a slot.
+    // One pass over every symbol: local symbols get their target now;
+    // global names get an id each (from here on, symbols refer to names by
+    // id); IFUNC definitions, local or global, get a stub and a slot.
     let mut ifuncs = Vec::new();
     let mut ifunc_index: FxHashMap<(u32, u32), u32> = FxHashMap::default();
+    let mut ids: FxHashMap<&'d str, u32> = FxHashMap::default();
+    let mut names: Vec<&'d str> = Vec::new();
+    // (object, symbol, name id) of every global symbol.
+    let mut globals: Vec<(u32, u32, u32)> = Vec::new();
+    let mut targets: Vec<Vec<Target>> = Vec::with_capacity(objects.len());
     for (oi, obj) in objects.iter().enumerate() {
+        let mut t = Vec::with_capacity(obj.symbols.len());
         for (si, sym) in obj.symbols.iter().enumerate() {
+            let (oi, si) = (oi as u32, si as u32);
+            let mut target = local_target(oi, sym.def, sym.size);
             if sym.kind == elf::STT_GNU_IFUNC && matches!(sym.def, SymbolDef::Section { .. }) {
-                ifunc_index.insert((oi as u32, si as u32), ifuncs.len() as u32);
-                ifuncs.push(local_target(oi as u32, sym.def, sym.size));
+                ifunc_index.insert((oi, si), ifuncs.len() as u32);
+                target = Target::Ifunc(ifuncs.len() as u32);
+                ifuncs.push(local_target(oi, sym.def, sym.size));
             }
+            if !sym.is_local() && !sym.name.is_empty() {
+                let id = *ids.entry(sym.name).or_insert_with(|| {
+                    names.push(sym.name);
+                    names.len() as u32 - 1
+                });
+                globals.push((oi, si, id));
+            }
+            t.push(target);
         }
+        targets.push(t);
     }
     let own_target = |oi: u32, si: u32| -> Target {
         let ifunc = if ifunc_index.is_empty() {
@@ -221,78 +241,59 @@ pub(crate) fn resolve<'d>(
         }
     };
 
-    // Every global name once: from here on, symbols refer to names by id.
-    let mut ids: FxHashMap<&'d str, u32> = FxHashMap::default();
-    let mut names: Vec<&'d str> = Vec::new();
-    let mut sym_ids: Vec<Vec<u32>> = Vec::with_capacity(objects.len());
-    for obj in objects.iter() {
-        let mut v = Vec::with_capacity(obj.symbols.len());
-        for sym in &obj.symbols {
-            v.push(if sym.is_local() || sym.name.is_empty() {
-                NO_ID
-            } else {
-                *ids.entry(sym.name).or_insert_with(|| {
-                    names.push(sym.name);
-                    names.len() as u32 - 1
-                })
-            });
-        }
-        sym_ids.push(v);
-    }
-
     // 1. The unit's own global definitions.
     let mut defs: Vec<Option<Definition>> = (0..names.len()).map(|_| None).collect();
     let mut common_sizes: Vec<(u64, u64)> = vec![(0, 1); names.len()];
-    for (oi, obj) in objects.iter().enumerate() {
-        for (si, sym) in obj.symbols.iter().enumerate().skip(1) {
-            let id = sym_ids[oi][si];
-            if id == NO_ID || sym.def == SymbolDef::Undefined {
-                continue;
+    for &(oi, si, id) in &globals {
+        let (oi, si) = (oi as usize, si as usize);
+        let obj = &objects[oi];
+        let sym = &obj.symbols[si];
+        if sym.def == SymbolDef::Undefined {
+            continue;
+        }
+        let exported = matches!(sym.visibility, elf::STV_DEFAULT | elf::STV_PROTECTED);
+        if let SymbolDef::Section { index, .. } = sym.def {
+            // A hidden member of a superseded group (such as
+            // `DW.ref.__gxx_personality_v0`, which .eh_frame reaches
+            // PC-relatively) is not exported by the Global unit: the
+            // unit keeps its own, as each shared object does.
+            if obj.sections[index as usize].discarded
+                || (superseded.contains(&(oi as u32, index)) && exported)
+            {
+                continue; // the kept group's copy defines it
             }
-            let exported = matches!(sym.visibility, elf::STV_DEFAULT | elf::STV_PROTECTED);
-            if let SymbolDef::Section { index, .. } = sym.def {
-                // A hidden member of a superseded group (such as
-                // `DW.ref.__gxx_personality_v0`, which .eh_frame reaches
-                // PC-relatively) is not exported by the Global unit: the
-                // unit keeps its own, as each shared object does.
-                if obj.sections[index as usize].discarded
-                    || (superseded.contains(&(oi as u32, index)) && exported)
-                {
-                    continue; // the kept group's copy defines it
+        }
+        if sym.bind == elf::STB_GNU_UNIQUE && namespace.lookup(sym.name).is_some() {
+            continue; // one definition per process: the first unit's
+        }
+        let strength = match (sym.def, sym.is_weak()) {
+            (SymbolDef::Common { align }, _) => {
+                let e = &mut common_sizes[id as usize];
+                e.0 = e.0.max(sym.size);
+                e.1 = e.1.max(align);
+                Strength::Common
+            }
+            (_, true) => Strength::Weak,
+            _ => Strength::Strong,
+        };
+        let new = Definition {
+            obj: oi as u32,
+            sym: si as u32,
+            strength,
+            exported,
+        };
+        match &mut defs[id as usize] {
+            None => defs[id as usize] = Some(new),
+            Some(old) => {
+                if old.strength == Strength::Strong && strength == Strength::Strong {
+                    return Err(Error::DuplicateSymbol {
+                        symbol: sym.name.to_string(),
+                        first: objects[old.obj as usize].name.clone(),
+                        second: obj.name.clone(),
+                    });
                 }
-            }
-            if sym.bind == elf::STB_GNU_UNIQUE && namespace.lookup(sym.name).is_some() {
-                continue; // one definition per process: the first unit's
-            }
-            let strength = match (sym.def, sym.is_weak()) {
-                (SymbolDef::Common { align }, _) => {
-                    let e = &mut common_sizes[id as usize];
-                    e.0 = e.0.max(sym.size);
-                    e.1 = e.1.max(align);
-                    Strength::Common
-                }
-                (_, true) => Strength::Weak,
-                _ => Strength::Strong,
-            };
-            let new = Definition {
-                obj: oi as u32,
-                sym: si as u32,
-                strength,
-                exported,
-            };
-            match &mut defs[id as usize] {
-                None => defs[id as usize] = Some(new),
-                Some(old) => {
-                    if old.strength == Strength::Strong && strength == Strength::Strong {
-                        return Err(Error::DuplicateSymbol {
-                            symbol: sym.name.to_string(),
-                            first: objects[old.obj as usize].name.clone(),
-                            second: obj.name.clone(),
-                        });
-                    }
-                    if strength > old.strength {
-                        *old = new;
-                    }
+                if strength > old.strength {
+                    *old = new;
                 }
             }
         }
@@ -360,33 +361,26 @@ pub(crate) fn resolve<'d>(
         },
     );
 
-    // 3. Every symbol index of every object, once.
+    // 3. The targets of global symbols (local ones have theirs).
     let mut unresolved = Vec::new();
-    let mut targets = Vec::with_capacity(objects.len());
-    for (oi, obj) in objects.iter().enumerate() {
-        let mut t = Vec::with_capacity(obj.symbols.len());
-        for (si, sym) in obj.symbols.iter().enumerate() {
-            let id = sym_ids[oi][si];
-            let target = if id == NO_ID {
-                own_target(oi as u32, si as u32)
-            } else if let Some(def) = &defs[id as usize] {
-                def_target(def, id)
-            } else if let Some(ext) = external[id as usize] {
-                ext
-            } else if sym.is_weak() {
-                Target::absolute(0)
-            } else {
-                if !unresolved.iter().any(|u: &Unresolved| u.symbol == sym.name) {
-                    unresolved.push(Unresolved {
-                        symbol: sym.name.to_string(),
-                        file: obj.name.clone(),
-                    });
-                }
-                Target::absolute(0)
-            };
-            t.push(target);
-        }
-        targets.push(t);
+    for &(oi, si, id) in &globals {
+        let obj = &objects[oi as usize];
+        let sym = &obj.symbols[si as usize];
+        targets[oi as usize][si as usize] = if let Some(def) = &defs[id as usize] {
+            def_target(def, id)
+        } else if let Some(ext) = external[id as usize] {
+            ext
+        } else if sym.is_weak() {
+            Target::absolute(0)
+        } else {
+            if !unresolved.iter().any(|u: &Unresolved| u.symbol == sym.name) {
+                unresolved.push(Unresolved {
+                    symbol: sym.name.to_string(),
+                    file: obj.name.clone(),
+                });
+            }
+            Target::absolute(0)
+        };
     }
     if !unresolved.is_empty() {
         return Err(Error::Unresolved(unresolved));

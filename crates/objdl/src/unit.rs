@@ -7,8 +7,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustc_hash::FxHashMap;
-
 use crate::error::{Error, Result};
 use crate::memory::Reservation;
 use crate::namespace::Namespace;
@@ -72,7 +70,7 @@ pub(crate) struct UnitInner {
     perf: Option<(u64, u64, String)>,
     /// Unmapped when the unit drops, after `Drop::drop` has run its finalisers.
     _mem: Reservation,
-    exports: FxHashMap<String, u64>,
+    exports: Exports,
     stats: LoadStats,
     entry: Entry,
     dso_handle: u64,
@@ -95,6 +93,74 @@ pub(crate) struct UnitInner {
     _tls: Option<TlsModule>,
 }
 
+/// A unit's exported symbols: every name in one string, found through a
+/// hash index (one allocation for all names, not one per name).
+#[derive(Default)]
+pub(crate) struct Exports {
+    names: String,
+    /// Per symbol: where its name lies in `names`, and its address.
+    entries: Vec<(u32, u32, u64)>,
+    /// Indices into `entries`, by the hash of the name.
+    index: hashbrown::HashTable<u32>,
+}
+
+impl Exports {
+    /// Room for `count` symbols whose names take `bytes` bytes.
+    pub(crate) fn with_capacity(count: usize, bytes: usize) -> Exports {
+        Exports {
+            names: String::with_capacity(bytes),
+            entries: Vec::with_capacity(count),
+            index: hashbrown::HashTable::with_capacity(count),
+        }
+    }
+
+    fn hash(name: &str) -> u64 {
+        use std::hash::BuildHasher;
+        rustc_hash::FxBuildHasher.hash_one(name)
+    }
+
+    fn name(&self, i: u32) -> &str {
+        let (start, len, _) = self.entries[i as usize];
+        &self.names[start as usize..(start + len) as usize]
+    }
+
+    /// Adds `name` at `addr`; a name already present keeps its first address.
+    pub(crate) fn insert(&mut self, name: &str, addr: u64) {
+        let Exports {
+            names,
+            entries,
+            index,
+        } = self;
+        let name_of = |i: u32| {
+            let (start, len, _) = entries[i as usize];
+            &names[start as usize..(start + len) as usize]
+        };
+        let hash = Exports::hash(name);
+        if index.find(hash, |&i| name_of(i) == name).is_some() {
+            return;
+        }
+        let i = entries.len() as u32;
+        index.insert_unique(hash, i, |&i| Exports::hash(name_of(i)));
+        entries.push((names.len() as u32, name.len() as u32, addr));
+        names.push_str(name);
+    }
+
+    /// The address of `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<u64> {
+        let i = *self
+            .index
+            .find(Exports::hash(name), |&i| self.name(i) == name)?;
+        Some(self.entries[i as usize].2)
+    }
+
+    /// Every (name, address).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.entries
+            .iter()
+            .map(|&(start, len, addr)| (&self.names[start as usize..(start + len) as usize], addr))
+    }
+}
+
 /// What relocating a unit did: counts by type, trampolines and GOT slots.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -109,7 +175,7 @@ pub struct RelocationSummary {
 
 /// What a linked unit is made of, besides its memory.
 pub(crate) struct UnitParts {
-    pub exports: FxHashMap<String, u64>,
+    pub exports: Exports,
     pub stats: LoadStats,
     pub entry: Entry,
     pub dso_handle: u64,
@@ -170,7 +236,7 @@ impl UnitInner {
 
     /// The unit's exports.
     pub(crate) fn exports(&self) -> impl Iterator<Item = (&str, u64)> {
-        self.exports.iter().map(|(k, v)| (k.as_str(), *v))
+        self.exports.iter()
     }
 }
 
@@ -331,12 +397,12 @@ impl Unit {
     /// # Ok::<(), objdl::Error>(())
     /// ```
     pub fn address(&self, name: &str) -> Option<u64> {
-        self.inner.exports.get(name).copied()
+        self.inner.exports.get(name)
     }
 
     /// The unit's exported symbols and their addresses, in no set order.
     pub fn exports(&self) -> impl Iterator<Item = (&str, u64)> {
-        self.inner.exports.iter().map(|(k, v)| (k.as_str(), *v))
+        self.inner.exports.iter()
     }
 
     /// Figures about the load.
