@@ -472,7 +472,124 @@ impl Linker {
         let res = resolve::resolve(&mut objects, &self.host, &self.namespace)?;
         // 3. Lay out and plan.
         let layout = layout::layout(&objects, &res)?;
-        let demands = plan::demands(&objects, &res, &layout)?;
+        let max_align = objects
+            .iter()
+            .flat_map(|o| {
+                o.sections
+                    .iter()
+                    .filter(|s| s.kind != parse::SectionKind::Skip)
+                    .map(|s| s.align)
+            })
+            .chain(res.commons.iter().map(|c| c.align))
+            .fold(PAGE, u64::max);
+        let unit = Parts {
+            objects: &objects,
+            res: &res,
+            layout: &layout,
+            files: &files,
+            max_align,
+        };
+        let placed = match self.speculate(&unit, opts, check)? {
+            Some(placed) => placed,
+            None => self.place(&unit, opts, check)?,
+        };
+        let Placed {
+            mut image,
+            plan,
+            tail,
+            size,
+            counts,
+            copies,
+            stand_in_deps,
+            tls_module,
+            window,
+        } = placed;
+        let base = image.base();
+        let bytes = image.bytes_mut();
+        let entry = runtime::Entry::lookup(&self.host);
+        let dso_offset = layout.synthetic.dso_handle;
+        write_synthetics(bytes, base, &res, &layout, &entry);
+        let lifecycle = runtime::lifecycle(bytes, base, &layout.tables, &layout.eh_frames);
+
+        let name_bytes = res.exports.iter().map(|(name, _)| name.len()).sum();
+        let mut exports = Exports::with_capacity(res.exports.len(), name_bytes);
+        for &(name, t) in &res.exports {
+            // A symbol defined in a section that is not loaded (a note, a
+            // debug section...) has no address: it is not exported.
+            if matches!(t, resolve::Target::Absolute { .. })
+                || layout.internal_offset(t, &res, tail.got).is_some()
+            {
+                exports.insert(name, address_of(t, &layout, &res, tail, base));
+            }
+        }
+        let stats = LoadStats {
+            objects: objects.len(),
+            sections: layout.section_count,
+            relocations: counts.relocations,
+            trampolines: plan.trampolines.len(),
+            got_slots: plan.slots.len(),
+            relaxations: plan.relaxations,
+            lea_rewrites: plan.lea_rewrites,
+            copies,
+            base,
+            size,
+            window: (window.0.max(0) as u64, window.1.max(0) as u64),
+            load_time: started.elapsed(),
+        };
+        let report = check.then(|| report(&objects, &res, &layout, &plan, tail, base));
+        // 7b. Debuggers and profilers (only for a real load).
+        let (gdb, perf) = if check {
+            (Vec::new(), None)
+        } else {
+            tools(&objects, &layout, &plan, tail, base, opts)
+        };
+        let ifuncs = res
+            .ifuncs
+            .iter()
+            .zip(&layout.synthetic.ifunc_slots)
+            .map(|(&t, &slot)| (address_of(t, &layout, &res, tail, base), slot))
+            .collect();
+        Ok(Linked {
+            image,
+            tail,
+            size,
+            layout_text_end: align_up(layout.text.offset + layout.text.size, PAGE),
+            rodata: (
+                layout.rodata.offset,
+                align_up(layout.rodata.offset + layout.rodata.size, PAGE),
+            ),
+            exports,
+            stats,
+            dso_handle: base + dso_offset,
+            lifecycle,
+            deps: res.deps.into_iter().chain(stand_in_deps).collect(),
+            summary: summary(&counts, &plan, tail, base),
+            ifuncs,
+            tls_module,
+            entry,
+            gdb,
+            perf,
+            groups: res.groups,
+            stand_ins: plan
+                .own_stand_ins
+                .iter()
+                .map(|dest| (*dest, base + tail.trampoline(plan.trampolines[dest])))
+                .collect(),
+            report,
+        })
+    }
+
+    /// Stages 3b to 5 the full way: plan every relocation, choose a base
+    /// the demands allow, map, relocate.
+    fn place(&self, unit: &Parts<'_, '_>, opts: &OpenOptions, check: bool) -> Result<Placed> {
+        let Parts {
+            objects,
+            res,
+            layout,
+            files,
+            max_align,
+        } = *unit;
+        let demands = plan::demands(objects, res, layout)?;
         let max_got = align_up(
             demands.max_slots * arch::GOT_SLOT_SIZE as u64 + demands.tls_sites.len() as u64 * 16,
             PAGE,
@@ -490,16 +607,6 @@ impl Linker {
                 ),
             });
         }
-        let max_align = objects
-            .iter()
-            .flat_map(|o| {
-                o.sections
-                    .iter()
-                    .filter(|s| s.kind != parse::SectionKind::Skip)
-                    .map(|s| s.align)
-            })
-            .chain(res.commons.iter().map(|c| c.align))
-            .fold(PAGE, u64::max);
         // Reads of copyable host variables (resolve::COPYABLE) that no
         // placement reaches may use copies; never under Far, the test mode
         // for references that must really reach.
@@ -550,7 +657,7 @@ impl Linker {
         };
         let base = image.base();
         let (mut bad, mut copies) =
-            plan::violations(&objects, &res, &layout, &demands, base, copies_allowed);
+            plan::violations(objects, res, layout, &demands, base, copies_allowed);
         // Copies are made only of what really is a small variable.
         let copy_sizes: Option<Vec<u64>> = copies
             .iter()
@@ -559,12 +666,12 @@ impl Linker {
         let copy_sizes = match copy_sizes {
             Some(sizes) => sizes,
             None => {
-                (bad, copies) = plan::violations(&objects, &res, &layout, &demands, base, false);
+                (bad, copies) = plan::violations(objects, res, layout, &demands, base, false);
                 Vec::new()
             }
         };
         bad.extend(plan::stand_in_violations(
-            &objects, &res, &demands, base, upper,
+            objects, res, &demands, base, upper,
         ));
         if !bad.is_empty() {
             let fix = plan::fix_for(&bad);
@@ -574,7 +681,7 @@ impl Linker {
         // (and keep their units loaded).
         let mut shared = FxHashMap::default();
         let mut stand_in_deps = Vec::new();
-        for target in plan::stand_in_targets(&objects, &res, &demands) {
+        for target in plan::stand_in_targets(objects, res, &demands) {
             if let Some((addr, unit)) = self.namespace.stand_in(target) {
                 if addr < 1 << 31 {
                     shared.insert(target, addr);
@@ -582,7 +689,7 @@ impl Linker {
                 }
             }
         }
-        let mut plan = plan::finish(&objects, &res, &layout, &demands, base, shared);
+        let mut plan = plan::finish(objects, res, layout, &demands, base, shared);
         for &i in &copies {
             plan.copies.insert(
                 res.copyable[i as usize].addr,
@@ -606,7 +713,7 @@ impl Linker {
         };
         // tls_index pairs, for the unit's block and other modules' variables.
         let unit_module = tls_module.as_ref().map_or(0, TlsModule::id);
-        plan::plan_tls_pairs(&objects, &res, &layout, &demands, unit_module, &mut plan);
+        plan::plan_tls_pairs(objects, res, layout, &demands, unit_module, &mut plan);
         let got_size = plan::tls_pair_offset(&plan, plan.tls_pairs.len() as u32);
         let tail = Tail {
             got: layout.got_offset,
@@ -618,13 +725,21 @@ impl Linker {
 
         // 5. Relocate (the reservation is still read-write).
         let mapped = match &image {
-            Image::Mapped(m) => map_sections(m, &layout.mapped, &files),
+            Image::Mapped(m) => map_sections(m, &layout.mapped, files),
             Image::Virtual { .. } => false,
         };
         let bytes = image.bytes_mut();
-        let counts = relocate::relocate(bytes, base, &objects, &res, &layout, &plan, tail, mapped)?;
-        let entry = runtime::Entry::lookup(&self.host);
-        let dso_offset = layout.synthetic.dso_handle;
+        let counts = relocate::relocate(
+            bytes,
+            base,
+            objects,
+            res,
+            layout,
+            &plan,
+            tail,
+            mapped,
+            relocate::Slow::Apply,
+        )?;
         for (&i, &size) in copies.iter().zip(&copy_sizes) {
             let c = res.copyable[i as usize];
             let at = layout.synthetic.copies[i as usize] as usize;
@@ -633,75 +748,109 @@ impl Linker {
             let value = unsafe { std::slice::from_raw_parts(c.addr as *const u8, size as usize) };
             bytes[at..at + value.len()].copy_from_slice(value);
         }
-        write_synthetics(bytes, base, &res, &layout, &entry);
-        let lifecycle = runtime::lifecycle(bytes, base, &layout.tables, &layout.eh_frames);
-
-        let name_bytes = res.exports.iter().map(|(name, _)| name.len()).sum();
-        let mut exports = Exports::with_capacity(res.exports.len(), name_bytes);
-        for &(name, t) in &res.exports {
-            // A symbol defined in a section that is not loaded (a note, a
-            // debug section...) has no address: it is not exported.
-            if matches!(t, resolve::Target::Absolute { .. })
-                || layout.internal_offset(t, &res, tail.got).is_some()
-            {
-                exports.insert(name, address_of(t, &layout, &res, tail, base));
-            }
-        }
-        let stats = LoadStats {
-            objects: objects.len(),
-            sections: layout.section_count,
-            relocations: counts.relocations,
-            trampolines: plan.trampolines.len(),
-            got_slots: plan.slots.len(),
-            relaxations: plan.relaxations,
-            lea_rewrites: plan.lea_rewrites,
-            copies: copies.len(),
-            base,
-            size,
-            window: (demands.lo.max(0) as u64, demands.hi.max(0) as u64),
-            load_time: started.elapsed(),
-        };
-        let report = check.then(|| report(&objects, &res, &layout, &plan, tail, base));
-        // 7b. Debuggers and profilers (only for a real load).
-        let (gdb, perf) = if check {
-            (Vec::new(), None)
-        } else {
-            tools(&objects, &layout, &plan, tail, base, opts)
-        };
-        let ifuncs = res
-            .ifuncs
-            .iter()
-            .zip(&layout.synthetic.ifunc_slots)
-            .map(|(&t, &slot)| (address_of(t, &layout, &res, tail, base), slot))
-            .collect();
-        Ok(Linked {
+        Ok(Placed {
             image,
+            plan,
             tail,
             size,
-            layout_text_end: align_up(layout.text.offset + layout.text.size, PAGE),
-            rodata: (
-                layout.rodata.offset,
-                align_up(layout.rodata.offset + layout.rodata.size, PAGE),
-            ),
-            exports,
-            stats,
-            dso_handle: base + dso_offset,
-            lifecycle,
-            deps: res.deps.into_iter().chain(stand_in_deps).collect(),
-            summary: summary(&counts, &plan, tail, base),
-            ifuncs,
+            counts,
+            copies: copies.len(),
+            stand_in_deps,
             tls_module,
-            entry,
-            gdb,
-            perf,
-            groups: res.groups,
-            stand_ins: plan
-                .own_stand_ins
-                .iter()
-                .map(|dest| (*dest, base + tail.trampoline(plan.trampolines[dest])))
-                .collect(),
-            report,
+            window: (demands.lo, demands.hi),
         })
+    }
+
+    /// Stages 4 and 5 without planning, when the unit may go anywhere: no
+    /// relocation type constrains the base (see
+    /// [`arch::PLACEMENT_FREE_KINDS`]). The unit is mapped where the kernel
+    /// likes and relocated there in one pass; the few sites that do not fit
+    /// as they are get GOT slots. `None` (and nothing stays mapped) when a
+    /// site needs more, a trampoline or a copy: then [`Linker::place`]
+    /// plans the unit from the start, as it would have.
+    fn speculate(
+        &self,
+        unit: &Parts<'_, '_>,
+        opts: &OpenOptions,
+        check: bool,
+    ) -> Result<Option<Placed>> {
+        let Parts {
+            objects,
+            res,
+            layout,
+            files,
+            max_align,
+        } = *unit;
+        let kinds = objects.iter().fold(0, |k, o| k | o.reloc_kinds);
+        if check
+            || opts.placement != Placement::Auto
+            || kinds & !arch::PLACEMENT_FREE_KINDS != 0
+            || layout.tls.size > 0
+        {
+            return Ok(None);
+        }
+        // Room for a GOT slot per relocation at most (address space only).
+        let relocations: u64 = objects
+            .iter()
+            .flat_map(|o| o.sections.iter().map(|s| s.relocs.len() as u64))
+            .sum();
+        let upper = layout.got_offset + align_up(relocations * arch::GOT_SLOT_SIZE as u64, PAGE);
+        if upper > opts.size_limit.unwrap_or(crate::limits::MAX_UNIT_SIZE) {
+            return Ok(None);
+        }
+        let image = Reservation::map(None, upper)?;
+        let base = image.base();
+        if base % max_align != 0 {
+            return Ok(None);
+        }
+        let mapped = map_sections(&image, &layout.mapped, files);
+        let mut image = Image::Mapped(image);
+        let mut deferred = Vec::new();
+        let first_tail = Tail {
+            got: layout.got_offset,
+            trampolines: align_up(layout.got_offset, PAGE),
+        };
+        let counts = relocate::relocate(
+            image.bytes_mut(),
+            base,
+            objects,
+            res,
+            layout,
+            &plan::Plan::default(),
+            first_tail,
+            mapped,
+            relocate::Slow::Defer(&mut deferred),
+        )?;
+        let Some(plan) = plan::plan_deferred(objects, res, layout, &deferred, base, counts.relaxed)
+        else {
+            return Ok(None);
+        };
+        let got_size = plan.slots.len() as u64 * arch::GOT_SLOT_SIZE as u64;
+        let tail = Tail {
+            got: layout.got_offset,
+            trampolines: align_up(layout.got_offset + got_size, PAGE),
+        };
+        relocate::apply_deferred(
+            image.bytes_mut(),
+            base,
+            objects,
+            res,
+            layout,
+            &plan,
+            tail,
+            &deferred,
+        )?;
+        Ok(Some(Placed {
+            image,
+            plan,
+            tail,
+            size: tail.trampolines,
+            counts,
+            copies: 0,
+            stand_in_deps: Vec::new(),
+            tls_module: None,
+            window: (plan::USER_LO, plan::USER_HI),
+        }))
     }
 }
 
@@ -878,6 +1027,34 @@ impl Image {
             Image::Virtual { bytes, .. } => bytes,
         }
     }
+}
+
+/// The parsed, resolved and laid out unit, for [`Linker::place`] and
+/// [`Linker::speculate`].
+#[derive(Clone, Copy)]
+struct Parts<'a, 'd> {
+    objects: &'a [parse::ObjectFile<'d>],
+    res: &'a resolve::Resolution<'d>,
+    layout: &'a layout::Layout,
+    files: &'a [(String, FileBytes)],
+    /// The strictest alignment any section or COMMON symbol needs.
+    max_align: u64,
+}
+
+/// A unit placed, mapped and relocated.
+struct Placed {
+    image: Image,
+    plan: plan::Plan,
+    tail: Tail,
+    size: u64,
+    counts: relocate::Counts,
+    /// How many host variables the unit reads from its own copies.
+    copies: usize,
+    /// Units whose stand-ins this one uses.
+    stand_in_deps: Vec<Arc<UnitInner>>,
+    tls_module: Option<TlsModule>,
+    /// The base addresses the demands allowed.
+    window: (i128, i128),
 }
 
 /// What linking produced, for a load or a check.

@@ -196,13 +196,13 @@ impl ObjectFile<'_> {
 const MAX_ALIGN: u64 = 1 << 30;
 
 /// Why a symbol name cannot be used.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BadName {
     /// The offset is outside the string table, or the name has no NUL.
     Range,
     Utf8,
-    /// It holds a control character (the name, for the message).
-    Control(String),
+    /// It holds a control character.
+    Control,
 }
 
 /// The NUL-terminated name at `offset` in `strtab`. Almost every name is
@@ -221,19 +221,23 @@ fn name_at(strtab: &[u8], offset: u32) -> std::result::Result<&str, BadName> {
     let end = tail.iter().position(|&b| b == 0).ok_or(BadName::Range)?;
     let name = std::str::from_utf8(&tail[..end]).map_err(|_| BadName::Utf8)?;
     if has_control(name) {
-        return Err(BadName::Control(name.to_string()));
+        return Err(BadName::Control);
     }
     Ok(name)
+}
+
+/// The name at `offset`, unchecked and cut at its NUL (or the table's
+/// end), as text with invalid UTF-8 replaced.
+fn lossy_str(strtab: &[u8], offset: u32) -> String {
+    let tail = strtab.get(offset as usize..).unwrap_or(&[]);
+    let end = tail.iter().position(|&b| b == 0).unwrap_or(tail.len());
+    String::from_utf8_lossy(&tail[..end.min(crate::limits::MAX_NAME)]).into_owned()
 }
 
 /// The name at `offset` for a message, whatever it holds: escaped, never
 /// more than one line.
 fn lossy_name(strtab: &[u8], offset: u32) -> String {
-    let tail = strtab.get(offset as usize..).unwrap_or(&[]);
-    let end = tail.iter().position(|&b| b == 0).unwrap_or(tail.len());
-    String::from_utf8_lossy(&tail[..end.min(crate::limits::MAX_NAME)])
-        .escape_debug()
-        .to_string()
+    lossy_str(strtab, offset).escape_debug().to_string()
 }
 
 /// Does a name hold a control character (a newline, an escape...)? Such a
@@ -332,9 +336,10 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
             Err(BadName::Utf8) => {
                 return Err(malformed(format!("section {i}: name is not UTF-8")))
             }
-            Err(BadName::Control(sname)) => {
+            Err(BadName::Control) => {
                 return Err(malformed(format!(
-                    "section {i}: name {sname:?} contains a control character"
+                    "section {i}: name {:?} contains a control character",
+                    lossy_str(shstrtab, sh.sh_name(e))
                 )))
             }
         };
@@ -480,24 +485,15 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
             .and_then(|sh| sh.data(e, data).ok())
             .ok_or_else(|| malformed("symbol names: string table lies outside the file".into()))?
     };
-    let mut symbols = Vec::with_capacity(symtab.len());
-    for (i, sym) in symtab.symbols().iter().enumerate() {
-        let symbol = read_symbol(sym, strtab, &sections, None).or_else(|bad| {
-            if bad != BadSymbol::Extended {
-                return Err(bad);
-            }
-            // SHN_XINDEX: the index is in SHT_SYMTAB_SHNDX.
-            let index = symtab
-                .symbol_section(e, sym, object::SymbolIndex(i))
-                .map_err(|err| BadSymbol::SectionIndex(err.to_string()))?
-                .map_or(0, |s| s.0);
-            read_symbol(sym, strtab, &sections, Some(index))
-        });
-        match symbol {
-            Ok(symbol) => symbols.push(symbol),
-            Err(bad) => return Err(bad_symbol(name, i, sym, strtab, &sections, bad)),
-        }
-    }
+    // SHN_XINDEX: the index is in SHT_SYMTAB_SHNDX.
+    let xindex = |i: usize| {
+        symtab
+            .symbol_section(e, &symtab.symbols()[i], object::SymbolIndex(i))
+            .map(|index| index.map_or(0, |s| s.0))
+            .map_err(|_| ())
+    };
+    let symbols = read_symbols(symtab.symbols(), strtab, &sections, &xindex)
+        .map_err(|(i, bad)| bad_symbol(name, i, &symtab.symbols()[i], strtab, &sections, bad))?;
 
     // Relocations, only for sections that are loaded: checked here, then
     // read in place by every later pass.
@@ -619,24 +615,29 @@ fn scan_relocs(rela: &[Reloc], nsyms: u64, size: u64) -> (bool, u64) {
     let mut bad = false;
     let mut kinds = 0u64;
     for r in rela {
-        let kind = r.kind();
+        // Types from 63 up share bit 63 (and have no width: no known type
+        // is that high, so they are refused later, with their site).
+        let kind = r.kind().0.min(63);
         // Offsets near 2^64 would wrap; no section is that large.
-        let end = r.offset().saturating_add(arch::field_width(kind));
+        let end = r
+            .offset()
+            .saturating_add(arch::field_width(object::elf::RelocationType(kind)));
         bad |= (u64::from(r.sym()) >= nsyms) | (end > size);
-        kinds |= 1 << kind.0.min(63);
+        kinds |= 1 << kind;
     }
     (bad, kinds)
 }
 
 /// What is wrong with a symbol; [`bad_symbol`] words it.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BadSymbol {
     Name(BadName),
     LongName(usize),
     NoName,
     CommonAlign(u64),
     CommonSize(u64),
-    SectionIndex(String),
+    /// Its extended section index cannot be read.
+    SectionIndex,
     /// The section index is out of range.
     Section(usize),
     /// The value lies outside its section.
@@ -659,10 +660,35 @@ fn symbol_fields<'d>(sym: &elf::Sym64<LE>, name: &'d str) -> Symbol<'d> {
     }
 }
 
+/// Reads and checks every symbol; on failure, the index of the first bad
+/// one and what is wrong. `xindex` looks up an extended section index.
+/// Apart from [`parse`], so that its loop has the registers to itself.
+#[inline(never)]
+fn read_symbols<'d>(
+    syms: &[elf::Sym64<LE>],
+    strtab: &'d [u8],
+    sections: &[Section<'d>],
+    xindex: &dyn Fn(usize) -> std::result::Result<usize, ()>,
+) -> std::result::Result<Vec<Symbol<'d>>, (usize, BadSymbol)> {
+    let mut symbols = Vec::with_capacity(syms.len());
+    for (i, sym) in syms.iter().enumerate() {
+        let symbol = match read_symbol(sym, strtab, sections, None) {
+            Ok(symbol) => symbol,
+            Err(BadSymbol::Extended) => {
+                let index = xindex(i).map_err(|()| (i, BadSymbol::SectionIndex))?;
+                read_symbol(sym, strtab, sections, Some(index)).map_err(|bad| (i, bad))?
+            }
+            Err(bad) => return Err((i, bad)),
+        };
+        symbols.push(symbol);
+    }
+    Ok(symbols)
+}
+
 /// Reads and checks one symbol. Only global names are read now. An
 /// extended section index (`SHN_XINDEX`) is `xindex`, which the caller
 /// looks up when asked.
-#[inline]
+#[inline(always)]
 fn read_symbol<'d>(
     sym: &elf::Sym64<LE>,
     strtab: &'d [u8],
@@ -696,7 +722,10 @@ fn read_symbol<'d>(
             }
             SymbolDef::Common { align }
         }
-        elf::SHN_XINDEX => defined_in(sym, xindex.ok_or(BadSymbol::Extended)?, sections)?,
+        elf::SHN_XINDEX => match xindex {
+            Some(index) => defined_in(sym, index, sections)?,
+            None => return Err(BadSymbol::Extended),
+        },
         // Other reserved indices (processor- or OS-specific) name no section.
         index if index.0 >= elf::SHN_LORESERVE => defined_in(sym, 0, sections)?,
         index => defined_in(sym, usize::from(index.0), sections)?,
@@ -715,7 +744,9 @@ fn defined_in(
     sections: &[Section<'_>],
 ) -> std::result::Result<SymbolDef, BadSymbol> {
     let value = sym.st_value(LE);
-    let sec = sections.get(index).ok_or(BadSymbol::Section(index))?;
+    let Some(sec) = sections.get(index) else {
+        return Err(BadSymbol::Section(index));
+    };
     if sec.kind != SectionKind::Skip && value > sec.size {
         return Err(BadSymbol::Value(index));
     }
@@ -751,8 +782,9 @@ fn bad_symbol(
             strtab.len()
         )),
         BadSymbol::Name(BadName::Utf8) => malformed(format!("symbol {i}: name is not UTF-8")),
-        BadSymbol::Name(BadName::Control(name)) => malformed(format!(
-            "symbol {i}: name {name:?} contains a control character"
+        BadSymbol::Name(BadName::Control) => malformed(format!(
+            "symbol {i}: name {:?} contains a control character",
+            lossy_str(strtab, sym.st_name(LE))
         )),
         BadSymbol::LongName(len) => {
             unsupported(format!("symbol {i}: name of {len} bytes is too long"))
@@ -766,7 +798,9 @@ fn bad_symbol(
         BadSymbol::CommonSize(size) => unsupported(format!(
             "symbol {shown}: COMMON size {size:#x} is larger than the unit limit"
         )),
-        BadSymbol::SectionIndex(err) => malformed(format!("symbol {shown}: section index: {err}")),
+        BadSymbol::SectionIndex => malformed(format!(
+            "symbol {shown}: section index: its SHT_SYMTAB_SHNDX entry cannot be read"
+        )),
         BadSymbol::Section(index) => malformed(format!(
             "symbol {shown}: section index {index} out of range"
         )),

@@ -764,7 +764,6 @@ pub(crate) fn finish(
         relaxations: d.relaxations,
         ..Plan::default()
     };
-    let got = base + layout.got_offset;
     for &(oi, si, ri) in &d.redirectable {
         let obj = &objects[oi as usize];
         let r = &obj.sections[si as usize].relocs[ri as usize];
@@ -783,28 +782,10 @@ pub(crate) fn finish(
                 continue;
             }
         }
-        let Some(formula) = arch::formula(r.kind()) else {
+        let Some(decision) = site_decision(objects, res, layout, base, (oi, si as u32, ri)) else {
             continue;
         };
-        let target = res.targets[oi as usize][r.sym() as usize];
-        let s = match layout.internal_offset(target, res, layout.got_offset) {
-            Some(off) => base + off,
-            None => abs_addr(target),
-        };
-        let at = At {
-            s,
-            z: 0,
-            code: matches!(target, Target::Absolute { code: true, .. }),
-            p: base + sec_off + r.offset(),
-            got,
-        };
-        match decide(
-            formula,
-            obj.sections[si].data,
-            r.offset() as usize,
-            r.addend(),
-            &at,
-        ) {
+        match decision {
             Decision::Trampoline { dest } => {
                 let n = plan.trampolines.len() as u32;
                 plan.trampolines.entry(dest).or_insert(n);
@@ -835,6 +816,86 @@ pub(crate) fn finish(
         }
     }
     plan
+}
+
+/// What relocation `(object, section, index)` becomes with the unit at
+/// `base` (`None` for a type objdl does not handle, reported elsewhere).
+fn site_decision(
+    objects: &[ObjectFile<'_>],
+    res: &Resolution<'_>,
+    layout: &Layout,
+    base: u64,
+    (oi, si, ri): (u32, u32, u32),
+) -> Option<Decision> {
+    let obj = &objects[oi as usize];
+    let sec = &obj.sections[si as usize];
+    let r = &sec.relocs[ri as usize];
+    let formula = arch::formula(r.kind())?;
+    let target = res.targets[oi as usize][r.sym() as usize];
+    let s = match layout.internal_offset(target, res, layout.got_offset) {
+        Some(off) => base + off,
+        None => abs_addr(target),
+    };
+    let at = At {
+        s,
+        z: 0,
+        code: matches!(target, Target::Absolute { code: true, .. }),
+        p: base + layout.sec_offsets[oi as usize][si as usize] + r.offset(),
+        got: base + layout.got_offset,
+    };
+    Some(decide(
+        formula,
+        sec.data,
+        r.offset() as usize,
+        r.addend(),
+        &at,
+    ))
+}
+
+/// Plans the relocations that a pass at the kernel's placement set aside
+/// (see [`crate::relocate::Slow::Defer`]), for the unit at `base`: GOT
+/// slots for loads that stay loads. `relaxed` GOT loads were already
+/// rewritten. `None` when one needs what only the full planner gives (a
+/// trampoline, a copy of a host variable, another placement): the caller
+/// then plans the unit from the start.
+pub(crate) fn plan_deferred(
+    objects: &[ObjectFile<'_>],
+    res: &Resolution<'_>,
+    layout: &Layout,
+    deferred: &[(u32, u32, u32)],
+    base: u64,
+    relaxed: u64,
+) -> Option<Plan> {
+    let mut plan = Plan {
+        relaxations: relaxed,
+        ..Plan::default()
+    };
+    for &site in deferred {
+        match site_decision(objects, res, layout, base, site) {
+            Some(Decision::Slot {
+                content,
+                lea_to_mov,
+                ..
+            }) => {
+                let n = plan.slots.len() as u32;
+                plan.slots.entry(content).or_insert(n);
+                plan.lea_rewrites += lea_to_mov as u64;
+            }
+            Some(Decision::SlotOffset { content, .. }) => {
+                let n = plan.slots.len() as u32;
+                plan.slots.entry(content).or_insert(n);
+            }
+            Some(Decision::Relax { .. }) => plan.relaxations += 1,
+            Some(Decision::Direct { .. } | Decision::Skip) => {}
+            Some(
+                Decision::Trampoline { .. }
+                | Decision::AbsTrampoline { .. }
+                | Decision::Data { .. },
+            )
+            | None => return None,
+        }
+    }
+    Some(plan)
 }
 
 /// Plans the `tls_index` pairs of the TLSGD/TLSLD sites for module `module`.

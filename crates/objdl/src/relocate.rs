@@ -39,6 +39,8 @@ impl Tail {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Counts {
     pub relocations: u64,
+    /// GOT loads the fast path relaxed.
+    pub relaxed: u64,
     /// Relocations applied, by type number (every supported type is below 64).
     pub by_type: [u64; 64],
 }
@@ -47,9 +49,21 @@ impl Default for Counts {
     fn default() -> Counts {
         Counts {
             relocations: 0,
+            relaxed: 0,
             by_type: [0; 64],
         }
     }
+}
+
+/// What the relocation pass does with a relocation its fast path (a value
+/// that fits, written as [`plan::decide`] would) does not settle.
+pub(crate) enum Slow<'p> {
+    /// Apply it by the plan.
+    Apply,
+    /// Set it aside, as (object, section, index): the unit sits where the
+    /// kernel put it before any planning, and the caller plans these few
+    /// afterwards (see [`apply_deferred`]).
+    Defer(&'p mut Vec<(u32, u32, u32)>),
 }
 
 /// Fills `mem` (the unit, mapped at `base`). When `mapped`, the pages of
@@ -64,6 +78,7 @@ pub(crate) fn relocate(
     plan: &Plan,
     tail: Tail,
     mapped: bool,
+    mut slow: Slow<'_>,
 ) -> Result<Counts> {
     let got = base + tail.got;
     let mut counts = Counts::default();
@@ -142,55 +157,29 @@ pub(crate) fn relocate(
             counts.relocations += sec.relocs.len() as u64;
             // Slow-path cases: .eh_frame entries of discarded COMDAT members.
             let quick = sec.kind != SectionKind::EhFrame || !has_discarded;
-            for r in sec.relocs {
-                let kind = r.kind();
-                counts.by_type[kind.0 as usize & 63] += 1;
-                let s = addrs[r.sym() as usize];
-                let off = r.offset() as usize;
-                // The common cases first: a PC-relative or 64-bit value that
-                // fits, as `decide` would write it (it redirects only what
-                // does not fit).
+            let mut ri = 0;
+            loop {
                 if quick {
-                    match arch::quick_class(kind) {
-                        Quick::Pc32 => {
-                            let p = sec_addr + r.offset();
-                            let value = (s as i64)
-                                .checked_sub(p as i64)
-                                .and_then(|v| v.checked_add(r.addend()));
-                            if let Some(v) = value.and_then(|v| i32::try_from(v).ok()) {
-                                bytes[off..off + 4].copy_from_slice(&v.to_le_bytes());
-                                continue;
-                            }
-                        }
-                        Quick::Abs64 => {
-                            if let Some(v) = (s as i64).checked_add(r.addend()) {
-                                bytes[off..off + 8].copy_from_slice(&v.to_le_bytes());
-                                continue;
-                            }
-                        }
-                        // Relaxed when the target is in reach, as `decide`
-                        // does (and `demands`/`finish` counted).
-                        Quick::GotPcRelx => {
-                            if let Some(relax) = arch::relaxation(bytes, off, r.addend()) {
-                                let p = sec_addr + r.offset();
-                                let value =
-                                    i128::from(s as i64) + i128::from(r.addend()) - i128::from(p);
-                                let value = arch::relaxed_value(relax, value);
-                                if Field::S32.fits(value) {
-                                    let (shift, _) = arch::apply_relax(bytes, off, relax);
-                                    Field::S32
-                                        .write(&mut bytes[off.wrapping_add_signed(shift)..], value);
-                                    continue;
-                                }
-                            }
-                        }
-                        _ => {}
-                    }
+                    ri = apply_fast(bytes, sec.relocs, ri, &addrs, sec_addr, &mut counts);
                 }
+                let Some(r) = sec.relocs.get(ri) else {
+                    break;
+                };
+                let kind = r.kind();
+                if !quick {
+                    counts.by_type[kind.0 as usize & 63] += 1;
+                }
+                let s = addrs[r.sym() as usize];
                 let Some(formula) = arch::formula(kind) else {
                     return Err(plan::unsupported(obj, si, r));
                 };
-                relocate_one(&cx, bytes, (obj, oi, si), sec_addr, r, s, formula)?;
+                match &mut slow {
+                    Slow::Apply => {
+                        relocate_one(&cx, bytes, (obj, oi, si), sec_addr, r, s, formula)?;
+                    }
+                    Slow::Defer(later) => later.push((oi as u32, si as u32, ri as u32)),
+                }
+                ri += 1;
             }
         }
     }
@@ -204,7 +193,112 @@ pub(crate) fn relocate(
         crate::tls::set_unit(plan.tls_module, tls_image, range, dso);
     }
 
-    // GOT slots and trampolines.
+    write_tables(mem, plan, tail);
+    Ok(counts)
+}
+
+/// Applies relocations of `relocs` from `from` on while they are the common
+/// cases, a PC-relative or 64-bit value or a relaxable GOT load that fits,
+/// written as [`plan::decide`] would (it redirects only what does not fit);
+/// returns the index of the first that is not (or `relocs.len()`), which
+/// has been counted. `addrs` holds each symbol's address.
+#[inline(never)]
+fn apply_fast(
+    bytes: &mut [u8],
+    relocs: &[Reloc],
+    from: usize,
+    addrs: &[u64],
+    sec_addr: u64,
+    counts: &mut Counts,
+) -> usize {
+    for (i, r) in relocs.iter().enumerate().skip(from) {
+        let kind = r.kind();
+        counts.by_type[kind.0 as usize & 63] += 1;
+        let s = addrs[r.sym() as usize];
+        let off = r.offset() as usize;
+        match arch::quick_class(kind) {
+            Quick::Pc32 => {
+                let p = sec_addr + r.offset();
+                let value = (s as i64)
+                    .checked_sub(p as i64)
+                    .and_then(|v| v.checked_add(r.addend()))
+                    .and_then(|v| i32::try_from(v).ok());
+                match (value, bytes.get_mut(off..off + 4)) {
+                    (Some(v), Some(field)) => field.copy_from_slice(&v.to_le_bytes()),
+                    _ => return i,
+                }
+            }
+            Quick::Abs64 => match (
+                (s as i64).checked_add(r.addend()),
+                bytes.get_mut(off..off + 8),
+            ) {
+                (Some(v), Some(field)) => field.copy_from_slice(&v.to_le_bytes()),
+                _ => return i,
+            },
+            Quick::GotPcRelx => {
+                let Some(relax) = arch::relaxation(bytes, off, r.addend()) else {
+                    return i;
+                };
+                let p = sec_addr + r.offset();
+                let value = i128::from(s as i64) + i128::from(r.addend()) - i128::from(p);
+                let value = arch::relaxed_value(relax, value);
+                if !Field::S32.fits(value) {
+                    return i;
+                }
+                let (shift, _) = arch::apply_relax(bytes, off, relax);
+                Field::S32.write(&mut bytes[off.wrapping_add_signed(shift)..], value);
+                counts.relaxed += 1;
+            }
+            _ => return i,
+        }
+    }
+    relocs.len()
+}
+
+/// Applies the relocations [`relocate`] set aside (see [`Slow::Defer`]) by
+/// `plan`, then writes its GOT slots.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn apply_deferred(
+    mem: &mut [u8],
+    base: u64,
+    objects: &[ObjectFile<'_>],
+    res: &Resolution<'_>,
+    layout: &Layout,
+    plan: &Plan,
+    tail: Tail,
+    deferred: &[(u32, u32, u32)],
+) -> Result<()> {
+    let cx = Context {
+        base,
+        got: base + tail.got,
+        objects,
+        res,
+        layout,
+        plan,
+        tail,
+    };
+    for &(oi, si, ri) in deferred {
+        let (oi, si) = (oi as usize, si as usize);
+        let obj = &objects[oi];
+        let sec = &obj.sections[si];
+        let r = &sec.relocs[ri as usize];
+        let sec_off = layout.sec_offsets[oi][si];
+        let bytes = &mut mem[sec_off as usize..(sec_off + sec.size) as usize];
+        let off = layout.symbol_offsets[oi][r.sym() as usize];
+        let s = if off >= UNLOADED {
+            layout.external_addresses[oi][r.sym() as usize]
+        } else {
+            base + off
+        };
+        let formula = arch::formula(r.kind()).ok_or_else(|| plan::unsupported(obj, si, r))?;
+        relocate_one(&cx, bytes, (obj, oi, si), base + sec_off, r, s, formula)?;
+    }
+    write_tables(mem, plan, tail);
+    Ok(())
+}
+
+/// Writes the GOT slots, `tls_index` pairs and trampolines of `plan`.
+fn write_tables(mem: &mut [u8], plan: &Plan, tail: Tail) {
     for (&content, &i) in &plan.slots {
         let at = tail.slot(i) as usize;
         mem[at..at + 8].copy_from_slice(&content.to_le_bytes());
@@ -218,7 +312,6 @@ pub(crate) fn relocate(
         let at = tail.trampoline(i) as usize;
         arch::write_trampoline(&mut mem[at..at + arch::TRAMPOLINE_SIZE], dest);
     }
-    Ok(counts)
 }
 
 /// What [`relocate_one`] needs besides the relocation.

@@ -229,6 +229,37 @@ pub(crate) fn quick_class(r_type: elf::RelocationType) -> Quick {
     }
 }
 
+/// The relocation types, as a bit set (bit `t` for type `t`), whose values
+/// never constrain where a unit goes: a unit with no others may simply be
+/// relocated where the kernel first maps it, setting aside the few sites
+/// that do not fit there (see `relocate::Slow::Defer`). The others are
+/// 32-, 16- and 8-bit absolutes and short PC-relative fields, which
+/// constrain the base, and the thread-local forms.
+pub(crate) const PLACEMENT_FREE_KINDS: u64 = {
+    let mut set = 0u64;
+    let mut i = 0;
+    while i < 63 {
+        let free = matches!(
+            formula_of(elf::RelocationType(i)),
+            Some(
+                Formula::None
+                    | Formula::Abs(Field::W64)
+                    | Formula::Pc(Field::S32 | Field::W64)
+                    | Formula::GotPcRel { .. }
+                    | Formula::GotPc(_)
+                    | Formula::GotOff(_)
+                    | Formula::Got(_)
+                    | Formula::Size(_),
+            )
+        );
+        if free {
+            set |= 1 << i;
+        }
+        i += 1;
+    }
+    set
+};
+
 /// The size of the field a relocation type patches, for bounds checks at
 /// parse time. Unknown types report 0 and are refused later, with their site.
 #[inline]
