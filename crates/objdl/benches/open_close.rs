@@ -1,6 +1,9 @@
 //! In-process open + close of the SQLite objects (sqlite3.o + shell.o), per
 //! flavour. The objects come from `scripts/fetch-sqlite.sh` (run on demand).
 //!
+//! The anchor, `dlopen-so`: `dlopen(RTLD_NOW | RTLD_LOCAL)` + `dlclose` of
+//! the same code linked by gcc into a shared object (the -fPIC objects).
+//!
 //! `cargo bench -p objdl --bench open_close`
 
 #[path = "../tests/common/mod.rs"]
@@ -38,6 +41,31 @@ fn open_close(c: &mut Criterion) {
             })
         });
     }
+    // The same code as a shared object, through the dynamic linker.
+    let so = std::env::temp_dir().join(format!("objdl-bench-{}.so", std::process::id()));
+    let status = std::process::Command::new("gcc")
+        .arg("-shared")
+        .arg("-o")
+        .arg(&so)
+        .arg(dir.join("pic/sqlite3.o"))
+        .arg(dir.join("pic/shell.o"))
+        .arg("-lm")
+        .status()
+        .expect("run gcc");
+    assert!(status.success(), "gcc -shared failed");
+    let path = std::ffi::CString::new(so.as_os_str().as_encoded_bytes()).expect("a C path");
+    group.bench_function("dlopen-so", |b| {
+        b.iter(|| {
+            // SAFETY: dlopen of a shared object built just now from SQLite,
+            // whose initialisers do nothing; closed right after.
+            unsafe {
+                let h = libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
+                assert!(!h.is_null(), "dlopen failed");
+                libc::dlclose(h);
+            }
+        })
+    });
+    let _ = std::fs::remove_file(&so);
     group.finish();
 }
 

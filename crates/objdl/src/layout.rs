@@ -19,10 +19,10 @@ pub(crate) const PAGE: u64 = 4096;
 /// Offset meaning "not loaded".
 pub(crate) const NOT_LOADED: u64 = u64::MAX;
 
-/// In [`Layout::symbol_offsets`]: the symbol is a fixed address outside the unit.
+/// In [`SymbolTable::offsets`]: the symbol is a fixed address outside the unit.
 pub(crate) const EXTERNAL: u64 = u64::MAX;
 
-/// In [`Layout::symbol_offsets`]: the symbol is inside the unit, in a section
+/// In [`SymbolTable::offsets`]: the symbol is inside the unit, in a section
 /// that is not loaded (a TLS section, a note...), so it has no offset.
 pub(crate) const UNLOADED: u64 = u64::MAX - 1;
 
@@ -104,13 +104,20 @@ pub(crate) struct Layout {
     pub tls: TlsLayout,
     /// The parts of large sections that can be mapped from their files.
     pub mapped: Vec<MappedSection>,
+    /// Made on first use (see [`Layout::symbol_table`]).
+    symbol_table: std::cell::OnceCell<SymbolTable>,
+}
+
+/// Where each symbol's target is, found once, so that the planner's passes
+/// over relocations index arrays instead of matching a [`Target`].
+#[derive(Debug)]
+pub(crate) struct SymbolTable {
     /// Per object, per symbol: the offset in the unit of its target, or
-    /// [`EXTERNAL`] or [`UNLOADED`]. Found once, so that the passes over
-    /// relocations index an array instead of matching a [`Target`].
-    pub symbol_offsets: Vec<Vec<u64>>,
+    /// [`EXTERNAL`] or [`UNLOADED`].
+    pub offsets: Vec<Vec<u64>>,
     /// Per object, per symbol: the address of a target outside the unit
-    /// ([`EXTERNAL`] in `symbol_offsets`), else 0.
-    pub external_addresses: Vec<Vec<u64>>,
+    /// ([`EXTERNAL`] in `offsets`), else 0.
+    pub addresses: Vec<Vec<u64>>,
 }
 
 /// The template of the unit's thread-local block: `.tdata` then `.tbss`.
@@ -314,7 +321,7 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
             span
         })
         .collect();
-    let mut layout = Layout {
+    let layout = Layout {
         tls: TlsLayout::new(objects),
         bounds,
         sec_offsets,
@@ -327,35 +334,8 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
         got_offset,
         section_count,
         mapped,
-        symbol_offsets: Vec::new(),
-        external_addresses: Vec::new(),
+        symbol_table: std::cell::OnceCell::new(),
     };
-    for targets in &res.targets {
-        let mut offsets = Vec::with_capacity(targets.len());
-        let mut addresses = Vec::with_capacity(targets.len());
-        for &t in targets {
-            // Most symbols: a loaded section's.
-            let off = match t {
-                Target::Section {
-                    obj, sec, value, ..
-                } if layout.sec_offsets[obj as usize][sec as usize] != NOT_LOADED => {
-                    layout.sec_offsets[obj as usize][sec as usize] + value
-                }
-                _ => match layout.internal_offset(t, res, got_offset) {
-                    Some(off) => off,
-                    None if t.is_internal() => UNLOADED,
-                    None => EXTERNAL,
-                },
-            };
-            offsets.push(off);
-            addresses.push(match t {
-                Target::Absolute { addr, .. } => addr,
-                _ => 0,
-            });
-        }
-        layout.symbol_offsets.push(offsets);
-        layout.external_addresses.push(addresses);
-    }
     Ok(layout)
 }
 
@@ -372,6 +352,61 @@ fn too_big(objects: &[ObjectFile<'_>], size: u64) -> Error {
 }
 
 impl Layout {
+    /// Where each symbol's target is (made on first use: a unit relocated
+    /// where the kernel put it never needs it).
+    pub fn symbol_table(&self, res: &Resolution<'_>) -> &SymbolTable {
+        self.symbol_table.get_or_init(|| {
+            let mut table = SymbolTable {
+                offsets: Vec::with_capacity(res.targets.len()),
+                addresses: Vec::with_capacity(res.targets.len()),
+            };
+            for targets in &res.targets {
+                let mut offsets = Vec::with_capacity(targets.len());
+                let mut addresses = Vec::with_capacity(targets.len());
+                for &t in targets {
+                    // Most symbols: a loaded section's.
+                    let off = match t {
+                        Target::Section {
+                            obj, sec, value, ..
+                        } if self.sec_offsets[obj as usize][sec as usize] != NOT_LOADED => {
+                            self.sec_offsets[obj as usize][sec as usize] + value
+                        }
+                        _ => match self.internal_offset(t, res, self.got_offset) {
+                            Some(off) => off,
+                            None if t.is_internal() => UNLOADED,
+                            None => EXTERNAL,
+                        },
+                    };
+                    offsets.push(off);
+                    addresses.push(match t {
+                        Target::Absolute { addr, .. } => addr,
+                        _ => 0,
+                    });
+                }
+                table.offsets.push(offsets);
+                table.addresses.push(addresses);
+            }
+            table
+        })
+    }
+
+    /// The address of `t` with the unit at `base` (0 for a target in a
+    /// section that is not loaded, or another module's thread-local).
+    #[inline]
+    pub fn address(&self, t: Target, res: &Resolution<'_>, base: u64) -> u64 {
+        match t {
+            Target::Section {
+                obj, sec, value, ..
+            } if self.sec_offsets[obj as usize][sec as usize] != NOT_LOADED => {
+                base + self.sec_offsets[obj as usize][sec as usize] + value
+            }
+            Target::Absolute { addr, .. } => addr,
+            _ => self
+                .internal_offset(t, res, self.got_offset)
+                .map_or(0, |off| base + off),
+        }
+    }
+
     /// The TLS module and offset of a thread-local target: the unit's own
     /// block (module `unit_module`), or another module's.
     pub fn tls_place(&self, t: Target, unit_module: u64) -> Option<(u64, u64)> {

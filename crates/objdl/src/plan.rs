@@ -107,15 +107,16 @@ pub(crate) fn demands(
         ..Default::default()
     };
     let mut irreducible = Vec::new();
+    let table = layout.symbol_table(res);
     for (oi, obj) in objects.iter().enumerate() {
-        let offsets = &layout.symbol_offsets[oi];
+        let offsets = &table.offsets[oi];
         for (si, sec) in obj.sections.iter().enumerate() {
             let sec_off = layout.sec_offsets[oi][si];
             if sec_off == NOT_LOADED {
                 continue;
             }
             d.relocation_count += sec.relocs.len() as u64;
-            let addresses = &layout.external_addresses[oi];
+            let addresses = &table.addresses[oi];
             let mut ri = 0;
             loop {
                 let at = Settle {
@@ -160,8 +161,7 @@ struct Settle<'a> {
     oi: u32,
     si: u32,
     sec_off: u64,
-    /// The section's object's [`Layout::symbol_offsets`] and
-    /// [`Layout::external_addresses`].
+    /// The section's object's [`crate::layout::SymbolTable`] rows.
     offsets: &'a [u64],
     addresses: &'a [u64],
     data: &'a [u8],
@@ -193,7 +193,7 @@ fn settle(d: &mut Demands, relocs: &[Reloc], from: usize, at: &Settle<'_>) -> us
                 branch
             }
             Quick::Abs64 => sym_off < UNLOADED,
-            Quick::Nothing => sym_off != UNLOADED,
+            Quick::Nothing | Quick::Wide => sym_off != UNLOADED,
             // A GOT load of an internal symbol that becomes a `lea` or a
             // direct call (the distance does not depend on the base).
             Quick::GotPcRelx if sym_off < UNLOADED => {
@@ -764,6 +764,7 @@ pub(crate) fn finish(
         relaxations: d.relaxations,
         ..Plan::default()
     };
+    let table = layout.symbol_table(res);
     for &(oi, si, ri) in &d.redirectable {
         let obj = &objects[oi as usize];
         let r = &obj.sections[si as usize].relocs[ri as usize];
@@ -771,9 +772,9 @@ pub(crate) fn finish(
         let sec_off = layout.sec_offsets[oi as usize][si];
         // Most: a call out of the unit that reaches its target directly.
         if arch::quick_class(r.kind()) == Quick::Pc32
-            && layout.symbol_offsets[oi as usize][r.sym() as usize] == EXTERNAL
+            && table.offsets[oi as usize][r.sym() as usize] == EXTERNAL
         {
-            let s = layout.external_addresses[oi as usize][r.sym() as usize];
+            let s = table.addresses[oi as usize][r.sym() as usize];
             let p = base + sec_off + r.offset();
             let value = (s as i64)
                 .checked_sub(p as i64)

@@ -9,7 +9,7 @@
 
 use crate::arch::{self, Field, Formula, Quick};
 use crate::error::{Error, Result};
-use crate::layout::{Layout, NOT_LOADED, UNLOADED};
+use crate::layout::{Layout, NOT_LOADED};
 use crate::parse::{ObjectFile, Reloc, RelocFields, SectionKind};
 use crate::plan::{self, At, Decision, Plan};
 use crate::resolve::{Resolution, Target};
@@ -124,10 +124,9 @@ pub(crate) fn relocate(
         // Each symbol's address, once.
         addrs.clear();
         addrs.extend(
-            layout.symbol_offsets[oi]
+            res.targets[oi]
                 .iter()
-                .zip(&layout.external_addresses[oi])
-                .map(|(&off, &addr)| if off >= UNLOADED { addr } else { base + off }),
+                .map(|&t| layout.address(t, res, base)),
         );
         for (si, sec) in obj.sections.iter().enumerate() {
             if sec.kind == (SectionKind::Tls { zero: false }) && !sec.relocs.is_empty() {
@@ -160,7 +159,7 @@ pub(crate) fn relocate(
             let mut ri = 0;
             loop {
                 if quick {
-                    ri = apply_fast(bytes, sec.relocs, ri, &addrs, sec_addr, &mut counts);
+                    ri = apply_fast(bytes, sec.relocs, ri, &addrs, (sec_addr, got), &mut counts);
                 }
                 let Some(r) = sec.relocs.get(ri) else {
                     break;
@@ -198,7 +197,8 @@ pub(crate) fn relocate(
 }
 
 /// Applies relocations of `relocs` from `from` on while they are the common
-/// cases, a PC-relative or 64-bit value or a relaxable GOT load that fits,
+/// cases, a PC-relative, 64-bit or GOT-relative value or a relaxable GOT
+/// load that fits (`got` is the GOT's address),
 /// written as [`plan::decide`] would (it redirects only what does not fit);
 /// returns the index of the first that is not (or `relocs.len()`), which
 /// has been counted. `addrs` holds each symbol's address.
@@ -208,7 +208,7 @@ fn apply_fast(
     relocs: &[Reloc],
     from: usize,
     addrs: &[u64],
-    sec_addr: u64,
+    (sec_addr, got): (u64, u64),
     counts: &mut Counts,
 ) -> usize {
     for (i, r) in relocs.iter().enumerate().skip(from) {
@@ -249,6 +249,20 @@ fn apply_fast(
                 Field::S32.write(&mut bytes[off.wrapping_add_signed(shift)..], value);
                 counts.relaxed += 1;
             }
+            Quick::Wide => {
+                let (s, a) = (i128::from(s as i64), i128::from(r.addend()));
+                let p = i128::from(sec_addr + r.offset());
+                let (f, value) = match arch::formula(kind) {
+                    Some(Formula::Pc(f)) => (f, s + a - p),
+                    Some(Formula::GotOff(f)) => (f, s + a - i128::from(got)),
+                    Some(Formula::GotPc(f)) => (f, i128::from(got) + a - p),
+                    _ => return i,
+                };
+                if !f.fits(value) || off + f.width() > bytes.len() {
+                    return i;
+                }
+                f.write(&mut bytes[off..], value);
+            }
             _ => return i,
         }
     }
@@ -284,12 +298,7 @@ pub(crate) fn apply_deferred(
         let r = &sec.relocs[ri as usize];
         let sec_off = layout.sec_offsets[oi][si];
         let bytes = &mut mem[sec_off as usize..(sec_off + sec.size) as usize];
-        let off = layout.symbol_offsets[oi][r.sym() as usize];
-        let s = if off >= UNLOADED {
-            layout.external_addresses[oi][r.sym() as usize]
-        } else {
-            base + off
-        };
+        let s = layout.address(res.targets[oi][r.sym() as usize], res, base);
         let formula = arch::formula(r.kind()).ok_or_else(|| plan::unsupported(obj, si, r))?;
         relocate_one(&cx, bytes, (obj, oi, si), base + sec_off, r, s, formula)?;
     }

@@ -205,14 +205,16 @@ pub(crate) fn resolve<'d>(
     // (object, symbol, name id) of every global symbol.
     let mut globals: Vec<(u32, u32, u32)> = Vec::new();
     let mut targets: Vec<Vec<Target>> = Vec::with_capacity(objects.len());
+    let mut special = Vec::new();
     for (oi, obj) in objects.iter().enumerate() {
-        let mut t = Vec::with_capacity(obj.symbols.len());
-        for (si, sym) in obj.symbols.iter().enumerate() {
-            let (oi, si) = (oi as u32, si as u32);
-            let mut target = local_target(oi, sym.def, sym.size);
+        special.clear();
+        targets.push(local_targets(oi as u32, &obj.symbols, &mut special));
+        for &si in &special {
+            let sym = &obj.symbols[si as usize];
+            let oi = oi as u32;
             if sym.kind == elf::STT_GNU_IFUNC && matches!(sym.def, SymbolDef::Section { .. }) {
                 ifunc_index.insert((oi, si), ifuncs.len() as u32);
-                target = Target::Ifunc(ifuncs.len() as u32);
+                targets[oi as usize][si as usize] = Target::Ifunc(ifuncs.len() as u32);
                 ifuncs.push(local_target(oi, sym.def, sym.size));
             }
             if !sym.is_local() && !sym.name.is_empty() {
@@ -222,9 +224,7 @@ pub(crate) fn resolve<'d>(
                 });
                 globals.push((oi, si, id));
             }
-            t.push(target);
         }
-        targets.push(t);
     }
     let own_target = |oi: u32, si: u32| -> Target {
         let ifunc = if ifunc_index.is_empty() {
@@ -483,6 +483,24 @@ pub(crate) fn resolve<'d>(
         ifuncs,
         bounds,
     })
+}
+
+/// Every symbol's target as if it were local, in one tight pass; the
+/// indices of the symbols that need more (global, or IFUNC) go to `special`.
+#[inline(never)]
+fn local_targets(
+    obj: u32,
+    symbols: &[crate::parse::Symbol<'_>],
+    special: &mut Vec<u32>,
+) -> Vec<Target> {
+    let mut targets = Vec::with_capacity(symbols.len());
+    for (si, sym) in symbols.iter().enumerate() {
+        if !sym.is_local() || sym.kind == elf::STT_GNU_IFUNC {
+            special.push(si as u32);
+        }
+        targets.push(local_target(obj, sym.def, sym.size));
+    }
+    targets
 }
 
 fn local_target(obj: u32, def: SymbolDef, size: u64) -> Target {

@@ -193,8 +193,12 @@ pub(crate) enum Quick {
     Abs64,
     /// A GOT load that may drop the GOT (`R_X86_64_GOTPCRELX`, `REX_GOTPCRELX`).
     GotPcRelx,
-    /// Needs nothing before the unit has an address (`NONE`, `SIZE*`,
-    /// `GOTOFF64`, `PLTOFF64`, `GOTPC*`).
+    /// Relative to the unit itself or 64 bits wide, so it fits wherever the
+    /// unit goes (`PC64`, `GOTOFF64`, `PLTOFF64`, `GOTPC32`, `GOTPC64`):
+    /// [`Formula::Pc`] with [`Field::W64`], [`Formula::GotOff`] or
+    /// [`Formula::GotPc`].
+    Wide,
+    /// Needs nothing before the unit has an address (`NONE`, `SIZE*`).
     Nothing,
     /// Anything else: the general path.
     Other,
@@ -214,9 +218,10 @@ pub(crate) fn quick_class(r_type: elf::RelocationType) -> Quick {
                     field: Field::S32,
                     relaxable: true,
                 }) => Quick::GotPcRelx,
-                Some(Formula::None | Formula::Size(_) | Formula::GotOff(_) | Formula::GotPc(_)) => {
-                    Quick::Nothing
+                Some(Formula::Pc(Field::W64) | Formula::GotOff(_) | Formula::GotPc(_)) => {
+                    Quick::Wide
                 }
+                Some(Formula::None | Formula::Size(_)) => Quick::Nothing,
                 _ => Quick::Other,
             };
             i += 1;
