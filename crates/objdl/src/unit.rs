@@ -37,7 +37,10 @@ pub struct LoadStats {
     pub base: u64,
     /// The unit's size in bytes.
     pub size: u64,
-    /// The placement window: the bases at which every irreducible reference reaches.
+    /// The placement window: the bases at which every irreducible reference
+    /// reaches. The whole user address range when the unit has no
+    /// relocation that constrains its base (it was relocated where the
+    /// kernel mapped it, without planning).
     pub window: (u64, u64),
     /// Time from reading the inputs to just before the initialisers run.
     pub load_time: Duration,
@@ -98,10 +101,9 @@ pub(crate) struct UnitInner {
 #[derive(Default)]
 pub(crate) struct Exports {
     names: String,
-    /// Per symbol: where its name lies in `names`, and its address.
-    entries: Vec<(u32, u32, u64)>,
-    /// Indices into `entries`, by the hash of the name.
-    index: hashbrown::HashTable<u32>,
+    /// Per symbol: where its name lies in `names`, and its address; by the
+    /// hash of the name.
+    index: hashbrown::HashTable<(u32, u32, u64)>,
 }
 
 impl Exports {
@@ -109,7 +111,6 @@ impl Exports {
     pub(crate) fn with_capacity(count: usize, bytes: usize) -> Exports {
         Exports {
             names: String::with_capacity(bytes),
-            entries: Vec::with_capacity(count),
             index: hashbrown::HashTable::with_capacity(count),
         }
     }
@@ -119,43 +120,32 @@ impl Exports {
         rustc_hash::FxBuildHasher.hash_one(name)
     }
 
-    fn name(&self, i: u32) -> &str {
-        let (start, len, _) = self.entries[i as usize];
-        &self.names[start as usize..(start + len) as usize]
-    }
-
     /// Adds `name` at `addr`; a name already present keeps its first address.
     pub(crate) fn insert(&mut self, name: &str, addr: u64) {
-        let Exports {
-            names,
-            entries,
-            index,
-        } = self;
-        let name_of = |i: u32| {
-            let (start, len, _) = entries[i as usize];
-            &names[start as usize..(start + len) as usize]
-        };
+        let Exports { names, index } = self;
+        let name_of =
+            |&(start, len, _): &(u32, u32, u64)| &names[start as usize..(start + len) as usize];
         let hash = Exports::hash(name);
-        if index.find(hash, |&i| name_of(i) == name).is_some() {
+        if index.find(hash, |e| name_of(e) == name).is_some() {
             return;
         }
-        let i = entries.len() as u32;
-        index.insert_unique(hash, i, |&i| Exports::hash(name_of(i)));
-        entries.push((names.len() as u32, name.len() as u32, addr));
+        let entry = (names.len() as u32, name.len() as u32, addr);
+        index.insert_unique(hash, entry, |e| Exports::hash(name_of(e)));
         names.push_str(name);
     }
 
     /// The address of `name`.
     pub(crate) fn get(&self, name: &str) -> Option<u64> {
-        let i = *self
-            .index
-            .find(Exports::hash(name), |&i| self.name(i) == name)?;
-        Some(self.entries[i as usize].2)
+        let names = self.names.as_bytes();
+        let &(_, _, addr) = self.index.find(Exports::hash(name), |&(start, len, _)| {
+            names.get(start as usize..(start + len) as usize) == Some(name.as_bytes())
+        })?;
+        Some(addr)
     }
 
     /// Every (name, address).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
-        self.entries
+        self.index
             .iter()
             .map(|&(start, len, addr)| (&self.names[start as usize..(start + len) as usize], addr))
     }
