@@ -131,6 +131,7 @@ pub struct ObjectInfo {
 /// ```
 pub fn inspect(name: &str, bytes: &[u8]) -> Result<ObjectInfo> {
     let obj = parse::parse(name, bytes)?;
+    obj.check_relocations()?;
     let sections = obj
         .sections
         .iter()

@@ -455,7 +455,17 @@ impl Linker {
                 objects.push(parse::parse(name, bytes)?);
             }
         }
-        archive::select(&mut objects, &archives)?;
+        // An input's malformed relocation is reported before what it may
+        // have caused further on (relocations are checked only later).
+        let malformed_first = |objects: &[parse::ObjectFile<'_>], err: Error| -> Error {
+            objects
+                .iter()
+                .find_map(|o| o.check_relocations().err())
+                .unwrap_or(err)
+        };
+        if let Err(err) = archive::select(&mut objects, &archives) {
+            return Err(malformed_first(&objects, err));
+        }
         // Which mapped file each object lies in (archive members too).
         for obj in &mut objects {
             let at = obj.data.as_ptr() as u64;
@@ -469,9 +479,13 @@ impl Linker {
             });
         }
         // 2. Resolve.
-        let res = resolve::resolve(&mut objects, &self.host, &self.namespace)?;
+        let mut res = match resolve::resolve(&mut objects, &self.host, &self.namespace) {
+            Ok(res) => res,
+            Err(err) => return Err(malformed_first(&objects, err)),
+        };
         // 3. Lay out and plan.
-        let layout = layout::layout(&objects, &res)?;
+        let layout =
+            layout::layout(&objects, &res).map_err(|err| malformed_first(&objects, err))?;
         let max_align = objects
             .iter()
             .flat_map(|o| {
@@ -491,7 +505,22 @@ impl Linker {
         };
         let placed = match self.speculate(&unit, opts, check)? {
             Some(placed) => placed,
-            None => self.place(&unit, opts, check)?,
+            None => {
+                // The planner reads every relocation: check them all first.
+                let kinds = objects
+                    .iter()
+                    .map(parse::ObjectFile::check_relocations)
+                    .collect::<Result<Vec<u64>>>()?;
+                resolve::external_facts(&objects, &mut res, &kinds);
+                let unit = Parts {
+                    objects: &objects,
+                    res: &res,
+                    layout: &layout,
+                    files: &files,
+                    max_align,
+                };
+                self.place(&unit, opts, check)?
+            }
         };
         let Placed {
             mut image,
@@ -764,10 +793,11 @@ impl Linker {
     /// Stages 4 and 5 without planning, when the unit may go anywhere: no
     /// relocation type constrains the base (see
     /// [`arch::PLACEMENT_FREE_KINDS`]). The unit is mapped where the kernel
-    /// likes and relocated there in one pass; the few sites that do not fit
-    /// as they are get GOT slots. `None` (and nothing stays mapped) when a
-    /// site needs more, a trampoline or a copy: then [`Linker::place`]
-    /// plans the unit from the start, as it would have.
+    /// likes and relocated there in one pass, which also checks each
+    /// relocation it applies; the few sites that do not fit as they are get
+    /// GOT slots. `None` (and nothing stays mapped) when a site needs more,
+    /// a trampoline or a copy, or is of another type or malformed: then
+    /// [`Linker::place`] checks and plans the unit from the start.
     fn speculate(
         &self,
         unit: &Parts<'_, '_>,
@@ -781,12 +811,7 @@ impl Linker {
             files,
             max_align,
         } = *unit;
-        let kinds = objects.iter().fold(0, |k, o| k | o.reloc_kinds);
-        if check
-            || opts.placement != Placement::Auto
-            || kinds & !arch::PLACEMENT_FREE_KINDS != 0
-            || layout.tls.size > 0
-        {
+        if check || opts.placement != Placement::Auto || layout.tls.size > 0 {
             return Ok(None);
         }
         // Room for a GOT slot per relocation at most (address space only).
@@ -821,6 +846,23 @@ impl Linker {
             mapped,
             relocate::Slow::Defer(&mut deferred),
         )?;
+        // What was set aside has not been checked; a relocation that is not
+        // well formed, or of a type that constrains the base (the fast path
+        // takes only types that do not), sends the unit to the planner,
+        // which reports or plans it.
+        if counts.stopped {
+            return Ok(None);
+        }
+        for &(oi, si, ri) in &deferred {
+            let obj = &objects[oi as usize];
+            let sec = &obj.sections[si as usize];
+            let r = &sec.relocs[ri as usize];
+            let kind = parse::RelocFields::kind(r).0;
+            let free = 1u64.checked_shl(kind).unwrap_or(0) & arch::PLACEMENT_FREE_KINDS;
+            if free == 0 || obj.check_relocation(sec, r).is_err() {
+                return Ok(None);
+            }
+        }
         let Some(plan) = plan::plan_deferred(objects, res, layout, &deferred, base, counts.relaxed)
         else {
             return Ok(None);

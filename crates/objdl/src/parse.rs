@@ -146,10 +146,7 @@ pub(crate) struct ObjectFile<'d> {
     pub symbols: Vec<Symbol<'d>>,
     /// The symbols' string table.
     pub strtab: &'d [u8],
-    /// Bit `t` is set when a relocation of type `t` (below 63; 63 for any
-    /// higher type) applies to a loaded section: passes that care about
-    /// rare types skip objects without them.
-    pub reloc_kinds: u64,
+
     /// COMDAT groups: (signature, member section indices).
     pub groups: Vec<(&'d str, Vec<u32>)>,
     /// Where `data` lies in a mapped input file, when it does: large
@@ -167,6 +164,49 @@ pub(crate) struct Backing {
 }
 
 impl ObjectFile<'_> {
+    /// Checks every relocation: its symbol index, and that its field lies in
+    /// its section. Returns the types that occur, as a bit set (bit `t` for
+    /// type `t`, 63 for any above). One branch-light scan; a bad entry sends
+    /// it to a slower one for the first, to report it.
+    pub fn check_relocations(&self) -> Result<u64> {
+        let nsyms = self.symbols.len() as u64;
+        let mut kinds = 0;
+        for sec in &self.sections {
+            let (bad, k) = scan_relocs(sec.relocs, nsyms, sec.size);
+            kinds |= k;
+            if bad {
+                for r in sec.relocs {
+                    self.check_relocation(sec, r)?;
+                }
+            }
+        }
+        Ok(kinds)
+    }
+
+    /// Checks one relocation of section `sec` (see [`Self::check_relocations`]).
+    pub fn check_relocation(&self, sec: &Section<'_>, r: &Reloc) -> Result<()> {
+        let malformed = |what: String| Error::Malformed {
+            file: self.name.clone(),
+            what,
+        };
+        let (offset, sym) = (r.offset(), r.sym());
+        if sym as usize >= self.symbols.len() {
+            return Err(malformed(format!(
+                "section {}: relocation at offset {offset:#x} refers to symbol index {sym}, but there are {} symbols",
+                sec.name,
+                self.symbols.len()
+            )));
+        }
+        let width = arch::field_width(r.kind());
+        if offset.checked_add(width).is_none_or(|end| end > sec.size) {
+            return Err(malformed(format!(
+                "section {}: relocation at offset {offset:#x} ({width} bytes) lies outside the section ({:#x} bytes)",
+                sec.name, sec.size
+            )));
+        }
+        Ok(())
+    }
+
     /// Symbol `sym`'s name for messages and tools (empty for a section
     /// symbol). A local name that is not clean UTF-8 is shown escaped, so
     /// that a message stays one line.
@@ -495,10 +535,10 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
     let symbols = read_symbols(symtab.symbols(), strtab, &sections, &xindex)
         .map_err(|(i, bad)| bad_symbol(name, i, &symtab.symbols()[i], strtab, &sections, bad))?;
 
-    // Relocations, only for sections that are loaded: checked here, then
-    // read in place by every later pass.
+    // Relocations, only for sections that are loaded, read in place by
+    // every later pass. Each entry is checked by `check_relocations`, or by
+    // the relocation pass of a unit relocated without planning.
     let mut reloc_total = 0usize;
-    let mut reloc_kinds = 0u64;
     let mut has_relocs = vec![false; sections.len()];
     for (i, sh) in table.iter().enumerate() {
         let Some((rela, _symtab)) = sh
@@ -527,29 +567,6 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
             return Err(malformed(format!(
                 "relocation section {i}: applies to section {tname}, which has no contents (SHT_NOBITS)"
             )));
-        }
-        let tsize = tsec.size;
-        let nsyms = symbols.len() as u64;
-        // One branch-light pass: any bad entry sends us to the slow
-        // search below for the first one, to report it.
-        let (bad, kinds) = scan_relocs(rela, nsyms, tsize);
-        reloc_kinds |= kinds;
-        if bad {
-            for r in rela {
-                let (offset, sym) = (r.offset(), r.sym());
-                if u64::from(sym) >= nsyms {
-                    return Err(malformed(format!(
-                        "section {tname}: relocation at offset {offset:#x} refers to symbol index {sym}, but there are {} symbols",
-                        symbols.len()
-                    )));
-                }
-                let width = arch::field_width(r.kind());
-                if offset.checked_add(width).is_none_or(|end| end > tsize) {
-                    return Err(malformed(format!(
-                        "section {tname}: relocation at offset {offset:#x} ({width} bytes) lies outside the section ({tsize:#x} bytes)"
-                    )));
-                }
-            }
         }
         reloc_total += rela.len();
         if reloc_total > crate::limits::MAX_RELOCS {
@@ -601,7 +618,6 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
         sections,
         symbols,
         strtab,
-        reloc_kinds,
         groups: comdats,
         backing: None,
     })

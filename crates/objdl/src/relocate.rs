@@ -41,6 +41,8 @@ pub(crate) struct Counts {
     pub relocations: u64,
     /// GOT loads the fast path relaxed.
     pub relaxed: u64,
+    /// The pass stopped at a relocation that needs planning (see [`Slow::Defer`]).
+    pub stopped: bool,
     /// Relocations applied, by type number (every supported type is below 64).
     pub by_type: [u64; 64],
 }
@@ -50,6 +52,7 @@ impl Default for Counts {
         Counts {
             relocations: 0,
             relaxed: 0,
+            stopped: false,
             by_type: [0; 64],
         }
     }
@@ -159,7 +162,15 @@ pub(crate) fn relocate(
             let mut ri = 0;
             loop {
                 if quick {
-                    ri = apply_fast(bytes, sec.relocs, ri, &addrs, (sec_addr, got), &mut counts);
+                    let planned = matches!(slow, Slow::Apply);
+                    ri = apply_fast(
+                        bytes,
+                        sec.relocs,
+                        ri,
+                        &addrs,
+                        (sec_addr, got, planned),
+                        &mut counts,
+                    );
                 }
                 let Some(r) = sec.relocs.get(ri) else {
                     break;
@@ -168,15 +179,26 @@ pub(crate) fn relocate(
                 if !quick {
                     counts.by_type[kind.0 as usize & 63] += 1;
                 }
-                let s = addrs[r.sym() as usize];
-                let Some(formula) = arch::formula(kind) else {
-                    return Err(plan::unsupported(obj, si, r));
-                };
                 match &mut slow {
                     Slow::Apply => {
+                        let s = addrs[r.sym() as usize];
+                        let Some(formula) = arch::formula(kind) else {
+                            return Err(plan::unsupported(obj, si, r));
+                        };
                         relocate_one(&cx, bytes, (obj, oi, si), sec_addr, r, s, formula)?;
                     }
-                    Slow::Defer(later) => later.push((oi as u32, si as u32, ri as u32)),
+                    // Not yet checked: the caller checks what it set aside.
+                    // A type that constrains the base ends the pass at once:
+                    // the unit goes to the planner.
+                    Slow::Defer(later) => {
+                        let free =
+                            1u64.checked_shl(kind.0).unwrap_or(0) & arch::PLACEMENT_FREE_KINDS;
+                        if free == 0 {
+                            counts.stopped = true;
+                            return Ok(counts);
+                        }
+                        later.push((oi as u32, si as u32, ri as u32));
+                    }
                 }
                 ri += 1;
             }
@@ -198,7 +220,8 @@ pub(crate) fn relocate(
 
 /// Applies relocations of `relocs` from `from` on while they are the common
 /// cases, a PC-relative, 64-bit or GOT-relative value or a relaxable GOT
-/// load that fits (`got` is the GOT's address),
+/// load that fits (`got` is the GOT's address), and once the unit is
+/// `planned`, a 32-bit absolute that fits,
 /// written as [`plan::decide`] would (it redirects only what does not fit);
 /// returns the index of the first that is not (or `relocs.len()`), which
 /// has been counted. `addrs` holds each symbol's address.
@@ -208,38 +231,56 @@ fn apply_fast(
     relocs: &[Reloc],
     from: usize,
     addrs: &[u64],
-    (sec_addr, got): (u64, u64),
+    (sec_addr, got, planned): (u64, u64, bool),
     counts: &mut Counts,
 ) -> usize {
     for (i, r) in relocs.iter().enumerate().skip(from) {
         let kind = r.kind();
         counts.by_type[kind.0 as usize & 63] += 1;
-        let s = addrs[r.sym() as usize];
+        // Relocations may not have been checked yet (see `Slow::Defer`): a
+        // bad symbol index or field goes to the slow path, which checks.
+        let Some(&s) = addrs.get(r.sym() as usize) else {
+            return i;
+        };
         let off = r.offset() as usize;
         match arch::quick_class(kind) {
             Quick::Pc32 => {
-                let p = sec_addr + r.offset();
+                let p = sec_addr.wrapping_add(r.offset());
                 let value = (s as i64)
                     .checked_sub(p as i64)
                     .and_then(|v| v.checked_add(r.addend()))
                     .and_then(|v| i32::try_from(v).ok());
-                match (value, bytes.get_mut(off..off + 4)) {
+                match (value, bytes.get_mut(off..off.wrapping_add(4))) {
                     (Some(v), Some(field)) => field.copy_from_slice(&v.to_le_bytes()),
+                    _ => return i,
+                }
+            }
+            // Only once the unit is planned: it constrains the base.
+            Quick::Abs32 if planned => {
+                let Some(field) = bytes.get_mut(off..off.wrapping_add(4)) else {
+                    return i;
+                };
+                let value = i128::from(s as i64) + i128::from(r.addend());
+                match arch::formula(kind) {
+                    Some(Formula::Abs(f)) if f.fits(value) => f.write(field, value),
                     _ => return i,
                 }
             }
             Quick::Abs64 => match (
                 (s as i64).checked_add(r.addend()),
-                bytes.get_mut(off..off + 8),
+                bytes.get_mut(off..off.wrapping_add(8)),
             ) {
                 (Some(v), Some(field)) => field.copy_from_slice(&v.to_le_bytes()),
                 _ => return i,
             },
             Quick::GotPcRelx => {
+                if off.checked_add(4).is_none_or(|end| end > bytes.len()) {
+                    return i;
+                }
                 let Some(relax) = arch::relaxation(bytes, off, r.addend()) else {
                     return i;
                 };
-                let p = sec_addr + r.offset();
+                let p = sec_addr.wrapping_add(r.offset());
                 let value = i128::from(s as i64) + i128::from(r.addend()) - i128::from(p);
                 let value = arch::relaxed_value(relax, value);
                 if !Field::S32.fits(value) {
@@ -251,14 +292,18 @@ fn apply_fast(
             }
             Quick::Wide => {
                 let (s, a) = (i128::from(s as i64), i128::from(r.addend()));
-                let p = i128::from(sec_addr + r.offset());
+                let p = i128::from(sec_addr.wrapping_add(r.offset()));
                 let (f, value) = match arch::formula(kind) {
                     Some(Formula::Pc(f)) => (f, s + a - p),
                     Some(Formula::GotOff(f)) => (f, s + a - i128::from(got)),
                     Some(Formula::GotPc(f)) => (f, i128::from(got) + a - p),
                     _ => return i,
                 };
-                if !f.fits(value) || off + f.width() > bytes.len() {
+                if !f.fits(value)
+                    || off
+                        .checked_add(f.width())
+                        .is_none_or(|end| end > bytes.len())
+                {
                     return i;
                 }
                 f.write(&mut bytes[off..], value);
@@ -359,6 +404,12 @@ fn relocate_one(
     let off = r.offset() as usize;
     let target = res.targets[oi][r.sym() as usize];
     let z = match target {
+        // The size of a host symbol, if no pass looked it up yet.
+        Target::Absolute { addr, size: 0, .. }
+            if matches!(formula, Formula::Size(_)) && addr != 0 =>
+        {
+            crate::host::host_symbol(addr).map_or(0, |(size, _)| size)
+        }
         Target::Section { size, .. } | Target::Absolute { size, .. } => size,
         Target::Common(i) => res.commons[i as usize].size,
         Target::Synthetic(_) => 8,

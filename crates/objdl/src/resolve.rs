@@ -386,72 +386,6 @@ pub(crate) fn resolve<'d>(
         return Err(Error::Unresolved(unresolved));
     }
 
-    // What some relocations need to know of an external symbol, found in
-    // one pass and only where asked (dladdr1 and reading the maps are not
-    // free): its size for SIZE32/64; whether it is code for a 32-bit
-    // absolute (an executable mapping: dlsym returns an IFUNC's chosen
-    // implementation, which often has no symbol of its own); and for a
-    // thread-local of another module reached with TLSGD or DTPMOD64/DTPOFF,
-    // the module whose TLS block holds the address dlsym gave for this
-    // thread, which is the pair glibc understands.
-    let mut code_ranges: Option<Vec<(u64, u64)>> = None;
-    const FACT_KINDS: [elf::RelocationType; 8] = [
-        elf::R_X86_64_SIZE32,
-        elf::R_X86_64_SIZE64,
-        elf::R_X86_64_32,
-        elf::R_X86_64_32S,
-        elf::R_X86_64_TLSGD,
-        elf::R_X86_64_DTPMOD64,
-        elf::R_X86_64_DTPOFF64,
-        elf::R_X86_64_DTPOFF32,
-    ];
-    let fact_mask = FACT_KINDS.iter().fold(0u64, |m, k| m | 1 << k.0);
-    for (oi, obj) in objects.iter().enumerate() {
-        if obj.reloc_kinds & fact_mask == 0 {
-            continue;
-        }
-        for r in obj.sections.iter().flat_map(|s| s.relocs) {
-            let kind = r.kind();
-            let wanted = matches!(
-                kind,
-                elf::R_X86_64_SIZE32
-                    | elf::R_X86_64_SIZE64
-                    | elf::R_X86_64_32
-                    | elf::R_X86_64_32S
-                    | elf::R_X86_64_TLSGD
-                    | elf::R_X86_64_DTPMOD64
-                    | elf::R_X86_64_DTPOFF64
-                    | elf::R_X86_64_DTPOFF32
-            );
-            if !wanted || obj.symbols[r.sym() as usize].is_local() {
-                continue;
-            }
-            let t = &mut targets[oi][r.sym() as usize];
-            let Target::Absolute { addr, size, code } = *t else {
-                continue;
-            };
-            if addr == 0 {
-                continue;
-            }
-            *t = match kind {
-                elf::R_X86_64_SIZE32 | elf::R_X86_64_SIZE64 if size == 0 => {
-                    let size = host::host_symbol(addr).map_or(0, |(s, _)| s);
-                    Target::Absolute { addr, size, code }
-                }
-                elf::R_X86_64_32 | elf::R_X86_64_32S => {
-                    let ranges = code_ranges.get_or_insert_with(host::executable_ranges);
-                    let code = ranges.iter().any(|&(lo, hi)| (lo..hi).contains(&addr));
-                    Target::Absolute { addr, size, code }
-                }
-                elf::R_X86_64_SIZE32 | elf::R_X86_64_SIZE64 => continue,
-                _ => match host::tls_module_of(addr) {
-                    Some((module, offset)) => Target::ExternalTls { module, offset },
-                    None => continue,
-                },
-            };
-        }
-    }
-
     // Their sizes are checked only if a copy is made (dladdr1 scans a
     // library's whole symbol table).
     let mut copyable: Vec<CopyCandidate> = Vec::new();
@@ -591,4 +525,75 @@ fn discard_duplicate_groups(objects: &mut [ObjectFile<'_>]) -> FxHashMap<(u32, u
         objects[oi].groups = groups;
     }
     redirects
+}
+
+/// Adds what some relocations need to know of an external symbol, found in
+/// one pass over the relocations (checked, with the types in `kinds`, one
+/// bit set per object) and only where asked, since dladdr1 and reading the
+/// maps are not free: its size for SIZE32/64; whether it is code for a
+/// 32-bit absolute (an executable mapping: dlsym returns an IFUNC's chosen
+/// implementation, which often has no symbol of its own); and for a
+/// thread-local of another module reached with TLSGD or DTPMOD64/DTPOFF,
+/// the module whose TLS block holds the address dlsym gave for this thread,
+/// which is the pair glibc understands. Only the planner needs these; a
+/// unit relocated without planning has none of those types but SIZE, whose
+/// size the relocation pass looks up itself.
+pub(crate) fn external_facts(objects: &[ObjectFile<'_>], res: &mut Resolution<'_>, kinds: &[u64]) {
+    let mut code_ranges: Option<Vec<(u64, u64)>> = None;
+    const FACT_KINDS: [elf::RelocationType; 8] = [
+        elf::R_X86_64_SIZE32,
+        elf::R_X86_64_SIZE64,
+        elf::R_X86_64_32,
+        elf::R_X86_64_32S,
+        elf::R_X86_64_TLSGD,
+        elf::R_X86_64_DTPMOD64,
+        elf::R_X86_64_DTPOFF64,
+        elf::R_X86_64_DTPOFF32,
+    ];
+    let fact_mask = FACT_KINDS.iter().fold(0u64, |m, k| m | 1 << k.0);
+    for ((oi, obj), &obj_kinds) in objects.iter().enumerate().zip(kinds) {
+        if obj_kinds & fact_mask == 0 {
+            continue;
+        }
+        for r in obj.sections.iter().flat_map(|s| s.relocs) {
+            let kind = r.kind();
+            let wanted = matches!(
+                kind,
+                elf::R_X86_64_SIZE32
+                    | elf::R_X86_64_SIZE64
+                    | elf::R_X86_64_32
+                    | elf::R_X86_64_32S
+                    | elf::R_X86_64_TLSGD
+                    | elf::R_X86_64_DTPMOD64
+                    | elf::R_X86_64_DTPOFF64
+                    | elf::R_X86_64_DTPOFF32
+            );
+            if !wanted || obj.symbols[r.sym() as usize].is_local() {
+                continue;
+            }
+            let t = &mut res.targets[oi][r.sym() as usize];
+            let Target::Absolute { addr, size, code } = *t else {
+                continue;
+            };
+            if addr == 0 {
+                continue;
+            }
+            *t = match kind {
+                elf::R_X86_64_SIZE32 | elf::R_X86_64_SIZE64 if size == 0 => {
+                    let size = host::host_symbol(addr).map_or(0, |(s, _)| s);
+                    Target::Absolute { addr, size, code }
+                }
+                elf::R_X86_64_32 | elf::R_X86_64_32S => {
+                    let ranges = code_ranges.get_or_insert_with(host::executable_ranges);
+                    let code = ranges.iter().any(|&(lo, hi)| (lo..hi).contains(&addr));
+                    Target::Absolute { addr, size, code }
+                }
+                elf::R_X86_64_SIZE32 | elf::R_X86_64_SIZE64 => continue,
+                _ => match host::tls_module_of(addr) {
+                    Some((module, offset)) => Target::ExternalTls { module, offset },
+                    None => continue,
+                },
+            };
+        }
+    }
 }

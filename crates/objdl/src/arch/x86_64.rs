@@ -191,6 +191,8 @@ pub(crate) enum Quick {
     Pc32,
     /// A 64-bit absolute (`R_X86_64_64`).
     Abs64,
+    /// A 32-bit absolute (`R_X86_64_32`, `32S`): it constrains the base.
+    Abs32,
     /// A GOT load that may drop the GOT (`R_X86_64_GOTPCRELX`, `REX_GOTPCRELX`).
     GotPcRelx,
     /// Relative to the unit itself or 64 bits wide, so it fits wherever the
@@ -214,6 +216,7 @@ pub(crate) fn quick_class(r_type: elf::RelocationType) -> Quick {
             t[i] = match formula_of(elf::RelocationType(i as u32)) {
                 Some(Formula::Pc(Field::S32)) => Quick::Pc32,
                 Some(Formula::Abs(Field::W64)) => Quick::Abs64,
+                Some(Formula::Abs(Field::U32 | Field::S32)) => Quick::Abs32,
                 Some(Formula::GotPcRel {
                     field: Field::S32,
                     relaxable: true,
