@@ -354,16 +354,17 @@ fn too_big(objects: &[ObjectFile<'_>], size: u64) -> Error {
 impl Layout {
     /// Where each symbol's target is (made on first use: a unit relocated
     /// where the kernel put it never needs it).
-    pub fn symbol_table(&self, res: &Resolution<'_>) -> &SymbolTable {
+    pub fn symbol_table(&self, objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> &SymbolTable {
         self.symbol_table.get_or_init(|| {
             let mut table = SymbolTable {
                 offsets: Vec::with_capacity(res.targets.len()),
                 addresses: Vec::with_capacity(res.targets.len()),
             };
-            for targets in &res.targets {
-                let mut offsets = Vec::with_capacity(targets.len());
-                let mut addresses = Vec::with_capacity(targets.len());
-                for &t in targets {
+            for (oi, obj) in objects.iter().enumerate() {
+                let mut offsets = Vec::with_capacity(obj.symbols.len());
+                let mut addresses = Vec::with_capacity(obj.symbols.len());
+                for si in 0..obj.symbols.len() {
+                    let t = res.targets.get(obj, oi, si);
                     // Most symbols: a loaded section's.
                     let off = match t {
                         Target::Section {

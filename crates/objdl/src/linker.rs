@@ -1171,7 +1171,13 @@ fn report(
         for i in 0..obj.symbols.len() {
             let name = obj.symbol_name(i as u32);
             if !name.is_empty() {
-                let addr = address_of(res.targets[oi][i], layout, res, tail, base);
+                let addr = address_of(
+                    res.targets.get(&objects[oi], oi, i),
+                    layout,
+                    res,
+                    tail,
+                    base,
+                );
                 names.entry(addr).or_insert(name);
             }
         }

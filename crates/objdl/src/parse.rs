@@ -688,6 +688,28 @@ fn read_symbols<'d>(
 ) -> std::result::Result<Vec<Symbol<'d>>, (usize, BadSymbol)> {
     let mut symbols = Vec::with_capacity(syms.len());
     for (i, sym) in syms.iter().enumerate() {
+        // Most symbols: local, in an ordinary section, inside it.
+        let shndx = sym.st_shndx(LE).0;
+        if sym.st_bind() == elf::STB_LOCAL && shndx != 0 && shndx < elf::SHN_LORESERVE {
+            let value = sym.st_value(LE);
+            if let Some(sec) = sections.get(usize::from(shndx)) {
+                if sec.kind == SectionKind::Skip || value <= sec.size {
+                    symbols.push(Symbol {
+                        name: "",
+                        name_offset: sym.st_name(LE),
+                        bind: elf::STB_LOCAL,
+                        kind: sym.st_type(),
+                        visibility: sym.st_visibility(),
+                        def: SymbolDef::Section {
+                            index: u32::from(shndx),
+                            value,
+                        },
+                        size: sym.st_size(LE),
+                    });
+                    continue;
+                }
+            }
+        }
         let symbol = match read_symbol(sym, strtab, sections, None) {
             Ok(symbol) => symbol,
             Err(BadSymbol::Extended) => {

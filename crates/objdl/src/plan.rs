@@ -107,7 +107,7 @@ pub(crate) fn demands(
         ..Default::default()
     };
     let mut irreducible = Vec::new();
-    let table = layout.symbol_table(res);
+    let table = layout.symbol_table(objects, res);
     for (oi, obj) in objects.iter().enumerate() {
         let offsets = &table.offsets[oi];
         for (si, sec) in obj.sections.iter().enumerate() {
@@ -193,7 +193,7 @@ fn settle(d: &mut Demands, relocs: &[Reloc], from: usize, at: &Settle<'_>) -> us
                 branch
             }
             Quick::Abs64 => sym_off < UNLOADED,
-            Quick::Nothing | Quick::Wide => sym_off != UNLOADED,
+            Quick::Nothing | Quick::Wide | Quick::GotOff64 => sym_off != UNLOADED,
             // A GOT load of an internal symbol that becomes a `lea` or a
             // direct call (the distance does not depend on the base).
             Quick::GotPcRelx if sym_off < UNLOADED => {
@@ -247,7 +247,7 @@ fn demand(
         sym_off,
     } = at;
     let sec = &obj.sections[si];
-    let target = res.targets[oi][r.sym() as usize];
+    let target = res.targets.get(obj, oi, r.sym() as usize);
     // Thread-local references: to the unit's own TLS block only.
     if let Formula::TlsIndex { .. } | Formula::DtpOff(_) | Formula::DtpMod | Formula::StaticTls(_) =
         formula
@@ -482,7 +482,9 @@ pub(crate) fn violations(
         }
         let obj = &objects[c.obj as usize];
         let r = &obj.sections[c.sec as usize].relocs[c.reloc as usize];
-        let target = res.targets[c.obj as usize][r.sym() as usize];
+        let target = res
+            .targets
+            .get(&objects[c.obj as usize], c.obj as usize, r.sym() as usize);
         let sec_off = layout.sec_offsets[c.obj as usize][c.sec as usize];
         let field = base as i128 + (sec_off + r.offset()) as i128;
         let (tval, f) = match arch::formula(r.kind()) {
@@ -551,7 +553,11 @@ pub(crate) fn stand_in_violations(
         if end <= f.range().1 {
             continue;
         }
-        let target = abs_addr(res.targets[oi as usize][r.sym() as usize]);
+        let target = abs_addr(res.targets.get(
+            &objects[oi as usize],
+            oi as usize,
+            r.sym() as usize,
+        ));
         let mut site = unreachable_site(obj, si as usize, r, formula_name(r.kind()), target, 0, f);
         site.why = format!(
             "the trampoline standing in for it in the unit at {base:#x} would lie outside {}",
@@ -740,7 +746,8 @@ pub(crate) fn stand_in_targets(
             },
         ) = (
             arch::formula(r.kind()),
-            res.targets[oi as usize][r.sym() as usize],
+            res.targets
+                .get(&objects[oi as usize], oi as usize, r.sym() as usize),
         ) {
             if !out.contains(&addr) {
                 out.push(addr);
@@ -764,7 +771,7 @@ pub(crate) fn finish(
         relaxations: d.relaxations,
         ..Plan::default()
     };
-    let table = layout.symbol_table(res);
+    let table = layout.symbol_table(objects, res);
     for &(oi, si, ri) in &d.redirectable {
         let obj = &objects[oi as usize];
         let r = &obj.sections[si as usize].relocs[ri as usize];
@@ -832,7 +839,9 @@ fn site_decision(
     let sec = &obj.sections[si as usize];
     let r = &sec.relocs[ri as usize];
     let formula = arch::formula(r.kind())?;
-    let target = res.targets[oi as usize][r.sym() as usize];
+    let target = res
+        .targets
+        .get(&objects[oi as usize], oi as usize, r.sym() as usize);
     let s = match layout.internal_offset(target, res, layout.got_offset) {
         Some(off) => base + off,
         None => abs_addr(target),
@@ -914,7 +923,11 @@ pub(crate) fn plan_tls_pairs(
         let key = match arch::formula(r.kind()) {
             Some(Formula::TlsIndex { local: true }) => (module, 0),
             _ => layout
-                .tls_place(res.targets[oi as usize][r.sym() as usize], module)
+                .tls_place(
+                    res.targets
+                        .get(&objects[oi as usize], oi as usize, r.sym() as usize),
+                    module,
+                )
                 .unwrap_or((module, 0)),
         };
         let n = plan.tls_pairs.len() as u32;

@@ -10,7 +10,7 @@
 use crate::arch::{self, Field, Formula, Quick};
 use crate::error::{Error, Result};
 use crate::layout::{Layout, NOT_LOADED};
-use crate::parse::{ObjectFile, Reloc, RelocFields, SectionKind};
+use crate::parse::{ObjectFile, Reloc, RelocFields, SectionKind, SymbolDef};
 use crate::plan::{self, At, Decision, Plan};
 use crate::resolve::{Resolution, Target};
 
@@ -126,11 +126,7 @@ pub(crate) fn relocate(
         let has_discarded = obj.sections.iter().any(|s| s.discarded);
         // Each symbol's address, once.
         addrs.clear();
-        addrs.extend(
-            res.targets[oi]
-                .iter()
-                .map(|&t| layout.address(t, res, base)),
-        );
+        symbol_addresses(&mut addrs, obj, oi, res, layout, base);
         for (si, sec) in obj.sections.iter().enumerate() {
             if sec.kind == (SectionKind::Tls { zero: false }) && !sec.relocs.is_empty() {
                 if let Some(&start) = layout.tls.offsets.get(&(oi as u32, si as u32)) {
@@ -218,6 +214,39 @@ pub(crate) fn relocate(
     Ok(counts)
 }
 
+/// Each symbol's address with the unit at `base`, into `addrs` (0 for a
+/// target in a section that is not loaded, or another module's
+/// thread-local): most are local symbols in a loaded section, computed
+/// straight from the symbol.
+#[inline(never)]
+fn symbol_addresses(
+    addrs: &mut Vec<u64>,
+    obj: &ObjectFile<'_>,
+    oi: usize,
+    res: &Resolution<'_>,
+    layout: &Layout,
+    base: u64,
+) {
+    let sec_offsets = &layout.sec_offsets[oi];
+    let entries = res.targets.entries(oi);
+    addrs.reserve(obj.symbols.len());
+    for (si, (sym, &slot)) in obj.symbols.iter().zip(res.targets.slots(oi)).enumerate() {
+        let addr = if let Some(&t) = entries.get(slot as usize) {
+            layout.address(t, res, base)
+        } else {
+            match sym.def {
+                SymbolDef::Section { index, value } => match sec_offsets.get(index as usize) {
+                    Some(&off) if off != NOT_LOADED => base + off + value,
+                    _ => layout.address(res.targets.get(obj, oi, si), res, base),
+                },
+                SymbolDef::Absolute(addr) => addr,
+                _ => 0,
+            }
+        };
+        addrs.push(addr);
+    }
+}
+
 /// Applies relocations of `relocs` from `from` on while they are the common
 /// cases, a PC-relative, 64-bit or GOT-relative value or a relaxable GOT
 /// load that fits (`got` is the GOT's address), and once the unit is
@@ -243,75 +272,107 @@ fn apply_fast(
             return i;
         };
         let off = r.offset() as usize;
-        match arch::quick_class(kind) {
-            Quick::Pc32 => {
-                let p = sec_addr.wrapping_add(r.offset());
-                let value = (s as i64)
-                    .checked_sub(p as i64)
-                    .and_then(|v| v.checked_add(r.addend()))
-                    .and_then(|v| i32::try_from(v).ok());
-                match (value, bytes.get_mut(off..off.wrapping_add(4))) {
-                    (Some(v), Some(field)) => field.copy_from_slice(&v.to_le_bytes()),
-                    _ => return i,
-                }
+        let quick = arch::quick_class(kind);
+        // By far the most common: kept apart, in registers.
+        if quick == Quick::Pc32 {
+            let p = sec_addr.wrapping_add(r.offset());
+            let value = (s as i64)
+                .checked_sub(p as i64)
+                .and_then(|v| v.checked_add(r.addend()))
+                .and_then(|v| i32::try_from(v).ok());
+            match (value, bytes.get_mut(off..off.wrapping_add(4))) {
+                (Some(v), Some(field)) => field.copy_from_slice(&v.to_le_bytes()),
+                _ => return i,
             }
-            // Only once the unit is planned: it constrains the base.
-            Quick::Abs32 if planned => {
-                let Some(field) = bytes.get_mut(off..off.wrapping_add(4)) else {
-                    return i;
-                };
-                let value = i128::from(s as i64) + i128::from(r.addend());
-                match arch::formula(kind) {
-                    Some(Formula::Abs(f)) if f.fits(value) => f.write(field, value),
-                    _ => return i,
-                }
-            }
-            Quick::Abs64 => match (
-                (s as i64).checked_add(r.addend()),
+            continue;
+        }
+        if quick == Quick::Abs64 || quick == Quick::GotOff64 {
+            // S + A, or S + A − GOT.
+            let minus = if quick == Quick::GotOff64 { got } else { 0 };
+            match (
+                (s as i64)
+                    .checked_add(r.addend())
+                    .and_then(|v| v.checked_sub(minus as i64)),
                 bytes.get_mut(off..off.wrapping_add(8)),
             ) {
                 (Some(v), Some(field)) => field.copy_from_slice(&v.to_le_bytes()),
                 _ => return i,
-            },
-            Quick::GotPcRelx => {
-                if off.checked_add(4).is_none_or(|end| end > bytes.len()) {
-                    return i;
-                }
-                let Some(relax) = arch::relaxation(bytes, off, r.addend()) else {
-                    return i;
-                };
-                let p = sec_addr.wrapping_add(r.offset());
-                let value = i128::from(s as i64) + i128::from(r.addend()) - i128::from(p);
-                let value = arch::relaxed_value(relax, value);
-                if !Field::S32.fits(value) {
-                    return i;
-                }
-                let (shift, _) = arch::apply_relax(bytes, off, relax);
-                Field::S32.write(&mut bytes[off.wrapping_add_signed(shift)..], value);
-                counts.relaxed += 1;
             }
-            Quick::Wide => {
-                let (s, a) = (i128::from(s as i64), i128::from(r.addend()));
-                let p = i128::from(sec_addr.wrapping_add(r.offset()));
-                let (f, value) = match arch::formula(kind) {
-                    Some(Formula::Pc(f)) => (f, s + a - p),
-                    Some(Formula::GotOff(f)) => (f, s + a - i128::from(got)),
-                    Some(Formula::GotPc(f)) => (f, i128::from(got) + a - p),
-                    _ => return i,
-                };
-                if !f.fits(value)
-                    || off
-                        .checked_add(f.width())
-                        .is_none_or(|end| end > bytes.len())
-                {
-                    return i;
-                }
-                f.write(&mut bytes[off..], value);
-            }
-            _ => return i,
+            continue;
+        }
+        let at = (s, sec_addr.wrapping_add(r.offset()), got);
+        if !apply_other(bytes, r, quick, at, planned, counts) {
+            return i;
         }
     }
     relocs.len()
+}
+
+/// The rest of [`apply_fast`]: a 64-bit, wide or (once `planned`) 32-bit
+/// absolute value, or a relaxable GOT load, that fits. `(s, p, got)` are
+/// the symbol's, the field's and the GOT's addresses. Returns whether it
+/// applied the relocation.
+#[inline(never)]
+fn apply_other(
+    bytes: &mut [u8],
+    r: &Reloc,
+    quick: Quick,
+    (s, p, got): (u64, u64, u64),
+    planned: bool,
+    counts: &mut Counts,
+) -> bool {
+    let kind = r.kind();
+    let off = r.offset() as usize;
+    let (s, a, p) = (i128::from(s as i64), i128::from(r.addend()), i128::from(p));
+    let fits_at = |width: usize| off.checked_add(width).is_some_and(|end| end <= bytes.len());
+    match quick {
+        Quick::Abs64 => {
+            let value = s + a;
+            if !Field::W64.fits(value) || !fits_at(8) {
+                return false;
+            }
+            Field::W64.write(&mut bytes[off..], value);
+        }
+        // Only once the unit is planned: it constrains the base.
+        Quick::Abs32 if planned => {
+            let value = s + a;
+            match arch::formula(kind) {
+                Some(Formula::Abs(f)) if f.fits(value) && fits_at(4) => {
+                    f.write(&mut bytes[off..], value)
+                }
+                _ => return false,
+            }
+        }
+        Quick::GotPcRelx => {
+            if !fits_at(4) {
+                return false;
+            }
+            let Some(relax) = arch::relaxation(bytes, off, r.addend()) else {
+                return false;
+            };
+            let value = arch::relaxed_value(relax, s + a - p);
+            if !Field::S32.fits(value) {
+                return false;
+            }
+            let (shift, _) = arch::apply_relax(bytes, off, relax);
+            Field::S32.write(&mut bytes[off.wrapping_add_signed(shift)..], value);
+            counts.relaxed += 1;
+        }
+        Quick::Wide => {
+            let (f, value) = match arch::formula(kind) {
+                Some(Formula::Pc(f)) => (f, s + a - p),
+                Some(Formula::GotOff(f)) => (f, s + a - i128::from(got)),
+                Some(Formula::GotPc(f)) => (f, i128::from(got) + a - p),
+                _ => return false,
+            };
+            if !f.fits(value) || !fits_at(f.width()) {
+                return false;
+            }
+            f.write(&mut bytes[off..], value);
+        }
+        _ => return false,
+    }
+    true
 }
 
 /// Applies the relocations [`relocate`] set aside (see [`Slow::Defer`]) by
@@ -343,7 +404,11 @@ pub(crate) fn apply_deferred(
         let r = &sec.relocs[ri as usize];
         let sec_off = layout.sec_offsets[oi][si];
         let bytes = &mut mem[sec_off as usize..(sec_off + sec.size) as usize];
-        let s = layout.address(res.targets[oi][r.sym() as usize], res, base);
+        let s = layout.address(
+            res.targets.get(&objects[oi], oi, r.sym() as usize),
+            res,
+            base,
+        );
         let formula = arch::formula(r.kind()).ok_or_else(|| plan::unsupported(obj, si, r))?;
         relocate_one(&cx, bytes, (obj, oi, si), base + sec_off, r, s, formula)?;
     }
@@ -402,7 +467,7 @@ fn relocate_one(
     } = *cx;
     let sec = &obj.sections[si];
     let off = r.offset() as usize;
-    let target = res.targets[oi][r.sym() as usize];
+    let target = res.targets.get(&objects[oi], oi, r.sym() as usize);
     let z = match target {
         // The size of a host symbol, if no pass looked it up yet.
         Target::Absolute { addr, size: 0, .. }
@@ -551,7 +616,7 @@ fn relocate_tls_initialiser(
     counts.relocations += sec.relocs.len() as u64;
     for r in sec.relocs {
         counts.by_type[r.kind().0 as usize & 63] += 1;
-        let target = res.targets[oi][r.sym() as usize];
+        let target = res.targets.get(obj, oi, r.sym() as usize);
         let a = i128::from(r.addend());
         let (f, value) = match arch::formula(r.kind()) {
             Some(Formula::None) => continue,

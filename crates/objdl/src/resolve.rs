@@ -96,10 +96,69 @@ pub(crate) struct Common {
     pub align: u64,
 }
 
+/// Where each symbol points. Most symbols are local, and a local symbol's
+/// target follows from the symbol itself: only global symbols and IFUNCs
+/// have an entry, which resolution fills.
+pub(crate) struct Targets {
+    /// Per object, per symbol: the index of its entry in `entries`, or [`LOCAL`].
+    slots: Vec<Vec<u32>>,
+    /// Per object: the targets of its global and IFUNC symbols.
+    entries: Vec<Vec<Target>>,
+}
+
+/// In [`Targets::slots`]: the symbol's target follows from the symbol.
+const LOCAL: u32 = u32::MAX;
+
+impl Targets {
+    /// The target of symbol `sym` of object `obj`, which is `object`.
+    #[inline]
+    pub fn get(&self, object: &ObjectFile<'_>, obj: usize, sym: usize) -> Target {
+        match self.entry(obj, sym) {
+            Some(t) => t,
+            None => {
+                let s = &object.symbols[sym];
+                local_target(obj as u32, s.def, s.size)
+            }
+        }
+    }
+
+    /// The entry of symbol `sym` of object `obj`: `None` for a local
+    /// symbol, whose target [`Targets::get`] makes from the symbol.
+    #[inline]
+    pub fn entry(&self, obj: usize, sym: usize) -> Option<Target> {
+        match self.slots[obj][sym] {
+            LOCAL => None,
+            slot => Some(self.entries[obj][slot as usize]),
+        }
+    }
+
+    fn entry_mut(&mut self, obj: usize, sym: usize) -> Option<&mut Target> {
+        match self.slots[obj][sym] {
+            LOCAL => None,
+            slot => Some(&mut self.entries[obj][slot as usize]),
+        }
+    }
+
+    /// Object `obj`'s symbols' entry indices ([`Targets::entries`]), `u32::MAX` for a local symbol.
+    pub fn slots(&self, obj: usize) -> &[u32] {
+        &self.slots[obj]
+    }
+
+    /// Object `obj`'s entries, by the indices [`Targets::slots`] gives.
+    pub fn entries(&self, obj: usize) -> &[Target] {
+        &self.entries[obj]
+    }
+
+    /// How many objects.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+}
+
 /// The result of resolution.
 pub(crate) struct Resolution<'d> {
-    /// Per object, per symbol index.
-    pub targets: Vec<Vec<Target>>,
+    /// Every symbol's target.
+    pub targets: Targets,
     /// COMMON storage to allocate.
     pub commons: Vec<Common>,
     /// The unit's exported symbols (global or weak, default or protected visibility).
@@ -204,17 +263,31 @@ pub(crate) fn resolve<'d>(
     let mut names: Vec<&'d str> = Vec::new();
     // (object, symbol, name id) of every global symbol.
     let mut globals: Vec<(u32, u32, u32)> = Vec::new();
-    let mut targets: Vec<Vec<Target>> = Vec::with_capacity(objects.len());
+    let mut targets = Targets {
+        slots: Vec::with_capacity(objects.len()),
+        entries: Vec::with_capacity(objects.len()),
+    };
     let mut special = Vec::new();
     for (oi, obj) in objects.iter().enumerate() {
         special.clear();
-        targets.push(local_targets(oi as u32, &obj.symbols, &mut special));
+        special_symbols(&obj.symbols, &mut special);
+        let mut slots = vec![LOCAL; obj.symbols.len()];
+        let mut entries = Vec::with_capacity(special.len());
+        for &si in &special {
+            let sym = &obj.symbols[si as usize];
+            slots[si as usize] = entries.len() as u32;
+            entries.push(local_target(oi as u32, sym.def, sym.size));
+        }
+        targets.slots.push(slots);
+        targets.entries.push(entries);
         for &si in &special {
             let sym = &obj.symbols[si as usize];
             let oi = oi as u32;
             if sym.kind == elf::STT_GNU_IFUNC && matches!(sym.def, SymbolDef::Section { .. }) {
                 ifunc_index.insert((oi, si), ifuncs.len() as u32);
-                targets[oi as usize][si as usize] = Target::Ifunc(ifuncs.len() as u32);
+                *targets
+                    .entry_mut(oi as usize, si as usize)
+                    .expect("an entry") = Target::Ifunc(ifuncs.len() as u32);
                 ifuncs.push(local_target(oi, sym.def, sym.size));
             }
             if !sym.is_local() && !sym.name.is_empty() {
@@ -366,7 +439,9 @@ pub(crate) fn resolve<'d>(
     for &(oi, si, id) in &globals {
         let obj = &objects[oi as usize];
         let sym = &obj.symbols[si as usize];
-        targets[oi as usize][si as usize] = if let Some(def) = &defs[id as usize] {
+        *targets
+            .entry_mut(oi as usize, si as usize)
+            .expect("an entry") = if let Some(def) = &defs[id as usize] {
             def_target(def, id)
         } else if let Some(ext) = external[id as usize] {
             ext
@@ -419,22 +494,15 @@ pub(crate) fn resolve<'d>(
     })
 }
 
-/// Every symbol's target as if it were local, in one tight pass; the
-/// indices of the symbols that need more (global, or IFUNC) go to `special`.
+/// The indices of the symbols that need a [`Targets`] entry: global ones,
+/// and IFUNCs. One tight pass.
 #[inline(never)]
-fn local_targets(
-    obj: u32,
-    symbols: &[crate::parse::Symbol<'_>],
-    special: &mut Vec<u32>,
-) -> Vec<Target> {
-    let mut targets = Vec::with_capacity(symbols.len());
+fn special_symbols(symbols: &[crate::parse::Symbol<'_>], special: &mut Vec<u32>) {
     for (si, sym) in symbols.iter().enumerate() {
         if !sym.is_local() || sym.kind == elf::STT_GNU_IFUNC {
             special.push(si as u32);
         }
-        targets.push(local_target(obj, sym.def, sym.size));
     }
-    targets
 }
 
 fn local_target(obj: u32, def: SymbolDef, size: u64) -> Target {
@@ -571,7 +639,9 @@ pub(crate) fn external_facts(objects: &[ObjectFile<'_>], res: &mut Resolution<'_
             if !wanted || obj.symbols[r.sym() as usize].is_local() {
                 continue;
             }
-            let t = &mut res.targets[oi][r.sym() as usize];
+            let Some(t) = res.targets.entry_mut(oi, r.sym() as usize) else {
+                continue;
+            };
             let Target::Absolute { addr, size, code } = *t else {
                 continue;
             };

@@ -200,6 +200,9 @@ pub(crate) enum Quick {
     /// [`Formula::Pc`] with [`Field::W64`], [`Formula::GotOff`] or
     /// [`Formula::GotPc`].
     Wide,
+    /// `S + A − GOT` in 64 bits (`GOTOFF64`, `PLTOFF64`): the large code
+    /// model's data references.
+    GotOff64,
     /// Needs nothing before the unit has an address (`NONE`, `SIZE*`).
     Nothing,
     /// Anything else: the general path.
@@ -221,6 +224,7 @@ pub(crate) fn quick_class(r_type: elf::RelocationType) -> Quick {
                     field: Field::S32,
                     relaxable: true,
                 }) => Quick::GotPcRelx,
+                Some(Formula::GotOff(Field::W64)) => Quick::GotOff64,
                 Some(Formula::Pc(Field::W64) | Formula::GotOff(_) | Formula::GotPc(_)) => {
                     Quick::Wide
                 }
