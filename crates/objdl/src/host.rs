@@ -83,6 +83,7 @@ impl Host {
         mut out: impl FnMut(&'n str, Option<u64>),
     ) {
         let mut cache = self.dlsym_cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.reserve(names.size_hint().0);
         for name in names {
             let v = match cache.get(name) {
                 Some(&hit) => hit,

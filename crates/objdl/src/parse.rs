@@ -146,6 +146,9 @@ pub(crate) struct ObjectFile<'d> {
     pub symbols: Vec<Symbol<'d>>,
     /// The symbols' string table.
     pub strtab: &'d [u8],
+    /// The indices of the global and IFUNC symbols, in order: the only ones
+    /// resolution gives an entry of their own (see `resolve::Targets`).
+    pub special: Vec<u32>,
 
     /// COMDAT groups: (signature, member section indices).
     pub groups: Vec<(&'d str, Vec<u32>)>,
@@ -250,10 +253,7 @@ enum BadName {
 /// UTF-8 without control characters (which would break one-line messages).
 fn name_at(strtab: &[u8], offset: u32) -> std::result::Result<&str, BadName> {
     let tail = strtab.get(offset as usize..).ok_or(BadName::Range)?;
-    let printable = tail
-        .iter()
-        .position(|&b| !(0x20..0x7f).contains(&b))
-        .unwrap_or(tail.len());
+    let printable = printable_prefix(tail);
     if tail.get(printable) == Some(&0) {
         // SAFETY: printable ASCII is valid UTF-8.
         return Ok(unsafe { std::str::from_utf8_unchecked(&tail[..printable]) });
@@ -264,6 +264,29 @@ fn name_at(strtab: &[u8], offset: u32) -> std::result::Result<&str, BadName> {
         return Err(BadName::Control);
     }
     Ok(name)
+}
+
+/// How many bytes at the start of `bytes` are printable ASCII (0x20 to
+/// 0x7e): eight at a time while they all are, then one by one.
+fn printable_prefix(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut n = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        // A byte below 0x20, or whose low seven bits are all set (0x7f,
+        // 0xff), or with its top bit set: not printable ASCII.
+        let below = x.wrapping_sub(0x20 * ONES) & !x & HIGH;
+        let at_7f = (x & !HIGH).wrapping_add(ONES) & HIGH;
+        if below | at_7f | (x & HIGH) != 0 {
+            break;
+        }
+        n += 8;
+    }
+    n + bytes[n..]
+        .iter()
+        .position(|&b| !(0x20..0x7f).contains(&b))
+        .unwrap_or(bytes.len() - n)
 }
 
 /// The name at `offset`, unchecked and cut at its NUL (or the table's
@@ -532,7 +555,8 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
             .map(|index| index.map_or(0, |s| s.0))
             .map_err(|_| ())
     };
-    let symbols = read_symbols(symtab.symbols(), strtab, &sections, &xindex)
+    let mut special = Vec::new();
+    let symbols = read_symbols(symtab.symbols(), strtab, &sections, &xindex, &mut special)
         .map_err(|(i, bad)| bad_symbol(name, i, &symtab.symbols()[i], strtab, &sections, bad))?;
 
     // Relocations, only for sections that are loaded, read in place by
@@ -618,6 +642,7 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
         sections,
         symbols,
         strtab,
+        special,
         groups: comdats,
         backing: None,
     })
@@ -677,7 +702,8 @@ fn symbol_fields<'d>(sym: &elf::Sym64<LE>, name: &'d str) -> Symbol<'d> {
 }
 
 /// Reads and checks every symbol; on failure, the index of the first bad
-/// one and what is wrong. `xindex` looks up an extended section index.
+/// one and what is wrong. `xindex` looks up an extended section index; the
+/// indices of global and IFUNC symbols go to `special`.
 /// Apart from [`parse`], so that its loop has the registers to itself.
 #[inline(never)]
 fn read_symbols<'d>(
@@ -685,12 +711,17 @@ fn read_symbols<'d>(
     strtab: &'d [u8],
     sections: &[Section<'d>],
     xindex: &dyn Fn(usize) -> std::result::Result<usize, ()>,
+    special: &mut Vec<u32>,
 ) -> std::result::Result<Vec<Symbol<'d>>, (usize, BadSymbol)> {
     let mut symbols = Vec::with_capacity(syms.len());
     for (i, sym) in syms.iter().enumerate() {
-        // Most symbols: local, in an ordinary section, inside it.
+        // Most symbols: local (not IFUNC), in an ordinary section, inside it.
         let shndx = sym.st_shndx(LE).0;
-        if sym.st_bind() == elf::STB_LOCAL && shndx != 0 && shndx < elf::SHN_LORESERVE {
+        if sym.st_bind() == elf::STB_LOCAL
+            && sym.st_type() != elf::STT_GNU_IFUNC
+            && shndx != 0
+            && shndx < elf::SHN_LORESERVE
+        {
             let value = sym.st_value(LE);
             if let Some(sec) = sections.get(usize::from(shndx)) {
                 if sec.kind == SectionKind::Skip || value <= sec.size {
@@ -718,6 +749,9 @@ fn read_symbols<'d>(
             }
             Err(bad) => return Err((i, bad)),
         };
+        if !symbol.is_local() || symbol.kind == elf::STT_GNU_IFUNC {
+            special.push(i as u32);
+        }
         symbols.push(symbol);
     }
     Ok(symbols)
@@ -878,6 +912,36 @@ fn table_priority(kind: TableKind, name: &str) -> Option<u32> {
                 TableKind::Ctors | TableKind::Dtors => 65535 - n,
                 _ => n,
             })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_prefixes() {
+        for (bytes, n) in [
+            (&b"abcdefgh\0"[..], 8),
+            (b"sqlite3_free\0x", 12),
+            (b"", 0),
+            (b"0123456789abcdef~", 17),
+            (b"01234567\x7f", 8),
+            (b"0123456\x1f89", 7),
+            (b"012345678\xff", 9),
+            (b"\x20\x7e\x7f", 2),
+        ] {
+            assert_eq!(printable_prefix(bytes), n, "{bytes:?}");
+        }
+        // Every byte value, at every position of a chunk.
+        for b in 0..=255u8 {
+            for at in 0..8 {
+                let mut chunk = *b"abcdefgh";
+                chunk[at] = b;
+                let want = if (0x20..0x7f).contains(&b) { 8 } else { at };
+                assert_eq!(printable_prefix(&chunk), want, "{b:#x} at {at}");
+            }
         }
     }
 }

@@ -267,20 +267,20 @@ pub(crate) fn resolve<'d>(
         slots: Vec::with_capacity(objects.len()),
         entries: Vec::with_capacity(objects.len()),
     };
-    let mut special = Vec::new();
     for (oi, obj) in objects.iter().enumerate() {
-        special.clear();
-        special_symbols(&obj.symbols, &mut special);
+        let special = &obj.special;
+        ids.reserve(special.len());
+        globals.reserve(special.len());
         let mut slots = vec![LOCAL; obj.symbols.len()];
         let mut entries = Vec::with_capacity(special.len());
-        for &si in &special {
+        for &si in special {
             let sym = &obj.symbols[si as usize];
             slots[si as usize] = entries.len() as u32;
             entries.push(local_target(oi as u32, sym.def, sym.size));
         }
         targets.slots.push(slots);
         targets.entries.push(entries);
-        for &si in &special {
+        for &si in special {
             let sym = &obj.symbols[si as usize];
             let oi = oi as u32;
             if sym.kind == elf::STT_GNU_IFUNC && matches!(sym.def, SymbolDef::Section { .. }) {
@@ -492,17 +492,6 @@ pub(crate) fn resolve<'d>(
         ifuncs,
         bounds,
     })
-}
-
-/// The indices of the symbols that need a [`Targets`] entry: global ones,
-/// and IFUNCs. One tight pass.
-#[inline(never)]
-fn special_symbols(symbols: &[crate::parse::Symbol<'_>], special: &mut Vec<u32>) {
-    for (si, sym) in symbols.iter().enumerate() {
-        if !sym.is_local() || sym.kind == elf::STT_GNU_IFUNC {
-            special.push(si as u32);
-        }
-    }
 }
 
 fn local_target(obj: u32, def: SymbolDef, size: u64) -> Target {
