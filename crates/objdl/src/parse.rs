@@ -714,33 +714,12 @@ fn read_symbols<'d>(
     special: &mut Vec<u32>,
 ) -> std::result::Result<Vec<Symbol<'d>>, (usize, BadSymbol)> {
     let mut symbols = Vec::with_capacity(syms.len());
-    for (i, sym) in syms.iter().enumerate() {
-        // Most symbols: local (not IFUNC), in an ordinary section, inside it.
-        let shndx = sym.st_shndx(LE).0;
-        if sym.st_bind() == elf::STB_LOCAL
-            && sym.st_type() != elf::STT_GNU_IFUNC
-            && shndx != 0
-            && shndx < elf::SHN_LORESERVE
-        {
-            let value = sym.st_value(LE);
-            if let Some(sec) = sections.get(usize::from(shndx)) {
-                if sec.kind == SectionKind::Skip || value <= sec.size {
-                    symbols.push(Symbol {
-                        name: "",
-                        name_offset: sym.st_name(LE),
-                        bind: elf::STB_LOCAL,
-                        kind: sym.st_type(),
-                        visibility: sym.st_visibility(),
-                        def: SymbolDef::Section {
-                            index: u32::from(shndx),
-                            value,
-                        },
-                        size: sym.st_size(LE),
-                    });
-                    continue;
-                }
-            }
-        }
+    let mut i = 0;
+    loop {
+        i = read_plain_locals(syms, i, sections, &mut symbols);
+        let Some(sym) = syms.get(i) else {
+            break;
+        };
         let symbol = match read_symbol(sym, strtab, sections, None) {
             Ok(symbol) => symbol,
             Err(BadSymbol::Extended) => {
@@ -753,8 +732,49 @@ fn read_symbols<'d>(
             special.push(i as u32);
         }
         symbols.push(symbol);
+        i += 1;
     }
     Ok(symbols)
+}
+
+/// Reads symbols from `from` on while they are the common case, a local
+/// symbol (not IFUNC) in an ordinary section and inside it, into
+/// `symbols`; returns the index of the first that is not (or `syms.len()`).
+/// Apart from [`read_symbols`] so that its loop keeps its registers.
+#[inline(never)]
+fn read_plain_locals<'d>(
+    syms: &[elf::Sym64<LE>],
+    from: usize,
+    sections: &[Section<'d>],
+    symbols: &mut Vec<Symbol<'d>>,
+) -> usize {
+    for (i, sym) in syms.iter().enumerate().skip(from) {
+        let shndx = sym.st_shndx(LE).0;
+        let value = sym.st_value(LE);
+        let plain = sym.st_bind() == elf::STB_LOCAL
+            && sym.st_type() != elf::STT_GNU_IFUNC
+            && shndx != 0
+            && shndx < elf::SHN_LORESERVE
+            && sections
+                .get(usize::from(shndx))
+                .is_some_and(|sec| sec.kind == SectionKind::Skip || value <= sec.size);
+        if !plain {
+            return i;
+        }
+        symbols.push(Symbol {
+            name: "",
+            name_offset: sym.st_name(LE),
+            bind: elf::STB_LOCAL,
+            kind: sym.st_type(),
+            visibility: sym.st_visibility(),
+            def: SymbolDef::Section {
+                index: u32::from(shndx),
+                value,
+            },
+            size: sym.st_size(LE),
+        });
+    }
+    syms.len()
 }
 
 /// Reads and checks one symbol. Only global names are read now. An
