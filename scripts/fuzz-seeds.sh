@@ -32,7 +32,7 @@ matrix=crates/objdl-cli/tests/matrix
 plugins=crates/objdl-capi/tests/c/plugins
 cpp=crates/objdl-cli/tests/cpp
 
-for t in parse link link_pair archive; do
+for t in parse link link_pair archive open; do
     mkdir -p "$out/$t"
 done
 
@@ -150,7 +150,10 @@ for flavour in pie pic; do
     done
 done
 
-for t in parse link link_pair archive; do
+# The `open` target starts from the same single objects as `link`.
+cp "$out"/link/* "$out/open/"
+
+for t in parse link link_pair archive open; do
     n=$(find "$out/$t" -type f | wc -l)
     size=$(du -sk "$out/$t" | cut -f1)
     echo "fuzz-seeds: $t: $n inputs, ${size} KiB"

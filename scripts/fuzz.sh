@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Fuzzes everything objdl does before loaded code would run: parsing,
 # archive reading, symbol resolution, planning and the relocation
-# arithmetic, all through `Linker::check` at a fixed address (nothing is
-# mapped, no input's code runs). The targets are in fuzz/fuzz_targets/:
+# arithmetic, through `Linker::check` at a fixed address (nothing is mapped)
+# and through a real open with no_exec; no input's code ever runs. The
+# targets are in fuzz/fuzz_targets/:
 #
 #   parse      objdl::inspect::inspect on one object
 #   archive    the input as an archive, linked with a fixed small object
 #   link       the input as one object, linked
 #   link_pair  the input split into two objects, linked as one unit
+#   open       the input as one object, opened for real with no_exec
+#              (mapped and relocated where the kernel puts it; nothing runs)
 #
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 #   SECONDS   how long each target runs (default 60)
-#   TARGET    the targets to run (default: all four)
+#   TARGET    the targets to run (default: all five)
 #
 # It installs cargo-fuzz if it is missing (`cargo install`, from crates.io),
 # makes the seed corpus (scripts/fuzz-seeds.sh), builds the targets with
@@ -35,7 +38,7 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(parse archive link link_pair)
+    targets=(parse archive link link_pair open)
 fi
 
 cargo_fuzz_version=0.13.2

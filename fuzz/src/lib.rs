@@ -79,6 +79,29 @@ pub fn check(inputs: Vec<Input>, define: bool) {
     check_outcome(&names, outcome(inputs, define));
 }
 
+/// Opens `inputs` for real with a new [`linker`] (names nothing defines
+/// defined first, [`define_missing`]), placed by `Auto`, with `no_exec`:
+/// mapped and relocated, nothing of theirs run, closed at once. Units whose
+/// relocations do not constrain their base take the path that relocates
+/// where the kernel maps them, checking each relocation as it applies it.
+/// An error must be one line that names an input.
+pub fn open(inputs: Vec<Input>) {
+    let names: Vec<String> = inputs.iter().map(Input::name).collect();
+    let linker = linker();
+    define_missing(&linker, &inputs);
+    // SAFETY: `no_exec`: no initialiser, IFUNC resolver or other code of
+    // the unit runs; it is closed (unmapped) right away.
+    let outcome = unsafe { OpenOptions::new().no_exec(true).open(&linker, inputs) };
+    if let Err(e) = outcome {
+        let msg = e.to_string();
+        assert!(!msg.contains('\n'), "an error of several lines: {msg:?}");
+        assert!(
+            names.iter().any(|n| msg.contains(n.as_str())),
+            "an error that names no input ({names:?}): {msg:?}"
+        );
+    }
+}
+
 /// What [`Linker::check`] at [`AT`] makes of `inputs`, with a new
 /// [`linker`] (and, with `define`, [`define_missing`]).
 pub fn outcome(inputs: Vec<Input>, define: bool) -> objdl::Result<Report> {
