@@ -158,7 +158,19 @@ pub(crate) fn executable_ranges() -> Vec<(u64, u64)> {
 const RTLD_DL_SYMENT: libc::c_int = 1;
 
 fn dlsym_default(name: &str) -> Option<u64> {
-    let c = CString::new(name).ok()?;
+    if name.as_bytes().contains(&0) {
+        return None; // no symbol has a NUL in its name
+    }
+    // Names are short: made C strings on the stack, not on the heap.
+    let mut buf = [0u8; 256];
+    let heap;
+    let c: &std::ffi::CStr = if name.len() < buf.len() {
+        buf[..name.len()].copy_from_slice(name.as_bytes());
+        std::ffi::CStr::from_bytes_until_nul(&buf).ok()?
+    } else {
+        heap = CString::new(name).ok()?;
+        &heap
+    };
     // SAFETY: `c` is a valid NUL-terminated string; RTLD_DEFAULT searches the
     // global scope and dlsym only reads the name.
     let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c.as_ptr()) };

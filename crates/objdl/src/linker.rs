@@ -814,6 +814,20 @@ impl Linker {
         if check || opts.placement != Placement::Auto || layout.tls.size > 0 {
             return Ok(None);
         }
+        // A first look at a few relocations of each section: code that
+        // constrains its base (-fno-pic's 32-bit absolutes) shows it at
+        // once, and goes straight to the planner rather than after a pass.
+        let free = |r: &parse::Reloc| {
+            let kind = parse::RelocFields::kind(r).0;
+            1u64.checked_shl(kind).unwrap_or(0) & arch::PLACEMENT_FREE_KINDS != 0
+        };
+        if objects
+            .iter()
+            .flat_map(|o| &o.sections)
+            .any(|s| !s.relocs.iter().take(16).all(free))
+        {
+            return Ok(None);
+        }
         // Room for a GOT slot per relocation at most (address space only).
         let relocations: u64 = objects
             .iter()
@@ -857,9 +871,7 @@ impl Linker {
             let obj = &objects[oi as usize];
             let sec = &obj.sections[si as usize];
             let r = &sec.relocs[ri as usize];
-            let kind = parse::RelocFields::kind(r).0;
-            let free = 1u64.checked_shl(kind).unwrap_or(0) & arch::PLACEMENT_FREE_KINDS;
-            if free == 0 || obj.check_relocation(sec, r).is_err() {
+            if !free(r) || obj.check_relocation(sec, r).is_err() {
                 return Ok(None);
             }
         }
