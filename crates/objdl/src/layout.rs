@@ -28,7 +28,7 @@ pub(crate) const UNLOADED: u64 = u64::MAX - 1;
 
 /// Sections at least this large are placed so that their whole pages can be
 /// mapped from their input file (see [`MappedSection`]).
-const MAP_MIN: u64 = 4 * PAGE;
+const MAP_MIN: u64 = 2 * PAGE;
 
 /// The whole pages of a large section, which come straight from its input
 /// file: mapped private at the same offset modulo the page size, so the

@@ -548,7 +548,7 @@ impl Linker {
             if matches!(t, resolve::Target::Absolute { .. })
                 || layout.internal_offset(t, &res, tail.got).is_some()
             {
-                exports.insert(name, address_of(t, &layout, &res, tail, base));
+                exports.insert_unique(name, address_of(t, &layout, &res, tail, base));
             }
         }
         let stats = LoadStats {

@@ -278,8 +278,11 @@ fn printable_prefix(bytes: &[u8]) -> usize {
         // 0xff), or with its top bit set: not printable ASCII.
         let below = x.wrapping_sub(0x20 * ONES) & !x & HIGH;
         let at_7f = (x & !HIGH).wrapping_add(ONES) & HIGH;
-        if below | at_7f | (x & HIGH) != 0 {
-            break;
+        let bad = below | at_7f | (x & HIGH);
+        if bad != 0 {
+            // The subtraction's borrow can mark a byte after the first bad
+            // one, never one before it: the lowest mark is the first.
+            return n + (bad.trailing_zeros() / 8) as usize;
         }
         n += 8;
     }
@@ -951,6 +954,9 @@ mod tests {
             (b"0123456\x1f89", 7),
             (b"012345678\xff", 9),
             (b"\x20\x7e\x7f", 2),
+            (b"abc\0\x01\x1f\xffh", 3),
+            (b"\0\0\0\0\0\0\0\0", 0),
+            (b"abcdefg\x80", 7),
         ] {
             assert_eq!(printable_prefix(bytes), n, "{bytes:?}");
         }

@@ -227,7 +227,17 @@ fn symbol_addresses(
     layout: &Layout,
     base: u64,
 ) {
-    let sec_offsets = &layout.sec_offsets[oi];
+    // Each section's address, or NOT_LOADED.
+    let sec_addrs: Vec<u64> = layout.sec_offsets[oi]
+        .iter()
+        .map(|&off| {
+            if off == NOT_LOADED {
+                NOT_LOADED
+            } else {
+                base + off
+            }
+        })
+        .collect();
     let entries = res.targets.entries(oi);
     addrs.reserve(obj.symbols.len());
     for (si, (sym, &slot)) in obj.symbols.iter().zip(res.targets.slots(oi)).enumerate() {
@@ -235,8 +245,8 @@ fn symbol_addresses(
             layout.address(t, res, base)
         } else {
             match sym.def {
-                SymbolDef::Section { index, value } => match sec_offsets.get(index as usize) {
-                    Some(&off) if off != NOT_LOADED => base + off + value,
+                SymbolDef::Section { index, value } => match sec_addrs.get(index as usize) {
+                    Some(&addr) if addr != NOT_LOADED => addr + value,
                     _ => layout.address(res.targets.get(obj, oi, si), res, base),
                 },
                 SymbolDef::Absolute(addr) => addr,

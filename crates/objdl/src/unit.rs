@@ -120,15 +120,14 @@ impl Exports {
         rustc_hash::FxBuildHasher.hash_one(name)
     }
 
-    /// Adds `name` at `addr`; a name already present keeps its first address.
-    pub(crate) fn insert(&mut self, name: &str, addr: u64) {
+    /// Adds `name` at `addr`. The caller gives each name once (resolution
+    /// interns them), so it is not looked up first.
+    pub(crate) fn insert_unique(&mut self, name: &str, addr: u64) {
         let Exports { names, index } = self;
         let name_of =
             |&(start, len, _): &(u32, u32, u64)| &names[start as usize..(start + len) as usize];
         let hash = Exports::hash(name);
-        if index.find(hash, |e| name_of(e) == name).is_some() {
-            return;
-        }
+        debug_assert!(index.find(hash, |e| name_of(e) == name).is_none());
         let entry = (names.len() as u32, name.len() as u32, addr);
         index.insert_unique(hash, entry, |e| Exports::hash(name_of(e)));
         names.push_str(name);
