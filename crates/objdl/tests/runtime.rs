@@ -375,3 +375,48 @@ fn unit_size_is_capped() {
         "{msg}"
     );
 }
+
+/// Under `Auto`, a unit whose relocations never constrain its base is
+/// relocated where the kernel maps it, without planning; a site that does
+/// not fit there either gets a GOT slot (a GOT load that stays a load) or,
+/// when it needs a trampoline, sends the unit to the planner, which places
+/// it within reach. The host symbols are far-away addresses that nothing
+/// calls (`no_exec`).
+#[test]
+fn units_mapped_where_the_kernel_likes_fall_back_to_planning() {
+    const FAR: u64 = 0x7e00_0000_0000;
+    let near = |base: u64, target: u64| base.abs_diff(target) < 1 << 31;
+
+    // A GOT load of far data: a slot, no planning, the kernel's address.
+    let (_d, data) = compile_in_tempdir(
+        "far_data",
+        "extern int far_var; int get(void) { return far_var; }",
+        &["-fPIC"],
+    );
+    let linker = Linker::new();
+    linker.define("far_var", FAR as *const ());
+    // SAFETY: no_exec: nothing of the unit runs.
+    let unit = unsafe { OpenOptions::new().no_exec(true).open(&linker, [&data]) }.unwrap();
+    let s = unit.stats();
+    assert_eq!(
+        (s.got_slots, s.relaxations, s.trampolines),
+        (1, 0, 0),
+        "{s}"
+    );
+    assert!(!near(s.base, FAR), "{s}");
+    drop(unit);
+
+    // A call to a far function: planned, and placed next to it.
+    let (_d, call) = compile_in_tempdir(
+        "far_call",
+        "extern int far_fn(void); int call(void) { return far_fn() + 1; }",
+        &["-fPIC"],
+    );
+    let linker = Linker::new();
+    linker.define("far_fn", (FAR + 0x1000) as *const ());
+    // SAFETY: as above.
+    let unit = unsafe { OpenOptions::new().no_exec(true).open(&linker, [&call]) }.unwrap();
+    let s = unit.stats();
+    assert_eq!(s.trampolines, 0, "{s}");
+    assert!(near(s.base, FAR), "{s}");
+}
