@@ -365,18 +365,10 @@ impl Layout {
                 let mut addresses = Vec::with_capacity(obj.symbols.len());
                 for si in 0..obj.symbols.len() {
                     let t = res.targets.get(obj, oi, si);
-                    // Most symbols: a loaded section's.
-                    let off = match t {
-                        Target::Section {
-                            obj, sec, value, ..
-                        } if self.sec_offsets[obj as usize][sec as usize] != NOT_LOADED => {
-                            self.sec_offsets[obj as usize][sec as usize] + value
-                        }
-                        _ => match self.internal_offset(t, res, self.got_offset) {
-                            Some(off) => off,
-                            None if t.is_internal() => UNLOADED,
-                            None => EXTERNAL,
-                        },
+                    let off = match self.internal_offset(t, res, self.got_offset) {
+                        Some(off) => off,
+                        None if t.is_internal() => UNLOADED,
+                        None => EXTERNAL,
                     };
                     offsets.push(off);
                     addresses.push(match t {
@@ -396,11 +388,6 @@ impl Layout {
     #[inline]
     pub fn address(&self, t: Target, res: &Resolution<'_>, base: u64) -> u64 {
         match t {
-            Target::Section {
-                obj, sec, value, ..
-            } if self.sec_offsets[obj as usize][sec as usize] != NOT_LOADED => {
-                base + self.sec_offsets[obj as usize][sec as usize] + value
-            }
             Target::Absolute { addr, .. } => addr,
             _ => self
                 .internal_offset(t, res, self.got_offset)
@@ -429,7 +416,25 @@ impl Layout {
 
     /// The offset of an internal target (relative to the unit's base), or
     /// `None` for an absolute one (or a reference into a section that is not loaded).
+    #[inline]
     pub fn internal_offset(&self, t: Target, res: &Resolution<'_>, got_base: u64) -> Option<u64> {
+        // Most targets: in a loaded section.
+        if let Target::Section {
+            obj, sec, value, ..
+        } = t
+        {
+            let off = self.sec_offsets[obj as usize][sec as usize];
+            if off != NOT_LOADED {
+                return Some(off + value);
+            }
+        }
+        self.other_offset(t, res, got_base)
+    }
+
+    /// [`Layout::internal_offset`] for the rest: sections not loaded (a
+    /// discarded COMDAT member's twin), COMMON storage, what objdl supplies.
+    #[inline(never)]
+    fn other_offset(&self, t: Target, res: &Resolution<'_>, got_base: u64) -> Option<u64> {
         match t {
             Target::Section {
                 obj, sec, value, ..

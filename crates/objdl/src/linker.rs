@@ -817,10 +817,7 @@ impl Linker {
         // A first look at a few relocations of each section: code that
         // constrains its base (-fno-pic's 32-bit absolutes) shows it at
         // once, and goes straight to the planner rather than after a pass.
-        let free = |r: &parse::Reloc| {
-            let kind = parse::RelocFields::kind(r).0;
-            1u64.checked_shl(kind).unwrap_or(0) & arch::PLACEMENT_FREE_KINDS != 0
-        };
+        let free = |r: &parse::Reloc| arch::placement_free(parse::RelocFields::kind(r));
         if objects
             .iter()
             .flat_map(|o| &o.sections)

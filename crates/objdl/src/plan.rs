@@ -178,10 +178,9 @@ fn settle(d: &mut Demands, relocs: &[Reloc], from: usize, at: &Settle<'_>) -> us
     for (i, r) in relocs.iter().enumerate().skip(from) {
         let sym_off = at.offsets[r.sym() as usize];
         let settled = match arch::quick_class(r.kind()) {
+            // Both in the unit: the distance does not depend on the base.
             Quick::Pc32 if sym_off < UNLOADED => {
-                let field = (at.sec_off + r.offset()) as i64;
-                let value = (sym_off as i64 - field).checked_add(r.addend());
-                value.is_some_and(|v| i32::try_from(v).is_ok())
+                arch::pc32(sym_off, at.sec_off + r.offset(), r.addend()).is_some()
             }
             Quick::Pc32 if sym_off == EXTERNAL => {
                 let branch = arch::site_kind(at.data, r.offset() as usize) == arch::Site::Branch;
@@ -782,11 +781,7 @@ pub(crate) fn finish(
             && table.offsets[oi as usize][r.sym() as usize] == EXTERNAL
         {
             let s = table.addresses[oi as usize][r.sym() as usize];
-            let p = base + sec_off + r.offset();
-            let value = (s as i64)
-                .checked_sub(p as i64)
-                .and_then(|v| v.checked_add(r.addend()));
-            if value.is_some_and(|v| i32::try_from(v).is_ok()) {
+            if arch::pc32(s, base + sec_off + r.offset(), r.addend()).is_some() {
                 continue;
             }
         }

@@ -187,9 +187,7 @@ pub(crate) fn relocate(
                     // A type that constrains the base ends the pass at once:
                     // the unit goes to the planner.
                     Slow::Defer(later) => {
-                        let free =
-                            1u64.checked_shl(kind.0).unwrap_or(0) & arch::PLACEMENT_FREE_KINDS;
-                        if free == 0 {
+                        if !arch::placement_free(kind) {
                             counts.stopped = true;
                             return Ok(counts);
                         }

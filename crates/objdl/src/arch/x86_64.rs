@@ -272,6 +272,23 @@ pub(crate) const PLACEMENT_FREE_KINDS: u64 = {
     set
 };
 
+/// Is relocation type `r_type` in [`PLACEMENT_FREE_KINDS`]?
+#[inline]
+pub(crate) fn placement_free(r_type: elf::RelocationType) -> bool {
+    1u64.checked_shl(r_type.0).unwrap_or(0) & PLACEMENT_FREE_KINDS != 0
+}
+
+/// S + A − P as a signed 32-bit field (`R_X86_64_PC32`, `PLT32`), or
+/// `None` if it does not fit. S is taken as two's complement, as
+/// [`Formula::Pc`] is everywhere.
+#[inline(always)]
+pub(crate) fn pc32(s: u64, p: u64, addend: i64) -> Option<i32> {
+    (s as i64)
+        .checked_sub(p as i64)
+        .and_then(|v| v.checked_add(addend))
+        .and_then(|v| i32::try_from(v).ok())
+}
+
 /// The size of the field a relocation type patches, for bounds checks at
 /// parse time. Unknown types report 0 and are refused later, with their site.
 #[inline]
