@@ -476,3 +476,48 @@ fn overlapping_sections_load_from_separate_copies() {
         4u32.to_le_bytes()
     );
 }
+
+/// An empty `.tdata` with a relocation (the `open` fuzz target found it):
+/// a unit with no thread-local bytes may still have TLS initialiser
+/// relocations, which only the planner's path checks. A real open (where
+/// the unit would otherwise be relocated without planning) reports them.
+const EMPTY_TDATA_S: &str = r#"
+	.text
+	.globl f
+f:	ret
+	.section .tdata,"awT",@progbits
+	.reloc ., R_X86_64_64, f
+"#;
+
+#[test]
+fn relocations_of_an_empty_tls_initialiser_are_checked_on_open() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let obj = assemble(dir.path(), "tdata", EMPTY_TDATA_S);
+    let mut badsym = obj.clone();
+    let at = rela_at(&obj, ".rela.tdata", 0) + offset_of!(Rela64<LE>, r_info);
+    put_u64(
+        &mut badsym,
+        at,
+        (1000u64 << 32) | u64::from(elf::R_X86_64_64.0),
+    );
+    let linker = Linker::new();
+    for (name, bytes, expected) in [
+        (
+            "tdata.o",
+            obj,
+            "tdata.o: malformed: section .tdata: relocation at offset 0x0 (8 bytes) lies outside the section (0x0 bytes)",
+        ),
+        (
+            "badsym.o",
+            badsym,
+            "badsym.o: malformed: section .tdata: relocation at offset 0x0 refers to symbol index 1000, but there are 2 symbols",
+        ),
+    ] {
+        // SAFETY: `no_exec`: nothing of the unit runs; it is refused anyway.
+        let got = unsafe { OpenOptions::new().no_exec(true).open(&linker, vec![Input::bytes(name, bytes)]) };
+        match got {
+            Ok(_) => panic!("{name}: opened"),
+            Err(e) => assert_eq!(e.to_string(), expected),
+        }
+    }
+}
