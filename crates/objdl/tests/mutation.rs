@@ -476,6 +476,13 @@ fn mutated_objects_open_without_planning_never_panic() {
         let partner = compile(dir.path(), &format!("partner-{name}"), PARTNER_C, &flags);
         bases.push((name.to_string(), main, partner));
     }
+    // And one with thread-locals, which always goes to the planner: a
+    // mutant that damages its TLS sections must not slip past it (an empty
+    // `.tdata` with a relocation once did).
+    let flags = ["-fPIC", "-DNO_ABS32"];
+    let main = compile(dir.path(), "main-pic-tls", MAIN_C, &flags);
+    let partner = compile(dir.path(), "partner-pic-tls", PARTNER_C, &flags);
+    bases.push(("pic-tls".to_string(), main, partner));
     let linker = Linker::new();
     linker.define("small_value", 7usize as *const ());
     linker.define("maybe_there", std::ptr::null());
