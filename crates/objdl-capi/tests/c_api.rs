@@ -7,7 +7,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
+
+#[path = "support/library.rs"]
+mod library;
 
 const PLUGINS: [&str; 8] = [
     "basic",
@@ -39,43 +41,6 @@ fn run(cmd: &mut Command) -> Output {
     out
 }
 
-const LIBRARIES: [&str; 2] = ["libobjdl_capi.so", "libobjdl_capi.a"];
-
-/// The directory holding `libobjdl_capi.so` and `libobjdl_capi.a`.
-///
-/// Cargo compiles the library once for all its crate types, before linking
-/// this test against the rlib, so the shared and static libraries of this
-/// very build are beside this test, in target/<profile>/deps (and copied to
-/// target/<profile>). Only if they are missing is `cargo build` run, with
-/// this test's profile. (Running it every time would cost seconds and
-/// rebuilds: `cargo build -p objdl-capi` unifies features differently from
-/// `cargo test --workspace`, and both write the same unhashed `.so`/`.a`.)
-fn library_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let exe = std::env::current_exe().expect("the test's path");
-        let deps = exe.parent().expect("target/<profile>/deps").to_path_buf();
-        let profile = deps.parent().expect("target/<profile>").to_path_buf();
-        let has_all = |dir: &Path| LIBRARIES.iter().all(|l| dir.join(l).is_file());
-        if let Some(dir) = [&deps, &profile].into_iter().find(|d| has_all(d)) {
-            return dir.clone();
-        }
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.current_dir(crate_dir())
-            .args(["build", "--quiet", "-p", "objdl-capi", "--lib"]);
-        if !cfg!(debug_assertions) {
-            cmd.arg("--release");
-        }
-        run(&mut cmd);
-        assert!(
-            has_all(&profile),
-            "cargo build made no {LIBRARIES:?} in {}",
-            profile.display()
-        );
-        profile
-    })
-}
-
 /// A fresh directory with the plugins compiled, and their paths in the
 /// order `test_capi` takes them.
 fn plugins() -> (tempfile::TempDir, Vec<PathBuf>) {
@@ -97,7 +62,6 @@ fn plugins() -> (tempfile::TempDir, Vec<PathBuf>) {
 
 /// Builds `test_capi` into `dir`, linked with the shared or static library.
 fn build_program(dir: &Path, shared: bool) -> PathBuf {
-    let lib = library_dir();
     let exe = dir.join(if shared {
         "test_capi"
     } else {
@@ -109,24 +73,7 @@ fn build_program(dir: &Path, shared: bool) -> PathBuf {
         .arg("-I")
         .arg(crate_dir().join("include"))
         .arg(crate_dir().join("tests/c/test_capi.c"));
-    if shared {
-        cmd.arg("-L")
-            .arg(lib)
-            .arg(format!("-Wl,-rpath,{}", lib.display()))
-            .arg("-lobjdl_capi");
-    } else {
-        // What `rustc --print native-static-libs` lists for a Rust
-        // staticlib on x86_64-unknown-linux-gnu.
-        cmd.arg(lib.join("libobjdl_capi.a")).args([
-            "-lgcc_s",
-            "-lutil",
-            "-lrt",
-            "-lpthread",
-            "-lm",
-            "-ldl",
-            "-lc",
-        ]);
-    }
+    library::link_with_capi(&mut cmd, shared);
     cmd.arg("-lpthread");
     run(&mut cmd);
     exe

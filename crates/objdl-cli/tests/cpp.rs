@@ -14,10 +14,11 @@
 
 mod common;
 use common::{show, stdout};
+#[path = "../../objdl-capi/tests/support/library.rs"]
+mod capi_library;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 const OBJDL: &str = env!("CARGO_BIN_EXE_objdl");
@@ -431,47 +432,9 @@ fn fpic_units_placed_far() {
 // ---------------------------------------------------------------------------
 // A C++ host using the C API.
 
-const CAPI_LIBRARIES: [&str; 2] = ["libobjdl_capi.so", "libobjdl_capi.a"];
-
-/// The directory holding `libobjdl_capi.so` and `libobjdl_capi.a`, as in
-/// objdl-capi's tests/c_api.rs: objdl-capi is a dev-dependency, so cargo
-/// builds its shared and static libraries beside this test, in
-/// target/<profile>/deps. Only if they are missing is `cargo build` run.
-fn capi_library_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let exe = std::env::current_exe().expect("the test's path");
-        let deps = exe.parent().expect("target/<profile>/deps").to_path_buf();
-        let profile = deps.parent().expect("target/<profile>").to_path_buf();
-        let has_all = |dir: &Path| CAPI_LIBRARIES.iter().all(|l| dir.join(l).is_file());
-        if let Some(dir) = [&deps, &profile].into_iter().find(|d| has_all(d)) {
-            return dir.clone();
-        }
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args([
-            "build",
-            "--quiet",
-            "-p",
-            "objdl-capi",
-            "--lib",
-        ]);
-        if !cfg!(debug_assertions) {
-            cmd.arg("--release");
-        }
-        build(&mut cmd, "cargo build -p objdl-capi");
-        assert!(
-            has_all(&profile),
-            "cargo build made no {CAPI_LIBRARIES:?} in {}",
-            profile.display()
-        );
-        profile
-    })
-}
-
 /// Builds host.cpp with `-DUSE_OBJDL`, linked with the C API's shared
 /// library (with an rpath) or its static library.
 fn build_host(dir: &Path, shared: bool) -> PathBuf {
-    let lib = capi_library_dir();
     let exe = dir.join(if shared { "host_so" } else { "host_static" });
     let include = Path::new(env!("CARGO_MANIFEST_DIR")).join("../objdl-capi/include");
     let mut cmd = Command::new(cxx());
@@ -480,24 +443,7 @@ fn build_host(dir: &Path, shared: bool) -> PathBuf {
         .arg(cpp_dir().join("host.cpp"))
         .arg("-o")
         .arg(&exe);
-    if shared {
-        cmd.arg("-L")
-            .arg(lib)
-            .arg(format!("-Wl,-rpath,{}", lib.display()))
-            .arg("-lobjdl_capi");
-    } else {
-        // What `rustc --print native-static-libs` lists for a Rust
-        // staticlib on x86_64-unknown-linux-gnu.
-        cmd.arg(lib.join("libobjdl_capi.a")).args([
-            "-lgcc_s",
-            "-lutil",
-            "-lrt",
-            "-lpthread",
-            "-lm",
-            "-ldl",
-            "-lc",
-        ]);
-    }
+    capi_library::link_with_capi(&mut cmd, shared);
     build(&mut cmd, &format!("linking host.cpp (shared: {shared})"));
     exe
 }
