@@ -204,7 +204,12 @@ fn reach(formula: Option<Formula>, bytes: &[u8], off: usize) -> Reach {
         None => Reach::Unsupported,
         Some(Formula::None | Formula::Size(_) | Formula::GotOff(_) | Formula::Got(_)) => Reach::Any,
         Some(
-            Formula::GotPc(_) | Formula::TlsIndex { .. } | Formula::DtpOff(_) | Formula::DtpMod,
+            Formula::GotPc(_)
+            | Formula::TlsIndex { .. }
+            | Formula::TlsDesc
+            | Formula::TlsDescCall
+            | Formula::DtpOff(_)
+            | Formula::DtpMod,
         ) => Reach::Any,
         Some(Formula::StaticTls(_)) => Reach::StaticTls,
         Some(Formula::GotPcRel { .. }) => Reach::GotSlot,

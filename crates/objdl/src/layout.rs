@@ -410,6 +410,7 @@ impl Layout {
             Target::Section {
                 obj, sec, value, ..
             } => self.tls.offsets.get(&(obj, sec)).map(|o| o + value),
+            Target::Synthetic(Synthetic::TlsModuleBase) if self.tls.size > 0 => Some(0),
             _ => None,
         }
     }
@@ -456,6 +457,8 @@ impl Layout {
                 Synthetic::AtQuickExit => self.synthetic.stubs[1],
                 Synthetic::PthreadAtfork => self.synthetic.stubs[2],
                 Synthetic::GlobalOffsetTable => got_base,
+                // An offset in the TLS block, not an address (`tls_offset`).
+                Synthetic::TlsModuleBase => return None,
             }),
             Target::Ifunc(i) => Some(self.synthetic.ifunc_stubs[i as usize]),
             Target::Bound { index, stop } => {

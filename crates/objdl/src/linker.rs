@@ -620,7 +620,8 @@ impl Linker {
         } = *unit;
         let demands = plan::demands(objects, res, layout)?;
         let max_got = align_up(
-            demands.max_slots * arch::GOT_SLOT_SIZE as u64 + demands.tls_sites.len() as u64 * 16,
+            // A TLS site needs a pair and, for TLSDESC, a descriptor.
+            demands.max_slots * arch::GOT_SLOT_SIZE as u64 + demands.tls_sites.len() as u64 * 32,
             PAGE,
         );
         let max_tramp = align_up(demands.max_trampolines * arch::TRAMPOLINE_SIZE as u64, PAGE);
@@ -743,7 +744,7 @@ impl Linker {
         // tls_index pairs, for the unit's block and other modules' variables.
         let unit_module = tls_module.as_ref().map_or(0, TlsModule::id);
         plan::plan_tls_pairs(objects, res, layout, &demands, unit_module, &mut plan);
-        let got_size = plan::tls_pair_offset(&plan, plan.tls_pairs.len() as u32);
+        let got_size = plan::got_size(&plan);
         let tail = Tail {
             got: layout.got_offset,
             trampolines: align_up(layout.got_offset + got_size, PAGE),
@@ -881,7 +882,7 @@ impl Linker {
         else {
             return Ok(None);
         };
-        let got_size = plan.slots.len() as u64 * arch::GOT_SLOT_SIZE as u64;
+        let got_size = plan::got_size(&plan);
         let tail = Tail {
             got: layout.got_offset,
             trampolines: align_up(layout.got_offset + got_size, PAGE),

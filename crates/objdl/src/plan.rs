@@ -57,7 +57,8 @@ pub(crate) struct Demands {
     pub abs_limit: Option<i128>,
     /// GOT loads of internal symbols relaxed whatever the base (not in `redirectable`).
     pub relaxations: u64,
-    /// TLSGD/TLSLD sites, which need a `tls_index` pair in the GOT: (obj, section, reloc).
+    /// TLSGD/TLSLD sites, which need a `tls_index` pair in the GOT, and
+    /// TLSDESC sites, which need a descriptor too: (obj, section, reloc).
     pub tls_sites: Vec<(u32, u32, u32)>,
 }
 
@@ -248,8 +249,12 @@ fn demand(
     let sec = &obj.sections[si];
     let target = res.targets.get(obj, oi, r.sym() as usize);
     // Thread-local references: to the unit's own TLS block only.
-    if let Formula::TlsIndex { .. } | Formula::DtpOff(_) | Formula::DtpMod | Formula::StaticTls(_) =
-        formula
+    if let Formula::TlsIndex { .. }
+    | Formula::TlsDesc
+    | Formula::TlsDescCall
+    | Formula::DtpOff(_)
+    | Formula::DtpMod
+    | Formula::StaticTls(_) = formula
     {
         if let Formula::StaticTls(_) = formula {
             return Err(Error::StaticTls {
@@ -274,7 +279,17 @@ fn demand(
                 ),
             });
         }
-        if let Formula::TlsIndex { .. } = formula {
+        if formula == Formula::TlsDesc && arch::tlsdesc_resolver().is_none() {
+            return Err(Error::Unsupported {
+                file: obj.name.clone(),
+                what: format!(
+                    "section {} offset {:#x}: a TLS descriptor (-mtls-dialect=gnu2) needs xsave, which this processor or kernel does not offer; recompile with -mtls-dialect=gnu",
+                    sec.name,
+                    r.offset()
+                ),
+            });
+        }
+        if let Formula::TlsIndex { .. } | Formula::TlsDesc = formula {
             d.tls_sites.push((oi as u32, si as u32, ri as u32));
         }
         return Ok(());
@@ -306,6 +321,8 @@ fn demand(
         | Formula::GotOff(_)
         | Formula::GotPc(_)
         | Formula::TlsIndex { .. }
+        | Formula::TlsDesc
+        | Formula::TlsDescCall
         | Formula::DtpOff(_)
         | Formula::DtpMod
         | Formula::StaticTls(_) => return Ok(()),
@@ -634,6 +651,8 @@ pub(crate) fn decide(formula: Formula, bytes: &[u8], off: usize, a: i64, at: &At
         // TLS layout; they never reach here.
         Formula::None
         | Formula::TlsIndex { .. }
+        | Formula::TlsDesc
+        | Formula::TlsDescCall
         | Formula::DtpOff(_)
         | Formula::DtpMod
         | Formula::StaticTls(_) => Decision::Skip,
@@ -723,6 +742,8 @@ pub(crate) struct Plan {
     pub tls_module: u64,
     /// `tls_index` pairs, (module, offset) → index; they follow the slots.
     pub tls_pairs: FxHashMap<(u64, u64), u32>,
+    /// TLS descriptors, (module, offset) → index; they follow the pairs.
+    pub tls_descs: FxHashMap<(u64, u64), u32>,
 }
 
 /// The host functions whose 32-bit absolute address the unit takes (their
@@ -915,7 +936,8 @@ pub(crate) fn plan_tls_pairs(
     plan.tls_module = module;
     for &(oi, si, ri) in &d.tls_sites {
         let r = &objects[oi as usize].sections[si as usize].relocs[ri as usize];
-        let key = match arch::formula(r.kind()) {
+        let formula = arch::formula(r.kind());
+        let key = match formula {
             Some(Formula::TlsIndex { local: true }) => (module, 0),
             _ => layout
                 .tls_place(
@@ -927,10 +949,26 @@ pub(crate) fn plan_tls_pairs(
         };
         let n = plan.tls_pairs.len() as u32;
         plan.tls_pairs.entry(key).or_insert(n);
+        if formula == Some(Formula::TlsDesc) {
+            let n = plan.tls_descs.len() as u32;
+            plan.tls_descs.entry(key).or_insert(n);
+        }
     }
 }
 
 /// Where `tls_index` pair `i` lies, relative to the GOT: after the slots.
 pub(crate) fn tls_pair_offset(plan: &Plan, i: u32) -> u64 {
     plan.slots.len() as u64 * arch::GOT_SLOT_SIZE as u64 + u64::from(i) * 16
+}
+
+/// Where TLS descriptor `i` lies, relative to the GOT: after the pairs.
+/// A descriptor is the resolver's address and its argument, the address
+/// of the `tls_index` pair of the same variable.
+pub(crate) fn tls_desc_offset(plan: &Plan, i: u32) -> u64 {
+    tls_pair_offset(plan, plan.tls_pairs.len() as u32) + u64::from(i) * 16
+}
+
+/// The end of the GOT, relative to its start: slots, pairs, descriptors.
+pub(crate) fn got_size(plan: &Plan) -> u64 {
+    tls_desc_offset(plan, plan.tls_descs.len() as u32)
 }

@@ -214,7 +214,7 @@ pub(crate) fn relocate(
         crate::tls::set_unit(plan.tls_module, tls_image, range, dso);
     }
 
-    write_tables(mem, plan, tail);
+    write_tables(mem, base, plan, tail);
     Ok(counts)
 }
 
@@ -426,12 +426,13 @@ pub(crate) fn apply_deferred(
         let formula = arch::formula(r.kind()).ok_or_else(|| plan::unsupported(obj, si, r))?;
         relocate_one(&cx, bytes, (obj, oi, si), base + sec_off, r, s, formula)?;
     }
-    write_tables(mem, plan, tail);
+    write_tables(mem, base, plan, tail);
     Ok(())
 }
 
-/// Writes the GOT slots, `tls_index` pairs and trampolines of `plan`.
-fn write_tables(mem: &mut [u8], plan: &Plan, tail: Tail) {
+/// Writes the GOT slots, `tls_index` pairs, TLS descriptors and
+/// trampolines of `plan`, for the unit at `base`.
+fn write_tables(mem: &mut [u8], base: u64, plan: &Plan, tail: Tail) {
     for (&content, &i) in &plan.slots {
         let at = tail.slot(i) as usize;
         mem[at..at + 8].copy_from_slice(&content.to_le_bytes());
@@ -440,6 +441,16 @@ fn write_tables(mem: &mut [u8], plan: &Plan, tail: Tail) {
         let at = (tail.got + plan::tls_pair_offset(plan, i)) as usize;
         mem[at..at + 8].copy_from_slice(&module.to_le_bytes());
         mem[at + 8..at + 16].copy_from_slice(&offset.to_le_bytes());
+    }
+    if !plan.tls_descs.is_empty() {
+        // The GOT's address: `mem` is the unit (or stands for it) at `base`.
+        let resolver = arch::tlsdesc_resolver().unwrap_or(0);
+        for (key, &i) in &plan.tls_descs {
+            let pair = base + tail.got + plan::tls_pair_offset(plan, plan.tls_pairs[key]);
+            let at = (tail.got + plan::tls_desc_offset(plan, i)) as usize;
+            mem[at..at + 8].copy_from_slice(&resolver.to_le_bytes());
+            mem[at + 8..at + 16].copy_from_slice(&pair.to_le_bytes());
+        }
     }
     for (&dest, &i) in &plan.trampolines {
         let at = tail.trampoline(i) as usize;
@@ -539,6 +550,17 @@ fn relocate_one(
             Decision::Direct {
                 f: Field::S32,
                 value: pair as i128 + i128::from(r.addend()) - at.p as i128,
+            }
+        }
+        Formula::TlsDesc => {
+            let key = layout
+                .tls_place(target, plan.tls_module)
+                .unwrap_or((plan.tls_module, 0));
+            let i = lookup(&plan.tls_descs, key, obj, si, r)?;
+            let desc = got + plan::tls_desc_offset(plan, i);
+            Decision::Direct {
+                f: Field::S32,
+                value: desc as i128 + i128::from(r.addend()) - at.p as i128,
             }
         }
         Formula::DtpOff(f) => Decision::Direct {

@@ -29,6 +29,9 @@ pub(crate) enum Synthetic {
     PthreadAtfork,
     /// `_GLOBAL_OFFSET_TABLE_`: the base of the unit's GOT.
     GlobalOffsetTable,
+    /// `_TLS_MODULE_BASE_`: the start of the unit's TLS block, which
+    /// local-dynamic code reaches through a TLS descriptor (`-mtls-dialect=gnu2`).
+    TlsModuleBase,
 }
 
 impl Synthetic {
@@ -39,6 +42,7 @@ impl Synthetic {
             "at_quick_exit" => Synthetic::AtQuickExit,
             "pthread_atfork" | "__pthread_atfork" => Synthetic::PthreadAtfork,
             "_GLOBAL_OFFSET_TABLE_" => Synthetic::GlobalOffsetTable,
+            "_TLS_MODULE_BASE_" => Synthetic::TlsModuleBase,
             _ => return None,
         })
     }
@@ -590,14 +594,14 @@ fn discard_duplicate_groups(objects: &mut [ObjectFile<'_>]) -> FxHashMap<(u32, u
 /// maps are not free: its size for SIZE32/64; whether it is code for a
 /// 32-bit absolute (an executable mapping: dlsym returns an IFUNC's chosen
 /// implementation, which often has no symbol of its own); and for a
-/// thread-local of another module reached with TLSGD or DTPMOD64/DTPOFF,
-/// the module whose TLS block holds the address dlsym gave for this thread,
+/// thread-local of another module reached with TLSGD, a TLS descriptor or
+/// DTPMOD64/DTPOFF, the module whose TLS block holds the address dlsym gave for this thread,
 /// which is the pair glibc understands. Only the planner needs these; a
 /// unit relocated without planning has none of those types but SIZE, whose
 /// size the relocation pass looks up itself.
 pub(crate) fn external_facts(objects: &[ObjectFile<'_>], res: &mut Resolution<'_>, kinds: &[u64]) {
     let mut code_ranges: Option<Vec<(u64, u64)>> = None;
-    const FACT_KINDS: [elf::RelocationType; 8] = [
+    const FACT_KINDS: [elf::RelocationType; 9] = [
         elf::R_X86_64_SIZE32,
         elf::R_X86_64_SIZE64,
         elf::R_X86_64_32,
@@ -606,6 +610,7 @@ pub(crate) fn external_facts(objects: &[ObjectFile<'_>], res: &mut Resolution<'_
         elf::R_X86_64_DTPMOD64,
         elf::R_X86_64_DTPOFF64,
         elf::R_X86_64_DTPOFF32,
+        elf::R_X86_64_GOTPC32_TLSDESC,
     ];
     let fact_mask = FACT_KINDS.iter().fold(0u64, |m, k| m | 1 << k.0);
     for ((oi, obj), &obj_kinds) in objects.iter().enumerate().zip(kinds) {
@@ -624,6 +629,7 @@ pub(crate) fn external_facts(objects: &[ObjectFile<'_>], res: &mut Resolution<'_
                     | elf::R_X86_64_DTPMOD64
                     | elf::R_X86_64_DTPOFF64
                     | elf::R_X86_64_DTPOFF32
+                    | elf::R_X86_64_GOTPC32_TLSDESC
             );
             if !wanted || obj.symbols[r.sym() as usize].is_local() {
                 continue;

@@ -1,5 +1,6 @@
 //! Thread-local storage of loaded units (the general- and local-dynamic
-//! models: TLSGD, TLSLD, DTPOFF32/64, DTPMOD64).
+//! models: TLSGD, TLSLD, DTPOFF32/64, DTPMOD64, and TLS descriptors,
+//! GOTPC32_TLSDESC, whose resolver in `arch` calls [`objdl_tls_get_addr`]).
 //!
 //! A unit with `.tdata`/`.tbss` is a TLS *module* with an id of objdl's own
 //! (tagged with the top bit, so it never collides with glibc's small
@@ -38,6 +39,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rustc_hash::FxHashMap;
+
+use crate::arch;
 
 /// Marks objdl's module ids.
 const TAG: u64 = 1 << 63;
@@ -106,6 +109,10 @@ struct ThreadBlocks {
     cache: FxHashMap<u64, *mut u8>,
     /// [`CLOSED`] when the cache was last purged of closed modules.
     closed_seen: u64,
+    /// What the TLS descriptor resolver reads without a call (see
+    /// [`arch::tlsdesc_cache`]): recently used blocks, by module id. An entry
+    /// of a closed module is never matched again (ids are never reused).
+    descriptors: [arch::TlsDescEntry; arch::TLSDESC_CACHE_ENTRIES],
 }
 
 thread_local! {
@@ -169,6 +176,9 @@ fn free_thread_blocks() {
     if p.is_null() {
         return;
     }
+    // SAFETY: this thread's own cache pointer; the resolver reads it only
+    // from this thread, which is here.
+    unsafe { *arch::tlsdesc_cache() = std::ptr::null_mut() };
     // SAFETY: `p` came from `Box::into_raw` in `thread_blocks` and was just
     // unlinked from this thread, its only user.
     let t = unsafe { Box::from_raw(p) };
@@ -193,8 +203,12 @@ fn thread_blocks() -> *mut ThreadBlocks {
         key: NEXT_THREAD.fetch_add(1, Ordering::Relaxed),
         cache: FxHashMap::default(),
         closed_seen: CLOSED.load(Ordering::Acquire),
+        descriptors: [arch::TlsDescEntry::default(); arch::TLSDESC_CACHE_ENTRIES],
     }));
     THREAD.with(|t| t.set(p));
+    // SAFETY: `p` lives until `free_thread_blocks`, which clears the
+    // pointer first; only this thread reads it.
+    unsafe { *arch::tlsdesc_cache() = (*p).descriptors.as_mut_ptr() };
     if let Some(k) = exit_key() {
         // SAFETY: a key of ours; any non-null value arms its destructor
         // (1: the first round).
@@ -336,6 +350,11 @@ pub(crate) unsafe extern "C" fn objdl_tls_get_addr(ti: *const TlsIndex) -> *mut 
             t.cache.insert(module, p);
             p
         }
+    };
+    // For the TLS descriptor resolver's fast path, next time.
+    t.descriptors[module as usize % arch::TLSDESC_CACHE_ENTRIES] = arch::TlsDescEntry {
+        module,
+        base: base as u64,
     };
     base.wrapping_add(offset as usize)
 }

@@ -111,6 +111,13 @@ pub(crate) enum Formula {
     DtpOff(Field),
     /// The symbol's TLS module id.
     DtpMod,
+    /// The GOT's TLS descriptor for the symbol's module and offset (for
+    /// `_TLS_MODULE_BASE_`, the module alone), − P + A
+    /// (`R_X86_64_GOTPC32_TLSDESC`, on `lea x@tlsdesc(%rip), %rax`).
+    TlsDesc,
+    /// The descriptor call `call *x@tlscall(%rax)` (`R_X86_64_TLSDESC_CALL`):
+    /// marks the instruction, patches nothing.
+    TlsDescCall,
     /// Initial-exec and local-exec TLS (GOTTPOFF, TPOFF32/64): offsets from
     /// the thread pointer into static TLS, which objdl cannot allocate.
     StaticTls(Field),
@@ -176,6 +183,8 @@ const fn formula_of(r_type: elf::RelocationType) -> Option<Formula> {
         elf::R_X86_64_DTPOFF32 => Formula::DtpOff(S32),
         elf::R_X86_64_DTPOFF64 => Formula::DtpOff(W64),
         elf::R_X86_64_DTPMOD64 => Formula::DtpMod,
+        elf::R_X86_64_GOTPC32_TLSDESC => Formula::TlsDesc,
+        elf::R_X86_64_TLSDESC_CALL => Formula::TlsDescCall,
         elf::R_X86_64_GOTTPOFF => Formula::StaticTls(S32),
         elf::R_X86_64_TPOFF32 => Formula::StaticTls(S32),
         elf::R_X86_64_TPOFF64 => Formula::StaticTls(W64),
@@ -308,7 +317,7 @@ pub(crate) fn field_width(r_type: elf::RelocationType) -> u64 {
 
 const fn field_width_of(r_type: elf::RelocationType) -> u64 {
     match formula_of(r_type) {
-        None | Some(Formula::None) => 0,
+        None | Some(Formula::None | Formula::TlsDescCall) => 0,
         Some(
             Formula::Abs(f)
             | Formula::Pc(f)
@@ -320,7 +329,7 @@ const fn field_width_of(r_type: elf::RelocationType) -> u64 {
             | Formula::DtpOff(f)
             | Formula::StaticTls(f),
         ) => f.width() as u64,
-        Some(Formula::TlsIndex { .. }) => 4,
+        Some(Formula::TlsIndex { .. } | Formula::TlsDesc) => 4,
         Some(Formula::DtpMod) => 8,
     }
 }
@@ -599,4 +608,190 @@ mod tests {
             &[0xff, 0x25, 0, 0, 0, 0, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11]
         );
     }
+}
+
+// TLS descriptors (`-mtls-dialect=gnu2`).
+
+/// The size of the area `xsave` fills with the register state the kernel
+/// enables (CPUID leaf 0xD, sub-leaf 0, EBX), plus 64 for the alignment;
+/// read by the resolver's slow path.
+static XSAVE_SIZE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many entries a thread's TLS descriptor cache has (a power of two).
+pub(crate) const TLSDESC_CACHE_ENTRIES: usize = 64;
+
+/// An entry of a thread's TLS descriptor cache: objdl TLS module `module`
+/// has its block for this thread at `base`. Slot `module % ENTRIES`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TlsDescEntry {
+    pub module: u64,
+    pub base: u64,
+}
+
+// The TLS descriptor resolver. Code calls it as `call *(%rax)` with %rax
+// the descriptor's address and expects in %rax the variable's offset from
+// the thread pointer, every other register intact, vector registers too
+// (the compiler keeps them live across the call). The descriptor's second
+// word is the variable's `tls_index` pair.
+//
+// Fast path: the calling thread's cache (a pointer in static TLS,
+// `objdl_tlsdesc_cache`, set by `tls.rs`) has the block of the module:
+// two registers saved, no call. (Initial-exec, so that reading it needs no
+// call: in an executable the linker makes it local-exec; a shared library
+// with objdl in it is marked STATIC_TLS.) Slow path: every general register the C
+// ABI lets a callee clobber is saved, then all other state with `xsave`;
+// objdl's `__tls_get_addr` (which also fills the cache) gives the address.
+std::arch::global_asm!(
+    ".pushsection .tbss.objdl_tlsdesc_cache,\"awT\",@nobits",
+    ".p2align 3",
+    ".globl objdl_tlsdesc_cache",
+    ".hidden objdl_tlsdesc_cache",
+    ".type objdl_tlsdesc_cache,@object",
+    ".size objdl_tlsdesc_cache, 8",
+    "objdl_tlsdesc_cache:",
+    ".zero 8",
+    ".popsection",
+    ".pushsection .text.objdl_tlsdesc,\"ax\",@progbits",
+    // The address of this thread's cache pointer.
+    ".p2align 4",
+    ".globl objdl_tlsdesc_cache_slot",
+    ".hidden objdl_tlsdesc_cache_slot",
+    ".type objdl_tlsdesc_cache_slot,@function",
+    "objdl_tlsdesc_cache_slot:",
+    ".cfi_startproc",
+    "mov objdl_tlsdesc_cache@gottpoff(%rip), %rax",
+    "add %fs:0, %rax",
+    "ret",
+    ".cfi_endproc",
+    ".size objdl_tlsdesc_cache_slot, . - objdl_tlsdesc_cache_slot",
+    ".p2align 4",
+    ".globl objdl_tlsdesc_resolve",
+    ".hidden objdl_tlsdesc_resolve",
+    ".type objdl_tlsdesc_resolve,@function",
+    "objdl_tlsdesc_resolve:",
+    ".cfi_startproc",
+    "mov 8(%rax), %rax",
+    "push %rcx",
+    ".cfi_adjust_cfa_offset 8",
+    "push %rdx",
+    ".cfi_adjust_cfa_offset 8",
+    "mov objdl_tlsdesc_cache@gottpoff(%rip), %rcx",
+    "mov %fs:(%rcx), %rcx",
+    "test %rcx, %rcx",
+    "jz 2f",
+    "mov (%rax), %rdx",
+    "and ${mask}, %edx",
+    "shl $4, %edx",
+    "add %rdx, %rcx",
+    "mov (%rax), %rdx",
+    "cmp %rdx, (%rcx)",
+    "jne 2f",
+    "mov 8(%rcx), %rcx",
+    "add 8(%rax), %rcx",
+    "sub %fs:0, %rcx",
+    "mov %rcx, %rax",
+    "pop %rdx",
+    ".cfi_adjust_cfa_offset -8",
+    "pop %rcx",
+    ".cfi_adjust_cfa_offset -8",
+    "ret",
+    ".cfi_adjust_cfa_offset 16",
+    "2:",
+    "pop %rdx",
+    ".cfi_adjust_cfa_offset -8",
+    "pop %rcx",
+    ".cfi_adjust_cfa_offset -8",
+    "push %rbp",
+    ".cfi_adjust_cfa_offset 8",
+    ".cfi_rel_offset %rbp, 0",
+    "mov %rsp, %rbp",
+    ".cfi_def_cfa_register %rbp",
+    "push %rdi",
+    "push %rsi",
+    "push %rdx",
+    "push %rcx",
+    "push %r8",
+    "push %r9",
+    "push %r10",
+    "push %r11",
+    "push %rbx",
+    "mov %rax, %rbx",
+    "sub {size}(%rip), %rsp",
+    "and $-64, %rsp",
+    // The xsave header (bytes 512..576) must start zeroed for xrstor.
+    "xor %eax, %eax",
+    "mov %rax, 512(%rsp)",
+    "mov %rax, 520(%rsp)",
+    "mov %rax, 528(%rsp)",
+    "mov %rax, 536(%rsp)",
+    "mov %rax, 544(%rsp)",
+    "mov %rax, 552(%rsp)",
+    "mov %rax, 560(%rsp)",
+    "mov %rax, 568(%rsp)",
+    "mov $-1, %eax",
+    "mov $-1, %edx",
+    "xsave64 (%rsp)",
+    "mov %rbx, %rdi",
+    "call {get}",
+    "mov %rax, %rbx",
+    "mov $-1, %eax",
+    "mov $-1, %edx",
+    "xrstor64 (%rsp)",
+    "mov %rbx, %rax",
+    "sub %fs:0, %rax",
+    "lea -72(%rbp), %rsp",
+    "pop %rbx",
+    "pop %r11",
+    "pop %r10",
+    "pop %r9",
+    "pop %r8",
+    "pop %rcx",
+    "pop %rdx",
+    "pop %rsi",
+    "pop %rdi",
+    "pop %rbp",
+    ".cfi_def_cfa %rsp, 8",
+    "ret",
+    ".cfi_endproc",
+    ".size objdl_tlsdesc_resolve, . - objdl_tlsdesc_resolve",
+    ".popsection",
+    size = sym XSAVE_SIZE,
+    get = sym crate::tls::objdl_tls_get_addr,
+    mask = const TLSDESC_CACHE_ENTRIES - 1,
+    options(att_syntax)
+);
+
+unsafe extern "C" {
+    /// See the `global_asm!` above; not callable from Rust (its argument is in %rax).
+    fn objdl_tlsdesc_resolve();
+    /// The address of the calling thread's TLS descriptor cache pointer.
+    fn objdl_tlsdesc_cache_slot() -> *mut *mut TlsDescEntry;
+}
+
+/// The calling thread's TLS descriptor cache pointer, which the resolver
+/// reads: null, or [`TLSDESC_CACHE_ENTRIES`] entries that stay valid until
+/// it is set again.
+pub(crate) fn tlsdesc_cache() -> *mut *mut TlsDescEntry {
+    // SAFETY: the helper only computes an address (thread pointer plus the
+    // static TLS offset of a variable of this module).
+    unsafe { objdl_tlsdesc_cache_slot() }
+}
+
+/// The address of the TLS descriptor resolver, for the first word of a
+/// descriptor; `None` when the processor or the kernel lacks `xsave`,
+/// which it needs.
+pub(crate) fn tlsdesc_resolver() -> Option<u64> {
+    use std::sync::atomic::Ordering;
+    if XSAVE_SIZE.load(Ordering::Acquire) == 0 {
+        let leaf1 = std::arch::x86_64::__cpuid(1);
+        // OSXSAVE: the kernel enabled xsave and XCR0.
+        if leaf1.ecx & (1 << 27) == 0 {
+            return None;
+        }
+        let size = std::arch::x86_64::__cpuid_count(0xd, 0).ebx;
+        // The legacy area and the header, at least; 64 more for the alignment.
+        XSAVE_SIZE.store(u64::from(size.max(576)) + 64, Ordering::Release);
+    }
+    Some(objdl_tlsdesc_resolve as *const () as u64)
 }
