@@ -4,7 +4,8 @@
 # fuzz/corpus/<target>/ (never committed: .gitignore keeps fuzz/corpus out).
 #
 #   parse, link   one object per file: every C file in four code models
-#                 (PIE, -fPIC, -mcmodel=large, -fno-pic), every .s file,
+#                 (PIE, -fPIC, -mcmodel=large, -fno-pic), those with
+#                 thread-locals also with TLS descriptors, every .s file,
 #                 the C++ files (-fPIC), and the two objects of
 #                 crates/objdl/tests/mutation.rs (TLS, IFUNC, COMDAT,
 #                 COMMON, constructors, the rarer relocation types);
@@ -54,6 +55,7 @@ declare -A flags=(
     [pic]="-fPIC"
     [large]="-mcmodel=large"
     [nopic]="-fno-pic -Wa,-mrelax-relocations=no"
+    [gnu2]="-fPIC -mtls-dialect=gnu2"
 )
 
 # cc_obj SRC FLAVOUR -> prints the object's path
@@ -93,6 +95,10 @@ for src in "${c_sources[@]}"; do
         single "$(cc_obj "$src" "$flavour")"
     done
 done
+# TLS descriptors (-mtls-dialect=gnu2), in the sources with thread-locals.
+for src in "$c"/tls_a.c "$c"/tls_b.c "$work"/mutation_main.c; do
+    single "$(cc_obj "$src" gnu2)"
+done
 for src in "$diff"/*.s "$matrix"/*.s; do
     single "$(as_obj "$src")"
 done
@@ -125,6 +131,7 @@ c_pairs=(
     "$matrix/main.c $matrix/lib.c"
     "$plugins/consumer.c $plugins/provider.c"
     "$work/mutation_main.c $work/mutation_partner.c"
+    "$c/tls_a.c $c/tls_b.c"
 )
 for p in "${c_pairs[@]}"; do
     read -r a b <<<"$p"
@@ -133,6 +140,7 @@ for p in "${c_pairs[@]}"; do
             "$(basename "${a%.c}")+$(basename "${b%.c}")-$flavour"
     done
 done
+pair "$(cc_obj "$c/tls_a.c" gnu2)" "$(cc_obj "$c/tls_b.c" gnu2)" "tls_a+tls_b-gnu2"
 pair "$(as_obj "$diff/abs.s")" "$(as_obj "$diff/abs_defs.s")" "abs+abs_defs"
 pair "$(as_obj "$matrix/regs_caller.s")" "$(as_obj "$matrix/regs_callee.s")" "regs_caller+regs_callee"
 pair "$work/lifecycle-cpp.o" "$work/lifecycle_b-cpp.o" "lifecycle+lifecycle_b-cpp"

@@ -336,11 +336,15 @@ fn std_thread_mutex_and_condition_variable() {
     );
 }
 
-/// thread_local with constructors and destructors, -fPIC (general-dynamic).
+/// thread_local with constructors and destructors, -fPIC (general-dynamic),
+/// through `__tls_get_addr` and through TLS descriptors.
 #[test]
 fn thread_local_with_fpic() {
     let out = Program {
-        flavours: &[("pic", &["-fPIC"])],
+        flavours: &[
+            ("pic", &["-fPIC"]),
+            ("pic-gnu2", &["-fPIC", "-mtls-dialect=gnu2"]),
+        ],
         ..Program::new(&["thread_local.cpp"])
     }
     .check();

@@ -116,9 +116,14 @@ impl Program<'_> {
     /// Runs the program natively and through objdl in every flavour, and
     /// asserts the outputs are identical. Returns the native output.
     fn check(&self) -> Output {
+        self.check_in(&FLAVOURS)
+    }
+
+    /// [`Program::check`] with the objects compiled in `flavours`.
+    fn check_in(&self, flavours: &[(&str, &[&str])]) -> Output {
         let dir = tempfile::tempdir().expect("temporary directory");
         let expected = self.run_native(&self.native(dir.path()));
-        for (flavour, flags) in FLAVOURS {
+        for &(flavour, flags) in flavours {
             let objects = self.objects(dir.path(), flavour, flags);
             let got = self.run_objdl(&objects, &[]);
             assert_same(&expected, &got, &format!("{:?} ({flavour})", self.sources));
@@ -267,6 +272,29 @@ fn pthreads() {
     }
     .check();
     assert_eq!(stdout(&out), "total=7998000 rets=12 once=1\n");
+}
+
+/// Thread-locals need -fPIC (PIE code uses the static models, which objdl
+/// refuses); both dialects of the dynamic models, in two code models.
+#[test]
+fn thread_locals_in_both_dialects() {
+    let out = Program {
+        libs: &["pthread"],
+        ..Program::new(&["tls_a.c", "tls_b.c"])
+    }
+    .check_in(&[
+        ("pic", &["-fPIC"]),
+        ("pic-gnu2", &["-fPIC", "-mtls-dialect=gnu2"]),
+        (
+            "large-pic-gnu2",
+            &["-mcmodel=large", "-fPIC", "-mtls-dialect=gnu2"],
+        ),
+    ]);
+    assert!(
+        stdout(&out).ends_with("total 90612, shared 1000\n"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]

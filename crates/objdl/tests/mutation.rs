@@ -140,6 +140,7 @@ const FLAVOURS: &[(&str, &[&str])] = &[
     ("large", &["-mcmodel=large"]),
     ("large-pic", &["-mcmodel=large", "-fPIC"]),
     ("nopic", &["-fno-pic", "-Wa,-mrelax-relocations=no"]),
+    ("pic-gnu2", &["-fPIC", "-mtls-dialect=gnu2"]),
 ];
 
 /// Compiles C `src` with `flags` into `dir/name.o` and returns its bytes.

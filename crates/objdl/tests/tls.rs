@@ -22,10 +22,21 @@ const TLS_C: &str = r#"
 
 type Int0 = extern "C" fn() -> i32;
 
+/// Both dialects of the dynamic models: calls to `__tls_get_addr`
+/// (TLSGD/TLSLD), and TLS descriptors (GOTPC32_TLSDESC/TLSDESC_CALL, with
+/// `_TLS_MODULE_BASE_` for the local-dynamic model).
+const DIALECTS: [&str; 2] = ["-mtls-dialect=gnu", "-mtls-dialect=gnu2"];
+
 #[test]
 fn every_thread_sees_its_own_values() {
+    for dialect in DIALECTS {
+        every_thread_sees_its_own_values_in(dialect);
+    }
+}
+
+fn every_thread_sees_its_own_values_in(dialect: &str) {
     let d = tempfile::tempdir().unwrap();
-    let obj = compile(d.path(), "tls", TLS_C, &["-fPIC"]);
+    let obj = compile(d.path(), "tls", TLS_C, &["-fPIC", dialect]);
     let linker = Linker::new();
     let unit = Arc::new(unsafe { linker.open(&obj) }.unwrap());
     let start = Arc::new(Barrier::new(4));
@@ -224,6 +235,12 @@ fn key_destructors_reach_thread_locals_and_never_outlive_the_unit() {
 /// glibc's __tls_get_addr serves it.
 #[test]
 fn thread_locals_of_a_shared_library() {
+    for dialect in DIALECTS {
+        thread_locals_of_a_shared_library_in(dialect);
+    }
+}
+
+fn thread_locals_of_a_shared_library_in(dialect: &str) {
     let d = tempfile::tempdir().unwrap();
     let lib_c = d.path().join("libtlsdemo.c");
     let lib_so = d.path().join("libtlsdemo.so");
@@ -240,7 +257,7 @@ fn thread_locals_of_a_shared_library() {
             .arg(&lib_so),
     );
     let unit_src = "extern __thread int lib_counter; int bump_lib(void) { return ++lib_counter; } int *lib_address(void) { return &lib_counter; }";
-    let obj = compile(d.path(), "tlsuser", unit_src, &["-fPIC"]);
+    let obj = compile(d.path(), "tlsuser", unit_src, &["-fPIC", dialect]);
     let linker = Linker::new();
     linker.load_library(lib_so.to_str().unwrap(), &[]).unwrap();
     let unit = Arc::new(unsafe { linker.open(&obj) }.unwrap());
@@ -268,4 +285,131 @@ fn thread_locals_of_a_shared_library() {
     for t in threads {
         t.join().unwrap();
     }
+}
+
+/// Calls through a TLS descriptor in assembly, with every register the
+/// resolver could clobber holding a known value: general registers, and
+/// (with AVX) the whole of ymm0–ymm15, whose upper halves glibc's AVX
+/// `memcpy`, which a thread's first access runs, would zero with
+/// `vzeroupper`. `probe(out)` stores the registers after the call, then the
+/// variable's address, in `out`.
+const PROBE_S: &str = r#"
+	.section .tbss,"awT",@nobits
+	.p2align 6
+big:	.zero 8192
+	.section .rodata
+	.p2align 5
+vectors:
+	.rept 16
+	.quad 0x0101010101010101 * ((. - vectors) / 32 + 1), 0x2323232323232323, 0x4545454545454545, 0x6767676767676767
+	.endr
+	.text
+	.globl probe
+	.type probe,@function
+# void probe(unsigned long out[8 + 64 + 1]); with_avx in %esi
+probe:
+	push %rbx
+	push %r15
+	push %r14
+	mov %rdi, %r15
+	mov %esi, %r14d
+	test %r14d, %r14d
+	jz 1f
+	.irp n,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	vmovdqu vectors+32*\n(%rip), %ymm\n
+	.endr
+	jmp 2f
+1:	.irp n,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	movdqu vectors+32*\n(%rip), %xmm\n
+	.endr
+2:	mov $0x1111111111111111, %rcx
+	mov $0x2222222222222222, %rdx
+	mov $0x3333333333333333, %rsi
+	mov $0x4444444444444444, %rdi
+	mov $0x5555555555555555, %r8
+	mov $0x6666666666666666, %r9
+	mov $0x7777777777777777, %r10
+	mov $0x8888888888888888, %r11
+	lea big@tlsdesc(%rip), %rax
+	call *big@tlscall(%rax)
+	mov %rcx, 0(%r15)
+	mov %rdx, 8(%r15)
+	mov %rsi, 16(%r15)
+	mov %rdi, 24(%r15)
+	mov %r8, 32(%r15)
+	mov %r9, 40(%r15)
+	mov %r10, 48(%r15)
+	mov %r11, 56(%r15)
+	test %r14d, %r14d
+	jz 3f
+	.irp n,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	vmovdqu %ymm\n, 64+32*\n(%r15)
+	.endr
+	vzeroupper
+	jmp 4f
+3:	.irp n,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	movdqu %xmm\n, 64+32*\n(%r15)
+	.endr
+4:	add %fs:0, %rax
+	mov %rax, 576(%r15)
+	pop %r14
+	pop %r15
+	pop %rbx
+	ret
+	.section .note.GNU-stack,"",@progbits
+"#;
+
+#[test]
+fn tls_descriptors_preserve_every_register() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("probe.s");
+    let obj = d.path().join("probe.o");
+    common::compile_to("gcc", &[], &src, PROBE_S, &obj);
+    let linker = Linker::new();
+    let unit = Arc::new(unsafe { linker.open(&obj) }.unwrap());
+    let avx = std::arch::is_x86_feature_detected!("avx");
+    let expected_gprs: [u64; 8] = std::array::from_fn(|i| 0x1111_1111_1111_1111 * (i as u64 + 1));
+    let vector = |n: u64| -> [u64; 4] {
+        [
+            0x0101_0101_0101_0101 * (n + 1),
+            0x2323_2323_2323_2323,
+            0x4545_4545_4545_4545,
+            0x6767_6767_6767_6767,
+        ]
+    };
+    // All four alive at once: a thread's block is freed when it exits.
+    let alive = Arc::new(Barrier::new(4));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (unit, alive) = (unit.clone(), alive.clone());
+            std::thread::spawn(move || {
+                // SAFETY: the assembly above.
+                let probe: objdl::Symbol<unsafe extern "C" fn(*mut u64, i32)> =
+                    unsafe { unit.get("probe") }.unwrap();
+                let mut addresses = Vec::new();
+                // The first call allocates this thread's block; the second finds it.
+                for _ in 0..2 {
+                    let mut out = [0u64; 8 + 64 + 1];
+                    // SAFETY: `out` has the 73 words the probe writes.
+                    unsafe { probe(out.as_mut_ptr(), avx as i32) };
+                    assert_eq!(out[..8], expected_gprs, "general registers");
+                    for n in 0..16 {
+                        let got = &out[8 + 4 * n..8 + 4 * n + 4];
+                        let want = vector(n as u64);
+                        let width = if avx { 4 } else { 2 };
+                        assert_eq!(got[..width], want[..width], "vector register {n}");
+                    }
+                    addresses.push(out[72]);
+                }
+                assert_eq!(addresses[0], addresses[1], "the same block twice");
+                assert_eq!(addresses[0] % 64, 0, "the block's alignment");
+                alive.wait();
+                addresses[0]
+            })
+        })
+        .collect();
+    let mut addresses: Vec<u64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    addresses.sort_unstable();
+    addresses.dedup();
+    assert_eq!(addresses.len(), 4, "one block per thread");
 }
