@@ -173,7 +173,8 @@ struct Settle<'a> {
 /// need nothing before the unit has an address: an internal target, whose
 /// PC-relative value does not depend on the base, or a 64-bit absolute,
 /// which fits wherever the unit goes; and forms that only need the final
-/// address. Calls and jumps out of the unit are recorded as redirectable.
+/// address. Calls and jumps out of the unit are recorded as redirectable,
+/// and 32-bit absolutes of internal targets add their window for the base.
 #[inline(never)]
 fn settle(d: &mut Demands, relocs: &[Reloc], from: usize, at: &Settle<'_>) -> usize {
     for (i, r) in relocs.iter().enumerate().skip(from) {
@@ -193,6 +194,30 @@ fn settle(d: &mut Demands, relocs: &[Reloc], from: usize, at: &Settle<'_>) -> us
                 branch
             }
             Quick::Abs64 => sym_off < UNLOADED,
+            // A 32-bit absolute of an internal target (-fno-pic): the value
+            // is the base plus a constant, so it asks for a window for the
+            // base, as in `demand`.
+            Quick::Abs32 if sym_off < UNLOADED => {
+                let Some(Formula::Abs(f)) = arch::formula(r.kind()) else {
+                    return i;
+                };
+                let c = i128::from(sym_off) + i128::from(r.addend());
+                let (flo, fhi) = f.range();
+                let (lo, hi) = (flo - c, fhi - c);
+                d.lo = d.lo.max(lo);
+                d.hi = d.hi.min(hi);
+                d.lo_without_copies = d.lo_without_copies.max(lo);
+                d.hi_without_copies = d.hi_without_copies.min(hi);
+                d.constraints.push(Constraint {
+                    obj: at.oi,
+                    sec: at.si,
+                    reloc: i as u32,
+                    lo,
+                    hi,
+                    copy: None,
+                });
+                true
+            }
             Quick::Nothing | Quick::Wide | Quick::GotOff64 => sym_off != UNLOADED,
             // A GOT load of an internal symbol that becomes a `lea` or a
             // direct call (the distance does not depend on the base).
