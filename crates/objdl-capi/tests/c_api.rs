@@ -6,10 +6,11 @@
 //! NOEXEC unit's constructor printed nothing).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 #[path = "support/library.rs"]
 mod library;
+use library::run;
 
 const PLUGINS: [&str; 8] = [
     "basic",
@@ -24,21 +25,6 @@ const PLUGINS: [&str; 8] = [
 
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Runs `cmd`, panicking with its output if it fails.
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// A fresh directory with the plugins compiled, and their paths in the

@@ -812,12 +812,8 @@ impl Linker {
             files,
             max_align,
         } = *unit;
-        // Thread-local storage (even an empty `.tdata`) goes to the planner.
-        if check
-            || opts.placement != Placement::Auto
-            || layout.tls.size > 0
-            || !layout.tls.offsets.is_empty()
-        {
+        // A TLS section (even an empty `.tdata`) sends the unit to the planner.
+        if check || opts.placement != Placement::Auto || !layout.tls.offsets.is_empty() {
             return Ok(None);
         }
         // A first look at a few relocations of each section: code that

@@ -62,6 +62,21 @@ pub(crate) struct Demands {
     pub tls_sites: Vec<(u32, u32, u32)>,
 }
 
+impl Demands {
+    /// Narrows the window for the base to `c`'s, and records `c` (for the
+    /// message if no base fits, and for the copies a base needs).
+    #[inline]
+    fn constrain(&mut self, c: Constraint) {
+        self.lo = self.lo.max(c.lo);
+        self.hi = self.hi.min(c.hi);
+        if c.copy.is_none() {
+            self.lo_without_copies = self.lo_without_copies.max(c.lo);
+            self.hi_without_copies = self.hi_without_copies.min(c.hi);
+        }
+        self.constraints.push(c);
+    }
+}
+
 /// Lowest and highest base addresses objdl ever considers (user space, 47 bits).
 pub(crate) const USER_LO: i128 = 0x10000;
 pub(crate) const USER_HI: i128 = 0x7fff_ffff_f000;
@@ -203,17 +218,12 @@ fn settle(d: &mut Demands, relocs: &[Reloc], from: usize, at: &Settle<'_>) -> us
                 };
                 let c = i128::from(sym_off) + i128::from(r.addend());
                 let (flo, fhi) = f.range();
-                let (lo, hi) = (flo - c, fhi - c);
-                d.lo = d.lo.max(lo);
-                d.hi = d.hi.min(hi);
-                d.lo_without_copies = d.lo_without_copies.max(lo);
-                d.hi_without_copies = d.hi_without_copies.min(hi);
-                d.constraints.push(Constraint {
+                d.constrain(Constraint {
                     obj: at.oi,
                     sec: at.si,
                     reloc: i as u32,
-                    lo,
-                    hi,
+                    lo: flo - c,
+                    hi: fhi - c,
                     copy: None,
                 });
                 true
@@ -429,8 +439,6 @@ fn demand(
             } else {
                 (c - fhi, c - flo)
             };
-            d.lo = d.lo.max(lo);
-            d.hi = d.hi.min(hi);
             let copy = match target {
                 Target::Absolute { addr, .. } if k == -1 && f == Field::S32 => res
                     .copyable
@@ -440,11 +448,7 @@ fn demand(
                     .map(|i| i as u32),
                 _ => None,
             };
-            if copy.is_none() {
-                d.lo_without_copies = d.lo_without_copies.max(lo);
-                d.hi_without_copies = d.hi_without_copies.min(hi);
-            }
-            d.constraints.push(Constraint {
+            d.constrain(Constraint {
                 obj: oi as u32,
                 sec: si as u32,
                 reloc: ri as u32,
@@ -960,24 +964,32 @@ pub(crate) fn plan_tls_pairs(
 ) {
     plan.tls_module = module;
     for &(oi, si, ri) in &d.tls_sites {
-        let r = &objects[oi as usize].sections[si as usize].relocs[ri as usize];
+        let obj = &objects[oi as usize];
+        let r = &obj.sections[si as usize].relocs[ri as usize];
         let formula = arch::formula(r.kind());
-        let key = match formula {
-            Some(Formula::TlsIndex { local: true }) => (module, 0),
-            _ => layout
-                .tls_place(
-                    res.targets
-                        .get(&objects[oi as usize], oi as usize, r.sym() as usize),
-                    module,
-                )
-                .unwrap_or((module, 0)),
-        };
+        let target = res.targets.get(obj, oi as usize, r.sym() as usize);
+        let key = tls_key(layout, formula, target, module);
         let n = plan.tls_pairs.len() as u32;
         plan.tls_pairs.entry(key).or_insert(n);
         if formula == Some(Formula::TlsDesc) {
             let n = plan.tls_descs.len() as u32;
             plan.tls_descs.entry(key).or_insert(n);
         }
+    }
+}
+
+/// The (module, offset) a TLSGD/TLSLD/TLSDESC site's GOT pair holds, for
+/// `target` in a unit whose TLS module is `module`: the module alone for
+/// TLSLD (and for `_TLS_MODULE_BASE_`, at offset 0).
+pub(crate) fn tls_key(
+    layout: &Layout,
+    formula: Option<Formula>,
+    target: Target,
+    module: u64,
+) -> (u64, u64) {
+    match formula {
+        Some(Formula::TlsIndex { local: true }) => (module, 0),
+        _ => layout.tls_place(target, module).unwrap_or((module, 0)),
     }
 }
 

@@ -537,30 +537,17 @@ fn relocate_one(
     let decision = match formula {
         // Thread-local forms: from the TLS layout (demands has
         // checked that the target is the unit's own TLS).
-        Formula::TlsIndex { local } => {
-            let key = if local {
-                (plan.tls_module, 0)
+        // The GOT pair (TLSGD/TLSLD) or descriptor (TLSDESC) of the variable.
+        Formula::TlsIndex { .. } | Formula::TlsDesc => {
+            let key = plan::tls_key(layout, Some(formula), target, plan.tls_module);
+            let entry = if formula == Formula::TlsDesc {
+                plan::tls_desc_offset(plan, lookup(&plan.tls_descs, key, obj, si, r)?)
             } else {
-                layout
-                    .tls_place(target, plan.tls_module)
-                    .unwrap_or((plan.tls_module, 0))
+                plan::tls_pair_offset(plan, lookup(&plan.tls_pairs, key, obj, si, r)?)
             };
-            let i = lookup(&plan.tls_pairs, key, obj, si, r)?;
-            let pair = got + plan::tls_pair_offset(plan, i);
             Decision::Direct {
                 f: Field::S32,
-                value: pair as i128 + i128::from(r.addend()) - at.p as i128,
-            }
-        }
-        Formula::TlsDesc => {
-            let key = layout
-                .tls_place(target, plan.tls_module)
-                .unwrap_or((plan.tls_module, 0));
-            let i = lookup(&plan.tls_descs, key, obj, si, r)?;
-            let desc = got + plan::tls_desc_offset(plan, i);
-            Decision::Direct {
-                f: Field::S32,
-                value: desc as i128 + i128::from(r.addend()) - at.p as i128,
+                value: (got + entry) as i128 + i128::from(r.addend()) - at.p as i128,
             }
         }
         Formula::DtpOff(f) => Decision::Direct {

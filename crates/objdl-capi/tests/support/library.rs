@@ -3,7 +3,7 @@
 //! objdl-capi's tests/c_api.rs and objdl-cli's tests/cpp.rs (`#[path]`).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// The libraries the hosts link with.
@@ -39,15 +39,7 @@ pub fn library_dir() -> &'static Path {
         if !cfg!(debug_assertions) {
             cmd.arg("--release");
         }
-        let out = cmd
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-        assert!(
-            out.status.success(),
-            "{cmd:?} failed ({}):\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run(&mut cmd);
         assert!(
             has_all(&profile),
             "cargo build made no {LIBRARIES:?} in {}",
@@ -55,6 +47,21 @@ pub fn library_dir() -> &'static Path {
         );
         profile
     })
+}
+
+/// Runs `cmd`, panicking with its output if it fails.
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 /// Adds to the compiler command `cmd` what links a host with the C API:
