@@ -111,10 +111,11 @@ pub enum Error {
         symbol: String,
     },
 
-    /// A thread-local variable reached with the initial-exec or local-exec
-    /// model: offsets from the thread pointer into static TLS, which only the
-    /// program's own startup can lay out.
-    #[error("{site}: {r_type} against `{symbol}` uses the initial-exec or local-exec TLS model, which needs static TLS that objdl cannot allocate; recompile with -fPIC or -ftls-model=global-dynamic")]
+    /// A thread-local variable of another module, reached with the
+    /// initial-exec model, that cannot be given a fixed offset from the
+    /// thread pointer: its module's block is not (and can no longer be
+    /// made) part of static TLS, or it is not thread-local.
+    #[error("{site}: {r_type} against `{symbol}` (initial-exec TLS): {why}; recompile with -fPIC, which reaches other modules' thread-locals with the general-dynamic model")]
     StaticTls {
         /// Where the relocation applies.
         site: Box<Site>,
@@ -122,6 +123,28 @@ pub enum Error {
         r_type: String,
         /// The thread-local symbol.
         symbol: String,
+        /// Why it cannot be served.
+        why: String,
+    },
+
+    /// The unit's thread-local storage, reached with the initial-exec or
+    /// local-exec model, needs room in glibc's static TLS area, and the
+    /// surplus glibc reserves at start-up for modules loaded later has none
+    /// left. Starting the process with a larger surplus (the tunable
+    /// `glibc.rtld.optional_static_tls`) makes room; `objdl run` restarts
+    /// itself so.
+    #[error("{file}: its initial-exec thread-local storage ({bytes} bytes, aligned to {align}) does not fit in glibc's static TLS surplus ({why}); start the process with GLIBC_TUNABLES=glibc.rtld.optional_static_tls={suggested} (objdl run restarts itself so), or recompile with -fPIC")]
+    StaticTlsFull {
+        /// The unit's inputs.
+        file: String,
+        /// The bytes the unit's block needs.
+        bytes: u64,
+        /// Its alignment.
+        align: u64,
+        /// A value of `glibc.rtld.optional_static_tls` that leaves room for it.
+        suggested: u64,
+        /// What glibc said.
+        why: String,
     },
 
     /// Symbols that nothing defines. Every one of them is listed.

@@ -157,9 +157,36 @@ pub(crate) fn executable_ranges() -> Vec<(u64, u64)> {
 /// `dladdr1`'s flag for "return the ELF symbol" (glibc's <dlfcn.h>).
 const RTLD_DL_SYMENT: libc::c_int = 1;
 
+/// Splits a versioned symbol name: `name@VER` into `(name, VER, false)`,
+/// the default version `name@@VER` into `(name, VER, true)`; `None` for a
+/// name without a version (or with an empty name or version).
+///
+/// ```text
+/// memcpy@GLIBC_2.2.5   a reference to (or a definition of) that version only
+/// foo@@V2              the default version: also what plain `foo` finds
+/// ```
+pub(crate) fn split_version(name: &str) -> Option<(&str, &str, bool)> {
+    let at = name.find('@')?;
+    let (base, rest) = (&name[..at], &name[at + 1..]);
+    let (version, default) = match rest.strip_prefix('@') {
+        Some(v) => (v, true),
+        None => (rest, false),
+    };
+    (!base.is_empty() && !version.is_empty() && !version.contains('@'))
+        .then_some((base, version, default))
+}
+
+/// `name` in the process's default scope, not cached.
+pub(crate) fn dlsym_uncached(name: &str) -> Option<u64> {
+    dlsym_default(name)
+}
+
 fn dlsym_default(name: &str) -> Option<u64> {
     if name.as_bytes().contains(&0) {
         return None; // no symbol has a NUL in its name
+    }
+    if let Some((base, version, _)) = split_version(name) {
+        return dlvsym_default(base, version);
     }
     // Names are short: made C strings on the stack, not on the heap.
     let mut buf = [0u8; 256];
@@ -174,6 +201,16 @@ fn dlsym_default(name: &str) -> Option<u64> {
     // SAFETY: `c` is a valid NUL-terminated string; RTLD_DEFAULT searches the
     // global scope and dlsym only reads the name.
     let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c.as_ptr()) };
+    (!p.is_null()).then_some(p as u64)
+}
+
+/// `name` at version `version` in the process's default scope (`dlvsym`).
+fn dlvsym_default(name: &str, version: &str) -> Option<u64> {
+    let name = CString::new(name).ok()?;
+    let version = CString::new(version).ok()?;
+    // SAFETY: both are NUL-terminated strings; RTLD_DEFAULT searches the
+    // global scope and dlvsym only reads them.
+    let p = unsafe { libc::dlvsym(libc::RTLD_DEFAULT, name.as_ptr(), version.as_ptr()) };
     (!p.is_null()).then_some(p as u64)
 }
 

@@ -31,7 +31,8 @@ pub enum Reach {
     Low2GiB,
     /// A 16- or 8-bit absolute.
     Absolute(u8),
-    /// Initial-exec or local-exec TLS: refused (static TLS).
+    /// Initial-exec or local-exec TLS: an offset in static TLS, which
+    /// `ld.so` allocates for the unit.
     StaticTls,
     /// A relocation type objdl refuses.
     Unsupported,
@@ -49,9 +50,7 @@ impl fmt::Display for Reach {
             Reach::Low4GiB => f.write_str("the low 4 GiB (absolute)"),
             Reach::Low2GiB => f.write_str("the low 2 GiB (sign-extended absolute)"),
             Reach::Absolute(bits) => write!(f, "a {bits}-bit absolute"),
-            Reach::StaticTls => {
-                f.write_str("static TLS (refused: use -fPIC or -ftls-model=global-dynamic)")
-            }
+            Reach::StaticTls => f.write_str("static TLS (an offset from the thread pointer)"),
             Reach::Unsupported => f.write_str("unsupported"),
         }
     }
@@ -211,7 +210,7 @@ fn reach(formula: Option<Formula>, bytes: &[u8], off: usize) -> Reach {
             | Formula::DtpOff(_)
             | Formula::DtpMod,
         ) => Reach::Any,
-        Some(Formula::StaticTls(_)) => Reach::StaticTls,
+        Some(Formula::StaticTls { .. }) => Reach::StaticTls,
         Some(Formula::GotPcRel { .. }) => Reach::GotSlot,
         Some(Formula::Abs(Field::W64) | Formula::Pc(Field::W64)) => Reach::Any,
         Some(Formula::Abs(Field::U32)) => Reach::Low4GiB,

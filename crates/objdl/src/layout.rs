@@ -465,7 +465,7 @@ impl Layout {
                 let (start, end) = self.bounds[index as usize];
                 Some(if stop { end } else { start })
             }
-            Target::Absolute { .. } | Target::ExternalTls { .. } => None,
+            Target::Absolute { .. } | Target::ExternalTls { .. } | Target::DeferredTls => None,
         }
     }
 }

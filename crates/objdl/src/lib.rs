@@ -46,6 +46,8 @@ mod plan;
 mod relocate;
 mod resolve;
 mod runtime;
+mod shim;
+mod thread_exit;
 mod tls;
 mod unit;
 

@@ -14,13 +14,14 @@ use crate::host::Host;
 use crate::layout::{self, align_up, PAGE};
 use crate::memory::{Protection, Reservation};
 use crate::namespace::{Claim, Namespace, Opened};
-use crate::parse;
+use crate::parse::{self, RelocFields as _};
 use crate::placement::{self, Placement};
 use crate::plan;
 use crate::relocate::{self, Tail};
 use crate::resolve::{self, Synthetic};
 use crate::runtime;
-use crate::tls::TlsModule;
+use crate::shim;
+use crate::tls::{ThreadLocals, TlsModule};
 use crate::unit::{Exports, LoadStats, RelocationSummary, Unit, UnitInner, UnitParts};
 use rustc_hash::FxHashMap;
 
@@ -312,7 +313,7 @@ impl Linker {
             summary,
             groups,
             ifuncs,
-            tls_module,
+            tls,
             entry,
             gdb,
             perf,
@@ -364,7 +365,7 @@ impl Linker {
             deps,
             summary,
             groups,
-            tls_module,
+            tls,
             gdb,
             perf,
         };
@@ -512,6 +513,10 @@ impl Linker {
                     .map(parse::ObjectFile::check_relocations)
                     .collect::<Result<Vec<u64>>>()?;
                 resolve::external_facts(&objects, &mut res, &kinds);
+                // Other modules' thread-locals that initial-exec code
+                // reaches go to static TLS before anything looks them up.
+                let initial_exec = initial_exec_offsets(&objects, &res, check)?;
+                resolve::dynamic_thread_locals(&objects, &mut res, &self.host)?;
                 let unit = Parts {
                     objects: &objects,
                     res: &res,
@@ -519,7 +524,7 @@ impl Linker {
                     files: &files,
                     max_align,
                 };
-                self.place(&unit, opts, check)?
+                self.place(&unit, opts, check, initial_exec)?
             }
         };
         let Placed {
@@ -530,7 +535,7 @@ impl Linker {
             counts,
             copies,
             stand_in_deps,
-            tls_module,
+            tls,
             window,
         } = placed;
         let base = image.base();
@@ -550,6 +555,9 @@ impl Linker {
             {
                 exports.insert_unique(name, address_of(t, &layout, &res, tail, base));
             }
+        }
+        for (name, t) in &res.versioned_exports {
+            exports.insert_unique(name, address_of(*t, &layout, &res, tail, base));
         }
         let stats = LoadStats {
             objects: objects.len(),
@@ -594,7 +602,7 @@ impl Linker {
             deps: res.deps.into_iter().chain(stand_in_deps).collect(),
             summary: summary(&counts, &plan, tail, base),
             ifuncs,
-            tls_module,
+            tls,
             entry,
             gdb,
             perf,
@@ -610,7 +618,13 @@ impl Linker {
 
     /// Stages 3b to 5 the full way: plan every relocation, choose a base
     /// the demands allow, map, relocate.
-    fn place(&self, unit: &Parts<'_, '_>, opts: &OpenOptions, check: bool) -> Result<Placed> {
+    fn place(
+        &self,
+        unit: &Parts<'_, '_>,
+        opts: &OpenOptions,
+        check: bool,
+        initial_exec: InitialExec,
+    ) -> Result<Placed> {
         let Parts {
             objects,
             res,
@@ -719,31 +733,28 @@ impl Linker {
                 }
             }
         }
-        let mut plan = plan::finish(objects, res, layout, &demands, base, shared);
+        // The unit's thread-locals: a TLS module of objdl's, or, when
+        // initial-exec or local-exec code reaches them, a block in static
+        // TLS that ld.so allocates (as for other modules' thread-locals
+        // such code reaches).
+        let mut template_counts = relocate::Counts::default();
+        let tls = thread_locals(
+            unit,
+            &demands,
+            base,
+            check,
+            initial_exec,
+            &mut template_counts,
+        )?;
+        let mut plan = plan::finish(objects, res, layout, &demands, base, shared, tls.tp.clone());
         for &i in &copies {
             plan.copies.insert(
                 res.copyable[i as usize].addr,
                 base + layout.synthetic.copies[i as usize],
             );
         }
-        // The unit's thread-local block becomes a TLS module of objdl's.
-        let tls_module = if layout.tls.size > 0 {
-            let m =
-                TlsModule::register(layout.tls.image.clone(), layout.tls.size, layout.tls.align)
-                    .ok_or_else(|| Error::Unsupported {
-                        file: objects[0].name.clone(),
-                        what: format!(
-                            "a TLS block of {:#x} bytes aligned to {:#x}",
-                            layout.tls.size, layout.tls.align
-                        ),
-                    })?;
-            Some(m)
-        } else {
-            None
-        };
         // tls_index pairs, for the unit's block and other modules' variables.
-        let unit_module = tls_module.as_ref().map_or(0, TlsModule::id);
-        plan::plan_tls_pairs(objects, res, layout, &demands, unit_module, &mut plan);
+        plan::plan_tls_pairs(objects, res, layout, &demands, tls.module_id, &mut plan);
         let got_size = plan::got_size(&plan);
         let tail = Tail {
             got: layout.got_offset,
@@ -759,7 +770,7 @@ impl Linker {
             Image::Virtual { .. } => false,
         };
         let bytes = image.bytes_mut();
-        let counts = relocate::relocate(
+        let mut counts = relocate::relocate(
             bytes,
             base,
             objects,
@@ -770,6 +781,7 @@ impl Linker {
             mapped,
             relocate::Slow::Apply,
         )?;
+        counts.add(&template_counts);
         for (&i, &size) in copies.iter().zip(&copy_sizes) {
             let c = res.copyable[i as usize];
             let at = layout.synthetic.copies[i as usize] as usize;
@@ -786,7 +798,7 @@ impl Linker {
             counts,
             copies: copies.len(),
             stand_in_deps,
-            tls_module,
+            tls: tls.keep,
             window: (demands.lo, demands.hi),
         })
     }
@@ -901,7 +913,7 @@ impl Linker {
             counts,
             copies: 0,
             stand_in_deps: Vec::new(),
-            tls_module: None,
+            tls: ThreadLocals::default(),
             window: (plan::USER_LO, plan::USER_HI),
         }))
     }
@@ -1105,7 +1117,7 @@ struct Placed {
     copies: usize,
     /// Units whose stand-ins this one uses.
     stand_in_deps: Vec<Arc<UnitInner>>,
-    tls_module: Option<TlsModule>,
+    tls: ThreadLocals,
     /// The base addresses the demands allowed.
     window: (i128, i128),
 }
@@ -1128,8 +1140,8 @@ struct Linked {
     groups: Vec<String>,
     /// (resolver address, slot offset) of each IFUNC.
     ifuncs: Vec<(u64, u64)>,
-    /// The unit's TLS module, unregistered when the unit closes.
-    tls_module: Option<TlsModule>,
+    /// The unit's thread-local blocks, freed when the unit's memory goes.
+    tls: ThreadLocals,
     /// The libc and libgcc entry points the unit's life cycle uses.
     entry: runtime::Entry,
     /// The unit's entries in GDB's list.
@@ -1326,4 +1338,224 @@ fn write_synthetics(
             reg,
         );
     }
+}
+
+/// What [`thread_locals`] decided.
+struct ThreadLocalPlan {
+    /// The unit's TLS module id, as TLSGD/TLSLD pairs and DTPMOD64 hold it
+    /// (0 without thread-locals).
+    module_id: u64,
+    /// Offsets from the thread pointer for initial-exec and local-exec code.
+    tp: plan::ThreadPointerOffsets,
+    keep: ThreadLocals,
+}
+
+/// Other modules' thread-locals that the unit reaches with initial-exec:
+/// their offsets from the thread pointer (each of
+/// `Resolution::initial_exec_names`), and the shim that put them there.
+#[derive(Default)]
+struct InitialExec {
+    offsets: Vec<i64>,
+    shim: Option<shim::Shim>,
+}
+
+/// Makes ld.so give the other modules' thread-locals that the unit
+/// reaches with initial-exec a place in static TLS (see [`crate::shim`]),
+/// and checks that each offset leads to the variable `dlsym` finds. A check
+/// only pretends, with offsets like the ones a load would get.
+fn initial_exec_offsets(
+    objects: &[parse::ObjectFile<'_>],
+    res: &resolve::Resolution<'_>,
+    check: bool,
+) -> Result<InitialExec> {
+    let names = &res.initial_exec_names;
+    if names.is_empty() {
+        return Ok(InitialExec::default());
+    }
+    if check {
+        return Ok(InitialExec {
+            offsets: (1..=names.len() as i64).map(|i| -8 * i).collect(),
+            shim: None,
+        });
+    }
+    let spec = shim::ShimSpec {
+        block: None,
+        external: names,
+        exec_stack: false,
+    };
+    let loaded = shim::load(&spec).map_err(|e| {
+        let (shim::ShimError::StaticTls(why) | shim::ShimError::Other(why)) = e;
+        initial_exec_error(objects, res, &format!("ld.so could not serve it: {why}"))
+    })?;
+    let tp = shim::thread_pointer();
+    for (name, &offset) in names.iter().zip(&loaded.external_offsets) {
+        let here = crate::host::dlsym_uncached(name);
+        if here != Some(tp.wrapping_add_signed(offset)) {
+            return Err(initial_exec_error(
+                objects,
+                res,
+                &format!("ld.so's offset in static TLS for `{name}` does not lead to the variable dlsym finds"),
+            ));
+        }
+    }
+    Ok(InitialExec {
+        offsets: loaded.external_offsets.clone(),
+        shim: Some(loaded),
+    })
+}
+
+/// Gives the unit at `base` its thread-local storage: the template of its
+/// block, relocated (its relocations go to `counts`), in a TLS module of
+/// objdl's, or, when initial-exec or local-exec code reaches it, in static
+/// TLS, where a shim makes ld.so put it. `initial_exec` has the other
+/// modules' thread-locals such code reaches. A check only pretends: it
+/// gets offsets that stand for the ones a load would get.
+fn thread_locals(
+    unit: &Parts<'_, '_>,
+    demands: &plan::Demands,
+    base: u64,
+    check: bool,
+    initial_exec: InitialExec,
+    counts: &mut relocate::Counts,
+) -> Result<ThreadLocalPlan> {
+    let Parts {
+        objects,
+        res,
+        layout,
+        ..
+    } = *unit;
+    let block = layout.tls.size > 0;
+    let static_block = block && demands.static_block;
+    let InitialExec {
+        offsets: external,
+        shim: external_shim,
+    } = initial_exec;
+    if !static_block {
+        let module = if block {
+            let m = TlsModule::register(layout.tls.size, layout.tls.align)
+                .ok_or_else(|| tls_block_error(objects, layout))?;
+            Some(m)
+        } else {
+            None
+        };
+        let module_id = module.as_ref().map_or(0, TlsModule::id);
+        let template = relocate::tls_template(objects, res, layout, base, module_id, counts)?;
+        if let (Some(m), Some(template)) = (&module, template) {
+            if !m.set_image(template.image) {
+                return Err(tls_block_error(objects, layout));
+            }
+        }
+        return Ok(ThreadLocalPlan {
+            module_id,
+            tp: plan::ThreadPointerOffsets {
+                block: None,
+                external,
+            },
+            keep: ThreadLocals::new(module, external_shim.into_iter().collect()),
+        });
+    }
+    // Static TLS: the module is glibc's, known only once the shim is
+    // loaded, after the template is made; a template that holds it
+    // (DTPMOD64 of the unit's own block) cannot be made.
+    let template = relocate::tls_template(objects, res, layout, base, 0, counts)?
+        .expect("a unit with a block has a template");
+    if template.holds_module {
+        return Err(Error::Unsupported {
+            file: unit_name(objects),
+            what: "a thread-local initialised with its own TLS module id (DTPMOD64 in .tdata) in a unit whose thread-locals are in static TLS".into(),
+        });
+    }
+    if check {
+        // An offset like the ones ld.so gives, below the thread pointer.
+        let size = align_up(layout.tls.size, layout.tls.align.max(16));
+        return Ok(ThreadLocalPlan {
+            module_id: 1,
+            tp: plan::ThreadPointerOffsets {
+                block: Some(-(size as i64) - 0x100),
+                external,
+            },
+            keep: ThreadLocals::default(),
+        });
+    }
+    let spec = shim::ShimSpec {
+        block: Some(shim::TlsBlock {
+            image: &template.image,
+            size: layout.tls.size,
+            align: layout.tls.align,
+        }),
+        external: &[],
+        exec_stack: false,
+    };
+    let loaded = shim::load(&spec).map_err(|e| match e {
+        shim::ShimError::StaticTls(why) => {
+            let bytes = layout.tls.size;
+            let align = layout.tls.align;
+            Error::StaticTlsFull {
+                file: unit_name(objects),
+                bytes,
+                align,
+                suggested: align_up(bytes + align, 1024) + 1024,
+                why,
+            }
+        }
+        shim::ShimError::Other(why) => Error::Unsupported {
+            file: unit_name(objects),
+            what: format!("thread-locals in static TLS: {why}"),
+        },
+    })?;
+    Ok(ThreadLocalPlan {
+        module_id: loaded.module,
+        tp: plan::ThreadPointerOffsets {
+            block: Some(loaded.block_offset),
+            external,
+        },
+        keep: ThreadLocals::new(None, external_shim.into_iter().chain([loaded]).collect()),
+    })
+}
+
+/// The error for a TLS block objdl cannot register.
+fn tls_block_error(objects: &[parse::ObjectFile<'_>], layout: &layout::Layout) -> Error {
+    Error::Unsupported {
+        file: unit_name(objects),
+        what: format!(
+            "a TLS block of {:#x} bytes aligned to {:#x}",
+            layout.tls.size, layout.tls.align
+        ),
+    }
+}
+
+/// The error for initial-exec references to other modules' thread-locals
+/// that ld.so could not serve, at the first such site.
+fn initial_exec_error(
+    objects: &[parse::ObjectFile<'_>],
+    res: &resolve::Resolution<'_>,
+    why: &str,
+) -> Error {
+    for (oi, obj) in objects.iter().enumerate() {
+        for (si, sec) in obj.sections.iter().enumerate() {
+            for r in sec.relocs {
+                if res.initial_exec.contains_key(&(oi as u32, r.sym())) {
+                    return Error::StaticTls {
+                        site: Box::new(plan::site(obj, si, r.offset())),
+                        r_type: arch::reloc_name(r.kind()).into_owned(),
+                        symbol: plan::symbol_name(obj, r.sym()),
+                        why: why.to_string(),
+                    };
+                }
+            }
+        }
+    }
+    Error::Unsupported {
+        file: unit_name(objects),
+        what: format!("initial-exec thread-locals: {why}"),
+    }
+}
+
+/// The unit's inputs, for messages.
+fn unit_name(objects: &[parse::ObjectFile<'_>]) -> String {
+    objects
+        .iter()
+        .map(|o| o.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -84,6 +84,11 @@ impl Reservation {
         self.base as u64
     }
 
+    /// The reservation's length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len as u64
+    }
+
     /// Replaces `len` bytes at `offset` (both page-aligned, inside the
     /// reservation) with a private, read-write copy of the file's bytes at
     /// `file_offset`. `MAP_POPULATE` on a private writable mapping makes the

@@ -18,7 +18,7 @@ use rustc_hash::FxHashMap;
 use crate::arch::{self, Field, Formula, Quick, Relax};
 use crate::error::{Error, Result, Site, UnreachableSite};
 use crate::layout::{Layout, EXTERNAL, NOT_LOADED, UNLOADED};
-use crate::parse::{ObjectFile, Reloc, RelocFields};
+use crate::parse::{ObjectFile, Reloc, RelocFields, SectionKind};
 use crate::resolve::{Resolution, Target};
 
 /// One constraint on the unit's base address: `lo <= base <= hi`.
@@ -60,6 +60,9 @@ pub(crate) struct Demands {
     /// TLSGD/TLSLD sites, which need a `tls_index` pair in the GOT, and
     /// TLSDESC sites, which need a descriptor too: (obj, section, reloc).
     pub tls_sites: Vec<(u32, u32, u32)>,
+    /// Initial-exec or local-exec code reaches the unit's own thread-locals:
+    /// its block must lie in static TLS.
+    pub static_block: bool,
 }
 
 impl Demands {
@@ -150,6 +153,7 @@ pub(crate) fn demands(
                 let sym_off = offsets[r.sym() as usize];
                 let formula = arch::formula(r.kind()).ok_or_else(|| unsupported(obj, si, r))?;
                 let at = Where {
+                    objects,
                     obj,
                     oi,
                     si,
@@ -253,6 +257,7 @@ fn settle(d: &mut Demands, relocs: &[Reloc], from: usize, at: &Settle<'_>) -> us
 /// Where a relocation is, for [`demand`].
 #[derive(Clone, Copy)]
 struct Where<'a, 'd> {
+    objects: &'a [ObjectFile<'d>],
     obj: &'a ObjectFile<'d>,
     oi: usize,
     si: usize,
@@ -274,6 +279,7 @@ fn demand(
     formula: Formula,
 ) -> Result<()> {
     let Where {
+        objects,
         obj,
         oi,
         si,
@@ -283,21 +289,33 @@ fn demand(
     } = at;
     let sec = &obj.sections[si];
     let target = res.targets.get(obj, oi, r.sym() as usize);
-    // Thread-local references: to the unit's own TLS block only.
-    if let Formula::TlsIndex { .. }
-    | Formula::TlsDesc
-    | Formula::TlsDescCall
-    | Formula::DtpOff(_)
-    | Formula::DtpMod
-    | Formula::StaticTls(_) = formula
-    {
-        if let Formula::StaticTls(_) = formula {
+    // Initial-exec and local-exec: the unit's own block, in static TLS, or
+    // another module's thread-local that `ld.so` puts there.
+    if let Formula::StaticTls { got, .. } = formula {
+        if layout.tls_offset(target).is_some() {
+            d.static_block = true;
+        } else if !res.initial_exec.contains_key(&(oi as u32, r.sym())) {
             return Err(Error::StaticTls {
                 site: Box::new(site(obj, si, r.offset())),
                 r_type: arch::reloc_name(r.kind()).into_owned(),
                 symbol: symbol_name(obj, r.sym()),
+                why: "it is not a thread-local variable of the unit or of a loaded module".into(),
             });
         }
+        if got {
+            d.max_slots += 1;
+            d.redirectable.push((oi as u32, si as u32, ri as u32));
+        }
+        return Ok(());
+    }
+    // The general- and local-dynamic forms: the unit's own block, or
+    // another module's.
+    if let Formula::TlsIndex { .. }
+    | Formula::TlsDesc
+    | Formula::TlsDescCall
+    | Formula::DtpOff(_)
+    | Formula::DtpMod = formula
+    {
         if layout.tls_place(target, 0).is_none() && target.is_internal() {
             // A TLS form against a symbol that is not thread-local.
             return Err(unsupported(obj, si, r));
@@ -330,6 +348,14 @@ fn demand(
         return Ok(());
     }
     let internal = (sym_off < UNLOADED).then_some(sym_off);
+    // An FDE (or its LSDA pointer) of a function whose COMDAT group was
+    // discarded: the relocation pass writes 0 there, as ld drops the FDE.
+    if sym_off == UNLOADED
+        && sec.kind == SectionKind::EhFrame
+        && crate::resolve::in_discarded_section(objects, target)
+    {
+        return Ok(());
+    }
     if sym_off == UNLOADED {
         return Err(Error::Malformed {
             file: obj.name.clone(),
@@ -360,7 +386,7 @@ fn demand(
         | Formula::TlsDescCall
         | Formula::DtpOff(_)
         | Formula::DtpMod
-        | Formula::StaticTls(_) => return Ok(()),
+        | Formula::StaticTls { .. } => return Ok(()),
         Formula::Got(_) | Formula::GotPcRel { .. } => {
             let relaxed = matches!(
                 formula,
@@ -683,8 +709,18 @@ pub(crate) fn decide(formula: Formula, bytes: &[u8], off: usize, a: i64, at: &At
         | Formula::TlsDesc
         | Formula::TlsDescCall
         | Formula::DtpOff(_)
-        | Formula::DtpMod
-        | Formula::StaticTls(_) => Decision::Skip,
+        | Formula::DtpMod => Decision::Skip,
+        // S is the offset from the thread pointer (see `tp_offset`).
+        Formula::StaticTls { got: true, field } => Decision::Slot {
+            f: field,
+            content: at.s,
+            addend: a,
+            lea_to_mov: false,
+        },
+        Formula::StaticTls { got: false, field } => Decision::Direct {
+            f: field,
+            value: s + a,
+        },
         Formula::Abs(f) => {
             let value = s + a;
             if !f.fits(value) && at.code && a == 0 && matches!(f, Field::S32 | Field::U32) {
@@ -773,6 +809,36 @@ pub(crate) struct Plan {
     pub tls_pairs: FxHashMap<(u64, u64), u32>,
     /// TLS descriptors, (module, offset) → index; they follow the pairs.
     pub tls_descs: FxHashMap<(u64, u64), u32>,
+    /// Offsets from the thread pointer, for initial-exec and local-exec code.
+    pub tp: ThreadPointerOffsets,
+}
+
+/// Offsets from the thread pointer into static TLS, which `ld.so` gave
+/// (see [`crate::shim`]).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ThreadPointerOffsets {
+    /// The unit's own block, when it lies in static TLS.
+    pub block: Option<i64>,
+    /// Each of [`Resolution::initial_exec_names`], in order.
+    pub external: Vec<i64>,
+}
+
+/// The offset from the thread pointer of thread-local `target`, symbol
+/// `sym` of object `oi`: in the unit's own block, or another module's.
+pub(crate) fn tp_offset(
+    layout: &Layout,
+    res: &Resolution<'_>,
+    tp: &ThreadPointerOffsets,
+    target: Target,
+    (oi, sym): (u32, u32),
+) -> Option<i64> {
+    match layout.tls_offset(target) {
+        Some(off) => tp.block?.checked_add(i64::try_from(off).ok()?),
+        None => tp
+            .external
+            .get(*res.initial_exec.get(&(oi, sym))? as usize)
+            .copied(),
+    }
 }
 
 /// The host functions whose 32-bit absolute address the unit takes (their
@@ -814,10 +880,12 @@ pub(crate) fn finish(
     d: &Demands,
     base: u64,
     shared_stand_ins: FxHashMap<u64, u64>,
+    tp: ThreadPointerOffsets,
 ) -> Plan {
     let mut plan = Plan {
         shared_stand_ins,
         relaxations: d.relaxations,
+        tp,
         ..Plan::default()
     };
     let table = layout.symbol_table(objects, res);
@@ -835,7 +903,9 @@ pub(crate) fn finish(
                 continue;
             }
         }
-        let Some(decision) = site_decision(objects, res, layout, base, (oi, si as u32, ri)) else {
+        let Some(decision) =
+            site_decision(objects, res, layout, base, &plan.tp, (oi, si as u32, ri))
+        else {
             continue;
         };
         match decision {
@@ -878,6 +948,7 @@ fn site_decision(
     res: &Resolution<'_>,
     layout: &Layout,
     base: u64,
+    tp: &ThreadPointerOffsets,
     (oi, si, ri): (u32, u32, u32),
 ) -> Option<Decision> {
     let obj = &objects[oi as usize];
@@ -887,9 +958,12 @@ fn site_decision(
     let target = res
         .targets
         .get(&objects[oi as usize], oi as usize, r.sym() as usize);
-    let s = match layout.internal_offset(target, res, layout.got_offset) {
-        Some(off) => base + off,
-        None => abs_addr(target),
+    let s = match formula {
+        Formula::StaticTls { .. } => tp_offset(layout, res, tp, target, (oi, r.sym()))? as u64,
+        _ => match layout.internal_offset(target, res, layout.got_offset) {
+            Some(off) => base + off,
+            None => abs_addr(target),
+        },
     };
     let at = At {
         s,
@@ -926,7 +1000,7 @@ pub(crate) fn plan_deferred(
         ..Plan::default()
     };
     for &site in deferred {
-        match site_decision(objects, res, layout, base, site) {
+        match site_decision(objects, res, layout, base, &plan.tp, site) {
             Some(Decision::Slot {
                 content,
                 lea_to_mov,

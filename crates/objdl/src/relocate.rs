@@ -47,6 +47,17 @@ pub(crate) struct Counts {
     pub by_type: [u64; 64],
 }
 
+impl Counts {
+    /// Adds what `other` counted.
+    pub fn add(&mut self, other: &Counts) {
+        self.relocations += other.relocations;
+        self.relaxed += other.relaxed;
+        for (a, b) in self.by_type.iter_mut().zip(&other.by_type) {
+            *a += b;
+        }
+    }
+}
+
 impl Default for Counts {
     fn default() -> Counts {
         Counts {
@@ -85,8 +96,6 @@ pub(crate) fn relocate(
 ) -> Result<Counts> {
     let got = base + tail.got;
     let mut counts = Counts::default();
-    // The TLS template, patched by the relocations of `.tdata` sections.
-    let mut tls_image: Option<Vec<u8>> = None;
 
     // Section contents.
     for (oi, obj) in objects.iter().enumerate() {
@@ -135,20 +144,7 @@ pub(crate) fn relocate(
                     counts.stopped = true;
                     return Ok(counts);
                 }
-                if let Some(&start) = layout.tls.offsets.get(&(oi as u32, si as u32)) {
-                    let image = tls_image.get_or_insert_with(|| layout.tls.image.clone());
-                    relocate_tls_initialiser(
-                        image,
-                        start,
-                        (obj, oi, si),
-                        &addrs,
-                        res,
-                        layout,
-                        plan,
-                        &mut counts,
-                    )?;
-                }
-                continue;
+                continue; // the template's: see `tls_template`
             }
             let sec_off = layout.sec_offsets[oi][si];
             if sec_off == NOT_LOADED || sec.relocs.is_empty() {
@@ -205,17 +201,66 @@ pub(crate) fn relocate(
         }
     }
 
-    if plan.tls_module != 0 {
-        // The unit's range, when `mem` is the unit itself (not a buffer
-        // standing for it, as `Linker::check` may use).
-        let mapped = mem.as_ptr() as u64 == base;
-        let range = mapped.then_some((base, base + mem.len() as u64));
-        let dso = base + layout.synthetic.dso_handle;
-        crate::tls::set_unit(plan.tls_module, tls_image, range, dso);
-    }
-
     write_tables(mem, base, plan, tail);
     Ok(counts)
+}
+
+/// The unit's thread-local template, `.tdata` then zeros up to the
+/// block's size, with the relocations of its `.tdata` sections applied
+/// for the unit at `base` (its TLS module is `module`): what each thread's
+/// block starts as, such as a `__thread` pointer to a static, or a Rust
+/// `thread_local!` holding a `&'static str`. The counts of what was applied
+/// go to `counts`. `None` when the unit has no thread-locals.
+pub(crate) fn tls_template(
+    objects: &[ObjectFile<'_>],
+    res: &Resolution<'_>,
+    layout: &Layout,
+    base: u64,
+    module: u64,
+    counts: &mut Counts,
+) -> Result<Option<TlsTemplate>> {
+    if layout.tls.offsets.is_empty() {
+        return Ok(None);
+    }
+    let mut template = TlsTemplate {
+        image: layout.tls.image.clone(),
+        holds_module: false,
+    };
+    let mut addrs: Vec<u64> = Vec::new();
+    for (oi, obj) in objects.iter().enumerate() {
+        let mut have_addresses = false;
+        for (si, sec) in obj.sections.iter().enumerate() {
+            if sec.kind != (SectionKind::Tls { zero: false }) || sec.relocs.is_empty() {
+                continue;
+            }
+            let Some(&start) = layout.tls.offsets.get(&(oi as u32, si as u32)) else {
+                continue;
+            };
+            if !have_addresses {
+                addrs.clear();
+                symbol_addresses(&mut addrs, obj, oi, res, layout, base);
+                have_addresses = true;
+            }
+            relocate_tls_initialiser(
+                &mut template,
+                start,
+                (obj, oi, si),
+                &addrs,
+                res,
+                layout,
+                module,
+                counts,
+            )?;
+        }
+    }
+    Ok(Some(template))
+}
+
+/// The initial image of a unit's thread-local block.
+pub(crate) struct TlsTemplate {
+    pub image: Vec<u8>,
+    /// Some of it is the unit's own TLS module id (DTPMOD64).
+    pub holds_module: bool,
 }
 
 /// Each symbol's address with the unit at `base`, into `addrs` (0 for a
@@ -446,10 +491,21 @@ fn write_tables(mem: &mut [u8], base: u64, plan: &Plan, tail: Tail) {
         // The GOT's address: `mem` is the unit (or stands for it) at `base`.
         let resolver = arch::tlsdesc_resolver().unwrap_or(0);
         for (key, &i) in &plan.tls_descs {
-            let pair = base + tail.got + plan::tls_pair_offset(plan, plan.tls_pairs[key]);
             let at = (tail.got + plan::tls_desc_offset(plan, i)) as usize;
-            mem[at..at + 8].copy_from_slice(&resolver.to_le_bytes());
-            mem[at + 8..at + 16].copy_from_slice(&pair.to_le_bytes());
+            // A variable of the unit's own block in static TLS: its offset
+            // from the thread pointer is fixed, and the descriptor holds it.
+            let (function, argument) = match plan.tp.block {
+                Some(block) if key.0 == plan.tls_module => (
+                    arch::tlsdesc_static_resolver(),
+                    block.wrapping_add(key.1 as i64) as u64,
+                ),
+                _ => (
+                    resolver,
+                    base + tail.got + plan::tls_pair_offset(plan, plan.tls_pairs[key]),
+                ),
+            };
+            mem[at..at + 8].copy_from_slice(&function.to_le_bytes());
+            mem[at + 8..at + 16].copy_from_slice(&argument.to_le_bytes());
         }
     }
     for (&dest, &i) in &plan.trampolines {
@@ -503,7 +559,21 @@ fn relocate_one(
         Target::Section { size, .. } | Target::Absolute { size, .. } => size,
         Target::Common(i) => res.commons[i as usize].size,
         Target::Synthetic(_) => 8,
-        Target::Ifunc(_) | Target::Bound { .. } | Target::ExternalTls { .. } => 0,
+        Target::Ifunc(_)
+        | Target::Bound { .. }
+        | Target::ExternalTls { .. }
+        | Target::DeferredTls => 0,
+    };
+    // Initial-exec and local-exec: S is the offset from the thread pointer.
+    let s = match formula {
+        Formula::StaticTls { .. } => {
+            let key = (oi as u32, r.sym());
+            match plan::tp_offset(layout, res, &plan.tp, target, key) {
+                Some(off) => off as u64,
+                None => return Err(internal(obj, si, r, "no offset in static TLS")),
+            }
+        }
+        _ => s,
     };
     let at = At {
         s,
@@ -521,7 +591,7 @@ fn relocate_one(
     // object's, and libgcc's search of registered objects stops
     // at the first whose range begins below the PC, so the FDEs
     // of the other were never found and exceptions terminated.
-    if sec.kind == SectionKind::EhFrame && discarded(objects, target) {
+    if sec.kind == SectionKind::EhFrame && crate::resolve::in_discarded_section(objects, target) {
         match formula {
             Formula::Pc(f) => {
                 f.write(&mut bytes[off..], -(at.p as i128));
@@ -625,17 +695,17 @@ fn relocate_one(
 /// (each thread has its own copy), so only absolute forms make sense.
 #[allow(clippy::too_many_arguments)]
 fn relocate_tls_initialiser(
-    image: &mut [u8],
+    template: &mut TlsTemplate,
     start: u64,
     (obj, oi, si): (&ObjectFile<'_>, usize, usize),
     addrs: &[u64],
     res: &Resolution<'_>,
     layout: &Layout,
-    plan: &Plan,
+    module: u64,
     counts: &mut Counts,
 ) -> Result<()> {
     let sec = &obj.sections[si];
-    let bytes = &mut image[start as usize..(start + sec.size) as usize];
+    let bytes = &mut template.image[start as usize..(start + sec.size) as usize];
     counts.relocations += sec.relocs.len() as u64;
     for r in sec.relocs {
         counts.by_type[r.kind().0 as usize & 63] += 1;
@@ -646,16 +716,13 @@ fn relocate_tls_initialiser(
             Some(Formula::Abs(f)) => (f, addrs[r.sym() as usize] as i64 as i128 + a),
             Some(Formula::DtpOff(f)) => (
                 f,
-                layout.tls_place(target, plan.tls_module).map_or(0, |p| p.1) as i128 + a,
+                layout.tls_place(target, module).map_or(0, |p| p.1) as i128 + a,
             ),
-            Some(Formula::DtpMod) => (
-                Field::W64,
-                i128::from(
-                    layout
-                        .tls_place(target, plan.tls_module)
-                        .map_or(plan.tls_module, |p| p.0),
-                ),
-            ),
+            Some(Formula::DtpMod) => {
+                let m = layout.tls_place(target, module).map_or(module, |p| p.0);
+                template.holds_module |= m == module;
+                (Field::W64, i128::from(m))
+            }
             _ => return Err(plan::unsupported(obj, si, r)),
         };
         if !f.fits(value) {
@@ -664,14 +731,6 @@ fn relocate_tls_initialiser(
         f.write(&mut bytes[r.offset() as usize..], value);
     }
     Ok(())
-}
-
-/// Whether `target` lies in a section discarded as a duplicate COMDAT member.
-fn discarded(objects: &[ObjectFile<'_>], target: Target) -> bool {
-    match target {
-        Target::Section { obj, sec, .. } => objects[obj as usize].sections[sec as usize].discarded,
-        _ => false,
-    }
 }
 
 /// The error for a value that does not fit its field (nothing is written).
@@ -698,12 +757,21 @@ fn lookup<K: std::hash::Hash + Eq>(
     si: usize,
     r: &crate::parse::Reloc,
 ) -> Result<u32> {
-    table.get(&key).copied().ok_or_else(|| Error::Malformed {
+    table
+        .get(&key)
+        .copied()
+        .ok_or_else(|| internal(obj, si, r, "no trampoline or GOT slot was planned"))
+}
+
+/// An invariant of the plan broken at relocation `r` of section `si`.
+#[cold]
+fn internal(obj: &ObjectFile<'_>, si: usize, r: &crate::parse::Reloc, what: &str) -> Error {
+    Error::Malformed {
         file: obj.name.clone(),
         what: format!(
-            "internal error: no trampoline or GOT slot was planned for {} at {}",
+            "internal error: {what} for {} at {}",
             arch::reloc_name(r.kind()),
             plan::site(obj, si, r.offset())
         ),
-    })
+    }
 }

@@ -69,6 +69,12 @@ pub(crate) enum Target {
     /// A thread-local variable of another module (a shared library): its
     /// glibc module id and its offset in that module's block.
     ExternalTls { module: u64, offset: u64 },
+    /// A thread-local variable of another module, found by name only once
+    /// the relocations say how the unit reaches it: looking it up with
+    /// `dlsym` makes glibc serve its module's block dynamically from then
+    /// on, which initial-exec code cannot use (see [`external_facts`] and
+    /// [`dynamic_thread_locals`]).
+    DeferredTls,
     /// Inside the unit: `__start_NAME` or `__stop_NAME` of the sections
     /// called NAME (index into `Resolution::bounds`).
     Bound { index: u32, stop: bool },
@@ -89,7 +95,10 @@ impl Target {
     }
 
     pub fn is_internal(self) -> bool {
-        !matches!(self, Target::Absolute { .. } | Target::ExternalTls { .. })
+        !matches!(
+            self,
+            Target::Absolute { .. } | Target::ExternalTls { .. } | Target::DeferredTls
+        )
     }
 }
 
@@ -167,6 +176,9 @@ pub(crate) struct Resolution<'d> {
     pub commons: Vec<Common>,
     /// The unit's exported symbols (global or weak, default or protected visibility).
     pub exports: Vec<(&'d str, Target)>,
+    /// `name@VER` for each exported `name@@VER` definition that no
+    /// symbol of the unit names so (those are in `exports`).
+    pub versioned_exports: Vec<(String, Target)>,
     /// The synthetic definitions some object asked for.
     pub synthetics_used: FxHashSet<SyntheticKey>,
     /// `(obj, sec)` of discarded COMDAT members → the kept section with the same name.
@@ -181,6 +193,16 @@ pub(crate) struct Resolution<'d> {
     pub ifuncs: Vec<Target>,
     /// Section names with `__start_`/`__stop_` references.
     pub bounds: Vec<String>,
+    /// Thread-local symbols of other modules that the unit reaches with
+    /// initial-exec (GOTTPOFF, TPOFF32/64), each name once.
+    pub initial_exec_names: Vec<&'d str>,
+    /// (object, symbol) of each such reference → its index in
+    /// `initial_exec_names`.
+    pub initial_exec: FxHashMap<(u32, u32), u32>,
+    /// (object, symbol) of the [`Target::DeferredTls`] symbols that other
+    /// relocations reach (general- and local-dynamic forms), to be looked up
+    /// by [`dynamic_thread_locals`].
+    pub dynamic_tls: Vec<(u32, u32)>,
 }
 
 /// libc variables that are set before `main` and that libc never changes
@@ -226,6 +248,7 @@ enum Strength {
     Strong,
 }
 
+#[derive(Clone, Copy)]
 struct Definition {
     obj: u32,
     sym: u32,
@@ -267,6 +290,10 @@ pub(crate) fn resolve<'d>(
     let mut names: Vec<&'d str> = Vec::new();
     // (object, symbol, name id) of every global symbol.
     let mut globals: Vec<(u32, u32, u32)> = Vec::new();
+    // (name, version, object, symbol) of each `name@@VER` definition.
+    let mut default_versions: Vec<(&'d str, &'d str, u32, u32)> = Vec::new();
+    // The names that undefined thread-local symbols refer to.
+    let mut thread_local_names: FxHashSet<u32> = FxHashSet::default();
     let mut targets = Targets {
         slots: Vec::with_capacity(objects.len()),
         entries: Vec::with_capacity(objects.len()),
@@ -295,10 +322,23 @@ pub(crate) fn resolve<'d>(
                 ifuncs.push(local_target(oi, sym.def, sym.size));
             }
             if !sym.is_local() && !sym.name.is_empty() {
-                let id = *ids.entry(sym.name).or_insert_with(|| {
-                    names.push(sym.name);
+                // A definition of a default version, `name@@VER`, is a
+                // definition of `name` (and, below, of `name@VER`), as
+                // ld makes of it; every other name is taken whole.
+                let name = match host::split_version(sym.name) {
+                    Some((base, version, true)) if sym.def != SymbolDef::Undefined => {
+                        default_versions.push((base, version, oi, si));
+                        base
+                    }
+                    _ => sym.name,
+                };
+                let id = *ids.entry(name).or_insert_with(|| {
+                    names.push(name);
                     names.len() as u32 - 1
                 });
+                if sym.kind == elf::STT_TLS && sym.def == SymbolDef::Undefined {
+                    thread_local_names.insert(id);
+                }
                 globals.push((oi, si, id));
             }
         }
@@ -376,6 +416,34 @@ pub(crate) fn resolve<'d>(
         }
     }
 
+    // `name@VER` names what a `name@@VER` definition defines, when that
+    // definition is the one `name` resolves to (references to it may be
+    // in the unit, and later units may ask for it).
+    let mut versioned_exports: Vec<(String, u32)> = Vec::new();
+    for &(base, version, oi, si) in &default_versions {
+        let chosen = defs[ids[base] as usize]
+            .as_ref()
+            .is_some_and(|d| (d.obj, d.sym) == (oi, si));
+        if !chosen {
+            continue;
+        }
+        let def = defs[ids[base] as usize].expect("chosen");
+        if def.strength == Strength::Common {
+            continue; // COMMON storage has no versions
+        }
+        let alias = format!("{base}@{version}");
+        match ids.get(alias.as_str()) {
+            // Referred to by that name: it is defined (and exported) as such.
+            Some(&id) => {
+                if defs[id as usize].is_none() {
+                    defs[id as usize] = Some(def);
+                }
+            }
+            None if def.exported => versioned_exports.push((alias, ids[base])),
+            None => {}
+        }
+    }
+
     // COMMON symbols that no stronger definition replaced get storage.
     let mut commons = Vec::new();
     let mut common_index: Vec<u32> = vec![NO_ID; names.len()];
@@ -412,7 +480,9 @@ pub(crate) fn resolve<'d>(
             Some(Target::absolute(addr))
         } else if let Some(addr) = host.defined(name) {
             Some(Target::absolute(addr))
-        } else if let Some(addr) = crate::tls::entry(name) {
+        } else if let Some(addr) =
+            crate::tls::entry(name).or_else(|| crate::thread_exit::entry(name))
+        {
             // objdl's `__tls_get_addr` (the unit's own TLS blocks, glibc's
             // for every other module), and the thread-exit registrations
             // that must not outlive the unit.
@@ -422,6 +492,8 @@ pub(crate) fn resolve<'d>(
         } else if let Some(s) = Synthetic::by_name(name) {
             synthetics_used.insert(s as u8);
             Some(Target::Synthetic(s))
+        } else if thread_local_names.contains(&(id as u32)) {
+            Some(Target::DeferredTls)
         } else {
             from_dlsym.push(id as u32);
             None
@@ -483,11 +555,19 @@ pub(crate) fn resolve<'d>(
             Some((names[id], def_target(d, id as u32)))
         })
         .collect();
+    let versioned_exports = versioned_exports
+        .into_iter()
+        .map(|(alias, id)| {
+            let d = defs[id as usize].as_ref().expect("a definition");
+            (alias, def_target(d, id))
+        })
+        .collect();
 
     Ok(Resolution {
         targets,
         commons,
         exports,
+        versioned_exports,
         synthetics_used,
         section_redirects,
         deps,
@@ -495,6 +575,9 @@ pub(crate) fn resolve<'d>(
         groups,
         ifuncs,
         bounds,
+        initial_exec_names: Vec::new(),
+        initial_exec: FxHashMap::default(),
+        dynamic_tls: Vec::new(),
     })
 }
 
@@ -556,6 +639,14 @@ fn section_bound(
     })
 }
 
+/// Whether `target` lies in a section discarded as a duplicate COMDAT member.
+pub(crate) fn in_discarded_section(objects: &[ObjectFile<'_>], target: Target) -> bool {
+    match target {
+        Target::Section { obj, sec, .. } => objects[obj as usize].sections[sec as usize].discarded,
+        _ => false,
+    }
+}
+
 /// COMDAT: the first group with a signature wins; later groups' sections are
 /// discarded. References into a discarded section are redirected to the kept
 /// section with the same name (what `.eh_frame` and debug info expect).
@@ -599,9 +690,14 @@ fn discard_duplicate_groups(objects: &mut [ObjectFile<'_>]) -> FxHashMap<(u32, u
 /// which is the pair glibc understands. Only the planner needs these; a
 /// unit relocated without planning has none of those types but SIZE, whose
 /// size the relocation pass looks up itself.
-pub(crate) fn external_facts(objects: &[ObjectFile<'_>], res: &mut Resolution<'_>, kinds: &[u64]) {
+pub(crate) fn external_facts<'d>(
+    objects: &[ObjectFile<'d>],
+    res: &mut Resolution<'d>,
+    kinds: &[u64],
+) {
     let mut code_ranges: Option<Vec<(u64, u64)>> = None;
-    const FACT_KINDS: [elf::RelocationType; 9] = [
+    let mut ie_ids: FxHashMap<&'d str, u32> = FxHashMap::default();
+    const FACT_KINDS: [elf::RelocationType; 12] = [
         elf::R_X86_64_SIZE32,
         elf::R_X86_64_SIZE64,
         elf::R_X86_64_32,
@@ -611,6 +707,9 @@ pub(crate) fn external_facts(objects: &[ObjectFile<'_>], res: &mut Resolution<'_
         elf::R_X86_64_DTPOFF64,
         elf::R_X86_64_DTPOFF32,
         elf::R_X86_64_GOTPC32_TLSDESC,
+        elf::R_X86_64_GOTTPOFF,
+        elf::R_X86_64_TPOFF32,
+        elf::R_X86_64_TPOFF64,
     ];
     let fact_mask = FACT_KINDS.iter().fold(0u64, |m, k| m | 1 << k.0);
     for ((oi, obj), &obj_kinds) in objects.iter().enumerate().zip(kinds) {
@@ -619,24 +718,38 @@ pub(crate) fn external_facts(objects: &[ObjectFile<'_>], res: &mut Resolution<'_
         }
         for r in obj.sections.iter().flat_map(|s| s.relocs) {
             let kind = r.kind();
-            let wanted = matches!(
-                kind,
-                elf::R_X86_64_SIZE32
-                    | elf::R_X86_64_SIZE64
-                    | elf::R_X86_64_32
-                    | elf::R_X86_64_32S
-                    | elf::R_X86_64_TLSGD
-                    | elf::R_X86_64_DTPMOD64
-                    | elf::R_X86_64_DTPOFF64
-                    | elf::R_X86_64_DTPOFF32
-                    | elf::R_X86_64_GOTPC32_TLSDESC
-            );
-            if !wanted || obj.symbols[r.sym() as usize].is_local() {
+            if !FACT_KINDS.contains(&kind) || obj.symbols[r.sym() as usize].is_local() {
                 continue;
             }
             let Some(t) = res.targets.entry_mut(oi, r.sym() as usize) else {
                 continue;
             };
+            // Initial-exec: `ld.so` gives the offset, by name (see
+            // `crate::shim`); the target stays as it is.
+            let initial_exec = matches!(
+                kind,
+                elf::R_X86_64_GOTTPOFF | elf::R_X86_64_TPOFF32 | elf::R_X86_64_TPOFF64
+            );
+            let thread_local = match *t {
+                Target::ExternalTls { .. } | Target::DeferredTls => true,
+                // dlsym gives this thread's copy of a thread-local variable.
+                Target::Absolute { addr, .. } => addr != 0 && host::tls_module_of(addr).is_some(),
+                _ => false,
+            };
+            if initial_exec && thread_local {
+                let name = obj.symbols[r.sym() as usize].name;
+                let next = res.initial_exec_names.len() as u32;
+                let index = *ie_ids.entry(name).or_insert(next);
+                if index == next {
+                    res.initial_exec_names.push(name);
+                }
+                res.initial_exec.insert((oi as u32, r.sym()), index);
+                continue;
+            }
+            if *t == Target::DeferredTls {
+                res.dynamic_tls.push((oi as u32, r.sym()));
+                continue;
+            }
             let Target::Absolute { addr, size, code } = *t else {
                 continue;
             };
@@ -660,5 +773,47 @@ pub(crate) fn external_facts(objects: &[ObjectFile<'_>], res: &mut Resolution<'_
                 },
             };
         }
+    }
+}
+
+/// Looks up the thread-local variables of other modules that the unit
+/// reaches with the general- or local-dynamic forms (see
+/// [`Target::DeferredTls`]): once the modules that initial-exec code needs
+/// in static TLS are there, `dlsym` gives this thread's copy, whose module
+/// and offset the GOT pairs hold. Every one that no module defines is
+/// reported (weak ones are 0).
+pub(crate) fn dynamic_thread_locals(
+    objects: &[ObjectFile<'_>],
+    res: &mut Resolution<'_>,
+    host: &Host,
+) -> Result<()> {
+    let mut unresolved: Vec<Unresolved> = Vec::new();
+    for &(oi, si) in &res.dynamic_tls {
+        let obj = &objects[oi as usize];
+        let sym = &obj.symbols[si as usize];
+        let Some(t) = res.targets.entry_mut(oi as usize, si as usize) else {
+            continue;
+        };
+        if *t != Target::DeferredTls {
+            continue;
+        }
+        *t = match host.dlsym(sym.name).and_then(host::tls_module_of) {
+            Some((module, offset)) => Target::ExternalTls { module, offset },
+            None if sym.is_weak() => Target::absolute(0),
+            None => {
+                if !unresolved.iter().any(|u| u.symbol == sym.name) {
+                    unresolved.push(Unresolved {
+                        symbol: sym.name.to_string(),
+                        file: obj.name.clone(),
+                    });
+                }
+                continue;
+            }
+        };
+    }
+    if unresolved.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Unresolved(unresolved))
     }
 }

@@ -22,21 +22,15 @@
 //! exit), and the blocks are freed by a pthread key destructor that defers
 //! itself to glibc's last round of key destructors.
 //!
-//! The same work runs the unit's code, so it must not outlive the unit:
-//! objdl also supplies units' `__cxa_thread_atexit_impl` (and libstdc++'s
-//! `__cxa_thread_atexit`), `pthread_key_create` and `pthread_key_delete`
-//! (see [`entry`]). Thread-exit destructors and key destructors whose code
-//! lies in a unit are recorded with its module; when the unit closes, its
-//! pending destructors are skipped (what they would free leaks) and its keys
-//! deleted, where glibc would keep a closed shared object mapped until they
-//! ran. Otherwise a thread that ever ran a Rust (or C++) unit's code and
-//! outlived the unit jumped into unmapped memory at its exit.
+//! Units whose code reaches their own thread-locals with the initial-exec
+//! or local-exec model have their block in static TLS instead, allocated by
+//! `ld.so` (see [`crate::shim`]); their module is glibc's. Thread-exit work
+//! of units is in [`crate::thread_exit`].
 
 use std::alloc::Layout;
 use std::cell::Cell;
-use std::ffi::c_void;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use rustc_hash::FxHashMap;
 
@@ -53,22 +47,9 @@ pub(crate) struct TlsIndex {
 }
 
 struct Module {
-    /// `.tdata` contents; the rest of the block (`.tbss`) is zero.
+    /// The relocated `.tdata` contents; the rest of the block (`.tbss`) is zero.
     image: Vec<u8>,
     layout: Layout,
-    /// The unit's memory, `[start, end)`, once it is mapped and relocated:
-    /// thread-exit work whose code lies there is the unit's.
-    range: (u64, u64),
-    /// The unit's `__dso_handle`, under which [`unit_closing`] registers.
-    dso: u64,
-    /// Cleared when the unit closes: its thread-exit destructors are then
-    /// skipped.
-    open: Arc<AtomicBool>,
-    /// Keys the unit created with a destructor in its code, deleted when it
-    /// closes.
-    keys: Vec<libc::pthread_key_t>,
-    /// [`unit_closing`] is registered under `dso`.
-    hooked: bool,
 }
 
 #[derive(Default)]
@@ -217,6 +198,26 @@ fn thread_blocks() -> *mut ThreadBlocks {
     p
 }
 
+/// A unit's thread-local storage, kept while its memory is.
+#[derive(Debug, Default)]
+pub(crate) struct ThreadLocals {
+    /// A TLS module of objdl's, served by its `__tls_get_addr`.
+    _module: Option<TlsModule>,
+    /// The shims that hold the unit's block in static TLS, and other
+    /// modules' blocks there, for initial-exec and local-exec code.
+    _shims: Vec<crate::shim::Shim>,
+}
+
+impl ThreadLocals {
+    /// Storage in `module`, and in static TLS through `shims`.
+    pub fn new(module: Option<TlsModule>, shims: Vec<crate::shim::Shim>) -> ThreadLocals {
+        ThreadLocals {
+            _module: module,
+            _shims: shims,
+        }
+    }
+}
+
 /// A registered TLS module; unregistered (and every thread's block of it
 /// freed) on drop, which happens when its unit closes.
 #[derive(Debug)]
@@ -225,26 +226,28 @@ pub(crate) struct TlsModule {
 }
 
 impl TlsModule {
-    /// Registers a module of `size` bytes aligned to `align`, whose first
-    /// `image.len()` bytes start as `image`.
-    pub fn register(image: Vec<u8>, size: u64, align: u64) -> Option<TlsModule> {
+    /// Registers a module of `size` bytes aligned to `align`, all zero until
+    /// [`TlsModule::set_image`] gives its initial image.
+    pub fn register(size: u64, align: u64) -> Option<TlsModule> {
         let layout = Layout::from_size_align(size.max(1) as usize, align.max(1) as usize).ok()?;
         let id = TAG | NEXT_MODULE.fetch_add(1, Ordering::Relaxed);
-        registry(|r| {
-            r.modules.insert(
-                id,
-                Module {
-                    image,
-                    layout,
-                    range: (0, 0),
-                    dso: 0,
-                    open: Arc::new(AtomicBool::new(true)),
-                    keys: Vec::new(),
-                    hooked: false,
-                },
-            )
-        });
+        let image = Vec::new();
+        registry(|r| r.modules.insert(id, Module { image, layout }));
         Some(TlsModule { id })
+    }
+
+    /// Gives the module its initial image, relocated (a `.tdata` may hold
+    /// addresses, known once the unit is placed, and the module id itself),
+    /// before any of the unit's code runs, so before any block is made.
+    /// `false` if it is larger than the block.
+    pub fn set_image(&self, image: Vec<u8>) -> bool {
+        registry(|r| match r.modules.get_mut(&self.id) {
+            Some(m) if image.len() <= m.layout.size() => {
+                m.image = image;
+                true
+            }
+            _ => false,
+        })
     }
 
     /// The module id that DTPMOD64 and TLSGD/TLSLD pairs hold.
@@ -256,7 +259,6 @@ impl TlsModule {
 impl Drop for TlsModule {
     fn drop(&mut self) {
         let id = self.id;
-        close_exit_work(id);
         // Blocks drop after the lock is released, outside the registry.
         let freed: Vec<Block> = registry(|r| {
             r.modules.remove(&id);
@@ -267,47 +269,11 @@ impl Drop for TlsModule {
         });
         drop(freed);
         // Stale cache entries for `id` are never looked up again (ids are
-        // never reused, and the code that used them is unmapped); each
-        // thread drops them at its next cache miss, so that a thread that
-        // outlives many units does not keep an entry for each.
+        // never reused, and the code that used them is gone); each thread
+        // drops them at its next cache miss, so that a thread that outlives
+        // many units does not keep an entry for each.
         CLOSED.fetch_add(1, Ordering::Release);
     }
-}
-
-/// Completes module `id` once its unit is relocated, before any of the
-/// unit's code runs (so no block has been made from the old template yet):
-/// `image` is the template with its relocations applied (a `.tdata` may hold
-/// addresses, known only once the unit is placed); `range` is the unit's
-/// memory when mapped there (not for a check into a buffer), and `dso` its
-/// `__dso_handle`.
-pub(crate) fn set_unit(id: u64, image: Option<Vec<u8>>, range: Option<(u64, u64)>, dso: u64) {
-    let stale_keys = registry(|r| {
-        let mut stale_keys = Vec::new();
-        if let Some(range) = range {
-            // A module whose unit lay here is gone (its memory was unmapped,
-            // its module not yet dropped): this memory's thread-exit work is
-            // no longer its own.
-            for (_, old) in r.modules.iter_mut().filter(|(&other, old)| {
-                other != id && old.range.0 < range.1 && range.0 < old.range.1
-            }) {
-                old.range = (0, 0);
-                old.open.store(false, Ordering::Release);
-                stale_keys.append(&mut old.keys);
-            }
-        }
-        if let Some(m) = r.modules.get_mut(&id) {
-            if let Some(image) = image {
-                debug_assert!(image.len() <= m.layout.size());
-                m.image = image;
-            }
-            if let Some(range) = range {
-                m.range = range;
-                m.dso = dso;
-            }
-        }
-        stale_keys
-    });
-    delete_keys(stale_keys);
 }
 
 /// The real `__tls_get_addr`, for modules that are not objdl's.
@@ -385,189 +351,8 @@ pub(crate) fn tls_get_addr_entry() -> u64 {
     f as usize as u64
 }
 
-// Thread-exit work of units.
-
-/// A C function looked up in the process, once per name.
-fn libc_fn(name: &'static std::ffi::CStr, cache: &'static OnceLock<usize>) -> Option<usize> {
-    let addr = *cache.get_or_init(|| {
-        // SAFETY: a NUL-terminated name; RTLD_DEFAULT searches the global scope.
-        unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) as usize }
-    });
-    (addr != 0).then_some(addr)
-}
-
-type ThreadAtexit = unsafe extern "C" fn(
-    unsafe extern "C" fn(*mut c_void),
-    *mut c_void,
-    *mut c_void,
-) -> libc::c_int;
-
-/// glibc's `__cxa_thread_atexit_impl` (glibc 2.18 and later).
-fn glibc_thread_atexit() -> Option<ThreadAtexit> {
-    static ADDR: OnceLock<usize> = OnceLock::new();
-    let addr = libc_fn(c"__cxa_thread_atexit_impl", &ADDR)?;
-    // SAFETY: `int __cxa_thread_atexit_impl(void (*)(void *), void *, void *)`.
-    Some(unsafe { std::mem::transmute::<usize, ThreadAtexit>(addr) })
-}
-
-/// The module of the open unit whose memory holds `addr`.
-fn owner(r: &mut Registry, addr: u64) -> Option<(u64, &mut Module)> {
-    r.modules
-        .iter_mut()
-        .find(|(_, m)| (m.range.0..m.range.1).contains(&addr) && m.open.load(Ordering::Acquire))
-        .map(|(&id, m)| (id, m))
-}
-
-/// Makes sure that [`unit_closing`] runs when module `id`'s unit closes:
-/// `__cxa_finalize` of its `__dso_handle`, before its memory is unmapped.
-/// (The module's own drop, after the unmap, is the fallback.)
-fn hook_close(id: u64, m: &mut Module) {
-    static CXA_ATEXIT: OnceLock<usize> = OnceLock::new();
-    if m.hooked || m.dso == 0 {
-        return;
-    }
-    let Some(addr) = libc_fn(c"__cxa_atexit", &CXA_ATEXIT) else {
-        return;
-    };
-    // SAFETY: `int __cxa_atexit(void (*)(void *), void *, void *)`.
-    let cxa_atexit = unsafe { std::mem::transmute::<usize, ThreadAtexit>(addr) };
-    // SAFETY: `unit_closing` takes any argument; the handle is the unit's.
-    m.hooked = unsafe {
-        cxa_atexit(
-            unit_closing,
-            id as usize as *mut c_void,
-            m.dso as *mut c_void,
-        )
-    } == 0;
-}
-
-/// Run by `__cxa_finalize` when module `id`'s unit closes (or at exit).
-unsafe extern "C" fn unit_closing(id: *mut c_void) {
-    close_exit_work(id as usize as u64);
-}
-
-/// Stops module `id`'s thread-exit work: pending destructors are skipped,
-/// and its keys are deleted (so no thread calls their destructors).
-fn close_exit_work(id: u64) {
-    let keys = registry(|r| match r.modules.get_mut(&id) {
-        Some(m) => {
-            m.open.store(false, Ordering::Release);
-            std::mem::take(&mut m.keys)
-        }
-        None => Vec::new(),
-    });
-    delete_keys(keys);
-}
-
-/// Deletes keys a closed unit created (and had not deleted).
-fn delete_keys(keys: Vec<libc::pthread_key_t>) {
-    for k in keys {
-        // SAFETY: a key of the unit's, which no code uses any more.
-        unsafe { libc::pthread_key_delete(k) };
-    }
-}
-
-/// A unit's thread-exit destructor, run while its unit is open.
-struct ThreadDtor {
-    func: unsafe extern "C" fn(*mut c_void),
-    obj: *mut c_void,
-    open: Arc<AtomicBool>,
-}
-
-unsafe extern "C" fn run_thread_dtor(p: *mut c_void) {
-    // SAFETY: boxed by `objdl_cxa_thread_atexit` for this one call.
-    let d = unsafe { Box::from_raw(p.cast::<ThreadDtor>()) };
-    if d.open.load(Ordering::Acquire) {
-        // SAFETY: the destructor and argument the unit registered; its code
-        // is still mapped (the unit is open).
-        unsafe { (d.func)(d.obj) };
-    }
-}
-
-/// What units call as `__cxa_thread_atexit_impl` and `__cxa_thread_atexit`:
-/// glibc's, through [`run_thread_dtor`] when `func` is a unit's.
-unsafe extern "C" fn objdl_cxa_thread_atexit(
-    func: unsafe extern "C" fn(*mut c_void),
-    obj: *mut c_void,
-    dso: *mut c_void,
-) -> libc::c_int {
-    let Some(glibc) = glibc_thread_atexit() else {
-        return -1;
-    };
-    let open = registry(|r| {
-        let (id, m) = owner(r, func as usize as u64)?;
-        hook_close(id, m);
-        Some(m.open.clone())
-    });
-    let Some(open) = open else {
-        // SAFETY: the caller's arguments, unchanged.
-        return unsafe { glibc(func, obj, dso) };
-    };
-    let d = Box::into_raw(Box::new(ThreadDtor { func, obj, open }));
-    // SAFETY: `run_thread_dtor` takes the box, once.
-    let rc = unsafe { glibc(run_thread_dtor, d.cast(), dso) };
-    if rc != 0 {
-        // SAFETY: not registered, so still ours.
-        drop(unsafe { Box::from_raw(d) });
-    }
-    rc
-}
-
-type KeyDtor = Option<unsafe extern "C" fn(*mut c_void)>;
-
-/// What units call as `pthread_key_create`: records a key whose destructor
-/// is a unit's code with that unit.
-unsafe extern "C" fn objdl_pthread_key_create(
-    key: *mut libc::pthread_key_t,
-    dtor: KeyDtor,
-) -> libc::c_int {
-    // SAFETY: the caller's arguments, unchanged.
-    let rc = unsafe { libc::pthread_key_create(key, dtor) };
-    if let (0, Some(f)) = (rc, dtor) {
-        // SAFETY: pthread_key_create succeeded, so `*key` is set.
-        let k = unsafe { *key };
-        registry(|r| {
-            if let Some((id, m)) = owner(r, f as usize as u64) {
-                m.keys.push(k);
-                hook_close(id, m);
-            }
-        });
-    }
-    rc
-}
-
-/// What units call as `pthread_key_delete`.
-unsafe extern "C" fn objdl_pthread_key_delete(key: libc::pthread_key_t) -> libc::c_int {
-    // Forgotten first: once deleted, the number may be handed out again.
-    registry(|r| {
-        for m in r.modules.values_mut() {
-            m.keys.retain(|&k| k != key);
-        }
-    });
-    // SAFETY: the caller's argument, unchanged.
-    unsafe { libc::pthread_key_delete(key) }
-}
-
-/// The functions objdl supplies to units for thread-local storage, by name:
-/// `__tls_get_addr` and the thread-exit registrations above.
+/// What objdl supplies to units for thread-local storage, by name:
+/// `__tls_get_addr`.
 pub(crate) fn entry(name: &str) -> Option<u64> {
-    Some(match name {
-        "__tls_get_addr" => tls_get_addr_entry(),
-        "__cxa_thread_atexit_impl" | "__cxa_thread_atexit" => {
-            glibc_thread_atexit()?;
-            let f: ThreadAtexit = objdl_cxa_thread_atexit;
-            f as usize as u64
-        }
-        "pthread_key_create" => {
-            let f: unsafe extern "C" fn(*mut libc::pthread_key_t, KeyDtor) -> libc::c_int =
-                objdl_pthread_key_create;
-            f as usize as u64
-        }
-        "pthread_key_delete" => {
-            let f: unsafe extern "C" fn(libc::pthread_key_t) -> libc::c_int =
-                objdl_pthread_key_delete;
-            f as usize as u64
-        }
-        _ => return None,
-    })
+    (name == "__tls_get_addr").then(tls_get_addr_entry)
 }

@@ -11,7 +11,8 @@ use crate::error::{Error, Result};
 use crate::memory::Reservation;
 use crate::namespace::Namespace;
 use crate::runtime::{self, Entry, Finalizers, Lifecycle};
-use crate::tls::TlsModule;
+use crate::thread_exit;
+use crate::tls::ThreadLocals;
 
 /// Figures about one load, for `objdl run --stats` and benchmarks.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -66,13 +67,26 @@ impl fmt::Display for LoadStats {
     }
 }
 
+/// A unit's memory and thread-local storage: held by the unit, and by each
+/// of its thread-exit destructors still pending (see [`crate::thread_exit`]),
+/// so that it goes when the last of them does.
+struct Retained {
+    /// Unmapped when dropped.
+    _mem: Reservation,
+    _tls: ThreadLocals,
+}
+
 pub(crate) struct UnitInner {
     /// Removed from the debugger first, before the memory goes.
     _gdb: Vec<crate::debug::GdbEntry>,
     /// The unit's range and name in the perf map, for the note at close.
     perf: Option<(u64, u64, String)>,
-    /// Unmapped when the unit drops, after `Drop::drop` has run its finalisers.
-    _mem: Reservation,
+    /// Its place among the units whose thread-exit work objdl tracks;
+    /// dropped (its keys deleted) after `Drop::drop` ran its finalisers.
+    _exit: thread_exit::Registration,
+    /// The memory, unmapped when the unit drops unless a thread-exit
+    /// destructor still needs it.
+    _retained: Arc<Retained>,
     exports: Exports,
     stats: LoadStats,
     entry: Entry,
@@ -92,8 +106,6 @@ pub(crate) struct UnitInner {
     summary: RelocationSummary,
     /// COMDAT group signatures this unit provides.
     groups: Vec<String>,
-    /// The unit's TLS module: every thread's block is freed with it.
-    _tls: Option<TlsModule>,
 }
 
 /// A unit's exported symbols: every name in one string, found through a
@@ -173,7 +185,7 @@ pub(crate) struct UnitParts {
     pub deps: Vec<Arc<UnitInner>>,
     pub summary: RelocationSummary,
     pub groups: Vec<String>,
-    pub tls_module: Option<TlsModule>,
+    pub tls: ThreadLocals,
     pub gdb: Vec<crate::debug::GdbEntry>,
     pub perf: Option<(u64, u64, String)>,
 }
@@ -190,17 +202,24 @@ impl UnitInner {
             deps,
             summary,
             groups,
-            tls_module,
+            tls,
             gdb,
             perf,
         } = parts;
         let fins = Box::new(Finalizers {
             fini: std::mem::take(&mut lifecycle.fini),
         });
+        let range = (mem.base(), mem.base() + mem.len());
+        let retained = Arc::new(Retained {
+            _mem: mem,
+            _tls: tls,
+        });
+        let keep: thread_exit::Keep = Arc::downgrade(&retained) as _;
         UnitInner {
             _gdb: gdb,
             perf,
-            _mem: mem,
+            _exit: thread_exit::register(range, dso_handle, keep),
+            _retained: retained,
             exports,
             stats,
             entry,
@@ -214,7 +233,6 @@ impl UnitInner {
             global: AtomicBool::new(false),
             summary,
             groups,
-            _tls: tls_module,
         }
     }
 

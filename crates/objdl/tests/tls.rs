@@ -1,6 +1,8 @@
 //! Thread-local storage in loaded units: the general- and local-dynamic
 //! models through objdl's `__tls_get_addr`, from several threads, with the
-//! unit closed while threads are alive; the static models are refused.
+//! unit closed while threads are alive; the initial- and local-exec models
+//! in static TLS that ld.so allocates, for the unit's own thread-locals and
+//! a shared library's; thread-exit destructors that outlive a close.
 
 mod common;
 use common::{compile, run_ok};
@@ -105,40 +107,228 @@ fn closing_the_unit_while_threads_live() {
     }
 }
 
+/// Initial-exec and local-exec code (what gcc makes of `__thread` by
+/// default, PIE, and with `-fno-pic`) reaches the unit's thread-locals at
+/// fixed offsets from the thread pointer: their block lies in static TLS,
+/// initialised in threads that existed before the open and in those made
+/// after, and general-dynamic code of the same unit (an `-fPIC` object, in
+/// both dialects) reaches the same variables.
 #[test]
-fn initial_and_local_exec_are_refused_with_the_fix() {
+fn initial_and_local_exec_thread_locals_live_in_static_tls() {
+    const LE_C: &str = r#"
+        static int anchor = 42;
+        __thread int counter = 5;             /* local-exec: TPOFF32 */
+        __thread int *where = &anchor;        /* .tdata holding an address */
+        static __thread char scratch[64];
+        int bump(void) { scratch[0]++; return ++counter; }
+        int where_is_anchor(void) { return *where; }
+        long scratch_offset(void) { return (char *)scratch - (char *)__builtin_thread_pointer(); }
+    "#;
+    const GD_C: &str = r#"
+        extern __thread int counter;          /* general-dynamic or TLSDESC */
+        int read_counter(void) { return counter; }
+    "#;
+    for (le_flags, gd_dialect) in [
+        (&[][..], "-mtls-dialect=gnu"),
+        (&["-fno-pic", "-fno-pie"][..], "-mtls-dialect=gnu2"),
+        (
+            &["-fPIC", "-ftls-model=initial-exec"][..],
+            "-mtls-dialect=gnu",
+        ),
+    ] {
+        let d = tempfile::tempdir().unwrap();
+        let le = compile(d.path(), "le", LE_C, le_flags);
+        let gd = compile(d.path(), "gd", GD_C, &["-fPIC", gd_dialect]);
+        // A thread that exists before the open.
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<Arc<objdl::Unit>>();
+        let early = std::thread::spawn(move || {
+            let unit = go_rx.recv().unwrap();
+            // SAFETY: the C signatures above.
+            let bump: objdl::Symbol<Int0> = unsafe { unit.get("bump") }.unwrap();
+            let read: objdl::Symbol<Int0> = unsafe { unit.get("read_counter") }.unwrap();
+            let anchor: objdl::Symbol<Int0> = unsafe { unit.get("where_is_anchor") }.unwrap();
+            assert_eq!(anchor(), 42, "the template, relocated, in an older thread");
+            assert_eq!((bump(), bump(), read()), (6, 7, 7));
+        });
+        let linker = Linker::new();
+        let unit = Arc::new(unsafe { linker.open_inputs([&le, &gd]) }.unwrap());
+        // SAFETY: the C signatures above.
+        let (bump, read, offset) = unsafe {
+            (
+                *unit.get::<Int0>("bump").unwrap(),
+                *unit.get::<Int0>("read_counter").unwrap(),
+                *unit
+                    .get::<extern "C" fn() -> i64>("scratch_offset")
+                    .unwrap(),
+            )
+        };
+        let here = offset();
+        assert!(here < 0, "static TLS lies below the thread pointer: {here}");
+        go_tx.send(unit.clone()).unwrap();
+        early.join().unwrap();
+        assert_eq!((read(), bump(), read()), (5, 6, 6), "{le_flags:?}");
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    for i in 1..=t + 1 {
+                        assert_eq!(bump(), 5 + i);
+                    }
+                    assert_eq!(read(), 5 + t + 1);
+                    assert_eq!(offset(), here, "the same offset in every thread");
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        drop(unit);
+    }
+}
+
+/// A shared library's thread-local reached with initial-exec (an `extern
+/// __thread` in a default PIE build): ld.so moves the library's block to
+/// static TLS, as it does for a library loaded with initial-exec code, and
+/// the unit reads and writes the library's own variable in every thread.
+#[test]
+fn initial_exec_reaches_a_shared_librarys_thread_locals() {
     let d = tempfile::tempdir().unwrap();
-    // Default gcc here is PIE: a __thread defined in the object uses local-exec.
+    let lib_c = d.path().join("libietls.c");
+    let lib_so = d.path().join("libietls.so");
+    std::fs::write(
+        &lib_c,
+        "__thread int ie_counter = 40; int *ie_counter_here(void) { return &ie_counter; }",
+    )
+    .unwrap();
+    run_ok(
+        Command::new("gcc")
+            .args(["-O2", "-shared", "-fPIC"])
+            .arg(&lib_c)
+            .arg("-o")
+            .arg(&lib_so),
+    );
     let obj = compile(
         d.path(),
-        "le",
-        "__thread int tv = 1; int get_tv(void) { return tv; }",
+        "ieuser",
+        "extern __thread int ie_counter; int bump_ie(void) { return ie_counter += 2; } int *ie_address(void) { return &ie_counter; }",
+        &[],
+    );
+    let linker = Linker::new();
+    linker.load_library(lib_so.to_str().unwrap(), &[]).unwrap();
+    let unit = unsafe { linker.open(&obj) }.unwrap();
+    assert!(unit
+        .relocation_summary()
+        .by_type
+        .iter()
+        .any(|(t, _)| t == "R_X86_64_GOTTPOFF"));
+    // SAFETY: the C signatures above.
+    let (bump, here) = unsafe {
+        (
+            *unit.get::<Int0>("bump_ie").unwrap(),
+            *unit.get::<extern "C" fn() -> usize>("ie_address").unwrap(),
+        )
+    };
+    // SAFETY: `int *ie_counter_here(void)`, from the library.
+    let lib_here: extern "C" fn() -> usize = unsafe {
+        std::mem::transmute(libc::dlsym(libc::RTLD_DEFAULT, c"ie_counter_here".as_ptr()))
+    };
+    for _ in 0..3 {
+        std::thread::spawn(move || {
+            assert_eq!((bump(), bump()), (42, 44));
+            assert_eq!(here(), lib_here(), "the library's own variable");
+        })
+        .join()
+        .unwrap();
+    }
+}
+
+/// A unit whose static TLS does not fit in glibc's surplus is refused with
+/// the bytes it needs and the tunable that makes room.
+#[test]
+fn static_tls_beyond_the_surplus_names_the_tunable() {
+    let d = tempfile::tempdir().unwrap();
+    let obj = compile(
+        d.path(),
+        "bigtls",
+        "__thread char big[200000] = \"x\"; int first(void) { return big[0]; }",
         &[],
     );
     let err = unsafe { Linker::new().open(&obj) }.unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, Error::StaticTls { .. }), "{msg}");
+    assert!(
+        matches!(err, Error::StaticTlsFull { bytes: 200000, .. }),
+        "{msg}"
+    );
     for needle in [
-        "le.o:.text",
-        "R_X86_64_TPOFF32",
-        "`tv`",
+        "bigtls.o",
+        "200000 bytes",
+        "GLIBC_TUNABLES=glibc.rtld.optional_static_tls=",
         "-fPIC",
-        "-ftls-model=global-dynamic",
     ] {
         assert!(msg.contains(needle), "missing {needle}: {msg}");
     }
-    // Initial-exec, as -ftls-model=initial-exec makes it.
-    let ie = compile(
+    // The same object as -fPIC code (general-dynamic) needs no static TLS.
+    let pic = compile(
         d.path(),
-        "ie",
-        "extern __thread int other; int get(void) { return other; } __thread int other = 2;",
-        &["-fPIC", "-ftls-model=initial-exec"],
+        "bigtls_pic",
+        "__thread char big[200000] = \"x\"; int first(void) { return big[0]; }",
+        &["-fPIC"],
     );
-    let msg = unsafe { Linker::new().open(&ie) }.unwrap_err().to_string();
-    assert!(
-        msg.contains("R_X86_64_GOTTPOFF") && msg.contains("-fPIC"),
-        "{msg}"
+    let unit = unsafe { Linker::new().open(&pic) }.unwrap();
+    // SAFETY: the C signature above.
+    assert_eq!(
+        unsafe { unit.get::<Int0>("first") }.unwrap()(),
+        i32::from(b'x')
     );
+}
+
+/// A `thread_local` destructor still pending when its unit closes runs at
+/// its thread's exit, from the unit's code, which stays mapped until then
+/// (as glibc keeps a library mapped while such destructors are pending);
+/// then the unit's memory goes.
+#[test]
+fn thread_exit_destructors_pending_at_close_run_and_then_the_unit_goes() {
+    const DTOR_C: &str = r#"
+        extern int __cxa_thread_atexit_impl(void (*)(void *), void *, void *);
+        extern void *__dso_handle;
+        extern void host_note(int);
+        static __thread int value;
+        static void dtor(void *p) { host_note(*(int *)p); }
+        void arm(int v) { value = v; __cxa_thread_atexit_impl(dtor, &value, &__dso_handle); }
+    "#;
+    static NOTED: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+    extern "C" fn host_note(v: i32) {
+        NOTED.lock().unwrap().push(v);
+    }
+    let maps_have = |base: u64| {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        maps.lines()
+            .any(|l| u64::from_str_radix(l.split('-').next().unwrap(), 16).unwrap() == base)
+    };
+    for flags in [&[][..], &["-fPIC"][..]] {
+        NOTED.lock().unwrap().clear();
+        let d = tempfile::tempdir().unwrap();
+        let obj = compile(d.path(), "dtor", DTOR_C, flags);
+        let linker = Linker::new();
+        linker.define("host_note", host_note as *const ());
+        let unit = unsafe { linker.open(&obj) }.unwrap();
+        let base = unit.stats().base;
+        // SAFETY: `void arm(int)`.
+        let arm = unsafe { *unit.get::<extern "C" fn(i32)>("arm").unwrap() };
+        let (armed_tx, armed_rx) = std::sync::mpsc::channel();
+        let (closed_tx, closed_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            arm(7);
+            armed_tx.send(()).unwrap();
+            closed_rx.recv().unwrap();
+        });
+        armed_rx.recv().unwrap();
+        unit.close();
+        assert!(maps_have(base), "kept mapped for the pending destructor");
+        closed_tx.send(()).unwrap();
+        thread.join().unwrap();
+        assert_eq!(*NOTED.lock().unwrap(), [7], "{flags:?}: ran at thread exit");
+        assert!(!maps_have(base), "{flags:?}: unmapped after it ran");
+    }
 }
 
 #[test]

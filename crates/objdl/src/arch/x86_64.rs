@@ -118,9 +118,10 @@ pub(crate) enum Formula {
     /// The descriptor call `call *x@tlscall(%rax)` (`R_X86_64_TLSDESC_CALL`):
     /// marks the instruction, patches nothing.
     TlsDescCall,
-    /// Initial-exec and local-exec TLS (GOTTPOFF, TPOFF32/64): offsets from
-    /// the thread pointer into static TLS, which objdl cannot allocate.
-    StaticTls(Field),
+    /// Initial-exec and local-exec TLS: the symbol's offset from the thread
+    /// pointer, in static TLS, + A (TPOFF32/64); or, when `got`, a GOT slot
+    /// holding that offset, G + A − P (GOTTPOFF).
+    StaticTls { got: bool, field: Field },
 }
 
 /// The formula for a relocation type, or `None` if objdl does not implement it.
@@ -185,9 +186,18 @@ const fn formula_of(r_type: elf::RelocationType) -> Option<Formula> {
         elf::R_X86_64_DTPMOD64 => Formula::DtpMod,
         elf::R_X86_64_GOTPC32_TLSDESC => Formula::TlsDesc,
         elf::R_X86_64_TLSDESC_CALL => Formula::TlsDescCall,
-        elf::R_X86_64_GOTTPOFF => Formula::StaticTls(S32),
-        elf::R_X86_64_TPOFF32 => Formula::StaticTls(S32),
-        elf::R_X86_64_TPOFF64 => Formula::StaticTls(W64),
+        elf::R_X86_64_GOTTPOFF => Formula::StaticTls {
+            got: true,
+            field: S32,
+        },
+        elf::R_X86_64_TPOFF32 => Formula::StaticTls {
+            got: false,
+            field: S32,
+        },
+        elf::R_X86_64_TPOFF64 => Formula::StaticTls {
+            got: false,
+            field: W64,
+        },
         _ => return None,
     })
 }
@@ -327,7 +337,7 @@ const fn field_width_of(r_type: elf::RelocationType) -> u64 {
             | Formula::Got(f)
             | Formula::Size(f)
             | Formula::DtpOff(f)
-            | Formula::StaticTls(f),
+            | Formula::StaticTls { field: f, .. },
         ) => f.width() as u64,
         Some(Formula::TlsIndex { .. } | Formula::TlsDesc) => 4,
         Some(Formula::DtpMod) => 8,
@@ -755,6 +765,18 @@ std::arch::global_asm!(
     "ret",
     ".cfi_endproc",
     ".size objdl_tlsdesc_resolve, . - objdl_tlsdesc_resolve",
+    // A variable in static TLS: the descriptor's argument is its offset
+    // from the thread pointer (glibc's `_dl_tlsdesc_return`).
+    ".p2align 4",
+    ".globl objdl_tlsdesc_static",
+    ".hidden objdl_tlsdesc_static",
+    ".type objdl_tlsdesc_static,@function",
+    "objdl_tlsdesc_static:",
+    ".cfi_startproc",
+    "mov 8(%rax), %rax",
+    "ret",
+    ".cfi_endproc",
+    ".size objdl_tlsdesc_static, . - objdl_tlsdesc_static",
     ".popsection",
     size = sym XSAVE_SIZE,
     get = sym crate::tls::objdl_tls_get_addr,
@@ -765,6 +787,8 @@ std::arch::global_asm!(
 unsafe extern "C" {
     /// See the `global_asm!` above; not callable from Rust (its argument is in %rax).
     fn objdl_tlsdesc_resolve();
+    /// See the `global_asm!` above; not callable from Rust (its argument is in %rax).
+    fn objdl_tlsdesc_static();
     /// The address of the calling thread's TLS descriptor cache pointer.
     fn objdl_tlsdesc_cache_slot() -> *mut *mut TlsDescEntry;
 }
@@ -776,6 +800,12 @@ pub(crate) fn tlsdesc_cache() -> *mut *mut TlsDescEntry {
     // SAFETY: the helper only computes an address (thread pointer plus the
     // static TLS offset of a variable of this module).
     unsafe { objdl_tlsdesc_cache_slot() }
+}
+
+/// The address of the resolver of a TLS descriptor whose argument is the
+/// variable's offset from the thread pointer (a variable in static TLS).
+pub(crate) fn tlsdesc_static_resolver() -> u64 {
+    objdl_tlsdesc_static as *const () as u64
 }
 
 /// The address of the TLS descriptor resolver, for the first word of a

@@ -1,0 +1,404 @@
+//! A shared object that objdl generates and `dlopen`s, so that `ld.so`
+//! does for a unit what only `ld.so` can do:
+//!
+//! - **Static TLS.** Initial-exec and local-exec code (`__thread` in a
+//!   default PIE or `-fno-pic` build) reaches its variables at a fixed
+//!   offset from the thread pointer, in the static TLS area that glibc lays
+//!   out for every thread. glibc keeps a surplus there for modules loaded
+//!   later, and only `ld.so` can hand it out and initialise it in every
+//!   existing and future thread. The shim's `PT_TLS` has the unit's block
+//!   (size, alignment and initial image), and one `R_X86_64_TPOFF64`
+//!   relocation against it (symbol 0: the shim's own block) makes `ld.so`
+//!   allocate it in static TLS; the relocated word is read back. Thread-local
+//!   symbols of other modules that the unit reaches with initial-exec get a
+//!   `TPOFF64` against their name each: `ld.so` moves their module to static
+//!   TLS if it can, as it does for a library loaded with initial-exec code,
+//!   and reports the offset.
+//! - **Executable stacks.** A `PT_GNU_STACK` with `PF_X` makes glibc make
+//!   every thread's stack executable, as it does when it loads such a library.
+//!
+//! The shim is made in memory (`memfd_create`) and opened through
+//! `/proc/self/fd`; it stays open, with its file, until the unit no longer
+//! needs it. It has no code and runs nothing.
+
+use std::ffi::{c_void, CStr, CString};
+use std::io::Write as _;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use object::elf;
+use object::write::elf::{FileHeader, ProgramHeader, Rel, Sym, Writer};
+use object::Endianness;
+
+/// What the shim is asked for.
+#[derive(Debug, Default)]
+pub(crate) struct ShimSpec<'a> {
+    /// The unit's own thread-local block, to be allocated in static TLS.
+    pub block: Option<TlsBlock<'a>>,
+    /// Thread-local symbols of other modules reached with initial-exec.
+    pub external: &'a [&'a str],
+    /// Make every thread's stack executable.
+    pub exec_stack: bool,
+}
+
+/// A thread-local block: its initial image, then zeros up to `size`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TlsBlock<'a> {
+    pub image: &'a [u8],
+    pub size: u64,
+    pub align: u64,
+}
+
+/// An open shim.
+#[derive(Debug)]
+pub(crate) struct Shim {
+    handle: *mut c_void,
+    /// The shim's file, kept open while it is loaded: its path
+    /// (`/proc/self/fd/N`) must not name another shim meanwhile.
+    _file: OwnedFd,
+    /// glibc's module id of the unit's block (0 without one).
+    pub module: u64,
+    /// The unit's block's offset from the thread pointer.
+    pub block_offset: i64,
+    /// The offset from the thread pointer of each of `ShimSpec::external`.
+    pub external_offsets: Vec<i64>,
+}
+
+// SAFETY: the handle is only passed to dlclose, once, on drop; glibc's
+// dynamic loader is thread-safe.
+unsafe impl Send for Shim {}
+// SAFETY: as above; `&Shim` exposes only plain numbers.
+unsafe impl Sync for Shim {}
+
+impl Drop for Shim {
+    fn drop(&mut self) {
+        // SAFETY: a handle from dlopen, closed once. The shim has no code,
+        // so nothing of it can still be running.
+        unsafe { libc::dlclose(self.handle) };
+    }
+}
+
+/// Why a shim could not be loaded.
+#[derive(Debug)]
+pub(crate) enum ShimError {
+    /// glibc's static TLS surplus has no room left for the block (or for an
+    /// external module's), or an external module's block is already
+    /// dynamic: `dlerror`'s text.
+    StaticTls(String),
+    /// Anything else: what failed.
+    Other(String),
+}
+
+/// Where the parts of the shim go: one read-write segment whose file
+/// offsets are also its addresses.
+struct Plan {
+    words: u64,
+    tdata: u64,
+    end: u64,
+}
+
+/// Builds the shim's bytes for `spec`.
+fn build(spec: &ShimSpec<'_>) -> object::write::Result<(Vec<u8>, Plan)> {
+    let mut bytes = Vec::new();
+    let mut w = Writer::new(Endianness::Little, true, &mut bytes);
+    let has_block = spec.block.is_some();
+    let relocations = usize::from(has_block) + spec.external.len();
+    let segments = 3 + u32::from(has_block); // LOAD, DYNAMIC, GNU_STACK (+ TLS)
+
+    w.reserve_file_header();
+    w.reserve_program_headers(segments);
+    w.reserve_null_dynamic_symbol_index();
+    let names: Vec<_> = spec
+        .external
+        .iter()
+        .map(|n| {
+            w.reserve_dynamic_symbol_index();
+            w.add_dynamic_string(n.as_bytes())
+        })
+        .collect();
+    w.require_dynstr();
+    let symbols = 1 + spec.external.len() as u32;
+    // Section headers, for tools such as readelf (ld.so reads none).
+    w.reserve_shstrtab_section_index();
+    w.reserve_dynsym_section_index();
+    w.reserve_dynstr_section_index();
+    w.reserve_hash_section_index();
+    w.reserve_dynamic_section_index();
+    let dynsym = w.reserve_dynsym();
+    let dynstr = w.reserve_dynstr()?;
+    let hash = w.reserve_hash(1, symbols);
+    let rela = w.reserve_relocations(relocations, true);
+    let dynamic_count = 10;
+    let dynamic = w.reserve_dynamic(dynamic_count);
+    let words = w.reserve(relocations as u64 * 8, 8);
+    let (tdata, image_len, block_size, block_align) = match spec.block {
+        Some(b) => (
+            w.reserve(b.image.len() as u64, b.align.max(1)),
+            b.image.len() as u64,
+            b.size,
+            b.align.max(1),
+        ),
+        None => (w.reserved_len(), 0, 0, 1),
+    };
+    let end = w.reserved_len();
+    w.reserve_shstrtab()?;
+    w.reserve_section_headers();
+
+    w.write_file_header(&FileHeader {
+        os_abi: elf::ELFOSABI_NONE,
+        abi_version: 0,
+        e_type: elf::ET_DYN,
+        e_machine: elf::EM_X86_64,
+        e_entry: 0,
+        e_flags: elf::FileFlags(0),
+    })?;
+    w.write_align_program_headers();
+    let segment = |p_type, p_flags, offset, filesz, memsz, align| ProgramHeader {
+        p_type,
+        p_flags,
+        p_offset: offset,
+        p_vaddr: offset,
+        p_paddr: offset,
+        p_filesz: filesz,
+        p_memsz: memsz,
+        p_align: align,
+    };
+    w.write_program_header(&segment(
+        elf::PT_LOAD,
+        elf::PF_R | elf::PF_W,
+        0,
+        end,
+        end,
+        0x1000,
+    ));
+    let dyn_size = dynamic_count as u64 * 16;
+    w.write_program_header(&segment(
+        elf::PT_DYNAMIC,
+        elf::PF_R | elf::PF_W,
+        dynamic,
+        dyn_size,
+        dyn_size,
+        8,
+    ));
+    if has_block {
+        w.write_program_header(&segment(
+            elf::PT_TLS,
+            elf::PF_R,
+            tdata,
+            image_len,
+            block_size,
+            block_align,
+        ));
+    }
+    // Always present: without it glibc takes the stack to be executable.
+    let stack = if spec.exec_stack {
+        elf::PF_R | elf::PF_W | elf::PF_X
+    } else {
+        elf::PF_R | elf::PF_W
+    };
+    w.write_program_header(&segment(elf::PT_GNU_STACK, stack, 0, 0, 0, 16));
+
+    w.write_null_dynamic_symbol();
+    for &name in &names {
+        w.write_dynamic_symbol(&Sym {
+            section: None,
+            st_name: w.dynamic_string_offset(Some(name)),
+            st_info: elf::SymbolInfo::new(elf::STB_GLOBAL, elf::STT_TLS),
+            st_other: elf::SymbolOther(elf::STV_DEFAULT.0),
+            st_shndx: elf::SHN_UNDEF,
+            st_value: 0,
+            st_size: 0,
+        });
+    }
+    w.write_dynstr();
+    let hashes: Vec<u32> = spec
+        .external
+        .iter()
+        .map(|n| elf::hash(n.as_bytes()))
+        .collect();
+    w.write_hash(1, symbols, |i| i.checked_sub(1).map(|i| hashes[i as usize]));
+    w.write_align_relocation();
+    // Word 0: the block's own offset (symbol 0 is the shim itself); then
+    // one word per external symbol.
+    let targets = has_block.then_some(0).into_iter().chain(
+        (1..=spec.external.len() as u32)
+            .map(Some)
+            .map(Option::unwrap),
+    );
+    for (i, sym) in targets.enumerate() {
+        w.write_relocation(
+            true,
+            &Rel {
+                r_offset: words + i as u64 * 8,
+                r_sym: sym,
+                r_type: elf::R_X86_64_TPOFF64,
+                r_addend: 0,
+            },
+        );
+    }
+    w.write_align_dynamic();
+    w.write_dynamic(elf::DT_HASH, hash)?;
+    w.write_dynamic(elf::DT_STRTAB, dynstr)?;
+    w.write_dynamic(elf::DT_SYMTAB, dynsym)?;
+    w.write_dynamic(elf::DT_STRSZ, u64::from(w.dynstr_len()))?;
+    w.write_dynamic(elf::DT_SYMENT, 24)?;
+    w.write_dynamic(elf::DT_RELA, rela)?;
+    w.write_dynamic(elf::DT_RELASZ, relocations as u64 * 24)?;
+    w.write_dynamic(elf::DT_RELAENT, 24)?;
+    w.write_dynamic(elf::DT_FLAGS, u64::from(elf::DF_STATIC_TLS.0))?;
+    w.write_dynamic(elf::DT_NULL, 0)?;
+    w.pad_until(words);
+    w.write(&vec![0; relocations * 8]);
+    if let Some(b) = spec.block {
+        w.pad_until(tdata);
+        w.write(b.image);
+    }
+    debug_assert_eq!(w.len(), end);
+    w.write_shstrtab();
+    w.write_null_section_header();
+    w.write_shstrtab_section_header();
+    w.write_dynsym_section_header(dynsym, 1);
+    w.write_dynstr_section_header(dynstr);
+    w.write_hash_section_header(hash);
+    w.write_dynamic_section_header(dynamic);
+    Ok((bytes, Plan { words, tdata, end }))
+}
+
+/// Makes the shim for `spec` and opens it.
+pub(crate) fn load(spec: &ShimSpec<'_>) -> Result<Shim, ShimError> {
+    let (bytes, plan) = build(spec).map_err(|e| ShimError::Other(format!("building it: {e}")))?;
+    debug_assert!(plan.tdata <= plan.end);
+    // SAFETY: a NUL-terminated name; the flags are valid.
+    let fd = unsafe { libc::memfd_create(c"objdl-shim".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(ShimError::Other(format!(
+            "memfd_create: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    // SAFETY: a descriptor memfd_create just returned, owned by nothing else.
+    let file = unsafe { OwnedFd::from_raw_fd(fd) };
+    std::fs::File::from(
+        file.try_clone()
+            .map_err(|e| ShimError::Other(e.to_string()))?,
+    )
+    .write_all(&bytes)
+    .map_err(|e| ShimError::Other(format!("writing it: {e}")))?;
+    let path = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).expect("no NUL");
+    // SAFETY: a NUL-terminated path; the shim has no initialisers, so
+    // opening it runs nothing but ld.so's own work.
+    let handle = unsafe { libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+    if handle.is_null() {
+        // The shim's own path says nothing to a reader.
+        let own = format!("{}: ", path.to_string_lossy());
+        let why = dlerror().replace(&own, "");
+        return Err(if why.contains("static TLS") {
+            ShimError::StaticTls(why)
+        } else {
+            ShimError::Other(why)
+        });
+    }
+    let mut shim = Shim {
+        handle,
+        _file: file,
+        module: 0,
+        block_offset: 0,
+        external_offsets: Vec::new(),
+    };
+    let mut map: *mut c_void = std::ptr::null_mut();
+    // SAFETY: `handle` is open; RTLD_DI_LINKMAP writes a `struct link_map *`.
+    let rc = unsafe {
+        libc::dlinfo(
+            handle,
+            libc::RTLD_DI_LINKMAP,
+            (&mut map as *mut *mut c_void).cast(),
+        )
+    };
+    if rc != 0 || map.is_null() {
+        return Err(ShimError::Other(format!("dlinfo: {}", dlerror())));
+    }
+    // SAFETY: `l_addr`, the load bias, is the first member of the public
+    // `struct link_map` of <link.h>.
+    let bias = unsafe { *map.cast::<u64>() };
+    // SAFETY: the words lie in the shim's read-write segment, relocated
+    // by ld.so, mapped at `bias`.
+    let word =
+        |i: usize| unsafe { std::ptr::read((bias + plan.words + i as u64 * 8) as *const i64) };
+    let mut next = 0;
+    if spec.block.is_some() {
+        let mut module: libc::size_t = 0;
+        // SAFETY: `handle` is open; RTLD_DI_TLS_MODID writes a size_t.
+        let rc = unsafe {
+            libc::dlinfo(
+                handle,
+                libc::RTLD_DI_TLS_MODID,
+                (&mut module as *mut libc::size_t).cast(),
+            )
+        };
+        if rc != 0 || module == 0 {
+            return Err(ShimError::Other(format!("dlinfo: {}", dlerror())));
+        }
+        shim.module = module as u64;
+        shim.block_offset = word(0);
+        next = 1;
+    }
+    shim.external_offsets = (0..spec.external.len()).map(|i| word(next + i)).collect();
+    Ok(shim)
+}
+
+/// `dlerror`'s message.
+fn dlerror() -> String {
+    // SAFETY: dlerror returns NULL or a thread-local NUL-terminated string.
+    let e = unsafe { libc::dlerror() };
+    if e.is_null() {
+        "unknown error".into()
+    } else {
+        // SAFETY: non-NULL dlerror strings are NUL-terminated.
+        unsafe { CStr::from_ptr(e) }.to_string_lossy().into_owned()
+    }
+}
+
+/// The calling thread's thread pointer (`%fs:0` on x86-64 holds itself).
+pub(crate) fn thread_pointer() -> u64 {
+    let tp: u64;
+    // SAFETY: reads the TCB's self-pointer, which glibc sets for every thread.
+    unsafe {
+        std::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly, preserves_flags))
+    };
+    tp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_block_in_static_tls_is_initialised_in_this_thread() {
+        let image = [1u8, 2, 3, 4, 5, 6, 7, 8];
+        let spec = ShimSpec {
+            block: Some(TlsBlock {
+                image: &image,
+                size: 16,
+                align: 8,
+            }),
+            external: &[],
+            exec_stack: false,
+        };
+        let shim = load(&spec).expect("a shim");
+        assert!(shim.block_offset < 0, "{}", shim.block_offset);
+        let at = thread_pointer().wrapping_add_signed(shim.block_offset);
+        // SAFETY: the block, 16 bytes in this thread's static TLS.
+        let block = unsafe { std::slice::from_raw_parts(at as *const u8, 16) };
+        assert_eq!(&block[..8], &image);
+        assert_eq!(&block[8..], &[0; 8]);
+        // A new thread gets its own copy, initialised.
+        let off = shim.block_offset;
+        std::thread::spawn(move || {
+            let at = thread_pointer().wrapping_add_signed(off);
+            // SAFETY: as above, in this thread.
+            let block = unsafe { std::slice::from_raw_parts(at as *const u8, 16) };
+            assert_eq!(&block[..8], &[1, 2, 3, 4, 5, 6, 7, 8]);
+        })
+        .join()
+        .unwrap();
+    }
+}
