@@ -29,6 +29,9 @@ struct Archive<'d> {
     /// Members of an archive without a symbol index: (name, contents).
     direct: Vec<(String, &'d [u8])>,
     pulled: FxHashSet<u64>,
+    /// One of the libraries the gcc driver adds (libgcc.a...): a member is
+    /// pulled only for a name nothing outside the unit defines.
+    implicit: bool,
 }
 
 fn open<'d>(name: &'d str, bytes: &'d [u8]) -> Result<Archive<'d>> {
@@ -54,6 +57,10 @@ fn open<'d>(name: &'d str, bytes: &'d [u8]) -> Result<Archive<'d>> {
                 let sym = sym.map_err(|e| malformed(format!("archive symbol index: {e}")))?;
                 let ArchiveOffset(off) = sym.offset();
                 index.entry(sym.name()).or_insert(off);
+                // A default version `name@@VER` defines `name`.
+                if let Some(base) = default_version_base(sym.name()) {
+                    index.entry(base).or_insert(off);
+                }
             }
         }
         None => {
@@ -76,6 +83,9 @@ fn open<'d>(name: &'d str, bytes: &'d [u8]) -> Result<Archive<'d>> {
                     .filter(|s| !s.is_local() && s.def != SymbolDef::Undefined)
                 {
                     index.entry(s.name.as_bytes()).or_insert(key);
+                    if let Some(base) = default_version_base(s.name.as_bytes()) {
+                        index.entry(base).or_insert(key);
+                    }
                 }
                 direct.push((mname, data));
             }
@@ -88,7 +98,14 @@ fn open<'d>(name: &'d str, bytes: &'d [u8]) -> Result<Archive<'d>> {
         index,
         direct,
         pulled: FxHashSet::default(),
+        implicit: false,
     })
+}
+
+/// `name` of a default version `name@@VER`.
+fn default_version_base(name: &[u8]) -> Option<&[u8]> {
+    let at = name.windows(2).position(|w| w == b"@@")?;
+    (at > 0).then(|| &name[..at])
 }
 
 /// How messages name a member: `archive(member)`, with any control
@@ -133,17 +150,28 @@ impl<'d> Archive<'d> {
     }
 }
 
-/// Adds to `objects` the members of `archives` (name, bytes) that they need.
+/// Adds to `objects` the members of `archives` (name, bytes) that they
+/// need, and those of the `implicit` archives (the libraries the gcc
+/// driver adds after the user's inputs) that define a name for which
+/// `outside` (does the process or the global scope define it?) is false.
 pub(crate) fn select<'d>(
     objects: &mut Vec<ObjectFile<'d>>,
     archives: &[(&'d str, &'d [u8])],
+    implicit: &[(&'d str, &'d [u8])],
+    outside: &dyn Fn(&str) -> bool,
 ) -> Result<()> {
-    if archives.is_empty() {
+    if archives.is_empty() && implicit.is_empty() {
         return Ok(());
     }
     let mut archives: Vec<Archive<'d>> = archives
         .iter()
         .map(|&(n, b)| open(n, b))
+        .chain(implicit.iter().map(|&(n, b)| {
+            open(n, b).map(|a| Archive {
+                implicit: true,
+                ..a
+            })
+        }))
         .collect::<Result<_>>()?;
     let mut defined: FxHashSet<&'d str> = FxHashSet::default();
     let mut undefined: Vec<&'d str> = Vec::new();
@@ -152,6 +180,9 @@ pub(crate) fn select<'d>(
             for s in obj.symbols.iter().skip(1).filter(|s| !s.is_local()) {
                 if s.def != SymbolDef::Undefined {
                     defined.insert(s.name);
+                    if let Some(base) = default_version_base(s.name.as_bytes()) {
+                        defined.insert(&s.name[..base.len()]);
+                    }
                 } else if !s.is_weak() && !s.name.is_empty() {
                     undefined.push(s.name);
                 }
@@ -173,6 +204,9 @@ pub(crate) fn select<'d>(
                 let Some(&off) = archive.index.get(name.as_bytes()) else {
                     continue;
                 };
+                if archive.implicit && outside(name) {
+                    continue;
+                }
                 if !archive.pulled.insert(off) {
                     continue;
                 }

@@ -147,6 +147,19 @@ pub enum Error {
         why: String,
     },
 
+    /// An input needs an executable stack, which objdl gives only when
+    /// asked ([`crate::OpenOptions::exec_stack`]): it breaks W^X for every
+    /// thread of the process.
+    #[error("{file}: needs an executable stack ({why}); objdl refuses it by default, as it makes every thread's stack writable and executable: {fix}, or allow it with --exec-stack (OpenOptions::exec_stack)")]
+    ExecutableStack {
+        /// The input.
+        file: String,
+        /// Why it needs one.
+        why: &'static str,
+        /// How to do without.
+        fix: &'static str,
+    },
+
     /// Symbols that nothing defines. Every one of them is listed.
     #[error("unresolved symbols: {}", list_unresolved(.0))]
     Unresolved(Vec<Unresolved>),

@@ -179,7 +179,7 @@ pub fn inspect(name: &str, bytes: &[u8]) -> Result<ObjectInfo> {
         .collect();
     let mut relocations = Vec::new();
     for sec in &obj.sections {
-        for r in sec.relocs {
+        for r in sec.relocs.iter() {
             relocations.push(RelocationInfo {
                 section: sec.name.to_string(),
                 offset: r.offset(),

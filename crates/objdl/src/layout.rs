@@ -70,10 +70,12 @@ pub(crate) struct Table {
 pub(crate) struct SyntheticOffsets {
     /// `__dso_handle`, an 8-byte word in the data segment.
     pub dso_handle: u64,
-    /// The stubs for `atexit`, `at_quick_exit`, `pthread_atfork`, in text.
-    pub stubs: [u64; 3],
-    /// Words holding `__cxa_atexit`, `__cxa_at_quick_exit`, `__register_atfork`.
-    pub stub_slots: [u64; 3],
+    /// The stubs for `atexit`, `at_quick_exit`, `pthread_atfork`,
+    /// `on_exit`, in text.
+    pub stubs: [u64; 4],
+    /// Words holding `__cxa_atexit`, `__cxa_at_quick_exit`,
+    /// `__register_atfork` and objdl's `on_exit`.
+    pub stub_slots: [u64; 4],
     /// Room for a copy of each [`crate::resolve::CopyCandidate`], read-only.
     pub copies: Vec<u64>,
     /// The stub (`jmp *slot(%rip)`) of each IFUNC, in text: its canonical address.
@@ -456,6 +458,7 @@ impl Layout {
                 Synthetic::Atexit => self.synthetic.stubs[0],
                 Synthetic::AtQuickExit => self.synthetic.stubs[1],
                 Synthetic::PthreadAtfork => self.synthetic.stubs[2],
+                Synthetic::OnExit => self.synthetic.stubs[3],
                 Synthetic::GlobalOffsetTable => got_base,
                 // An offset in the TLS block, not an address (`tls_offset`).
                 Synthetic::TlsModuleBase => return None,

@@ -11,6 +11,7 @@ use crate::archive;
 use crate::debug;
 use crate::error::{Error, Result};
 use crate::host::Host;
+use crate::implicit;
 use crate::layout::{self, align_up, PAGE};
 use crate::memory::{Protection, Reservation};
 use crate::namespace::{Claim, Namespace, Opened};
@@ -84,6 +85,9 @@ pub struct OpenOptions {
     debugger: Option<bool>,
     perf_map: Option<bool>,
     size_limit: Option<u64>,
+    entry: Option<String>,
+    no_implicit_libraries: bool,
+    exec_stack: bool,
 }
 
 /// Whether a unit's exports resolve the references of units opened later.
@@ -136,6 +140,56 @@ impl OpenOptions {
     /// ```
     pub fn size_limit(&mut self, bytes: u64) -> &mut OpenOptions {
         self.size_limit = Some(bytes.min(crate::limits::MAX_UNIT_SIZE));
+        self
+    }
+
+    /// The unit's entry point: the symbol [`Unit::entry_point`] gives the
+    /// address of, found as `ld -e SYMBOL` finds it, whatever its
+    /// visibility (`main` in objects built with `-fvisibility=hidden` is
+    /// hidden, so not exported, and [`Unit::get`] does not find it).
+    ///
+    /// ```no_run
+    /// # use objdl::{Linker, OpenOptions};
+    /// let linker = Linker::new();
+    /// let unit = unsafe { OpenOptions::new().entry("main").open(&linker, ["prog.o"])? };
+    /// let main = unit.entry_point().expect("prog.o defines main");
+    /// # Ok::<(), objdl::Error>(())
+    /// ```
+    ///
+    /// [`Unit::entry_point`]: crate::Unit::entry_point
+    /// [`Unit::get`]: crate::Unit::get
+    pub fn entry(&mut self, symbol: &str) -> &mut OpenOptions {
+        self.entry = Some(symbol.to_string());
+        self
+    }
+
+    /// Whether to look for what stays unresolved in the libraries the gcc
+    /// driver links after the user's inputs: `libgcc.a` and `libgcov.a`,
+    /// then `libgcc_s.so.1`, then `libc_nonshared.a`. On by default.
+    ///
+    /// ```
+    /// let mut opts = objdl::OpenOptions::new();
+    /// opts.implicit_libraries(false); // only what the inputs and the process define
+    /// ```
+    pub fn implicit_libraries(&mut self, yes: bool) -> &mut OpenOptions {
+        self.no_implicit_libraries = !yes;
+        self
+    }
+
+    /// Whether to load objects that need an executable stack: one whose
+    /// `.note.GNU-stack` section is executable (gcc marks so an object
+    /// whose nested function's address escapes, for the trampoline it
+    /// writes on the stack) or that has no such section. They are refused
+    /// by default. Allowing one makes the stacks of every thread, present
+    /// and future, writable *and executable*, as `ld.so` does when it loads
+    /// such a library: this breaks W^X for the whole process, for good.
+    ///
+    /// ```
+    /// let mut opts = objdl::OpenOptions::new();
+    /// opts.exec_stack(true); // nested functions' trampolines, at W^X's cost
+    /// ```
+    pub fn exec_stack(&mut self, yes: bool) -> &mut OpenOptions {
+        self.exec_stack = yes;
         self
     }
 
@@ -315,6 +369,7 @@ impl Linker {
             ifuncs,
             tls,
             entry,
+            entry_point,
             gdb,
             perf,
             ..
@@ -368,6 +423,7 @@ impl Linker {
             tls,
             gdb,
             perf,
+            entry_point,
         };
         let inner = UnitInner::new(mem, parts);
         // 7, 8. Register and initialise.
@@ -428,9 +484,11 @@ impl Linker {
     }
 
     /// Stages 1 to 5: read, parse, resolve, lay out, plan, place, relocate.
+    /// What stays unresolved is looked for in the libraries the gcc driver
+    /// adds (see [`crate::implicit`]), one stage at a time, relinking after
+    /// each.
     fn link(&self, inputs: Vec<Input>, opts: &OpenOptions, check: bool) -> Result<Linked> {
         let started = Instant::now();
-        // Read.
         let mut files: Vec<(String, FileBytes)> = Vec::with_capacity(inputs.len());
         for input in inputs {
             files.push(match input {
@@ -444,11 +502,48 @@ impl Linker {
                 Input::Bytes { name, bytes } => (name, FileBytes::Owned(bytes)),
             });
         }
+        let user_inputs = files.len();
+        let stages: &[implicit::Stage] = if opts.no_implicit_libraries {
+            &[]
+        } else {
+            implicit::stages()
+        };
+        let mut stages = stages.iter();
+        loop {
+            let linked = self.link_files(&files, user_inputs, started, opts, check);
+            let (Err(Error::Unresolved(_)), Some(stage)) = (&linked, stages.next()) else {
+                return linked;
+            };
+            match stage {
+                implicit::Stage::Archives(paths) => {
+                    for p in paths {
+                        if let Ok(bytes) = FileBytes::map(p) {
+                            files.push((p.display().to_string(), bytes));
+                        }
+                    }
+                }
+                // A library that cannot be loaded leaves the names unresolved.
+                implicit::Stage::Shared(p) => {
+                    let _ = self.host.load_library(&p.to_string_lossy(), &[]);
+                }
+            }
+        }
+    }
 
+    /// [`Linker::link`] of `files`, of which those from `user_inputs` on are
+    /// archives of the libraries the gcc driver adds.
+    fn link_files(
+        &self,
+        files: &[(String, FileBytes)],
+        user_inputs: usize,
+        started: Instant,
+        opts: &OpenOptions,
+        check: bool,
+    ) -> Result<Linked> {
         // 1. Parse, then pull what the objects need from archives.
         let mut objects = Vec::with_capacity(files.len());
         let mut archives = Vec::new();
-        for (name, bytes) in &files {
+        for (name, bytes) in &files[..user_inputs] {
             let bytes: &[u8] = bytes;
             if archive::is_archive(bytes) {
                 archives.push((name.as_str(), bytes));
@@ -456,6 +551,10 @@ impl Linker {
                 objects.push(parse::parse(name, bytes)?);
             }
         }
+        let implicit: Vec<(&str, &[u8])> = files[user_inputs..]
+            .iter()
+            .map(|(name, bytes)| (name.as_str(), &bytes[..]))
+            .collect();
         // An input's malformed relocation is reported before what it may
         // have caused further on (relocations are checked only later).
         let malformed_first = |objects: &[parse::ObjectFile<'_>], err: Error| -> Error {
@@ -464,9 +563,11 @@ impl Linker {
                 .find_map(|o| o.check_relocations().err())
                 .unwrap_or(err)
         };
-        if let Err(err) = archive::select(&mut objects, &archives) {
+        let outside = |name: &str| resolve::defined_outside(name, &self.host, &self.namespace);
+        if let Err(err) = archive::select(&mut objects, &archives, &implicit, &outside) {
             return Err(malformed_first(&objects, err));
         }
+        executable_stack(&objects, opts, check).map_err(|err| malformed_first(&objects, err))?;
         // Which mapped file each object lies in (archive members too).
         for obj in &mut objects {
             let at = obj.data.as_ptr() as u64;
@@ -480,7 +581,8 @@ impl Linker {
             });
         }
         // 2. Resolve.
-        let mut res = match resolve::resolve(&mut objects, &self.host, &self.namespace) {
+        let entry = opts.entry.as_deref();
+        let mut res = match resolve::resolve(&mut objects, &self.host, &self.namespace, entry) {
             Ok(res) => res,
             Err(err) => return Err(malformed_first(&objects, err)),
         };
@@ -501,7 +603,7 @@ impl Linker {
             objects: &objects,
             res: &res,
             layout: &layout,
-            files: &files,
+            files,
             max_align,
         };
         let placed = match self.speculate(&unit, opts, check)? {
@@ -521,7 +623,7 @@ impl Linker {
                     objects: &objects,
                     res: &res,
                     layout: &layout,
-                    files: &files,
+                    files,
                     max_align,
                 };
                 self.place(&unit, opts, check, initial_exec)?
@@ -586,6 +688,7 @@ impl Linker {
             .zip(&layout.synthetic.ifunc_slots)
             .map(|(&t, &slot)| (address_of(t, &layout, &res, tail, base), slot))
             .collect();
+        let entry_point = res.entry.map(|t| address_of(t, &layout, &res, tail, base));
         Ok(Linked {
             image,
             tail,
@@ -604,6 +707,7 @@ impl Linker {
             ifuncs,
             tls,
             entry,
+            entry_point,
             gdb,
             perf,
             groups: res.groups,
@@ -1144,6 +1248,8 @@ struct Linked {
     tls: ThreadLocals,
     /// The libc and libgcc entry points the unit's life cycle uses.
     entry: runtime::Entry,
+    /// The address of the entry point asked for ([`OpenOptions::entry`]).
+    entry_point: Option<u64>,
     /// The unit's entries in GDB's list.
     gdb: Vec<debug::GdbEntry>,
     /// The unit's range and name, when its functions went to the perf map.
@@ -1317,6 +1423,7 @@ fn write_synthetics(
         (Synthetic::Atexit, entry.cxa_atexit),
         (Synthetic::AtQuickExit, entry.cxa_at_quick_exit),
         (Synthetic::PthreadAtfork, entry.register_atfork),
+        (Synthetic::OnExit, runtime::on_exit_entry()),
     ];
     for (i, (kind, target)) in kinds.into_iter().enumerate() {
         if !res.synthetics_used.contains(&(kind as u8)) {
@@ -1327,6 +1434,7 @@ fn write_synthetics(
         let stub = syn.stubs[i];
         let reg = match kind {
             Synthetic::Atexit => arch::HandleArg::Third { zero_second: true },
+            Synthetic::OnExit => arch::HandleArg::Third { zero_second: false },
             Synthetic::AtQuickExit => arch::HandleArg::Second,
             _ => arch::HandleArg::Fourth,
         };
@@ -1533,7 +1641,7 @@ fn initial_exec_error(
 ) -> Error {
     for (oi, obj) in objects.iter().enumerate() {
         for (si, sec) in obj.sections.iter().enumerate() {
-            for r in sec.relocs {
+            for r in sec.relocs.iter() {
                 if res.initial_exec.contains_key(&(oi as u32, r.sym())) {
                     return Error::StaticTls {
                         site: Box::new(plan::site(obj, si, r.offset())),
@@ -1558,4 +1666,59 @@ fn unit_name(objects: &[parse::ObjectFile<'_>]) -> String {
         .map(|o| o.name.as_str())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Refuses objects that need an executable stack unless
+/// [`OpenOptions::exec_stack`] allows them; then makes the stacks
+/// executable (not for a check), once per process: glibc never makes them
+/// non-executable again.
+fn executable_stack(
+    objects: &[parse::ObjectFile<'_>],
+    opts: &OpenOptions,
+    check: bool,
+) -> Result<()> {
+    let Some(obj) = objects
+        .iter()
+        .find(|o| o.stack != parse::StackNote::NotExecutable)
+    else {
+        return Ok(());
+    };
+    if !opts.exec_stack {
+        let (why, fix) = match obj.stack {
+            parse::StackNote::Executable => (
+                "its .note.GNU-stack section is executable, as gcc marks an object whose nested function's address is taken",
+                "compile with -ftrampoline-impl=heap (gcc 14 and later) or do not take a nested function's address",
+            ),
+            _ => (
+                "it has no .note.GNU-stack section, which means an executable stack",
+                "add `.section .note.GNU-stack,\"\",@progbits` to hand-written assembly",
+            ),
+        };
+        return Err(Error::ExecutableStack {
+            file: obj.name.clone(),
+            why,
+            fix,
+        });
+    }
+    if check {
+        return Ok(());
+    }
+    static EXECUTABLE: std::sync::OnceLock<std::result::Result<shim::Shim, String>> =
+        std::sync::OnceLock::new();
+    let made = EXECUTABLE.get_or_init(|| {
+        let spec = shim::ShimSpec {
+            exec_stack: true,
+            ..shim::ShimSpec::default()
+        };
+        shim::load(&spec).map_err(|e| match e {
+            shim::ShimError::StaticTls(why) | shim::ShimError::Other(why) => why,
+        })
+    });
+    match made {
+        Ok(_) => Ok(()),
+        Err(why) => Err(Error::Unsupported {
+            file: obj.name.clone(),
+            what: format!("an executable stack: glibc would not make the stacks executable: {why}"),
+        }),
+    }
 }

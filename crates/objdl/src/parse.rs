@@ -6,6 +6,8 @@
 
 use object::elf;
 use object::read::elf::{FileHeader, SectionHeader, Sym as _};
+use std::borrow::Cow;
+
 use object::{LittleEndian as LE, SectionIndex};
 
 use crate::arch;
@@ -52,8 +54,9 @@ pub(crate) struct Section<'d> {
     pub align: u64,
     /// The file contents; empty for `SHT_NOBITS`.
     pub data: &'d [u8],
-    /// This section's relocations.
-    pub relocs: &'d [Reloc],
+    /// This section's relocations: read in place (`SHT_RELA`), or decoded
+    /// (`SHT_CREL`).
+    pub relocs: Cow<'d, [Reloc]>,
     /// For a constructor/destructor table, its init priority (65536 when none).
     pub priority: u32,
     /// Discarded because its COMDAT group was already seen.
@@ -155,6 +158,21 @@ pub(crate) struct ObjectFile<'d> {
     /// Where `data` lies in a mapped input file, when it does: large
     /// sections are then mapped from the file instead of copied.
     pub backing: Option<Backing>,
+    /// What the object says of the stack it needs.
+    pub stack: StackNote,
+}
+
+/// What an object's `.note.GNU-stack` section says of the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StackNote {
+    /// Present, not executable: the stack need not be executable.
+    NotExecutable,
+    /// Present and executable (`SHF_EXECINSTR`): gcc marks so an object
+    /// whose nested function's address escapes (a trampoline on the stack).
+    Executable,
+    /// Absent, which the toolchain takes to mean executable (hand-written
+    /// assembly without the section, old compilers).
+    Missing,
 }
 
 /// The place of an object's bytes in a mapped input file.
@@ -175,10 +193,10 @@ impl ObjectFile<'_> {
         let nsyms = self.symbols.len() as u64;
         let mut kinds = 0;
         for sec in &self.sections {
-            let (bad, k) = scan_relocs(sec.relocs, nsyms, sec.size);
+            let (bad, k) = scan_relocs(&sec.relocs, nsyms, sec.size);
             kinds |= k;
             if bad {
-                for r in sec.relocs {
+                for r in sec.relocs.iter() {
                     self.check_relocation(sec, r)?;
                 }
             }
@@ -312,6 +330,60 @@ fn has_control(name: &str) -> bool {
     name.chars().any(char::is_control)
 }
 
+/// The symbol a GCC LTO object without machine code defines.
+const GCC_LTO_SLIM: &str = "__gnu_lto_slim";
+
+const GCC_SLIM_LTO: &str = "a GCC LTO object (-flto) without machine code (slim): `objdl run` compiles such an input first (gcc -r -flinker-output=nolto-rel); otherwise rebuild it with -ffat-lto-objects or without -flto";
+
+const LLVM_BITCODE: &str = "LLVM bitcode (clang -flto), not machine code: `objdl run` compiles such an input first (clang -c); otherwise rebuild it without -flto";
+
+/// Does `bytes` start like LLVM bitcode, raw or in its wrapper?
+fn is_llvm_bitcode(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"BC\xc0\xde") || bytes.starts_with(&[0xde, 0xc0, 0x17, 0x0b])
+}
+
+/// What kind of link-time-optimisation input an object file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LtoObject {
+    /// A GCC LTO object without machine code (`gcc -c -flto`, slim):
+    /// `gcc -r -flinker-output=nolto-rel` makes it an ordinary object.
+    GccSlim,
+    /// LLVM bitcode (`clang -c -flto`): `clang -c` makes it an object.
+    LlvmBitcode,
+}
+
+/// Whether `bytes` is an LTO input that holds no machine code, which
+/// objdl cannot load as it is (it refuses it, naming LTO). A fat GCC LTO
+/// object (`-ffat-lto-objects`) has its machine code, and is not one.
+///
+/// ```
+/// assert_eq!(objdl::lto_object(b"BC\xc0\xde\x35\x14"), Some(objdl::LtoObject::LlvmBitcode));
+/// assert_eq!(objdl::lto_object(b"\x7fELF"), None);
+/// ```
+pub fn lto_object(bytes: &[u8]) -> Option<LtoObject> {
+    use object::read::elf::FileHeader as _;
+    if is_llvm_bitcode(bytes) {
+        return Some(LtoObject::LlvmBitcode);
+    }
+    let e = LE;
+    let header = elf::FileHeader64::<LE>::parse(bytes).ok()?;
+    let sections = header.sections(e, bytes).ok()?;
+    let lto = sections.iter().any(|sh| {
+        sections
+            .section_name(e, sh)
+            .is_ok_and(|n| n.starts_with(b".gnu.lto_"))
+    });
+    if !lto {
+        return None;
+    }
+    let symbols = sections.symbols(e, bytes, elf::SHT_SYMTAB).ok()?;
+    symbols
+        .iter()
+        .any(|s| symbols.symbol_name(e, s) == Ok(GCC_LTO_SLIM.as_bytes()))
+        .then_some(LtoObject::GccSlim)
+}
+
 /// Does `bytes` start like an ELF file?
 pub(crate) fn is_elf(bytes: &[u8]) -> bool {
     bytes.starts_with(b"\x7fELF")
@@ -335,6 +407,9 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
         )));
     }
     if &data[..4] != b"\x7fELF" {
+        if is_llvm_bitcode(data) {
+            return Err(unsupported(LLVM_BITCODE.into()));
+        }
         return Err(malformed("not an ELF file (bad magic)".into()));
     }
     if data[4] != elf::ELFCLASS64.0 {
@@ -377,6 +452,7 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
     // Sections.
     let mut sections = Vec::with_capacity(count);
     let mut groups = Vec::new();
+    let mut stack = StackNote::Missing;
     // The section names' string table, read as the symbols' is (object's
     // own lookup would make the `memchr` crate probe the CPU with `cpuid`,
     // which costs tens of microseconds in a virtual machine).
@@ -424,6 +500,13 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
             return Err(unsupported(at(&format!(
                 "alignment {align:#x} is larger than {MAX_ALIGN:#x}"
             ))));
+        }
+        if sname == ".note.GNU-stack" {
+            stack = if flags.contains(elf::SHF_EXECINSTR) {
+                StackNote::Executable
+            } else {
+                StackNote::NotExecutable
+            };
         }
         let kind = if !alloc {
             SectionKind::Skip
@@ -511,11 +594,9 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
                 }
             }
         }
-        if (sh_type == elf::SHT_REL || sh_type == elf::SHT_CREL || sh_type == elf::SHT_RELR)
-            && alloc_target(&table, sh, e)
-        {
+        if (sh_type == elf::SHT_REL || sh_type == elf::SHT_RELR) && alloc_target(&table, sh, e) {
             return Err(unsupported(at(
-                "relocations of type SHT_REL, SHT_CREL or SHT_RELR (x86-64 objects use SHT_RELA)",
+                "relocations of type SHT_REL or SHT_RELR (x86-64 objects use SHT_RELA or SHT_CREL)",
             )));
         }
         sections.push(Section {
@@ -524,7 +605,7 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
             size,
             align,
             data: data_range,
-            relocs: &[],
+            relocs: Cow::Borrowed(&[]),
             priority,
             discarded: false,
         });
@@ -561,6 +642,16 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
     let mut special = Vec::new();
     let symbols = read_symbols(symtab.symbols(), strtab, &sections, &xindex, &mut special)
         .map_err(|(i, bad)| bad_symbol(name, i, &symtab.symbols()[i], strtab, &sections, bad))?;
+    // A GCC LTO object holds GIMPLE in `.gnu.lto_*` sections; a slim one
+    // (the default with -flto) holds nothing else, which would load as an
+    // empty unit. A fat one (-ffat-lto-objects) also has its machine code.
+    if sections.iter().any(|s| s.name.starts_with(".gnu.lto_"))
+        && special
+            .iter()
+            .any(|&i| symbols[i as usize].name == GCC_LTO_SLIM)
+    {
+        return Err(unsupported(GCC_SLIM_LTO.into()));
+    }
 
     // Relocations, only for sections that are loaded, read in place by
     // every later pass. Each entry is checked by `check_relocations`, or by
@@ -568,12 +659,10 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
     let mut reloc_total = 0usize;
     let mut has_relocs = vec![false; sections.len()];
     for (i, sh) in table.iter().enumerate() {
-        let Some((rela, _symtab)) = sh
-            .rela(e, data)
-            .map_err(|err| malformed(format!("relocation section {i}: {err}")))?
-        else {
+        let crel = sh.sh_type(e) == elf::SHT_CREL;
+        if sh.sh_type(e) != elf::SHT_RELA && !crel {
             continue;
-        };
+        }
         let target = sh.sh_info(e) as usize;
         let Some(tsec) = sections.get(target) else {
             return Err(malformed(format!(
@@ -583,6 +672,23 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
         if tsec.kind == SectionKind::Skip {
             continue;
         }
+        let rela: Cow<'_, [Reloc]> = if crel {
+            let bytes = sh
+                .data(e, data)
+                .map_err(|_| malformed(format!("relocation section {i}: lies outside the file")))?;
+            Cow::Owned(
+                decode_crel(bytes)
+                    .map_err(|what| malformed(format!("relocation section {i}: {what}")))?,
+            )
+        } else {
+            match sh
+                .rela(e, data)
+                .map_err(|err| malformed(format!("relocation section {i}: {err}")))?
+            {
+                Some((rela, _symtab)) => Cow::Borrowed(rela),
+                None => continue,
+            }
+        };
         let tname = tsec.name;
         // SHT_NOBITS: there is nothing to patch (and later stages read the
         // instruction bytes around a field from the section's contents).
@@ -648,7 +754,38 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
         special,
         groups: comdats,
         backing: None,
+        stack,
     })
+}
+
+/// Decodes a `SHT_CREL` section (compact relocations, `clang -Wa,--crel`)
+/// into RELA entries, which every later pass reads as it reads `SHT_RELA`.
+fn decode_crel(bytes: &[u8]) -> std::result::Result<Vec<Reloc>, String> {
+    let crel = object::read::elf::CrelIterator::new(bytes).map_err(|e| format!("CREL: {e}"))?;
+    if !crel.is_rela() {
+        return Err("CREL without addends (x86-64 relocations have explicit addends)".into());
+    }
+    // Each entry takes a byte at least: a count beyond that is a lie.
+    let count = crel.len();
+    if count > bytes.len() || count > crate::limits::MAX_RELOCS {
+        return Err(format!(
+            "CREL: {count} relocations in {} bytes",
+            bytes.len()
+        ));
+    }
+    let mut out = Vec::with_capacity(count);
+    for r in crel {
+        let r = r.map_err(|e| format!("CREL: {e}"))?;
+        out.push(elf::Rela64 {
+            r_offset: object::U64::new(LE, r.r_offset),
+            r_info: object::U64::new(LE, (u64::from(r.r_sym) << 32) | u64::from(r.r_type.0)),
+            r_addend: object::I64::new(LE, r.r_addend),
+        });
+    }
+    if out.len() != count {
+        return Err(format!("CREL: {} of {count} relocations", out.len()));
+    }
+    Ok(out)
 }
 
 /// Checks every relocation of a section at once: whether any refers to a

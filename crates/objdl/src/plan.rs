@@ -146,7 +146,7 @@ pub(crate) fn demands(
                     addresses,
                     data: sec.data,
                 };
-                ri = settle(&mut d, sec.relocs, ri, &at);
+                ri = settle(&mut d, &sec.relocs, ri, &at);
                 let Some(r) = sec.relocs.get(ri) else {
                     break;
                 };

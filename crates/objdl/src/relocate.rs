@@ -163,7 +163,7 @@ pub(crate) fn relocate(
                     let planned = matches!(slow, Slow::Apply);
                     ri = apply_fast(
                         bytes,
-                        sec.relocs,
+                        &sec.relocs,
                         ri,
                         &addrs,
                         (sec_addr, got, planned),
@@ -707,7 +707,7 @@ fn relocate_tls_initialiser(
     let sec = &obj.sections[si];
     let bytes = &mut template.image[start as usize..(start + sec.size) as usize];
     counts.relocations += sec.relocs.len() as u64;
-    for r in sec.relocs {
+    for r in sec.relocs.iter() {
         counts.by_type[r.kind().0 as usize & 63] += 1;
         let target = res.targets.get(obj, oi, r.sym() as usize);
         let a = i128::from(r.addend());

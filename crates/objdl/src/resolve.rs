@@ -27,6 +27,9 @@ pub(crate) enum Synthetic {
     AtQuickExit,
     /// `pthread_atfork(a, b, c)`: `__register_atfork(a, b, c, &__dso_handle)`.
     PthreadAtfork,
+    /// `on_exit(f, arg)`: registered under `&__dso_handle` (see
+    /// [`crate::runtime`]), so that it runs when the unit closes, not after.
+    OnExit,
     /// `_GLOBAL_OFFSET_TABLE_`: the base of the unit's GOT.
     GlobalOffsetTable,
     /// `_TLS_MODULE_BASE_`: the start of the unit's TLS block, which
@@ -41,6 +44,7 @@ impl Synthetic {
             "atexit" => Synthetic::Atexit,
             "at_quick_exit" => Synthetic::AtQuickExit,
             "pthread_atfork" | "__pthread_atfork" => Synthetic::PthreadAtfork,
+            "on_exit" => Synthetic::OnExit,
             "_GLOBAL_OFFSET_TABLE_" => Synthetic::GlobalOffsetTable,
             "_TLS_MODULE_BASE_" => Synthetic::TlsModuleBase,
             _ => return None,
@@ -203,6 +207,8 @@ pub(crate) struct Resolution<'d> {
     /// relocations reach (general- and local-dynamic forms), to be looked up
     /// by [`dynamic_thread_locals`].
     pub dynamic_tls: Vec<(u32, u32)>,
+    /// The unit's definition of the entry point asked for, if any.
+    pub entry: Option<Target>,
 }
 
 /// libc variables that are set before `main` and that libc never changes
@@ -257,10 +263,13 @@ struct Definition {
 }
 
 /// Resolves every symbol of `objects`.
+/// `entry` names the unit's entry point, found whatever its visibility
+/// (see [`Resolution::entry`]).
 pub(crate) fn resolve<'d>(
     objects: &mut [ObjectFile<'d>],
     host: &Host,
     namespace: &Namespace,
+    entry: Option<&str>,
 ) -> Result<Resolution<'d>> {
     let section_redirects = discard_duplicate_groups(objects);
     // Groups a Global unit already provides: this unit keeps its copies
@@ -434,11 +443,8 @@ pub(crate) fn resolve<'d>(
         let alias = format!("{base}@{version}");
         match ids.get(alias.as_str()) {
             // Referred to by that name: it is defined (and exported) as such.
-            Some(&id) => {
-                if defs[id as usize].is_none() {
-                    defs[id as usize] = Some(def);
-                }
-            }
+            Some(&id) if defs[id as usize].is_none() => defs[id as usize] = Some(def),
+            Some(_) => {}
             None if def.exported => versioned_exports.push((alias, ids[base])),
             None => {}
         }
@@ -555,6 +561,11 @@ pub(crate) fn resolve<'d>(
             Some((names[id], def_target(d, id as u32)))
         })
         .collect();
+    // The entry point, as ld finds `-e SYMBOL` (crt1.o's reference to
+    // `main`): any global definition of the unit, hidden ones too.
+    let entry = entry
+        .and_then(|name| ids.get(name))
+        .and_then(|&id| Some(def_target(defs[id as usize].as_ref()?, id)));
     let versioned_exports = versioned_exports
         .into_iter()
         .map(|(alias, id)| {
@@ -578,6 +589,7 @@ pub(crate) fn resolve<'d>(
         initial_exec_names: Vec::new(),
         initial_exec: FxHashMap::default(),
         dynamic_tls: Vec::new(),
+        entry,
     })
 }
 
@@ -637,6 +649,21 @@ fn section_bound(
         index: index as u32,
         stop,
     })
+}
+
+/// Whether something outside the unit defines `name` for it: a Global
+/// unit, the host, objdl, or the process (resolution's order after the
+/// unit's own definitions; `__start_`/`__stop_` names are the unit's).
+pub(crate) fn defined_outside(name: &str, host: &Host, namespace: &Namespace) -> bool {
+    namespace.lookup(name).is_some()
+        || host.defined(name).is_some()
+        || crate::tls::entry(name).is_some()
+        || crate::thread_exit::entry(name).is_some()
+        || Synthetic::by_name(name).is_some()
+        || name.starts_with("__start_")
+        || name.starts_with("__stop_")
+        || host.dlsym(name).is_some()
+        || host.exe_symbol(name).is_some()
 }
 
 /// Whether `target` lies in a section discarded as a duplicate COMDAT member.
@@ -716,7 +743,7 @@ pub(crate) fn external_facts<'d>(
         if obj_kinds & fact_mask == 0 {
             continue;
         }
-        for r in obj.sections.iter().flat_map(|s| s.relocs) {
+        for r in obj.sections.iter().flat_map(|s| s.relocs.iter()) {
             let kind = r.kind();
             if !FACT_KINDS.contains(&kind) || obj.symbols[r.sym() as usize].is_local() {
                 continue;

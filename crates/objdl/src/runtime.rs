@@ -215,3 +215,62 @@ pub(crate) unsafe fn environ_ptr() -> *const *const libc::c_char {
     // SAFETY: a plain read of libc's global.
     unsafe { environ }
 }
+
+/// A unit's `on_exit` handler and its argument.
+struct OnExit {
+    func: unsafe extern "C" fn(libc::c_int, *mut c_void),
+    arg: *mut c_void,
+}
+
+/// Runs an `on_exit` handler from `__cxa_finalize` (status 0) or `exit`
+/// (its status): glibc calls `__cxa_atexit` handlers as `f(arg, status)`.
+unsafe extern "C" fn run_on_exit(p: *mut c_void, status: libc::c_int) {
+    // SAFETY: boxed by `objdl_on_exit` for this one call.
+    let h = unsafe { Box::from_raw(p.cast::<OnExit>()) };
+    // SAFETY: the unit's handler, still mapped: it runs at the unit's close
+    // (`__cxa_finalize` of its handle) or at exit, never after the unmap.
+    unsafe { (h.func)(status, h.arg) };
+}
+
+/// What a unit's `on_exit(f, arg)` stub calls, with the unit's
+/// `__dso_handle` as `dso`: glibc's `on_exit` registers without a handle,
+/// so the handler would run at exit even after the unit was unmapped; under
+/// the unit's handle, like its `atexit` handlers, it runs when the unit
+/// closes.
+unsafe extern "C" fn objdl_on_exit(
+    func: unsafe extern "C" fn(libc::c_int, *mut c_void),
+    arg: *mut c_void,
+    dso: *mut c_void,
+) -> libc::c_int {
+    type Handler = unsafe extern "C" fn(*mut c_void, libc::c_int);
+    type CxaAtexitStatus = unsafe extern "C" fn(Handler, *mut c_void, *mut c_void) -> libc::c_int;
+    static CXA_ATEXIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let addr = *CXA_ATEXIT.get_or_init(|| {
+        // SAFETY: a NUL-terminated name; RTLD_DEFAULT searches the global scope.
+        unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__cxa_atexit".as_ptr()) as usize }
+    });
+    if addr == 0 {
+        return -1;
+    }
+    // SAFETY: glibc's `int __cxa_atexit(void (*)(void *), void *, void *)`,
+    // whose handlers glibc calls with the exit status as a second argument.
+    let register = unsafe { std::mem::transmute::<usize, CxaAtexitStatus>(addr) };
+    let h = Box::into_raw(Box::new(OnExit { func, arg }));
+    // SAFETY: `run_on_exit` takes the box, once.
+    let rc = unsafe { register(run_on_exit, h.cast(), dso) };
+    if rc != 0 {
+        // SAFETY: not registered, so still ours.
+        drop(unsafe { Box::from_raw(h) });
+    }
+    rc
+}
+
+/// The address of objdl's `on_exit`, for the units' stubs.
+pub(crate) fn on_exit_entry() -> u64 {
+    let f: unsafe extern "C" fn(
+        unsafe extern "C" fn(libc::c_int, *mut c_void),
+        *mut c_void,
+        *mut c_void,
+    ) -> libc::c_int = objdl_on_exit;
+    f as usize as u64
+}

@@ -244,7 +244,7 @@ fn build(spec: &ShimSpec<'_>) -> object::write::Result<(Vec<u8>, Plan)> {
     w.write_dynamic(elf::DT_RELA, rela)?;
     w.write_dynamic(elf::DT_RELASZ, relocations as u64 * 24)?;
     w.write_dynamic(elf::DT_RELAENT, 24)?;
-    w.write_dynamic(elf::DT_FLAGS, u64::from(elf::DF_STATIC_TLS.0))?;
+    w.write_dynamic(elf::DT_FLAGS, elf::DF_STATIC_TLS.0)?;
     w.write_dynamic(elf::DT_NULL, 0)?;
     w.pad_until(words);
     w.write(&vec![0; relocations * 8]);

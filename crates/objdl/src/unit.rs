@@ -106,6 +106,8 @@ pub(crate) struct UnitInner {
     summary: RelocationSummary,
     /// COMDAT group signatures this unit provides.
     groups: Vec<String>,
+    /// The entry point's address ([`crate::OpenOptions::entry`]).
+    entry_point: Option<u64>,
 }
 
 /// A unit's exported symbols: every name in one string, found through a
@@ -188,6 +190,7 @@ pub(crate) struct UnitParts {
     pub tls: ThreadLocals,
     pub gdb: Vec<crate::debug::GdbEntry>,
     pub perf: Option<(u64, u64, String)>,
+    pub entry_point: Option<u64>,
 }
 
 impl UnitInner {
@@ -205,6 +208,7 @@ impl UnitInner {
             tls,
             gdb,
             perf,
+            entry_point,
         } = parts;
         let fins = Box::new(Finalizers {
             fini: std::mem::take(&mut lifecycle.fini),
@@ -233,6 +237,7 @@ impl UnitInner {
             global: AtomicBool::new(false),
             summary,
             groups,
+            entry_point,
         }
     }
 
@@ -405,6 +410,22 @@ impl Unit {
     /// ```
     pub fn address(&self, name: &str) -> Option<u64> {
         self.inner.exports.get(name)
+    }
+
+    /// The address of the unit's entry point, the symbol named with
+    /// [`crate::OpenOptions::entry`], whatever its visibility; `None` if
+    /// none was asked for or the unit does not define it.
+    ///
+    /// ```no_run
+    /// # use objdl::{Linker, OpenOptions};
+    /// let unit = unsafe { OpenOptions::new().entry("main").open(&Linker::new(), ["prog.o"])? };
+    /// if let Some(main) = unit.entry_point() {
+    ///     println!("main is at {main:#x}");
+    /// }
+    /// # Ok::<(), objdl::Error>(())
+    /// ```
+    pub fn entry_point(&self) -> Option<u64> {
+        self.inner.entry_point
     }
 
     /// The unit's exported symbols and their addresses, in no set order.

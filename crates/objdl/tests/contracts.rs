@@ -258,7 +258,7 @@ fn every_bad_input_gets_its_exact_message() {
         linker: good.clone(),
         inputs: vec![Input::bytes("rel.o", b)],
         expected: format!(
-            "rel.o: unsupported: section .rela.text (index {}): relocations of type SHT_REL, SHT_CREL or SHT_RELR (x86-64 objects use SHT_RELA)",
+            "rel.o: unsupported: section .rela.text (index {}): relocations of type SHT_REL or SHT_RELR (x86-64 objects use SHT_RELA or SHT_CREL)",
             rela_text.0
         ),
     });
