@@ -12,6 +12,10 @@
 
 #![no_main]
 
+mod launch;
+mod lto;
+mod restart;
+
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -71,9 +75,43 @@ struct CheckArgs {
     /// Write the relocated unit (from its base, `size` bytes) to FILE.
     #[arg(long, value_name = "FILE")]
     dump: Option<PathBuf>,
+    #[command(flatten)]
+    link: LinkFlags,
     /// Object files (.o) or C sources (.c).
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
+}
+
+/// Linking choices `run` and `check` share.
+#[derive(clap::Args)]
+struct LinkFlags {
+    /// Load objects that need an executable stack (a nested function whose
+    /// address is taken, or no .note.GNU-stack section): makes every
+    /// thread's stack executable, which breaks W^X for the whole process.
+    #[arg(long)]
+    exec_stack: bool,
+    /// Do not look for what stays unresolved in the libraries gcc links
+    /// implicitly (libgcc.a, libgcov.a, libgcc_s, libc_nonshared.a).
+    #[arg(long)]
+    no_implicit_libs: bool,
+}
+
+impl LinkFlags {
+    /// Open options with these choices and `placement`.
+    fn options(&self, placement: Placement) -> OpenOptions {
+        let mut opts = OpenOptions::new();
+        opts.placement(placement)
+            .exec_stack(self.exec_stack)
+            .implicit_libraries(!self.no_implicit_libs);
+        opts
+    }
+}
+
+fn parse_sanitizer(s: &str) -> Result<&'static objdl::Sanitizer, String> {
+    objdl::SANITIZERS
+        .iter()
+        .find(|z| z.flag == s)
+        .ok_or_else(|| format!("`{s}` is not address, thread, undefined or leak"))
 }
 
 fn parse_addr(s: &str) -> Result<u64, String> {
@@ -105,6 +143,14 @@ struct RunArgs {
     /// same policy; the main inputs can call it (repeatable).
     #[arg(long = "unit", value_name = "FILE")]
     units: Vec<PathBuf>,
+    /// Run with this sanitizer's runtime first in the process: address,
+    /// thread, undefined or leak (repeatable). objdl finds the runtimes
+    /// that the inputs call into itself; -fsanitize=leak leaves no mark in
+    /// objects, so it needs this.
+    #[arg(long, value_name = "SANITIZER", value_parser = parse_sanitizer)]
+    sanitize: Vec<&'static objdl::Sanitizer>,
+    #[command(flatten)]
+    link: LinkFlags,
     /// Object files (.o), static archives (.a) or C sources (.c, compiled with $CC -c -O2).
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
@@ -113,124 +159,55 @@ struct RunArgs {
     args: Vec<OsString>,
 }
 
-/// The exit status of a Rust program that panicked.
-const PANICKED: u8 = 101;
-
-// objdl starts from C's `main`, not Rust's: the Rust runtime's start-up
-// reads /proc/self/maps to guard the main thread's stack (about a tenth of
-// a millisecond, a fifth of what loading SQLite takes) and ignores SIGPIPE,
-// which the programs objdl runs do not expect. The arguments still reach
-// `std::env::args` (glibc passes them to initialisers).
-#[no_mangle]
-extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
-    // A panic ends objdl as it would a Rust program, not by unwinding into C.
-    let code = std::panic::catch_unwind(objdl_main).unwrap_or(PANICKED);
-    libc::c_int::from(code)
+/// What objdl does with the process: exit with a status, or hand it to
+/// the program it loaded (see [`launch`]).
+enum Outcome {
+    Exit(u8),
+    Run(launch::Program),
 }
 
-fn objdl_main() -> u8 {
+fn objdl_main() -> Outcome {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run(args),
-        Command::Check(args) => return check(args),
+        Command::Run(args) => return run(args).unwrap_or_else(fail),
+        Command::Check(args) => return Outcome::Exit(check(args)),
         Command::Inspect { inputs } => inspect(&inputs),
     };
     match result {
-        Ok(code) => code,
-        Err(msg) => {
-            eprintln!("objdl: error: {}", one_line(&msg));
-            FAILURE
-        }
+        Ok(code) => Outcome::Exit(code),
+        Err(msg) => fail(msg),
     }
 }
 
-type MainFn = unsafe extern "C" fn(
-    libc::c_int,
-    *const *const libc::c_char,
-    *const *const libc::c_char,
-) -> libc::c_int;
-
-// `objdl_call_main(entry, argc, argv, envp)` calls `entry(argc, argv, envp)`
-// from a frame whose personality routine handles no exception and lets none
-// past in the search phase, so that an exception the program does not catch
-// finds no handler: the C++ runtime then calls std::terminate ("terminate
-// called after throwing an instance of ..."), as in a linked program, where
-// the search ends at `_start`. Without it the search went on into objdl's
-// own frames and stopped at the Rust runtime's catch_unwind, which aborted
-// with "Rust cannot catch foreign exceptions". The frame's CFI is ordinary,
-// so debuggers still unwind through it into objdl's frames.
-std::arch::global_asm!(
-    ".text",
-    ".p2align 4",
-    ".globl objdl_call_main",
-    ".hidden objdl_call_main",
-    ".type objdl_call_main, @function",
-    "objdl_call_main:",
-    "    .cfi_startproc",
-    "    .cfi_personality 0x1b, {personality}", // DW_EH_PE_pcrel | DW_EH_PE_sdata4
-    "    pushq %rbp",
-    "    .cfi_def_cfa_offset 16",
-    "    .cfi_offset %rbp, -16",
-    "    movq %rsp, %rbp",
-    "    .cfi_def_cfa_register %rbp",
-    "    movq %rdi, %rax",
-    "    movl %esi, %edi",
-    "    movq %rdx, %rsi",
-    "    movq %rcx, %rdx",
-    "    callq *%rax",
-    "    popq %rbp",
-    "    .cfi_def_cfa %rsp, 8",
-    "    retq",
-    "    .cfi_endproc",
-    "    .size objdl_call_main, . - objdl_call_main",
-    personality = sym main_caller_personality,
-    options(att_syntax)
-);
-extern "C" {
-    fn objdl_call_main(
-        entry: MainFn,
-        argc: libc::c_int,
-        argv: *const *const libc::c_char,
-        envp: *const *const libc::c_char,
-    ) -> libc::c_int;
+/// objdl's own failure: one line, and its exit status.
+fn fail(msg: String) -> Outcome {
+    eprintln!("objdl: error: {}", one_line(&msg));
+    Outcome::Exit(FAILURE)
 }
 
-/// The personality routine of `objdl_call_main` (the Itanium C++ ABI's
-/// `__personality_routine`): in the search phase, `_URC_FATAL_PHASE1_ERROR`,
-/// which makes `_Unwind_RaiseException` return, as at the end of the stack;
-/// in any other phase (a forced unwind), `_URC_CONTINUE_UNWIND`.
-extern "C" fn main_caller_personality(
-    _version: libc::c_int,
-    actions: libc::c_int,
-    _exception_class: u64,
-    _exception: *mut libc::c_void,
-    _context: *mut libc::c_void,
-) -> libc::c_int {
-    const UA_SEARCH_PHASE: libc::c_int = 1;
-    const URC_FATAL_PHASE1_ERROR: libc::c_int = 3;
-    const URC_CONTINUE_UNWIND: libc::c_int = 8;
-    if actions & UA_SEARCH_PHASE != 0 {
-        URC_FATAL_PHASE1_ERROR
-    } else {
-        URC_CONTINUE_UNWIND
+fn run(args: RunArgs) -> Result<Outcome, String> {
+    if !args.sanitize.is_empty() {
+        return Err(restart::with_sanitizers(&args.sanitize));
     }
-}
+    // argv: the first input's path, then the user's arguments. libc names
+    // the program after it from now on (before any unit is linked).
+    let mut argv: Vec<CString> = Vec::with_capacity(args.args.len() + 1);
+    argv.push(cstring(args.inputs[0].as_os_str().as_bytes())?);
+    for a in &args.args {
+        argv.push(cstring(a.as_bytes())?);
+    }
+    let name: &'static std::ffi::CStr = Box::leak(argv[0].clone().into_boxed_c_str());
+    launch::set_program_name(name);
 
-fn run(args: RunArgs) -> Result<u8, String> {
     let linker = Linker::new();
     let archives = load_libraries(&linker, &args.libs, &args.lib_dirs)?;
     let mut scratch = Scratch::default();
     let mut units = Vec::with_capacity(args.units.len());
     for (i, path) in args.units.iter().enumerate() {
         let input = prepare_input(path, &mut scratch, 1000 + i)?;
-        // SAFETY: as below: the user asked to run this code.
-        let unit = unsafe {
-            OpenOptions::new()
-                .placement(args.place)
-                .scope(Scope::Global)
-                .open(&linker, [input])
-        }
-        .map_err(|e| e.to_string())?;
+        let mut opts = args.link.options(args.place);
+        opts.scope(Scope::Global);
+        let unit = open(&linker, &opts, vec![input], &mut scratch)?;
         if args.stats {
             eprintln!("objdl: unit {}: {}", path.display(), unit.stats());
         }
@@ -241,40 +218,69 @@ fn run(args: RunArgs) -> Result<u8, String> {
         inputs.push(prepare_input(path, &mut scratch, i)?);
     }
     inputs.extend(archives.iter().map(Input::path));
-    // SAFETY: running the user's program is the point of `objdl run`.
-    let unit = unsafe {
-        OpenOptions::new()
-            .placement(args.place)
-            .open(&linker, inputs)
-    }
-    .map_err(|e| e.to_string())?;
+    let mut opts = args.link.options(args.place);
+    opts.entry(&args.entry);
+    let unit = open(&linker, &opts, inputs, &mut scratch)?;
     drop(scratch); // compiled temporaries are no longer needed
     if args.stats {
         eprintln!("objdl: {}", unit.stats());
     }
-    // SAFETY: the C `main` signature; the user chose the entry point.
-    let entry = unsafe { unit.get::<MainFn>(&args.entry) }.map_err(|e| e.to_string())?;
+    let entry = unit
+        .entry_point()
+        .ok_or_else(|| format!("symbol `{}` not found in the unit", args.entry))?;
+    // SAFETY: the C `main` signature; the user chose the entry point, which
+    // the unit defines, and the unit stays loaded (kept) while it runs.
+    let entry: launch::MainFn = unsafe { std::mem::transmute(entry as usize) };
+    Ok(Outcome::Run(launch::Program {
+        entry,
+        args: argv,
+        keep: Box::new((linker, units, unit)),
+    }))
+}
 
-    // argv: the first input's path, then the user's arguments; NULL-terminated.
-    let mut owned: Vec<CString> = Vec::with_capacity(args.args.len() + 1);
-    owned.push(cstring(args.inputs[0].as_os_str().as_bytes())?);
-    for a in &args.args {
-        owned.push(cstring(a.as_bytes())?);
+/// Opens `inputs` as one unit. An LTO input is compiled first (into
+/// `scratch`); an error that a fresh process avoids (a sanitizer's
+/// runtime, a larger static TLS surplus) starts objdl again.
+fn open(
+    linker: &Linker,
+    opts: &OpenOptions,
+    inputs: Vec<Input>,
+    scratch: &mut Scratch,
+) -> Result<objdl::Unit, String> {
+    // SAFETY: running the user's program is the point of `objdl run`.
+    compiling_lto(inputs, scratch, |inputs| unsafe {
+        opts.open(linker, inputs)
+    })?
+    .map_err(|e| match restart::for_error(&e) {
+        Some(why) => format!("{e} ({why})"),
+        None => e.to_string(),
+    })
+}
+
+/// Runs `attempt` on `inputs`; while it refuses an LTO input (which holds
+/// no machine code), that input is compiled (into `scratch`) and `attempt`
+/// runs again. `Err` when compiling fails.
+fn compiling_lto<T>(
+    mut inputs: Vec<Input>,
+    scratch: &mut Scratch,
+    mut attempt: impl FnMut(Vec<Input>) -> objdl::Result<T>,
+) -> Result<objdl::Result<T>, String> {
+    loop {
+        let (file, kind) = match attempt(inputs.clone()) {
+            Err(Error::LtoInput { file, kind }) => (file, kind),
+            other => return Ok(other),
+        };
+        let at = inputs
+            .iter()
+            .position(|i| i.name() == file)
+            .ok_or_else(|| {
+                format!("{file}: an LTO object in an archive: extract and compile it first")
+            })?;
+        let out = scratch.dir()?.join(format!("lto{at}.o"));
+        lto::compile(Path::new(&file), kind, &out)?;
+        let bytes = std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+        inputs[at] = Input::bytes(file, bytes);
     }
-    let mut argv: Vec<*const libc::c_char> = owned.iter().map(|c| c.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    extern "C" {
-        static environ: *const *const libc::c_char;
-    }
-    // SAFETY: argv is a NULL-terminated array of C strings that outlive the
-    // call; environ is libc's environment block; `entry` is a C `main`.
-    let status =
-        unsafe { objdl_call_main(*entry, owned.len() as libc::c_int, argv.as_ptr(), environ) };
-    // Return from main as a linked program does: exit(status) runs the
-    // atexit handlers (the unit's among them, while it is still mapped),
-    // then the unit's finalisers, then flushes stdio.
-    // SAFETY: ends the process; nothing of objdl's needs to run after this.
-    unsafe { libc::exit(status) }
 }
 
 /// The message with control characters (a newline in a symbol or file
@@ -304,8 +310,9 @@ fn check(args: CheckArgs) -> u8 {
         }
         inputs.extend(archives.iter().map(Input::path));
         let place = args.at.map(Placement::At).unwrap_or(args.place);
-        linker
-            .check(inputs, OpenOptions::new().placement(place))
+        let opts = args.link.options(place);
+        compiling_lto(inputs, &mut scratch, |inputs| linker.check(inputs, &opts))
+            .map_err(Err)?
             .map_err(Ok)
     })();
     match outcome {

@@ -53,12 +53,11 @@ fn gdb_sees_loaded_code() {
     );
     let bt: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
     let pos = |needle: &str| bt.iter().position(|l| l.contains(needle));
-    let (leaf, middle, main, host) = (
-        pos("loaded_leaf"),
-        pos("loaded_middle"),
-        pos(" main ()"),
-        pos("objdl::run"),
-    );
+    // The host frame: objdl's own `main`, which calls the program's.
+    let host = bt
+        .iter()
+        .position(|l| l.contains(" in main ()") && !l.contains("dbg.c"));
+    let (leaf, middle, main) = (pos("loaded_leaf"), pos("loaded_middle"), pos("main () at"));
     assert!(
         leaf < middle && middle < main && main < host && host.is_some(),
         "backtrace: {bt:#?}"

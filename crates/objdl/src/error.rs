@@ -147,6 +147,18 @@ pub enum Error {
         why: String,
     },
 
+    /// An input holds no machine code, only a compiler's intermediate
+    /// representation for link-time optimisation: a slim GCC LTO object or
+    /// LLVM bitcode. Compiling it to an object first makes it loadable
+    /// (`objdl run` does); see [`crate::lto_object`].
+    #[error("{file}: unsupported: {}", lto_message(*.kind))]
+    LtoInput {
+        /// The input.
+        file: String,
+        /// Which kind of LTO input.
+        kind: crate::LtoObject,
+    },
+
     /// An input needs an executable stack, which objdl gives only when
     /// asked ([`crate::OpenOptions::exec_stack`]): it breaks W^X for every
     /// thread of the process.
@@ -161,7 +173,7 @@ pub enum Error {
     },
 
     /// Symbols that nothing defines. Every one of them is listed.
-    #[error("unresolved symbols: {}", list_unresolved(.0))]
+    #[error("unresolved symbols: {}{}", list_unresolved(.0), unresolved_hint(.0))]
     Unresolved(Vec<Unresolved>),
 
     /// Two strong definitions of one symbol in one unit.
@@ -240,6 +252,82 @@ pub enum Error {
     /// A symbol name or other string contained a NUL byte or was not valid.
     #[error("invalid name `{0}`")]
     InvalidName(String),
+}
+
+fn lto_message(kind: crate::LtoObject) -> &'static str {
+    match kind {
+        crate::LtoObject::GccSlim => "a GCC LTO object (-flto) without machine code (slim): `objdl run` compiles such an input first (gcc -r -flinker-output=nolto-rel); otherwise rebuild it with -ffat-lto-objects or without -flto",
+        crate::LtoObject::LlvmBitcode => "LLVM bitcode (clang -flto), not machine code: `objdl run` compiles such an input first (clang -c); otherwise rebuild it without -flto",
+    }
+}
+
+/// A sanitizer whose instrumented code calls into its runtime library,
+/// which must be the first library of the process.
+///
+/// ```
+/// let asan = objdl::SANITIZERS.iter().find(|s| "__asan_init".starts_with(s.prefix)).unwrap();
+/// assert_eq!((asan.flag, asan.runtime), ("address", "libasan.so"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Sanitizer {
+    /// The prefix of its runtime's functions, e.g. `__asan_`.
+    pub prefix: &'static str,
+    /// Its name, e.g. `AddressSanitizer`.
+    pub name: &'static str,
+    /// Its `-fsanitize=` value, e.g. `address`.
+    pub flag: &'static str,
+    /// Its runtime library, as `gcc -print-file-name` finds it.
+    pub runtime: &'static str,
+    /// A function its runtime defines: the process has the runtime if
+    /// `dlsym` finds it.
+    pub probe: &'static str,
+}
+
+/// The sanitizers gcc instruments code for.
+pub const SANITIZERS: &[Sanitizer] = &[
+    Sanitizer {
+        prefix: "__asan_",
+        name: "AddressSanitizer",
+        flag: "address",
+        runtime: "libasan.so",
+        probe: "__asan_init",
+    },
+    Sanitizer {
+        prefix: "__tsan_",
+        name: "ThreadSanitizer",
+        flag: "thread",
+        runtime: "libtsan.so",
+        probe: "__tsan_init",
+    },
+    Sanitizer {
+        prefix: "__ubsan_",
+        name: "UndefinedBehaviorSanitizer",
+        flag: "undefined",
+        runtime: "libubsan.so",
+        probe: "__ubsan_handle_add_overflow",
+    },
+    Sanitizer {
+        prefix: "__lsan_",
+        name: "LeakSanitizer",
+        flag: "leak",
+        runtime: "liblsan.so",
+        probe: "__lsan_do_leak_check",
+    },
+];
+
+/// What to do about unresolved names that the loader can explain: a
+/// sanitizer's runtime missing from the process.
+fn unresolved_hint(list: &[Unresolved]) -> String {
+    for s in SANITIZERS {
+        if list.iter().any(|u| u.symbol.starts_with(s.prefix)) {
+            return format!(
+                "; these are {}'s (-fsanitize={}), whose runtime must be the first library of the process: link the host with -fsanitize={}, or start it with LD_PRELOAD=$(gcc -print-file-name={}) (objdl run does this itself)",
+                s.name, s.flag, s.flag, s.runtime
+            );
+        }
+    }
+    String::new()
 }
 
 fn list_unresolved(list: &[Unresolved]) -> String {

@@ -52,7 +52,7 @@ mod thread_exit;
 mod tls;
 mod unit;
 
-pub use error::{Error, Result, Site, UnreachableSite, Unresolved};
+pub use error::{Error, Result, Sanitizer, Site, UnreachableSite, Unresolved, SANITIZERS};
 pub use host::{find_library, LibraryFile};
 pub use linker::{GotSlot, Input, Linker, LoadedSection, OpenOptions, Report, Scope, Trampoline};
 pub use parse::{lto_object, LtoObject};

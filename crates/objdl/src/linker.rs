@@ -424,6 +424,7 @@ impl Linker {
             gdb,
             perf,
             entry_point,
+            data: (mem.base() + rodata.1, mem.base() + tail.got),
         };
         let inner = UnitInner::new(mem, parts);
         // 7, 8. Register and initialise.
@@ -688,7 +689,14 @@ impl Linker {
             .zip(&layout.synthetic.ifunc_slots)
             .map(|(&t, &slot)| (address_of(t, &layout, &res, tail, base), slot))
             .collect();
-        let entry_point = res.entry.map(|t| address_of(t, &layout, &res, tail, base));
+        // An entry in a section that is not loaded has no address.
+        let entry_point = res
+            .entry
+            .filter(|&t| {
+                matches!(t, resolve::Target::Absolute { .. })
+                    || layout.internal_offset(t, &res, tail.got).is_some()
+            })
+            .map(|t| address_of(t, &layout, &res, tail, base));
         Ok(Linked {
             image,
             tail,

@@ -333,10 +333,6 @@ fn has_control(name: &str) -> bool {
 /// The symbol a GCC LTO object without machine code defines.
 const GCC_LTO_SLIM: &str = "__gnu_lto_slim";
 
-const GCC_SLIM_LTO: &str = "a GCC LTO object (-flto) without machine code (slim): `objdl run` compiles such an input first (gcc -r -flinker-output=nolto-rel); otherwise rebuild it with -ffat-lto-objects or without -flto";
-
-const LLVM_BITCODE: &str = "LLVM bitcode (clang -flto), not machine code: `objdl run` compiles such an input first (clang -c); otherwise rebuild it without -flto";
-
 /// Does `bytes` start like LLVM bitcode, raw or in its wrapper?
 fn is_llvm_bitcode(bytes: &[u8]) -> bool {
     bytes.starts_with(b"BC\xc0\xde") || bytes.starts_with(&[0xde, 0xc0, 0x17, 0x0b])
@@ -408,7 +404,10 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
     }
     if &data[..4] != b"\x7fELF" {
         if is_llvm_bitcode(data) {
-            return Err(unsupported(LLVM_BITCODE.into()));
+            return Err(Error::LtoInput {
+                file: name.to_string(),
+                kind: LtoObject::LlvmBitcode,
+            });
         }
         return Err(malformed("not an ELF file (bad magic)".into()));
     }
@@ -650,7 +649,10 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
             .iter()
             .any(|&i| symbols[i as usize].name == GCC_LTO_SLIM)
     {
-        return Err(unsupported(GCC_SLIM_LTO.into()));
+        return Err(Error::LtoInput {
+            file: name.to_string(),
+            kind: LtoObject::GccSlim,
+        });
     }
 
     // Relocations, only for sections that are loaded, read in place by

@@ -274,3 +274,46 @@ pub(crate) fn on_exit_entry() -> u64 {
     ) -> libc::c_int = objdl_on_exit;
     f as usize as u64
 }
+
+/// A unit's writable data registered with LeakSanitizer (when the process
+/// has one: ASan's or LSan's runtime) as a root region: its pointers keep
+/// what they point to reachable, as a linked program's `.data` and `.bss`
+/// do (LeakSanitizer finds those through `dl_iterate_phdr`, which knows
+/// nothing of units). Unregistered on drop, before the unit is unmapped.
+#[derive(Debug)]
+pub(crate) struct LeakRoot {
+    start: u64,
+    len: u64,
+    unregister: unsafe extern "C" fn(*const c_void, libc::size_t),
+}
+
+type RootRegion = unsafe extern "C" fn(*const c_void, libc::size_t);
+
+/// Registers `[start, start + len)`, if the process has LeakSanitizer.
+pub(crate) fn leak_root(start: u64, len: u64) -> Option<LeakRoot> {
+    if len == 0 {
+        return None;
+    }
+    let find = |name: &std::ffi::CStr| {
+        // SAFETY: a NUL-terminated name; RTLD_DEFAULT searches the global scope.
+        let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+        // SAFETY: LeakSanitizer's `void f(const void *p, size_t size)`.
+        (!p.is_null()).then(|| unsafe { std::mem::transmute::<*mut c_void, RootRegion>(p) })
+    };
+    let register = find(c"__lsan_register_root_region")?;
+    let unregister = find(c"__lsan_unregister_root_region")?;
+    // SAFETY: a range of the unit's memory, mapped until the root drops.
+    unsafe { register(start as *const c_void, len as libc::size_t) };
+    Some(LeakRoot {
+        start,
+        len,
+        unregister,
+    })
+}
+
+impl Drop for LeakRoot {
+    fn drop(&mut self) {
+        // SAFETY: the range registered by `leak_root`, once.
+        unsafe { (self.unregister)(self.start as *const c_void, self.len as libc::size_t) };
+    }
+}

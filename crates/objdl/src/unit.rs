@@ -81,6 +81,8 @@ pub(crate) struct UnitInner {
     _gdb: Vec<crate::debug::GdbEntry>,
     /// The unit's range and name in the perf map, for the note at close.
     perf: Option<(u64, u64, String)>,
+    /// Its writable data as a LeakSanitizer root region, when there is one.
+    _leak_root: Option<runtime::LeakRoot>,
     /// Its place among the units whose thread-exit work objdl tracks;
     /// dropped (its keys deleted) after `Drop::drop` ran its finalisers.
     _exit: thread_exit::Registration,
@@ -191,6 +193,8 @@ pub(crate) struct UnitParts {
     pub gdb: Vec<crate::debug::GdbEntry>,
     pub perf: Option<(u64, u64, String)>,
     pub entry_point: Option<u64>,
+    /// The unit's writable data: `[start, end)`.
+    pub data: (u64, u64),
 }
 
 impl UnitInner {
@@ -209,6 +213,7 @@ impl UnitInner {
             gdb,
             perf,
             entry_point,
+            data,
         } = parts;
         let fins = Box::new(Finalizers {
             fini: std::mem::take(&mut lifecycle.fini),
@@ -222,6 +227,7 @@ impl UnitInner {
         UnitInner {
             _gdb: gdb,
             perf,
+            _leak_root: runtime::leak_root(data.0, data.1 - data.0),
             _exit: thread_exit::register(range, dso_handle, keep),
             _retained: retained,
             exports,
