@@ -186,9 +186,7 @@ fn fail(msg: String) -> Outcome {
 }
 
 fn run(args: RunArgs) -> Result<Outcome, String> {
-    if !args.sanitize.is_empty() {
-        return Err(restart::with_sanitizers(&args.sanitize));
-    }
+    restart::with_sanitizers(&args.sanitize)?;
     // argv: the first input's path, then the user's arguments. libc names
     // the program after it from now on (before any unit is linked).
     let mut argv: Vec<CString> = Vec::with_capacity(args.args.len() + 1);

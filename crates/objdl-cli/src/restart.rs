@@ -37,34 +37,36 @@ pub(crate) fn for_error(err: &objdl::Error) -> Option<String> {
                 .iter()
                 .filter(|s| list.iter().any(|u| u.symbol.starts_with(s.prefix)))
                 .collect();
-            (!wanted.is_empty()).then(|| with_sanitizers(&wanted))
+            if wanted.is_empty() {
+                return None;
+            }
+            Some(match with_sanitizers(&wanted) {
+                Ok(()) => "the sanitizers' runtimes are loaded, yet not found".into(),
+                Err(why) => why,
+            })
         }
         _ => None,
     }
 }
 
 /// Starts objdl again with the runtimes of `sanitizers` preloaded, unless
-/// they all are already. Returns only if it cannot, with why.
-pub(crate) fn with_sanitizers(sanitizers: &[&objdl::Sanitizer]) -> String {
+/// they all are already (`Ok`). Returns `Err` if it cannot, with why.
+pub(crate) fn with_sanitizers(sanitizers: &[&objdl::Sanitizer]) -> Result<(), String> {
     let mut runtimes = Vec::new();
     for s in sanitizers {
-        if runtime_loaded(s) {
-            continue;
-        }
-        match runtime_path(s.runtime) {
-            Ok(p) => runtimes.push(p),
-            Err(why) => return why,
+        if !runtime_loaded(s) {
+            runtimes.push(runtime_path(s.runtime)?);
         }
     }
     if runtimes.is_empty() {
-        return "the sanitizers' runtimes are already loaded".into();
+        return Ok(());
     }
     let mut preload: Vec<OsString> = runtimes.into_iter().map(PathBuf::into_os_string).collect();
     if let Some(old) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
         preload.push(old);
     }
     let preload = preload.join(std::ffi::OsStr::new(":"));
-    exec_again(&[("LD_PRELOAD", preload)])
+    Err(exec_again(&[("LD_PRELOAD", preload)]))
 }
 
 /// Whether the process already has `s`'s runtime.

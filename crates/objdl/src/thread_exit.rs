@@ -39,7 +39,11 @@ struct Unit {
 static UNITS: Mutex<BTreeMap<u64, Unit>> = Mutex::new(BTreeMap::new());
 
 fn units<R>(f: impl FnOnce(&mut BTreeMap<u64, Unit>) -> R) -> R {
-    f(&mut UNITS.lock().unwrap_or_else(|e| e.into_inner()))
+    let mut guard = UNITS.lock().unwrap_or_else(|e| e.into_inner());
+    crate::annotate::acquired(&UNITS);
+    let r = f(&mut guard);
+    crate::annotate::releasing(&UNITS);
+    r
 }
 
 /// The open unit whose memory holds `addr`.

@@ -1493,9 +1493,13 @@ val:
         "#,
     );
     let rela = expect_reloc(&obj, elf::R_X86_64_32);
+    // Planned as if there (a check maps nothing, so no other test's
+    // mapping can be in the way).
     let above = 0x7e00_0000_0000u64;
-    match open_at(&obj, Placement::At(above)) {
-        Ok(u) => panic!("loaded at {:#x}", u.stats().base),
+    let mut opts = OpenOptions::new();
+    opts.placement(Placement::At(above));
+    match Linker::new().check([&obj.path], &opts) {
+        Ok(r) => panic!("would load at {:#x}", r.stats.base),
         Err(e) => {
             assert!(matches!(e, Error::Unreachable { .. }), "{e:?}");
             assert_names_site(&e, &obj, ".text", rela.offset, "R_X86_64_32");
@@ -1939,4 +1943,46 @@ obj:
         (0, 0, 2),
         "{s}"
     );
+}
+
+/// Compact relocations (`SHT_CREL`, `clang -Wa,--crel`) relocate to the same
+/// bytes as the same object with `SHT_RELA`.
+#[test]
+fn crel_relocates_like_rela() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("crel.c");
+    std::fs::write(
+        &src,
+        r#"
+        #include <stdio.h>
+        static int table[4] = {1, 2, 3, 4};
+        int *ptrs[] = {&table[0], &table[3]};
+        extern int helper(int);
+        int main(void) { printf("%d %d %d\n", *ptrs[0], *ptrs[1], helper(20)); return 0; }
+        int helper(int x) { return x + table[2]; }
+        "#,
+    )
+    .unwrap();
+    let clang = common::clang();
+    let build = |out: &str, extra: &[&str]| {
+        let obj = dir.path().join(out);
+        common::run_ok(
+            std::process::Command::new(&clang)
+                .args(["-c", "-O1"])
+                .arg(&src)
+                .arg("-o")
+                .arg(&obj)
+                .args(extra),
+        );
+        obj
+    };
+    let crel = build("crel.o", &["-Wa,--crel,--allow-experimental-crel"]);
+    let rela = build("rela.o", &[]);
+    let mut opts = objdl::OpenOptions::new();
+    opts.placement(Placement::At(0x4000_0000));
+    let linker = Linker::new();
+    let a = linker.check([&crel], &opts).unwrap();
+    let b = linker.check([&rela], &opts).unwrap();
+    assert_eq!(a.stats.relocations, b.stats.relocations);
+    assert!(a.image == b.image, "CREL and RELA give different bytes");
 }

@@ -121,3 +121,22 @@ pub fn sqlite_dir() -> &'static Path {
         PathBuf::from(String::from_utf8(out.stdout).expect("UTF-8 path").trim())
     })
 }
+
+/// A clang that reads and writes CREL (19 or later): `$CLANG`, else the
+/// newest `clang-N` on PATH, else `clang`. Panics if there is none
+/// (`.ci/run` installs clang-19).
+pub fn clang() -> PathBuf {
+    if let Some(c) = std::env::var_os("CLANG") {
+        return PathBuf::from(c);
+    }
+    let on_path = |name: &str| {
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    };
+    (19..=30)
+        .rev()
+        .find_map(|v| on_path(&format!("clang-{v}")))
+        .or_else(|| on_path("clang"))
+        .expect("clang 19 or later must be installed (.ci/run installs clang-19)")
+}
