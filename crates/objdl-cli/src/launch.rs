@@ -174,25 +174,21 @@ extern "C" fn main_personality(
 /// not objdl. Done before any unit is linked (`-fno-pic` code may read a
 /// copy of these made at link time). `name` lives as long as the process.
 pub(crate) fn set_program_name(name: &'static CStr) {
+    extern "C" {
+        static mut program_invocation_name: *const c_char;
+        static mut program_invocation_short_name: *const c_char;
+    }
     let full = name.as_ptr();
     let bytes = name.to_bytes();
     let short_at = bytes.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
-    // SAFETY: `short_at` is within `name` (at most its length, the NUL).
-    let short = unsafe { full.add(short_at) };
-    for (var, value) in [
-        (c"program_invocation_name", full),
-        (c"program_invocation_short_name", short),
-    ] {
-        // SAFETY: a NUL-terminated name; RTLD_DEFAULT searches the global scope.
-        let at = unsafe { libc::dlsym(libc::RTLD_DEFAULT, var.as_ptr()) };
-        if !at.is_null() {
-            // SAFETY: glibc's `char *` variable of that name, written before
-            // any other thread or unit reads it.
-            unsafe { at.cast::<*const c_char>().write(value) };
-        }
+    // SAFETY: `short_at` is within `name` (at most its length, the NUL);
+    // glibc's `char *` variables are written before any other thread or
+    // unit reads them.
+    unsafe {
+        program_invocation_name = full;
+        program_invocation_short_name = full.add(short_at);
     }
 }
-
 /// LeakSanitizer paused (`__lsan_disable`) while it lives, when the process
 /// has one: allocations made meanwhile are never reported as leaks.
 struct LeakCheckPause {

@@ -71,12 +71,13 @@ impl Host {
         if let Some(&hit) = cache.get(name) {
             return hit;
         }
-        let found = dlsym_default(name);
+        let found = lookup_default(name);
         cache.insert(name.to_string(), found);
         found
     }
 
-    /// Looks a batch of names up, taking the cache lock once.
+    /// Looks a batch of names up, taking the cache lock once. The names
+    /// have no version (see [`Host::dlsym`] for those).
     pub fn dlsym_many<'n>(
         &self,
         names: impl Iterator<Item = &'n str>,
@@ -166,7 +167,8 @@ const RTLD_DL_SYMENT: libc::c_int = 1;
 /// foo@@V2              the default version: also what plain `foo` finds
 /// ```
 pub(crate) fn split_version(name: &str) -> Option<(&str, &str, bool)> {
-    let at = name.find('@')?;
+    // A plain loop: most names have no `@`, and are short.
+    let at = name.bytes().position(|b| b == b'@')?;
     let (base, rest) = (&name[..at], &name[at + 1..]);
     let (version, default) = match rest.strip_prefix('@') {
         Some(v) => (v, true),
@@ -178,15 +180,20 @@ pub(crate) fn split_version(name: &str) -> Option<(&str, &str, bool)> {
 
 /// `name` in the process's default scope, not cached.
 pub(crate) fn dlsym_uncached(name: &str) -> Option<u64> {
-    dlsym_default(name)
+    lookup_default(name)
+}
+
+/// `name`, or `name@VER` at that version, in the process's default scope.
+fn lookup_default(name: &str) -> Option<u64> {
+    match split_version(name) {
+        Some((base, version, _)) => dlvsym_default(base, version),
+        None => dlsym_default(name),
+    }
 }
 
 fn dlsym_default(name: &str) -> Option<u64> {
     if name.as_bytes().contains(&0) {
         return None; // no symbol has a NUL in its name
-    }
-    if let Some((base, version, _)) = split_version(name) {
-        return dlvsym_default(base, version);
     }
     // Names are short: made C strings on the stack, not on the heap.
     let mut buf = [0u8; 256];

@@ -504,17 +504,18 @@ impl Linker {
             });
         }
         let user_inputs = files.len();
-        let stages: &[implicit::Stage] = if opts.no_implicit_libraries {
-            &[]
-        } else {
-            implicit::stages()
-        };
-        let mut stages = stages.iter();
+        let mut tried = 0;
         loop {
             let linked = self.link_files(&files, user_inputs, started, opts, check);
-            let (Err(Error::Unresolved(_)), Some(stage)) = (&linked, stages.next()) else {
+            // The implicit libraries are looked for only when needed.
+            let Err(Error::Unresolved(_)) = &linked else {
                 return linked;
             };
+            let stage = match implicit::stages().get(tried) {
+                Some(stage) if !opts.no_implicit_libraries => stage,
+                _ => return linked,
+            };
+            tried += 1;
             match stage {
                 implicit::Stage::Archives(paths) => {
                     for p in paths {

@@ -94,6 +94,8 @@ pub(crate) struct Symbol<'d> {
     pub visibility: elf::SymbolVisibility,
     pub def: SymbolDef,
     pub size: u64,
+    /// The name holds an `@`: a symbol version (`name@VER`, `name@@VER`).
+    pub versioned: bool,
 }
 
 impl Symbol<'_> {
@@ -270,23 +272,33 @@ enum BadName {
 /// printable ASCII, found and checked in one pass; anything else must be
 /// UTF-8 without control characters (which would break one-line messages).
 fn name_at(strtab: &[u8], offset: u32) -> std::result::Result<&str, BadName> {
+    scan_name(strtab, offset).map(|(name, _)| name)
+}
+
+/// [`name_at`], and whether the name holds an `@`: a symbol version
+/// (`memcpy@GLIBC_2.2.5`), found in the same pass.
+fn scan_name(strtab: &[u8], offset: u32) -> std::result::Result<(&str, bool), BadName> {
     let tail = strtab.get(offset as usize..).ok_or(BadName::Range)?;
-    let printable = printable_prefix(tail);
-    if tail.get(printable) == Some(&0) {
+    let plain = plain_prefix(tail);
+    if tail.get(plain) == Some(&0) {
         // SAFETY: printable ASCII is valid UTF-8.
-        return Ok(unsafe { std::str::from_utf8_unchecked(&tail[..printable]) });
+        return Ok((
+            unsafe { std::str::from_utf8_unchecked(&tail[..plain]) },
+            false,
+        ));
     }
     let end = tail.iter().position(|&b| b == 0).ok_or(BadName::Range)?;
     let name = std::str::from_utf8(&tail[..end]).map_err(|_| BadName::Utf8)?;
     if has_control(name) {
         return Err(BadName::Control);
     }
-    Ok(name)
+    Ok((name, name.contains('@')))
 }
 
 /// How many bytes at the start of `bytes` are printable ASCII (0x20 to
-/// 0x7e): eight at a time while they all are, then one by one.
-fn printable_prefix(bytes: &[u8]) -> usize {
+/// 0x7e) other than `@`: eight at a time while they all are, then one by
+/// one.
+fn plain_prefix(bytes: &[u8]) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut n = 0;
@@ -296,17 +308,20 @@ fn printable_prefix(bytes: &[u8]) -> usize {
         // 0xff), or with its top bit set: not printable ASCII.
         let below = x.wrapping_sub(0x20 * ONES) & !x & HIGH;
         let at_7f = (x & !HIGH).wrapping_add(ONES) & HIGH;
-        let bad = below | at_7f | (x & HIGH);
+        // A byte equal to `@`.
+        let at = x ^ (b'@' as u64 * ONES);
+        let at_sign = at.wrapping_sub(ONES) & !at & HIGH;
+        let bad = below | at_7f | (x & HIGH) | at_sign;
         if bad != 0 {
-            // The subtraction's borrow can mark a byte after the first bad
-            // one, never one before it: the lowest mark is the first.
+            // The subtractions' borrows can mark a byte after the first
+            // bad one, never one before it: the lowest mark is the first.
             return n + (bad.trailing_zeros() / 8) as usize;
         }
         n += 8;
     }
     n + bytes[n..]
         .iter()
-        .position(|&b| !(0x20..0x7f).contains(&b))
+        .position(|&b| !(0x20..0x7f).contains(&b) || b == b'@')
         .unwrap_or(bytes.len() - n)
 }
 
@@ -840,6 +855,7 @@ fn symbol_fields<'d>(sym: &elf::Sym64<LE>, name: &'d str) -> Symbol<'d> {
         visibility: sym.st_visibility(),
         def: SymbolDef::Undefined,
         size: sym.st_size(LE),
+        versioned: false,
     }
 }
 
@@ -914,6 +930,7 @@ fn read_plain_locals<'d>(
                 value,
             },
             size: sym.st_size(LE),
+            versioned: false,
         });
     }
     syms.len()
@@ -930,10 +947,12 @@ fn read_symbol<'d>(
     xindex: Option<usize>,
 ) -> std::result::Result<Symbol<'d>, BadSymbol> {
     let local = sym.st_bind() == elf::STB_LOCAL;
+    let mut versioned = false;
     let name = if local {
         ""
     } else {
-        let name = name_at(strtab, sym.st_name(LE)).map_err(BadSymbol::Name)?;
+        let (name, at) = scan_name(strtab, sym.st_name(LE)).map_err(BadSymbol::Name)?;
+        versioned = at;
         if name.len() > crate::limits::MAX_NAME {
             return Err(BadSymbol::LongName(name.len()));
         }
@@ -966,6 +985,7 @@ fn read_symbol<'d>(
     };
     Ok(Symbol {
         def,
+        versioned,
         ..symbol_fields(sym, name)
     })
 }
@@ -1083,7 +1103,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn printable_prefixes() {
+    fn plain_prefixes() {
         for (bytes, n) in [
             (&b"abcdefgh\0"[..], 8),
             (b"sqlite3_free\0x", 12),
@@ -1096,16 +1116,23 @@ mod tests {
             (b"abc\0\x01\x1f\xffh", 3),
             (b"\0\0\0\0\0\0\0\0", 0),
             (b"abcdefg\x80", 7),
+            (b"memcpy@GLIBC_2.2.5\0", 6),
+            (b"foo@@V2\0", 3),
+            (b"abcdefghij@k", 10),
         ] {
-            assert_eq!(printable_prefix(bytes), n, "{bytes:?}");
+            assert_eq!(plain_prefix(bytes), n, "{bytes:?}");
         }
         // Every byte value, at every position of a chunk.
         for b in 0..=255u8 {
             for at in 0..8 {
                 let mut chunk = *b"abcdefgh";
                 chunk[at] = b;
-                let want = if (0x20..0x7f).contains(&b) { 8 } else { at };
-                assert_eq!(printable_prefix(&chunk), want, "{b:#x} at {at}");
+                let want = if (0x20..0x7f).contains(&b) && b != b'@' {
+                    8
+                } else {
+                    at
+                };
+                assert_eq!(plain_prefix(&chunk), want, "{b:#x} at {at}");
             }
         }
     }

@@ -303,6 +303,8 @@ pub(crate) fn resolve<'d>(
     let mut default_versions: Vec<(&'d str, &'d str, u32, u32)> = Vec::new();
     // The names that undefined thread-local symbols refer to.
     let mut thread_local_names: FxHashSet<u32> = FxHashSet::default();
+    // The names with a version (`name@VER`).
+    let mut versioned_names: FxHashSet<u32> = FxHashSet::default();
     let mut targets = Targets {
         slots: Vec::with_capacity(objects.len()),
         entries: Vec::with_capacity(objects.len()),
@@ -334,7 +336,12 @@ pub(crate) fn resolve<'d>(
                 // A definition of a default version, `name@@VER`, is a
                 // definition of `name` (and, below, of `name@VER`), as
                 // ld makes of it; every other name is taken whole.
-                let name = match host::split_version(sym.name) {
+                let version = if sym.versioned {
+                    host::split_version(sym.name)
+                } else {
+                    None
+                };
+                let name = match version {
                     Some((base, version, true)) if sym.def != SymbolDef::Undefined => {
                         default_versions.push((base, version, oi, si));
                         base
@@ -347,6 +354,10 @@ pub(crate) fn resolve<'d>(
                 });
                 if sym.kind == elf::STT_TLS && sym.def == SymbolDef::Undefined {
                     thread_local_names.insert(id);
+                }
+                // (A `name@@VER` definition defines `name`, without one.)
+                if version.is_some() && name.len() == sym.name.len() {
+                    versioned_names.insert(id);
                 }
                 globals.push((oi, si, id));
             }
@@ -500,6 +511,9 @@ pub(crate) fn resolve<'d>(
             Some(Target::Synthetic(s))
         } else if thread_local_names.contains(&(id as u32)) {
             Some(Target::DeferredTls)
+        } else if versioned_names.contains(&(id as u32)) {
+            // dlvsym, one at a time: versioned names are few.
+            host.dlsym(name).map(Target::absolute)
         } else {
             from_dlsym.push(id as u32);
             None

@@ -294,14 +294,20 @@ pub(crate) fn leak_root(start: u64, len: u64) -> Option<LeakRoot> {
     if len == 0 {
         return None;
     }
-    let find = |name: &std::ffi::CStr| {
-        // SAFETY: a NUL-terminated name; RTLD_DEFAULT searches the global scope.
-        let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
-        // SAFETY: LeakSanitizer's `void f(const void *p, size_t size)`.
-        (!p.is_null()).then(|| unsafe { std::mem::transmute::<*mut c_void, RootRegion>(p) })
-    };
-    let register = find(c"__lsan_register_root_region")?;
-    let unregister = find(c"__lsan_unregister_root_region")?;
+    static FOUND: std::sync::OnceLock<Option<(RootRegion, RootRegion)>> =
+        std::sync::OnceLock::new();
+    let (register, unregister) = (*FOUND.get_or_init(|| {
+        let find = |name: &std::ffi::CStr| {
+            // SAFETY: a NUL-terminated name; RTLD_DEFAULT searches the global scope.
+            let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+            // SAFETY: LeakSanitizer's `void f(const void *p, size_t size)`.
+            (!p.is_null()).then(|| unsafe { std::mem::transmute::<*mut c_void, RootRegion>(p) })
+        };
+        Some((
+            find(c"__lsan_register_root_region")?,
+            find(c"__lsan_unregister_root_region")?,
+        ))
+    }))?;
     // SAFETY: a range of the unit's memory, mapped until the root drops.
     unsafe { register(start as *const c_void, len as libc::size_t) };
     Some(LeakRoot {
