@@ -209,3 +209,44 @@ fn header_compiles_as_c_and_cpp() {
             .arg(&header));
     }
 }
+
+/// `objdl_dlopen` of a FIFO fails at once, naming it, where it used to
+/// wait forever for a writer (the program gives itself 10 s: SIGALRM).
+#[test]
+fn dlopen_of_a_fifo_fails_at_once() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let fifo = dir.path().join("plugin.o");
+    run(Command::new("mkfifo").arg(&fifo));
+    let src = dir.path().join("open_fifo.c");
+    std::fs::write(
+        &src,
+        r#"#include <objdl.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    (void)argc;
+    alarm(10);
+    void *h = objdl_dlopen(argv[1], OBJDL_RTLD_LOCAL);
+    printf("%s\n", h ? "opened" : objdl_dlerror());
+    return h != NULL;
+}
+"#,
+    )
+    .expect("write the program");
+    let exe = dir.path().join("open_fifo");
+    let mut cmd = Command::new("gcc");
+    cmd.args(["-std=c11", "-Wall", "-Werror", "-o"])
+        .arg(&exe)
+        .arg("-I")
+        .arg(crate_dir().join("include"))
+        .arg(&src);
+    library::link_with_capi(&mut cmd, true);
+    run(&mut cmd);
+    let out = Command::new(&exe).arg(&fifo).output().expect("run it");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}: {stdout}", out.status);
+    assert_eq!(
+        stdout.trim_end(),
+        format!("{}: not a regular file (a FIFO)", fifo.display())
+    );
+}

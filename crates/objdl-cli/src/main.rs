@@ -23,6 +23,10 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand};
 use objdl::{Error, Input, LibraryFile, Linker, OpenOptions, Placement, Scope};
 
+mod exit;
+mod input;
+use input::{prepare_input, Scratch};
+
 /// The exit status when objdl itself fails (as opposed to the program it runs).
 const FAILURE: u8 = 125;
 
@@ -325,6 +329,10 @@ fn check(args: CheckArgs) -> u8 {
             println!("ok: the inputs would load");
             0
         }
+        Err(Ok(err)) if exit::could_not_try(&err) => {
+            eprintln!("objdl: error: {}", one_line(&err.to_string()));
+            FAILURE
+        }
         Err(Ok(err)) => {
             // Every site, one a line, then the one-line summary.
             if let Error::Unreachable { sites, .. } = &err {
@@ -372,9 +380,8 @@ fn print_report(r: &objdl::Report) {
 /// `objdl inspect`: sections, symbols, relocations and the reach each needs.
 fn inspect(inputs: &[PathBuf]) -> Result<u8, String> {
     for path in inputs {
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let name = path.display().to_string();
-        let info = objdl::inspect::inspect(&name, &bytes).map_err(|e| e.to_string())?;
+        let info = objdl::inspect::inspect_file(path).map_err(|e| e.to_string())?;
         println!("{name}:");
         println!("  sections:");
         for s in &info.sections {
@@ -426,59 +433,4 @@ fn load_libraries(
 
 fn cstring(bytes: &[u8]) -> Result<CString, String> {
     CString::new(bytes).map_err(|_| "an argument contains a NUL byte".to_string())
-}
-
-/// A temporary directory for compiled `.c` inputs, made when the first one
-/// needs it (most runs have none) and removed when dropped.
-#[derive(Default)]
-struct Scratch(Option<tempfile::TempDir>);
-
-impl Scratch {
-    fn dir(&mut self) -> Result<&Path, String> {
-        if self.0.is_none() {
-            let dir = tempfile::Builder::new()
-                .prefix("objdl-")
-                .tempdir()
-                .map_err(|e| format!("temporary directory: {e}"))?;
-            self.0 = Some(dir);
-        }
-        Ok(self
-            .0
-            .as_ref()
-            .map(tempfile::TempDir::path)
-            .expect("made above"))
-    }
-}
-
-/// A `.c` input is compiled to an object in `scratch`; anything else is used as is.
-fn prepare_input(path: &Path, scratch: &mut Scratch, index: usize) -> Result<Input, String> {
-    if path.extension().is_some_and(|e| e == "c") {
-        let cc = std::env::var_os("CC").unwrap_or_else(|| "cc".into());
-        let out = scratch.dir()?.join(format!("{index}.o"));
-        let status = std::process::Command::new(&cc)
-            .arg("-c")
-            .arg("-O2")
-            .arg(path)
-            .arg("-o")
-            .arg(&out)
-            .status()
-            .map_err(|e| {
-                format!(
-                    "{}: cannot run {}: {e}",
-                    path.display(),
-                    cc.to_string_lossy()
-                )
-            })?;
-        if !status.success() {
-            return Err(format!(
-                "{}: {} -c failed ({status})",
-                path.display(),
-                cc.to_string_lossy()
-            ));
-        }
-        // Read now: the temporary file is removed before the program runs.
-        let bytes = std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-        return Ok(Input::bytes(path.display().to_string(), bytes));
-    }
-    Ok(Input::path(path))
 }

@@ -61,8 +61,18 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    objdl_for("run", args, limit)
+}
+
+/// Runs `objdl COMMAND ARGS...` with an empty stdin, killing it after
+/// `limit`; the flag tells whether it had to be killed.
+fn objdl_for<I, S>(command: &str, args: I, limit: Duration) -> (Run, bool)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let mut cmd = Command::new(OBJDL);
-    cmd.arg("run").args(args);
+    cmd.arg(command).args(args);
     let (out, timed_out) = run_with_timeout(cmd, None, limit);
     let run = Run {
         status: out.status,
@@ -79,10 +89,75 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    expect_error_from("run", args, names)
+}
+
+/// [`expect_error`] for `objdl COMMAND` (`run`, `check` or `inspect`).
+fn expect_error_from<I, S>(command: &str, args: I, names: &[&str]) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().into()).collect();
-    let run = objdl_run(&args);
+    let outcome = objdl_for(command, &args, TIMEOUT);
+    expect_error_line(command, &args, outcome, names)
+}
+
+/// How much memory (`ulimit -d`, KiB) and time [`objdl_bounded`] gives objdl.
+const BOUNDED_DATA_KIB: u64 = 256 << 10;
+const BOUNDED_TIME: Duration = Duration::from_secs(10);
+
+/// Runs `objdl COMMAND ARGS...` with at most [`BOUNDED_DATA_KIB`] of data
+/// (heap and private writable mappings: a file mapped read-only does not
+/// count) and [`BOUNDED_TIME`], for inputs that could make it read or
+/// wait without end.
+fn objdl_bounded<I, S>(command: &str, args: I) -> (Run, bool)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "ulimit -d {BOUNDED_DATA_KIB} && exec \"$0\" \"$@\""
+        ))
+        .arg(OBJDL)
+        .arg(command)
+        .args(args);
+    let (out, timed_out) = run_with_timeout(cmd, None, BOUNDED_TIME);
+    let run = Run {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    (run, timed_out)
+}
+
+/// [`expect_error_from`], run by [`objdl_bounded`].
+fn expect_bounded_error<I, S>(command: &str, args: I, names: &[&str]) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().into()).collect();
+    let outcome = objdl_bounded(command, &args);
+    expect_error_line(command, &args, outcome, names)
+}
+
+/// Checks what [`expect_error`] promises of a finished `objdl COMMAND ARGS`.
+fn expect_error_line(
+    command: &str,
+    args: &[std::ffi::OsString],
+    (run, timed_out): (Run, bool),
+    names: &[&str],
+) -> String {
+    assert!(
+        !timed_out,
+        "objdl {command} {args:?} hung: killed after its time ran out: {}",
+        run.stderr
+    );
     let ctx = format!(
-        "objdl run {args:?}: status {:?}\nstdout: {}\nstderr: {}",
+        "objdl {command} {args:?}: status {:?}\nstdout: {}\nstderr: {}",
         run.status, run.stdout, run.stderr
     );
     assert_eq!(run.status.signal(), None, "killed by a signal: {ctx}");
@@ -237,6 +312,57 @@ fn directory_as_input() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_str().unwrap();
     expect_error([path], &[path]);
+}
+
+// ---- Special files: refused at once, before any blocking open or read. ----
+
+/// A FIFO, a socket, a directory and character devices, under every
+/// command, also named `.c` (which `run` and `check` would compile): one
+/// line naming the path and what it is, exit 125, at once, and nothing
+/// read. A FIFO used to hang all three commands (opening it waits for a
+/// writer), and `inspect /dev/zero` read until memory ran out.
+#[test]
+fn special_files_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.o");
+    let fifo_c = dir.path().join("fifo.c");
+    for f in [&fifo, &fifo_c] {
+        let made = Command::new("mkfifo").arg(f).status().expect("run mkfifo");
+        assert!(made.success(), "mkfifo {}", f.display());
+    }
+    let socket = dir.path().join("socket.o");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).expect("a socket");
+    let directory = dir.path().join("directory.c");
+    std::fs::create_dir(&directory).unwrap();
+    let cases = [
+        (fifo.as_path(), "a FIFO"),
+        (fifo_c.as_path(), "a FIFO"),
+        (socket.as_path(), "a socket"),
+        (directory.as_path(), "a directory"),
+        (Path::new("/dev/null"), "a character device"),
+        (Path::new("/dev/zero"), "a character device"),
+    ];
+    for command in ["run", "check", "inspect"] {
+        for (path, kind) in cases {
+            let name = path.to_str().unwrap();
+            expect_bounded_error(command, [path], &[name, "not a regular file", kind]);
+        }
+    }
+}
+
+/// `inspect` maps its input, as `run` and `check` do: a 2 GiB sparse file
+/// is refused at once (bad magic) without being read. It used to be read
+/// whole first (9 s, 2 GB of memory).
+#[test]
+fn inspect_maps_a_large_sparse_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let sparse = dir.path().join("sparse.o");
+    let file = std::fs::File::create(&sparse).unwrap();
+    file.set_len(2 << 30).unwrap();
+    let name = sparse.to_str().unwrap();
+    for command in ["inspect", "run"] {
+        expect_bounded_error(command, [&sparse], &[name, "not an ELF file"]);
+    }
 }
 
 // ---- Well-formed, but not x86-64 ELF64 little-endian ET_REL. ----
@@ -644,6 +770,33 @@ fn missing_library() {
             obj.as_os_str(),
         ],
         &["/nonexistent/libfoo.so"],
+    );
+}
+
+/// `-l NAME` whose `libNAME.so` is neither a shared object nor a linker
+/// script but a huge file (it was read whole first): one line at once.
+#[test]
+fn library_that_is_a_huge_file() {
+    let (dir, obj, _bytes) = small_object();
+    let huge = dir.path().join("libhuge.so");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(2 << 30)
+        .unwrap();
+    let args = [
+        OsStr::new("-L"),
+        dir.path().as_os_str(),
+        OsStr::new("-l"),
+        OsStr::new("huge"),
+        obj.as_os_str(),
+    ];
+    expect_bounded_error(
+        "run",
+        args,
+        &[
+            huge.to_str().unwrap(),
+            "neither a shared object nor a linker script",
+        ],
     );
 }
 

@@ -118,6 +118,11 @@ impl Host {
             }
         };
         for path in paths {
+            // dlopen would wait on a FIFO, or read a device: only a regular file.
+            crate::memory::open_input(&path).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
             dlopen_global(&path).map_err(|why| Error::Library {
                 name: name.to_string(),
                 why,
@@ -344,15 +349,33 @@ pub fn find_library(name: &str, search: &[PathBuf]) -> Result<LibraryFile> {
     })
 }
 
+/// The most of a `libNAME.so` read as a linker script (glibc's are a few
+/// hundred bytes).
+const MAX_SCRIPT: u64 = 64 << 10;
+
 /// The ELF shared objects a `libNAME.so` stands for: itself, or the
 /// `.so` paths inside `GROUP(...)`/`INPUT(...)` when it is a linker script.
 fn shared_objects_of(path: &Path, name: &str) -> Result<Vec<PathBuf>> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+    use std::io::Read as _;
+    let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let (file, len) = crate::memory::open_input(path).map_err(io)?;
+    // A linker script is a few hundred bytes: read no more than a script's worth.
+    let mut bytes = Vec::new();
+    file.take(MAX_SCRIPT).read_to_end(&mut bytes).map_err(io)?;
     if bytes.starts_with(b"\x7fELF") {
         return Ok(vec![path.to_path_buf()]);
+    }
+    if len > MAX_SCRIPT {
+        return Err(Error::Library {
+            name: name.to_string(),
+            why: format!(
+                "{} is neither a shared object nor a linker script ({len:#x} bytes)",
+                path.display()
+            ),
+        });
     }
     let text = String::from_utf8_lossy(&bytes);
     let mut out = Vec::new();
@@ -366,7 +389,7 @@ fn shared_objects_of(path: &Path, name: &str) -> Result<Vec<PathBuf>> {
         return Err(Error::Library {
             name: name.to_string(),
             why: format!(
-                "{} is neither ELF nor a linker script naming shared objects",
+                "{} is neither a shared object nor a linker script naming shared objects",
                 path.display()
             ),
         });

@@ -2,11 +2,12 @@
 //! and every relocation with the reach it needs.
 
 use std::fmt;
+use std::path::Path;
 
 use object::elf;
 
 use crate::arch::{self, Field, Formula};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::parse::{self, RelocFields, SectionKind, SymbolDef};
 
 /// What a relocated field needs in order to be served.
@@ -195,6 +196,26 @@ pub fn inspect(name: &str, bytes: &[u8]) -> Result<ObjectInfo> {
         symbols,
         relocations,
     })
+}
+
+/// Maps the object file at `path` and describes it, as [`inspect`] does.
+/// The file is read as every input is: only a regular file, mapped (never
+/// read whole), of at most 4 GiB; a FIFO, a device, a socket or a
+/// directory is an error at once.
+///
+/// ```no_run
+/// let info = objdl::inspect::inspect_file("x.o")?;
+/// println!("{} sections, {} symbols", info.sections.len(), info.symbols.len());
+/// # Ok::<(), objdl::Error>(())
+/// ```
+pub fn inspect_file(path: impl AsRef<Path>) -> Result<ObjectInfo> {
+    let path = path.as_ref();
+    let map = crate::memory::FileMap::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let bytes = map.as_ref().map_or(&[][..], crate::memory::FileMap::bytes);
+    inspect(&path.display().to_string(), bytes)
 }
 
 fn reach(formula: Option<Formula>, bytes: &[u8], off: usize) -> Reach {

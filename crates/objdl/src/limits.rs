@@ -12,3 +12,6 @@ pub(crate) const MAX_NAME: usize = 1 << 16;
 /// Default cap on the bytes one unit may reserve. It also keeps every
 /// internal reference of a unit within reach of a signed 32-bit displacement.
 pub(crate) const MAX_UNIT_SIZE: u64 = 1 << 30;
+/// Bytes in one input file (an object or an archive). Inputs are mapped,
+/// never read whole, so this bounds address space, not memory.
+pub(crate) const MAX_INPUT_SIZE: u64 = 1 << 32;

@@ -216,20 +216,66 @@ pub(crate) struct FileMap {
     file: std::fs::File,
 }
 
+/// Opens the input at `path` for reading, and returns it with its size:
+/// only a regular file of at most [`crate::limits::MAX_INPUT_SIZE`] bytes.
+/// Nothing that could block or have side effects happens first: the path
+/// is checked with `stat` (so a device is never opened and a FIFO never
+/// waited on), then opened with `O_NONBLOCK` and `O_NOCTTY`, and what was
+/// opened is checked again with `fstat` (it may have been replaced).
+pub(crate) fn open_input(path: &std::path::Path) -> io::Result<(std::fs::File, u64)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    regular(&std::fs::metadata(path)?)?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = file.metadata()?;
+    regular(&meta)?;
+    let limit = crate::limits::MAX_INPUT_SIZE;
+    if meta.len() > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::FileTooLarge,
+            format!(
+                "{:#x} bytes is larger than the {limit:#x}-byte limit on an input",
+                meta.len()
+            ),
+        ));
+    }
+    Ok((file, meta.len()))
+}
+
+/// `Ok` for a regular file; otherwise an error saying what it is.
+fn regular(meta: &std::fs::Metadata) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    let what = if t.is_file() {
+        return Ok(());
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "not a file"
+    };
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("not a regular file ({what})"),
+    ))
+}
+
 impl FileMap {
-    /// Maps `path`; `None` for an empty file.
+    /// Maps the input at `path` (see [`open_input`]); `None` for an empty file.
     pub fn open(path: &std::path::Path) -> io::Result<Option<FileMap>> {
         use std::os::fd::AsRawFd;
-        let file = std::fs::File::open(path)?;
-        let meta = file.metadata()?;
-        if !meta.is_file() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not a regular file",
-            ));
-        }
-        let len = usize::try_from(meta.len())
-            .map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
+        let (file, len) = open_input(path)?;
+        // At most MAX_INPUT_SIZE, which fits.
+        let len = len as usize;
         if len == 0 {
             return Ok(None);
         }

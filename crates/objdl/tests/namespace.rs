@@ -501,6 +501,58 @@ fn archives_pull_only_the_members_needed() {
     }
 }
 
+/// `load_library` of a path that is a FIFO fails at once, naming it; it
+/// used to wait in `dlopen` for a writer. The call runs in a child process
+/// (this test binary, running [`load_library_of_a_fifo`]): a thread stuck
+/// in `dlopen` holds the dynamic loader's lock, which `exit` needs too.
+#[test]
+fn load_library_refuses_a_fifo_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("libplugin.so");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success());
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "load_library_of_a_fifo", "--ignored"])
+        .env("OBJDL_TEST_FIFO", &fifo)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("run this test binary");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("load_library of a FIFO did not return within 10 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert!(status.success(), "{status}");
+}
+
+/// The child of [`load_library_refuses_a_fifo_at_once`].
+#[test]
+#[ignore = "run by load_library_refuses_a_fifo_at_once, in a process of its own"]
+fn load_library_of_a_fifo() {
+    let Some(fifo) = std::env::var_os("OBJDL_TEST_FIFO") else {
+        return;
+    };
+    let fifo = fifo.to_str().unwrap();
+    let msg = Linker::new()
+        .load_library(fifo, &[])
+        .expect_err("a FIFO is not a library")
+        .to_string();
+    assert!(
+        msg.contains(fifo) && msg.contains("not a regular file (a FIFO)"),
+        "{msg}"
+    );
+}
+
 #[test]
 fn minus_l_finds_a_static_archive() {
     let d = tempfile::tempdir().unwrap();
