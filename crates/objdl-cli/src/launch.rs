@@ -60,8 +60,9 @@ pub(crate) struct Program {
     pub keep: Box<dyn std::any::Any>,
 }
 
-/// The status `main` returns when objdl itself panicked.
-const PANICKED: c_int = 101;
+/// The status `main` returns when objdl itself panicked: its own failure,
+/// like any other (not Rust's 101, which a program may return).
+const PANICKED: c_int = crate::exit::FAILURE as c_int;
 
 /// Run by the assembly `main`: everything objdl does before the program's
 /// `main`. Returns -1 with `*out` filled in when there is a program to

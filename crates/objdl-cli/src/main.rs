@@ -6,12 +6,15 @@
 //!   line `objdl: error: ...` and exits with 125.
 //! - `objdl check [--place P | --at ADDR] [--dump FILE] INPUT...` links without
 //!   running anything, prints the placement, trampolines, GOT slots and every
-//!   error, and exits 0 if the inputs would load, 1 if not.
+//!   error, and exits 0 if the inputs would load, 1 if not (125 if objdl
+//!   cannot read them). The table of exit statuses is in `exit.rs`.
 //! - `objdl inspect INPUT...` lists sections, symbols and each relocation with
 //!   the reach it needs.
 
 #![no_main]
 
+mod exit;
+mod input;
 mod launch;
 mod lto;
 mod restart;
@@ -23,18 +26,15 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand};
 use objdl::{Error, Input, LibraryFile, Linker, OpenOptions, Placement, Scope};
 
-mod exit;
-mod input;
+use exit::FAILURE;
 use input::{prepare_input, Scratch};
-
-/// The exit status when objdl itself fails (as opposed to the program it runs).
-const FAILURE: u8 = 125;
 
 #[derive(Parser)]
 #[command(
     name = "objdl",
     version,
-    about = "dlopen for object files: load, link and run x86-64 ELF objects in-process"
+    about = "dlopen for object files: load, link and run x86-64 ELF objects in-process",
+    after_help = exit::STATUSES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -171,7 +171,10 @@ enum Outcome {
 }
 
 fn objdl_main() -> Outcome {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return Outcome::Exit(exit::bad_arguments(&e)),
+    };
     let result = match cli.command {
         Command::Run(args) => return run(args).unwrap_or_else(fail),
         Command::Check(args) => return Outcome::Exit(check(args)),

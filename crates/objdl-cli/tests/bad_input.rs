@@ -752,6 +752,58 @@ fn missing_input_file() {
     assert!(line.contains(missing_c.to_str().unwrap()), "{line}");
 }
 
+/// One table of exit statuses, in the README and `objdl --help`: 0 ok, 1
+/// `check` says the inputs would not load, 125 objdl's own error, anything
+/// else the program's own status.
+#[test]
+fn exit_statuses() {
+    let dir = tempfile::tempdir().unwrap();
+    // `check` of a file that does not exist could not even try: 125 (it
+    // was 1, the status for inputs that would not load).
+    let missing = dir.path().join("does-not-exist.o");
+    expect_error_from("check", [&missing], &[missing.to_str().unwrap()]);
+    expect_error_from("inspect", [&missing], &[missing.to_str().unwrap()]);
+    // Inputs that would not load: 1, with the reason.
+    let obj = compile(
+        dir.path(),
+        "unresolved",
+        "void nowhere(void); int main(void) { nowhere(); return 0; }\n",
+        &[],
+    );
+    let (run, _) = objdl_for("check", [&obj], TIMEOUT);
+    assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
+    assert!(run.stderr.contains("nowhere"), "{}", run.stderr);
+    // Bad arguments: 125, not clap's 2, which a program may return.
+    for args in [
+        &["run", "--no-such-flag", "x.o"][..],
+        &["run"],
+        &["check", "--at", "nowhere", "x.o"],
+        &["no-such-command"],
+    ] {
+        let (run, _) = objdl_for(args[0], &args[1..], TIMEOUT);
+        assert_eq!(run.status.code(), Some(125), "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.starts_with("error: "),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    // The table is in --help.
+    let (help, _) = objdl_for("--help", [] as [&str; 0], TIMEOUT);
+    assert_eq!(help.status.code(), Some(0));
+    for row in [
+        "0    ",
+        "1    check: the inputs would not load",
+        "125  objdl itself failed",
+    ] {
+        assert!(
+            help.stdout.contains(row),
+            "`{row}` not in:\n{}",
+            help.stdout
+        );
+    }
+}
+
 #[test]
 fn missing_library() {
     let (_dir, obj, _bytes) = small_object();
