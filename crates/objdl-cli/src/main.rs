@@ -343,6 +343,11 @@ fn check(args: CheckArgs) -> u8 {
                     println!("unreachable {}", one_line(&s.to_string()));
                 }
             }
+            if let Error::Unresolved(names) = &err {
+                for u in names {
+                    println!("unresolved {}", one_line(&u.to_string()));
+                }
+            }
             eprintln!("objdl: error: {}", one_line(&err.to_string()));
             1
         }

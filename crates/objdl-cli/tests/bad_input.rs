@@ -689,6 +689,234 @@ fn unresolved_symbols_are_all_named() {
     );
 }
 
+/// 100,000 undefined symbols: resolution is linear (10 s before, the
+/// check for a name already reported was quadratic) and the one error line
+/// is short (3.9 MB before): the first names, then how many more; `objdl
+/// check` lists every one, one a line.
+#[test]
+fn a_hundred_thousand_unresolved_symbols() {
+    const COUNT: usize = 100_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut asm = String::from(".text\n.globl main\nmain:\n");
+    for i in 0..COUNT {
+        asm += &format!("call undefined_function_number_{i}\n");
+    }
+    asm += "ret\n.section .note.GNU-stack,\"\",@progbits\n";
+    let src = dir.path().join("many.s");
+    let obj = dir.path().join("many.o");
+    common::compile_to(&cc(), &[], &src, &asm, &obj);
+    let name = obj.to_str().unwrap();
+
+    let started = Instant::now();
+    let line = expect_error_from(
+        "run",
+        [&obj],
+        &[name, "undefined_function_number_0`", "and 99990 more"],
+    );
+    assert!(line.len() < 2000, "{} bytes: {line}", line.len());
+    assert!(!line.contains("number_10`"), "{line}");
+
+    let (check, timed_out) = objdl_for("check", [&obj], TIMEOUT);
+    assert!(
+        !timed_out && check.status.code() == Some(1),
+        "{}",
+        check.stderr
+    );
+    let listed: Vec<&str> = check
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("unresolved `"))
+        .collect();
+    assert_eq!(listed.len(), COUNT);
+    assert_eq!(
+        listed[COUNT - 1],
+        format!(
+            "unresolved `undefined_function_number_{}` (referenced from {name})",
+            COUNT - 1
+        )
+    );
+    // Both commands; the debug build. Quadratic took minutes here.
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(15), "{took:?}");
+}
+
+// ---- Work linear in the input: no per-name or per-section scan of all
+// the others. Each of these took minutes before (they are sized so that a
+// quadratic pass exceeds TIMEOUT in the debug build the tests run). ----
+
+/// Assembles `text` (`.note.GNU-stack` added) into `dir/NAME.o`.
+fn assemble(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let obj = dir.join(format!("{name}.o"));
+    let text = format!("{text}\n.section .note.GNU-stack,\"\",@progbits\n");
+    common::compile_to(&cc(), &[], &dir.join(format!("{name}.s")), &text, &obj);
+    obj
+}
+
+/// 50,000 RIP-relative loads of 50,000 variables of another unit that the
+/// unit cannot reach (`far`): the error is one short line, made at once
+/// (its summary scanned the symbols counted so far for each site, and
+/// named every symbol).
+#[test]
+fn fifty_thousand_unreachable_sites() {
+    const COUNT: usize = 50_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut lib = String::from(".data\n");
+    let mut main = String::from(".text\n.globl main\nmain:\n");
+    for i in 0..COUNT {
+        lib += &format!(".globl far_variable_{i}\nfar_variable_{i}: .long {i}\n");
+        main += &format!("movl far_variable_{i}(%rip), %eax\n");
+    }
+    main += "ret\n";
+    let lib = assemble(dir.path(), "lib", &lib);
+    let main = assemble(dir.path(), "main", &main);
+    let args = [
+        OsStr::new("--place"),
+        OsStr::new("far"),
+        OsStr::new("--unit"),
+        lib.as_os_str(),
+        main.as_os_str(),
+    ];
+    let (run, timed_out) = objdl_run_for(args, TIMEOUT);
+    let start: String = run.stderr.chars().take(300).collect();
+    assert!(!timed_out, "hung: {start}");
+    assert!(
+        run.stderr.len() < 4000,
+        "{} bytes: {start}",
+        run.stderr.len()
+    );
+    expect_error(
+        args,
+        &["50000 reference(s)", "`far_variable_0` (1)", "more"],
+    );
+}
+
+/// 30,000 sections, each with its `__start_` symbol.
+#[test]
+fn thirty_thousand_start_symbols() {
+    const COUNT: usize = 30_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in 0..COUNT {
+        text += &format!(".section sec_{i},\"a\",@progbits\n.byte {}\n", i % 256);
+    }
+    text += ".data\n";
+    for i in 0..COUNT {
+        text += &format!(".quad __start_sec_{i}\n");
+    }
+    text += ".text\n.globl main\nmain:\nxor %eax, %eax\nret\n";
+    let obj = assemble(dir.path(), "bounds", &text);
+    let (run, timed_out) = objdl_for("check", [&obj], TIMEOUT);
+    assert!(!timed_out, "hung: {}", run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
+}
+
+/// Two copies of a COMDAT group of 60,000 sections: the second is
+/// discarded, each member redirected to its twin in the first.
+#[test]
+fn a_comdat_group_of_sixty_thousand_sections_twice() {
+    const COUNT: usize = 60_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in 0..COUNT {
+        text += &format!(".section .text.member_{i},\"axG\",@progbits,big_group,comdat\nret\n");
+    }
+    let a = assemble(dir.path(), "group_a", &text);
+    let b = dir.path().join("group_b.o");
+    std::fs::copy(&a, &b).unwrap();
+    let main = assemble(
+        dir.path(),
+        "main",
+        ".text\n.globl main\nmain:\nxor %eax, %eax\nret\n",
+    );
+    let (run, timed_out) = objdl_for("check", [&main, &a, &b], TIMEOUT);
+    assert!(!timed_out, "hung: {}", run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
+}
+
+/// Two archives whose members need each other in a chain, a_0 → b_0 →
+/// a_1 → ..., so that each pass over the archives pulls one more member,
+/// while 50,000 names stay undefined: each pass looked at every one of
+/// them again in every archive.
+#[test]
+fn archives_that_pull_each_other_in_a_long_chain() {
+    const CHAIN: usize = 3_000;
+    const UNDEFINED: usize = 50_000;
+    let dir = tempfile::tempdir().unwrap();
+    // One member of each archive, assembled once; the others are copies
+    // with their fixed-width names replaced.
+    let template_a = std::fs::read(assemble(
+        dir.path(),
+        "template_a",
+        ".text\n.globl a_00000\na_00000:\ncall b_00000\nret\n",
+    ))
+    .unwrap();
+    let template_b = std::fs::read(assemble(
+        dir.path(),
+        "template_b",
+        ".text\n.globl b_00000\nb_00000:\ncall a_99999\nret\n",
+    ))
+    .unwrap();
+    let rename = |bytes: &[u8], from: &[&str], to: &[String]| -> Vec<u8> {
+        let mut out = bytes.to_vec();
+        for (f, t) in from.iter().zip(to) {
+            let at = out
+                .windows(f.len())
+                .position(|w| w == f.as_bytes())
+                .expect("the name in the string table");
+            out[at..at + f.len()].copy_from_slice(t.as_bytes());
+        }
+        out
+    };
+    let members = dir.path().join("members");
+    std::fs::create_dir(&members).unwrap();
+    let archive_args = |archive: &str, template: &[u8], names: &dyn Fn(usize) -> [String; 2]| {
+        let mut files = Vec::new();
+        for k in 0..CHAIN {
+            let file = members.join(format!("{archive}_{k}.o"));
+            let from = if archive == "a" {
+                ["a_00000", "b_00000"]
+            } else {
+                ["b_00000", "a_99999"]
+            };
+            std::fs::write(&file, rename(template, &from, &names(k))).unwrap();
+            files.push(file);
+        }
+        let path = dir.path().join(format!("lib{archive}.a"));
+        let made = Command::new("ar")
+            .arg("rcs")
+            .arg(&path)
+            .args(&files)
+            .status()
+            .expect("run ar");
+        assert!(made.success());
+        path
+    };
+    let lib_a = archive_args("a", &template_a, &|k| {
+        [format!("a_{k:05}"), format!("b_{k:05}")]
+    });
+    let lib_b = archive_args("b", &template_b, &|k| {
+        [format!("b_{k:05}"), format!("a_{:05}", k + 1)]
+    });
+    let mut main = String::from(".text\n.globl main\nmain:\ncall a_00000\n");
+    for i in 0..UNDEFINED {
+        main += &format!("call nowhere_{i}\n");
+    }
+    main += "ret\n";
+    let main = assemble(dir.path(), "main", &main);
+    let (run, timed_out) = objdl_for("check", [&main, &lib_a, &lib_b], TIMEOUT);
+    assert!(!timed_out, "hung: {}", run.stderr);
+    // Every member pulled; what stays undefined is the chain's last link
+    // and the names nothing defines.
+    assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
+    let unresolved = run.stdout.lines().filter(|l| l.starts_with("unresolved `"));
+    assert_eq!(unresolved.count(), UNDEFINED + 1, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(&format!("unresolved `a_{CHAIN:05}`")),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn duplicate_strong_definitions() {
     let dir = tempfile::tempdir().unwrap();

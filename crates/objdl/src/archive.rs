@@ -32,6 +32,10 @@ struct Archive<'d> {
     /// One of the libraries the gcc driver adds (libgcc.a...): a member is
     /// pulled only for a name nothing outside the unit defines.
     implicit: bool,
+    /// How many of the undefined names (see [`select`]) this archive has
+    /// looked up: each only once, since its index never changes and a name
+    /// defined stays defined (and one defined outside the unit stays so).
+    seen: usize,
 }
 
 fn open<'d>(name: &'d str, bytes: &'d [u8]) -> Result<Archive<'d>> {
@@ -99,6 +103,7 @@ fn open<'d>(name: &'d str, bytes: &'d [u8]) -> Result<Archive<'d>> {
         direct,
         pulled: FxHashSet::default(),
         implicit: false,
+        seen: 0,
     })
 }
 
@@ -191,13 +196,14 @@ pub(crate) fn select<'d>(
     for obj in objects.iter() {
         note(obj, &mut defined, &mut undefined);
     }
+    // Passes over the archives until none pulls a member; each archive
+    // looks up only the names added since it last looked.
     loop {
         let mut pulled_any = false;
         for archive in &mut archives {
-            let mut i = 0;
-            while i < undefined.len() {
-                let name = undefined[i];
-                i += 1;
+            while archive.seen < undefined.len() {
+                let name = undefined[archive.seen];
+                archive.seen += 1;
                 if defined.contains(name) {
                     continue;
                 }
@@ -216,7 +222,6 @@ pub(crate) fn select<'d>(
                 pulled_any = true;
             }
         }
-        undefined.retain(|n| !defined.contains(n));
         if !pulled_any {
             return Ok(());
         }

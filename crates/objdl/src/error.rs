@@ -58,12 +58,20 @@ impl fmt::Display for UnreachableSite {
 }
 
 /// An unresolved reference: the symbol and the first input that wanted it.
+///
+/// Displayed as `` `name` (referenced from file) ``.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unresolved {
     /// The symbol's name.
     pub symbol: String,
     /// The first input that referenced it.
     pub file: String,
+}
+
+impl fmt::Display for Unresolved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` (referenced from {})", self.symbol, self.file)
+    }
 }
 
 /// Everything that can go wrong while opening, linking or using a unit.
@@ -172,7 +180,8 @@ pub enum Error {
         fix: &'static str,
     },
 
-    /// Symbols that nothing defines. Every one of them is listed.
+    /// Symbols that nothing defines. Every one of them is listed; the
+    /// message names the first ten, then says how many more there are.
     #[error("unresolved symbols: {}{}", list_unresolved(.0), unresolved_hint(.0))]
     Unresolved(Vec<Unresolved>),
 
@@ -330,30 +339,49 @@ fn unresolved_hint(list: &[Unresolved]) -> String {
     String::new()
 }
 
+/// How many unresolved names the message of [`Error::Unresolved`] shows.
+const SHOWN_UNRESOLVED: usize = 10;
+
 fn list_unresolved(list: &[Unresolved]) -> String {
     let items: Vec<String> = list
         .iter()
-        .map(|u| format!("`{}` (referenced from {})", u.symbol, u.file))
+        .take(SHOWN_UNRESOLVED)
+        .map(|u| u.to_string())
         .collect();
-    items.join(", ")
+    let more = list.len().saturating_sub(SHOWN_UNRESOLVED);
+    if more > 0 {
+        format!("{}, and {more} more", items.join(", "))
+    } else {
+        items.join(", ")
+    }
 }
 
 /// How many sites the message shows in full; all are in [`Error::Unreachable::sites`].
 const SHOWN_SITES: usize = 4;
 
+/// How many symbols the message of [`Error::Unreachable`] names.
+const SHOWN_SYMBOLS: usize = 10;
+
 fn summarize_sites(sites: &[UnreachableSite]) -> String {
     // Per symbol, how many sites, in order of first appearance.
+    let mut index: rustc_hash::FxHashMap<&str, usize> = Default::default();
     let mut per_symbol: Vec<(&str, usize)> = Vec::new();
     for s in sites {
-        match per_symbol.iter_mut().find(|(n, _)| *n == s.symbol) {
-            Some((_, c)) => *c += 1,
-            None => per_symbol.push((&s.symbol, 1)),
-        }
+        let i = *index.entry(&s.symbol).or_insert_with(|| {
+            per_symbol.push((&s.symbol, 0));
+            per_symbol.len() - 1
+        });
+        per_symbol[i].1 += 1;
     }
-    let symbols: Vec<String> = per_symbol
+    let mut symbols: Vec<String> = per_symbol
         .iter()
+        .take(SHOWN_SYMBOLS)
         .map(|(n, c)| format!("`{n}` ({c})"))
         .collect();
+    let more_symbols = per_symbol.len().saturating_sub(SHOWN_SYMBOLS);
+    if more_symbols > 0 {
+        symbols.push(format!("and {more_symbols} more symbols"));
+    }
     let shown: Vec<String> = sites
         .iter()
         .take(SHOWN_SITES)

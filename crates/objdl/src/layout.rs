@@ -176,6 +176,8 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
     let mut section_count = 0;
     let mut cursor = 0u64;
     let mut mapped = Vec::new();
+    // The sections of each `__start_`/`__stop_` name, found in one pass.
+    let bound_sections = sections_by_bound(objects, &res.bounds);
 
     // Places every loaded section of the kinds `pick` accepts, in input
     // order, except that all sections with a `__start_`/`__stop_` name go
@@ -186,21 +188,13 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
                 if sec.discarded || !pick(sec.kind) || sec_offsets[oi][si] != NOT_LOADED {
                     continue;
                 }
-                let group: Vec<(usize, usize)> = if res.bounds.iter().any(|b| b == sec.name) {
-                    objects
+                let group: Vec<(usize, usize)> = match bound_sections.get(sec.name) {
+                    Some(all) => all
                         .iter()
-                        .enumerate()
-                        .flat_map(|(oj, o)| {
-                            o.sections
-                                .iter()
-                                .enumerate()
-                                .map(move |(sj, s)| (oj, sj, s))
-                        })
-                        .filter(|&(_, _, s)| s.name == sec.name && !s.discarded && pick(s.kind))
-                        .map(|(oj, sj, _)| (oj, sj))
-                        .collect()
-                } else {
-                    vec![(oi, si)]
+                        .map(|&(oj, sj)| (oj as usize, sj as usize))
+                        .filter(|&(oj, sj)| pick(objects[oj].sections[sj].kind))
+                        .collect(),
+                    None => vec![(oi, si)],
                 };
                 for (oj, sj) in group {
                     let sec = &objects[oj].sections[sj];
@@ -312,12 +306,11 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
         .iter()
         .map(|name| {
             let mut span = (u64::MAX, 0);
-            for (oi, obj) in objects.iter().enumerate() {
-                for (si, sec) in obj.sections.iter().enumerate() {
-                    let off = sec_offsets[oi][si];
-                    if sec.name == name && off != NOT_LOADED {
-                        span = (span.0.min(off), span.1.max(off + sec.size));
-                    }
+            for &(oi, si) in bound_sections.get(name.as_str()).into_iter().flatten() {
+                let off = sec_offsets[oi as usize][si as usize];
+                if off != NOT_LOADED {
+                    let size = objects[oi as usize].sections[si as usize].size;
+                    span = (span.0.min(off), span.1.max(off + size));
                 }
             }
             span
@@ -339,6 +332,28 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
         symbol_table: std::cell::OnceCell::new(),
     };
     Ok(layout)
+}
+
+/// For each name in `bounds` (section names with `__start_`/`__stop_`
+/// symbols), its sections that are not discarded: (object, section), in
+/// input order.
+fn sections_by_bound<'a>(
+    objects: &[ObjectFile<'a>],
+    bounds: &'a [String],
+) -> rustc_hash::FxHashMap<&'a str, Vec<(u32, u32)>> {
+    let mut by_name: rustc_hash::FxHashMap<&str, Vec<(u32, u32)>> =
+        bounds.iter().map(|b| (b.as_str(), Vec::new())).collect();
+    if by_name.is_empty() {
+        return by_name;
+    }
+    for (oi, obj) in objects.iter().enumerate() {
+        for (si, sec) in obj.sections.iter().enumerate() {
+            if let Some(list) = by_name.get_mut(sec.name).filter(|_| !sec.discarded) {
+                list.push((oi as u32, si as u32));
+            }
+        }
+    }
+    by_name
 }
 
 fn too_big(objects: &[ObjectFile<'_>], size: u64) -> Error {

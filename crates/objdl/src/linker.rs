@@ -570,17 +570,32 @@ impl Linker {
             return Err(malformed_first(&objects, err));
         }
         executable_stack(&objects, opts, check).map_err(|err| malformed_first(&objects, err))?;
-        // Which mapped file each object lies in (archive members too).
+        // Which mapped file each object lies in (archive members too):
+        // the files' ranges in address order, searched.
+        let mut ranges: Vec<(u64, u64, u32)> = files
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, f))| matches!(f, FileBytes::Mapped(_)))
+            .map(|(i, (_, f))| {
+                (
+                    f.as_ptr() as u64,
+                    f.as_ptr() as u64 + f.len() as u64,
+                    i as u32,
+                )
+            })
+            .collect();
+        ranges.sort_unstable();
         for obj in &mut objects {
             let at = obj.data.as_ptr() as u64;
-            obj.backing = files.iter().enumerate().find_map(|(i, (_, f))| {
-                let start = f.as_ptr() as u64;
-                let mapped = matches!(f, FileBytes::Mapped(_));
-                (mapped && (start..start + f.len() as u64).contains(&at)).then(|| parse::Backing {
-                    file: i as u32,
+            let i = ranges.partition_point(|&(start, _, _)| start <= at);
+            obj.backing = i
+                .checked_sub(1)
+                .map(|i| ranges[i])
+                .filter(|&(_, end, _)| at < end)
+                .map(|(start, _, file)| parse::Backing {
+                    file,
                     offset: at - start,
-                })
-            });
+                });
         }
         // 2. Resolve.
         let entry = opts.entry.as_deref();

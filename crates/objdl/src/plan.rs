@@ -852,6 +852,7 @@ pub(crate) fn stand_in_targets(
     if d.abs_limit.is_none() {
         return out; // no 32-bit absolute of a host function
     }
+    let mut seen = rustc_hash::FxHashSet::default();
     for &(oi, si, ri) in &d.redirectable {
         let r = &objects[oi as usize].sections[si as usize].relocs[ri as usize];
         if let (
@@ -864,7 +865,7 @@ pub(crate) fn stand_in_targets(
             res.targets
                 .get(&objects[oi as usize], oi as usize, r.sym() as usize),
         ) {
-            if !out.contains(&addr) {
+            if seen.insert(addr) {
                 out.push(addr);
             }
         }
@@ -929,15 +930,16 @@ pub(crate) fn finish(
             Decision::AbsTrampoline { dest, .. } if !plan.shared_stand_ins.contains_key(&dest) => {
                 let n = plan.trampolines.len() as u32;
                 plan.trampolines.entry(dest).or_insert(n);
-                if !plan.own_stand_ins.contains(&dest) {
-                    plan.own_stand_ins.push(dest);
-                }
+                plan.own_stand_ins.push(dest);
             }
             Decision::AbsTrampoline { .. } => {}
             Decision::Relax { .. } => plan.relaxations += 1,
             Decision::Direct { .. } | Decision::Data { .. } | Decision::Skip => {}
         }
     }
+    // One per host function (a site each was pushed).
+    plan.own_stand_ins.sort_unstable();
+    plan.own_stand_ins.dedup();
     plan
 }
 

@@ -97,18 +97,23 @@ pub(crate) fn relocate(
     let got = base + tail.got;
     let mut counts = Counts::default();
 
-    // Section contents.
+    // Section contents. The mapped sections, in input order, are met by a
+    // cursor (`layout.mapped` is in layout order).
+    let mut already: Vec<&crate::layout::MappedSection> = Vec::new();
+    if mapped {
+        already.extend(&layout.mapped);
+        already.sort_unstable_by_key(|m| (m.obj, m.sec));
+    }
+    let mut already = already.into_iter().peekable();
     for (oi, obj) in objects.iter().enumerate() {
         for (si, sec) in obj.sections.iter().enumerate() {
+            let here = (oi as u32, si as u32);
+            let done = already.next_if(|m| (m.obj, m.sec) == here);
             let off = layout.sec_offsets[oi][si] as usize;
             if off == NOT_LOADED as usize || sec.kind == SectionKind::Bss {
                 continue;
             }
             let dest = &mut mem[off..off + sec.data.len()];
-            let done = layout
-                .mapped
-                .iter()
-                .find(|m| mapped && (m.obj, m.sec) == (oi as u32, si as u32));
             match done {
                 // Only the partial pages at either end.
                 Some(m) => {

@@ -482,16 +482,17 @@ pub(crate) fn resolve<'d>(
     // that gave way to another unit's: a superseded group, an existing
     // GNU_UNIQUE symbol): the host, then objdl's own, then dlsym.
     let mut external: Vec<Option<Target>> = vec![None; names.len()];
-    let mut bounds: Vec<String> = Vec::new();
+    let mut bounds = SectionBounds::default();
     let mut synthetics_used = FxHashSet::default();
     let mut from_dlsym = Vec::new();
     let mut deps: Vec<Arc<UnitInner>> = Vec::new();
+    let mut dep_set: FxHashSet<*const UnitInner> = FxHashSet::default();
     for (id, &name) in names.iter().enumerate() {
         if defs[id].is_some() {
             continue;
         }
         external[id] = if let Some((addr, unit)) = namespace.lookup(name) {
-            if !deps.iter().any(|d| Arc::ptr_eq(d, &unit)) {
+            if dep_set.insert(Arc::as_ptr(&unit)) {
                 deps.push(unit);
             }
             Some(Target::absolute(addr))
@@ -530,8 +531,10 @@ pub(crate) fn resolve<'d>(
         },
     );
 
-    // 3. The targets of global symbols (local ones have theirs).
+    // 3. The targets of global symbols (local ones have theirs). Each
+    // unresolved name is reported once, for the first input using it.
     let mut unresolved = Vec::new();
+    let mut reported = vec![false; names.len()];
     for &(oi, si, id) in &globals {
         let obj = &objects[oi as usize];
         let sym = &obj.symbols[si as usize];
@@ -544,7 +547,7 @@ pub(crate) fn resolve<'d>(
         } else if sym.is_weak() {
             Target::absolute(0)
         } else {
-            if !unresolved.iter().any(|u: &Unresolved| u.symbol == sym.name) {
+            if !std::mem::replace(&mut reported[id as usize], true) {
                 unresolved.push(Unresolved {
                     symbol: sym.name.to_string(),
                     file: obj.name.clone(),
@@ -599,7 +602,7 @@ pub(crate) fn resolve<'d>(
         copyable,
         groups,
         ifuncs,
-        bounds,
+        bounds: bounds.names,
         initial_exec_names: Vec::new(),
         initial_exec: FxHashMap::default(),
         dynamic_tls: Vec::new(),
@@ -625,12 +628,24 @@ fn local_target(obj: u32, def: SymbolDef, size: u64) -> Target {
     }
 }
 
+/// The section names whose `__start_`/`__stop_` symbols the unit uses.
+#[derive(Default)]
+struct SectionBounds<'d> {
+    /// The names of the sections the unit loads, found at the first
+    /// `__start_`/`__stop_` name.
+    loaded: Option<FxHashSet<&'d str>>,
+    /// Each section name in `names`, and its index there.
+    index: FxHashMap<&'d str, u32>,
+    /// What [`Resolution::bounds`] becomes.
+    names: Vec<String>,
+}
+
 /// `__start_NAME` / `__stop_NAME`, when the unit loads sections called NAME
 /// and NAME is a C identifier (as GNU ld defines them).
-fn section_bound(
-    objects: &[ObjectFile<'_>],
-    name: &str,
-    bounds: &mut Vec<String>,
+fn section_bound<'d>(
+    objects: &[ObjectFile<'d>],
+    name: &'d str,
+    bounds: &mut SectionBounds<'d>,
 ) -> Option<Target> {
     let (section, stop) = match (name.strip_prefix("__start_"), name.strip_prefix("__stop_")) {
         (Some(s), _) => (s, false),
@@ -644,25 +659,26 @@ fn section_bound(
         && section
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_');
-    let loaded = objects.iter().any(|o| {
-        o.sections
-            .iter()
-            .any(|s| s.name == section && s.kind != SectionKind::Skip)
-    });
-    if !c_identifier || !loaded {
+    if !c_identifier {
         return None;
     }
-    let index = match bounds.iter().position(|b| b == section) {
-        Some(i) => i,
-        None => {
-            bounds.push(section.to_string());
-            bounds.len() - 1
-        }
-    };
-    Some(Target::Bound {
-        index: index as u32,
-        stop,
-    })
+    let loaded = bounds.loaded.get_or_insert_with(|| {
+        objects
+            .iter()
+            .flat_map(|o| &o.sections)
+            .filter(|s| s.kind != SectionKind::Skip)
+            .map(|s| s.name)
+            .collect()
+    });
+    if !loaded.contains(section) {
+        return None;
+    }
+    let names = &mut bounds.names;
+    let index = *bounds.index.entry(section).or_insert_with(|| {
+        names.push(section.to_string());
+        names.len() as u32 - 1
+    });
+    Some(Target::Bound { index, stop })
 }
 
 /// Whether something outside the unit defines `name` for it: a Global
@@ -692,6 +708,8 @@ pub(crate) fn in_discarded_section(objects: &[ObjectFile<'_>], target: Target) -
 /// discarded. References into a discarded section are redirected to the kept
 /// section with the same name (what `.eh_frame` and debug info expect).
 fn discard_duplicate_groups(objects: &mut [ObjectFile<'_>]) -> FxHashMap<(u32, u32), (u32, u32)> {
+    // The kept group of each signature: its object, and its members sorted
+    // by name (stable: the first of a name comes first), to find twins.
     let mut kept: FxHashMap<&str, (u32, Vec<u32>)> = FxHashMap::default();
     let mut redirects = FxHashMap::default();
     for oi in 0..objects.len() {
@@ -699,18 +717,23 @@ fn discard_duplicate_groups(objects: &mut [ObjectFile<'_>]) -> FxHashMap<(u32, u
         for (sig, members) in &groups {
             match kept.get(sig) {
                 None => {
-                    kept.insert(sig, (oi as u32, members.clone()));
+                    let mut by_name = members.clone();
+                    by_name.sort_by_key(|&m| objects[oi].sections[m as usize].name);
+                    kept.insert(sig, (oi as u32, by_name));
                 }
                 Some((kobj, kmembers)) => {
                     for &m in members {
                         let name = objects[oi].sections[m as usize].name;
-                        objects[oi].sections[m as usize].discarded = true;
+                        let kept_sections = &objects[*kobj as usize].sections;
+                        let first =
+                            kmembers.partition_point(|&k| kept_sections[k as usize].name < name);
                         let twin = kmembers
-                            .iter()
-                            .find(|&&k| objects[*kobj as usize].sections[k as usize].name == name);
+                            .get(first)
+                            .filter(|&&k| kept_sections[k as usize].name == name);
                         if let Some(&k) = twin {
                             redirects.insert((oi as u32, m), (*kobj, k));
                         }
+                        objects[oi].sections[m as usize].discarded = true;
                     }
                 }
             }
@@ -829,6 +852,8 @@ pub(crate) fn dynamic_thread_locals(
     host: &Host,
 ) -> Result<()> {
     let mut unresolved: Vec<Unresolved> = Vec::new();
+    // Each name once, without a scan of those reported so far.
+    let mut reported: FxHashSet<&str> = FxHashSet::default();
     for &(oi, si) in &res.dynamic_tls {
         let obj = &objects[oi as usize];
         let sym = &obj.symbols[si as usize];
@@ -842,7 +867,7 @@ pub(crate) fn dynamic_thread_locals(
             Some((module, offset)) => Target::ExternalTls { module, offset },
             None if sym.is_weak() => Target::absolute(0),
             None => {
-                if !unresolved.iter().any(|u| u.symbol == sym.name) {
+                if reported.insert(sym.name) {
                     unresolved.push(Unresolved {
                         symbol: sym.name.to_string(),
                         file: obj.name.clone(),

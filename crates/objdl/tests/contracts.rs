@@ -331,6 +331,25 @@ fn every_bad_input_gets_its_exact_message() {
         inputs: vec![Input::bytes("caller.o", unresolved)],
         expected: "unresolved symbols: `nowhere_to_be_found` (referenced from caller.o)".into(),
     });
+    // Many: the first ten names, then how many more (every one is in the
+    // error's list, and `objdl check` prints them all).
+    let calls: String = (0..12).map(|i| format!("call missing_{i}\n")).collect();
+    let many = assemble(
+        dir.path(),
+        "many",
+        &format!(
+            ".text\n.globl many\nmany:\n{calls}ret\n.section .note.GNU-stack,\"\",@progbits\n"
+        ),
+    );
+    let first_ten: Vec<String> = (0..10)
+        .map(|i| format!("`missing_{i}` (referenced from many.o)"))
+        .collect();
+    cases.push(Case {
+        what: "twelve unresolved symbols",
+        linker: good.clone(),
+        inputs: vec![Input::bytes("many.o", many)],
+        expected: format!("unresolved symbols: {}, and 2 more", first_ten.join(", ")),
+    });
     cases.push(Case {
         what: "duplicate definition",
         linker: good.clone(),
