@@ -917,6 +917,41 @@ fn archives_that_pull_each_other_in_a_long_chain() {
     );
 }
 
+/// 50,000 calls to far addresses the input chose so that a fixed hash
+/// (FxHash of a `u64`: `(x * K).rotate_left(26)`) gives them all the same
+/// bucket and tag: the plan's table of trampolines, keyed by destination,
+/// then scanned every entry at every insertion and look-up. Its maps are
+/// keyed with a random state now.
+#[test]
+fn fifty_thousand_trampolines_to_addresses_chosen_to_collide() {
+    const COUNT: u64 = 50_000;
+    // FxHash's multiplier (rustc-hash 2) and its inverse modulo 2^64.
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+    let mut inverse = K;
+    for _ in 0..6 {
+        inverse = inverse.wrapping_mul(2u64.wrapping_sub(K.wrapping_mul(inverse)));
+    }
+    assert_eq!(K.wrapping_mul(inverse), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from(".text\n.globl main\nmain:\n");
+    for i in 1..=COUNT {
+        // Hashes to i << 26: no low bit, no high bit set.
+        let target = i.wrapping_mul(inverse);
+        text += &format!("call {target:#x}\n");
+    }
+    text += "ret\n";
+    let obj = assemble(dir.path(), "collide", &text);
+    let (run, timed_out) = objdl_for(
+        "check",
+        [OsStr::new("--at=0x10000000"), obj.as_os_str()],
+        TIMEOUT,
+    );
+    assert!(!timed_out, "hung: {}", run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
+    let trampolines = run.stdout.lines().filter(|l| l.starts_with("trampoline "));
+    assert_eq!(trampolines.count() as u64, COUNT);
+}
+
 #[test]
 fn duplicate_strong_definitions() {
     let dir = tempfile::tempdir().unwrap();

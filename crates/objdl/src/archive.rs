@@ -7,8 +7,8 @@
 //! without parsing every member; without an index, each member's symbol
 //! table is read once.
 
+use crate::hash::{KeyedMap, KeyedSet};
 use object::read::archive::{ArchiveFile, ArchiveOffset};
-use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::error::{Error, Result};
 use crate::parse::{self, ObjectFile, SymbolDef};
@@ -25,10 +25,10 @@ struct Archive<'d> {
     file: ArchiveFile<'d>,
     /// Global symbol → the defining member's header offset, or
     /// `UNINDEXED | i` for `direct[i]`.
-    index: FxHashMap<&'d [u8], u64>,
+    index: KeyedMap<&'d [u8], u64>,
     /// Members of an archive without a symbol index: (name, contents).
     direct: Vec<(String, &'d [u8])>,
-    pulled: FxHashSet<u64>,
+    pulled: KeyedSet<u64>,
     /// One of the libraries the gcc driver adds (libgcc.a...): a member is
     /// pulled only for a name nothing outside the unit defines.
     implicit: bool,
@@ -50,7 +50,7 @@ fn open<'d>(name: &'d str, bytes: &'d [u8]) -> Result<Archive<'d>> {
             what: "thin archives".into(),
         });
     }
-    let mut index: FxHashMap<&'d [u8], u64> = FxHashMap::default();
+    let mut index: KeyedMap<&'d [u8], u64> = KeyedMap::default();
     let mut direct = Vec::new();
     match file
         .symbols()
@@ -101,7 +101,7 @@ fn open<'d>(name: &'d str, bytes: &'d [u8]) -> Result<Archive<'d>> {
         file,
         index,
         direct,
-        pulled: FxHashSet::default(),
+        pulled: KeyedSet::default(),
         implicit: false,
         seen: 0,
     })
@@ -178,10 +178,10 @@ pub(crate) fn select<'d>(
             })
         }))
         .collect::<Result<_>>()?;
-    let mut defined: FxHashSet<&'d str> = FxHashSet::default();
+    let mut defined: KeyedSet<&'d str> = KeyedSet::default();
     let mut undefined: Vec<&'d str> = Vec::new();
     let note =
-        |obj: &ObjectFile<'d>, defined: &mut FxHashSet<&'d str>, undefined: &mut Vec<&'d str>| {
+        |obj: &ObjectFile<'d>, defined: &mut KeyedSet<&'d str>, undefined: &mut Vec<&'d str>| {
             for s in obj.symbols.iter().skip(1).filter(|s| !s.is_local()) {
                 if s.def != SymbolDef::Undefined {
                     defined.insert(s.name);

@@ -364,7 +364,7 @@ const SHOWN_SYMBOLS: usize = 10;
 
 fn summarize_sites(sites: &[UnreachableSite]) -> String {
     // Per symbol, how many sites, in order of first appearance.
-    let mut index: rustc_hash::FxHashMap<&str, usize> = Default::default();
+    let mut index: crate::hash::KeyedMap<&str, usize> = Default::default();
     let mut per_symbol: Vec<(&str, usize)> = Vec::new();
     for s in sites {
         let i = *index.entry(&s.symbol).or_insert_with(|| {

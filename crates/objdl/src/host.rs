@@ -8,13 +8,16 @@ use std::sync::{Mutex, RwLock};
 
 use rustc_hash::FxHashMap;
 
+use crate::hash::KeyedMap;
+
 use crate::error::{Error, Result};
 
 /// The host's symbols: explicit definitions first, then `dlsym`.
 #[derive(Default)]
 pub(crate) struct Host {
-    defines: RwLock<FxHashMap<String, u64>>,
-    dlsym_cache: Mutex<FxHashMap<String, Option<u64>>>,
+    defines: RwLock<KeyedMap<String, u64>>,
+    /// By names from the inputs.
+    dlsym_cache: Mutex<KeyedMap<String, Option<u64>>>,
     /// Whether to resolve against the executable's own `.symtab`.
     use_exe_symtab: std::sync::atomic::AtomicBool,
     exe_symtab: std::sync::OnceLock<FxHashMap<String, u64>>,

@@ -340,8 +340,8 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
 fn sections_by_bound<'a>(
     objects: &[ObjectFile<'a>],
     bounds: &'a [String],
-) -> rustc_hash::FxHashMap<&'a str, Vec<(u32, u32)>> {
-    let mut by_name: rustc_hash::FxHashMap<&str, Vec<(u32, u32)>> =
+) -> crate::hash::KeyedMap<&'a str, Vec<(u32, u32)>> {
+    let mut by_name: crate::hash::KeyedMap<&str, Vec<(u32, u32)>> =
         bounds.iter().map(|b| (b.as_str(), Vec::new())).collect();
     if by_name.is_empty() {
         return by_name;

@@ -34,6 +34,7 @@ mod arch;
 mod archive;
 mod debug;
 mod error;
+mod hash;
 mod host;
 mod implicit;
 pub mod inspect;

@@ -24,7 +24,6 @@ use crate::runtime;
 use crate::shim;
 use crate::tls::{ThreadLocals, TlsModule};
 use crate::unit::{Exports, LoadStats, RelocationSummary, Unit, UnitInner, UnitParts};
-use rustc_hash::FxHashMap;
 
 /// One input of a unit: an object file on disk, or bytes in memory.
 #[derive(Debug, Clone)]
@@ -851,7 +850,7 @@ impl Linker {
         }
         // Stand-ins other units already made are canonical: use theirs
         // (and keep their units loaded).
-        let mut shared = FxHashMap::default();
+        let mut shared = crate::hash::KeyedMap::default();
         let mut stand_in_deps = Vec::new();
         for target in plan::stand_in_targets(objects, res, &demands) {
             if let Some((addr, unit)) = self.namespace.stand_in(target) {
@@ -1307,7 +1306,7 @@ fn report(
     tail: Tail,
     base: u64,
 ) -> Report {
-    let mut names: FxHashMap<u64, String> = FxHashMap::default();
+    let mut names: crate::hash::KeyedMap<u64, String> = Default::default();
     let mut sections = Vec::new();
     for (oi, obj) in objects.iter().enumerate() {
         for (si, sec) in obj.sections.iter().enumerate() {

@@ -7,6 +7,8 @@ use std::sync::{Arc, RwLock, Weak};
 
 use rustc_hash::FxHashMap;
 
+use crate::hash::KeyedMap;
+
 use crate::unit::UnitInner;
 
 /// The Global units defining one name: (address, unit), in joining order.
@@ -17,14 +19,14 @@ type Definitions = Vec<(u64, Weak<UnitInner>)>;
 /// it leaves the next one takes over.
 #[derive(Default)]
 pub(crate) struct Namespace {
-    map: RwLock<FxHashMap<String, Definitions>>,
+    map: RwLock<KeyedMap<String, Definitions>>,
     /// Host function → the low trampoline that stands in for it where
     /// -fno-pic code takes its address as a 32-bit absolute. The first one
     /// made is canonical for every unit, as a non-PIE executable's PLT entry
     /// is for a whole process.
     stand_ins: RwLock<FxHashMap<u64, (u64, Weak<UnitInner>)>>,
     /// COMDAT group signature → the Global unit whose copy is the one.
-    groups: RwLock<FxHashMap<String, Weak<UnitInner>>>,
+    groups: RwLock<KeyedMap<String, Weak<UnitInner>>>,
 }
 
 impl Namespace {

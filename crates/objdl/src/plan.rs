@@ -13,10 +13,9 @@
 //! trampolines and GOT slots that are really needed, by the same rule
 //! ([`decide`]) that the relocation pass applies.
 
-use rustc_hash::FxHashMap;
-
 use crate::arch::{self, Field, Formula, Quick, Relax};
 use crate::error::{Error, Result, Site, UnreachableSite};
+use crate::hash::{KeyedMap, KeyedSet};
 use crate::layout::{Layout, EXTERNAL, NOT_LOADED, UNLOADED};
 use crate::parse::{ObjectFile, Reloc, RelocFields, SectionKind};
 use crate::resolve::{Resolution, Target};
@@ -791,24 +790,24 @@ pub(crate) fn decide(formula: Formula, bytes: &[u8], off: usize, a: i64, at: &At
 #[derive(Debug, Default)]
 pub(crate) struct Plan {
     /// Trampoline destination → index.
-    pub trampolines: FxHashMap<u64, u32>,
+    pub trampolines: KeyedMap<u64, u32>,
     /// GOT slot content → index.
-    pub slots: FxHashMap<u64, u32>,
+    pub slots: KeyedMap<u64, u32>,
     pub relaxations: u64,
     pub lea_rewrites: u64,
     /// Host variable address → the address of the unit's read-only copy.
-    pub copies: FxHashMap<u64, u64>,
+    pub copies: KeyedMap<u64, u64>,
     /// Host function → the stand-in another unit already made for it: its
     /// canonical address for every unit (see [`crate::namespace`]).
-    pub shared_stand_ins: FxHashMap<u64, u64>,
+    pub shared_stand_ins: KeyedMap<u64, u64>,
     /// Host functions this unit makes the stand-in for.
     pub own_stand_ins: Vec<u64>,
     /// The unit's TLS module id (0 when it has no TLS).
     pub tls_module: u64,
     /// `tls_index` pairs, (module, offset) → index; they follow the slots.
-    pub tls_pairs: FxHashMap<(u64, u64), u32>,
+    pub tls_pairs: KeyedMap<(u64, u64), u32>,
     /// TLS descriptors, (module, offset) → index; they follow the pairs.
-    pub tls_descs: FxHashMap<(u64, u64), u32>,
+    pub tls_descs: KeyedMap<(u64, u64), u32>,
     /// Offsets from the thread pointer, for initial-exec and local-exec code.
     pub tp: ThreadPointerOffsets,
 }
@@ -852,7 +851,7 @@ pub(crate) fn stand_in_targets(
     if d.abs_limit.is_none() {
         return out; // no 32-bit absolute of a host function
     }
-    let mut seen = rustc_hash::FxHashSet::default();
+    let mut seen = KeyedSet::default();
     for &(oi, si, ri) in &d.redirectable {
         let r = &objects[oi as usize].sections[si as usize].relocs[ri as usize];
         if let (
@@ -880,7 +879,7 @@ pub(crate) fn finish(
     layout: &Layout,
     d: &Demands,
     base: u64,
-    shared_stand_ins: FxHashMap<u64, u64>,
+    shared_stand_ins: KeyedMap<u64, u64>,
     tp: ThreadPointerOffsets,
 ) -> Plan {
     let mut plan = Plan {

@@ -756,7 +756,7 @@ fn overflow(
 }
 
 fn lookup<K: std::hash::Hash + Eq>(
-    table: &rustc_hash::FxHashMap<K, u32>,
+    table: &crate::hash::KeyedMap<K, u32>,
     key: K,
     obj: &ObjectFile<'_>,
     si: usize,

@@ -9,6 +9,8 @@
 use object::elf;
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::hash::{KeyedMap, KeyedSet};
+
 use crate::error::{Error, Result, Unresolved};
 use crate::host::{self, Host};
 use crate::namespace::Namespace;
@@ -295,7 +297,7 @@ pub(crate) fn resolve<'d>(
     // id); IFUNC definitions, local or global, get a stub and a slot.
     let mut ifuncs = Vec::new();
     let mut ifunc_index: FxHashMap<(u32, u32), u32> = FxHashMap::default();
-    let mut ids: FxHashMap<&'d str, u32> = FxHashMap::default();
+    let mut ids: KeyedMap<&'d str, u32> = KeyedMap::default();
     let mut names: Vec<&'d str> = Vec::new();
     // (object, symbol, name id) of every global symbol.
     let mut globals: Vec<(u32, u32, u32)> = Vec::new();
@@ -633,9 +635,9 @@ fn local_target(obj: u32, def: SymbolDef, size: u64) -> Target {
 struct SectionBounds<'d> {
     /// The names of the sections the unit loads, found at the first
     /// `__start_`/`__stop_` name.
-    loaded: Option<FxHashSet<&'d str>>,
+    loaded: Option<KeyedSet<&'d str>>,
     /// Each section name in `names`, and its index there.
-    index: FxHashMap<&'d str, u32>,
+    index: KeyedMap<&'d str, u32>,
     /// What [`Resolution::bounds`] becomes.
     names: Vec<String>,
 }
@@ -710,7 +712,7 @@ pub(crate) fn in_discarded_section(objects: &[ObjectFile<'_>], target: Target) -
 fn discard_duplicate_groups(objects: &mut [ObjectFile<'_>]) -> FxHashMap<(u32, u32), (u32, u32)> {
     // The kept group of each signature: its object, and its members sorted
     // by name (stable: the first of a name comes first), to find twins.
-    let mut kept: FxHashMap<&str, (u32, Vec<u32>)> = FxHashMap::default();
+    let mut kept: KeyedMap<&str, (u32, Vec<u32>)> = KeyedMap::default();
     let mut redirects = FxHashMap::default();
     for oi in 0..objects.len() {
         let groups = std::mem::take(&mut objects[oi].groups);
@@ -760,7 +762,7 @@ pub(crate) fn external_facts<'d>(
     kinds: &[u64],
 ) {
     let mut code_ranges: Option<Vec<(u64, u64)>> = None;
-    let mut ie_ids: FxHashMap<&'d str, u32> = FxHashMap::default();
+    let mut ie_ids: KeyedMap<&'d str, u32> = KeyedMap::default();
     const FACT_KINDS: [elf::RelocationType; 12] = [
         elf::R_X86_64_SIZE32,
         elf::R_X86_64_SIZE64,
@@ -853,7 +855,7 @@ pub(crate) fn dynamic_thread_locals(
 ) -> Result<()> {
     let mut unresolved: Vec<Unresolved> = Vec::new();
     // Each name once, without a scan of those reported so far.
-    let mut reported: FxHashSet<&str> = FxHashSet::default();
+    let mut reported: KeyedSet<&str> = KeyedSet::default();
     for &(oi, si) in &res.dynamic_tls {
         let obj = &objects[oi as usize];
         let sym = &obj.symbols[si as usize];

@@ -118,8 +118,9 @@ pub(crate) struct UnitInner {
 pub(crate) struct Exports {
     names: String,
     /// Per symbol: where its name lies in `names`, and its address; by the
-    /// hash of the name.
+    /// hash of the name, keyed (the names come from the inputs: see `hash.rs`).
     index: hashbrown::HashTable<(u32, u32, u64)>,
+    hasher: foldhash::fast::RandomState,
 }
 
 impl Exports {
@@ -128,31 +129,38 @@ impl Exports {
         Exports {
             names: String::with_capacity(bytes),
             index: hashbrown::HashTable::with_capacity(count),
+            hasher: Default::default(),
         }
     }
 
-    fn hash(name: &str) -> u64 {
+    fn hash(&self, name: &str) -> u64 {
         use std::hash::BuildHasher;
-        rustc_hash::FxBuildHasher.hash_one(name)
+        self.hasher.hash_one(name)
     }
 
     /// Adds `name` at `addr`. The caller gives each name once (resolution
     /// interns them), so it is not looked up first.
     pub(crate) fn insert_unique(&mut self, name: &str, addr: u64) {
-        let Exports { names, index } = self;
+        let hash = self.hash(name);
+        let Exports {
+            names,
+            index,
+            hasher,
+        } = self;
         let name_of =
             |&(start, len, _): &(u32, u32, u64)| &names[start as usize..(start + len) as usize];
-        let hash = Exports::hash(name);
         debug_assert!(index.find(hash, |e| name_of(e) == name).is_none());
         let entry = (names.len() as u32, name.len() as u32, addr);
-        index.insert_unique(hash, entry, |e| Exports::hash(name_of(e)));
+        index.insert_unique(hash, entry, |e| {
+            std::hash::BuildHasher::hash_one(&*hasher, name_of(e))
+        });
         names.push_str(name);
     }
 
     /// The address of `name`.
     pub(crate) fn get(&self, name: &str) -> Option<u64> {
         let names = self.names.as_bytes();
-        let &(_, _, addr) = self.index.find(Exports::hash(name), |&(start, len, _)| {
+        let &(_, _, addr) = self.index.find(self.hash(name), |&(start, len, _)| {
             names.get(start as usize..(start + len) as usize) == Some(name.as_bytes())
         })?;
         Some(addr)
