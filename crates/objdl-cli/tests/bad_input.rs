@@ -1015,6 +1015,63 @@ fn missing_input_file() {
     assert!(line.contains(missing_c.to_str().unwrap()), "{line}");
 }
 
+/// `--place 0x0` mapped the unit at address 0 when run as root (its
+/// functions then compared equal to NULL: `atexit` aborted); `check --at
+/// 0xfffffffffffff000` wrapped past 2^64 (a panic in a debug build, a
+/// self-contradicting overflow in a release one). Both are refused with
+/// one line naming the range a base must lie in.
+#[test]
+fn impossible_placement_addresses() {
+    let (_dir, obj, _bytes) = small_object();
+    for (command, args, status) in [
+        ("run", ["--place", "0x0"], 125),
+        ("run", ["--place", "0x800000000000"], 125),
+        ("check", ["--at", "0x0"], 1),
+        ("check", ["--at", "0x800000000000"], 1),
+        ("check", ["--at", "0xfffffffffffff000"], 1),
+    ] {
+        let (run, timed_out) = objdl_for(
+            command,
+            args.iter().map(OsStr::new).chain([obj.as_os_str()]),
+            TIMEOUT,
+        );
+        let ctx = format!(
+            "objdl {command} {args:?}: {:?}\nstdout: {}\nstderr: {}",
+            run.status, run.stdout, run.stderr
+        );
+        assert!(!timed_out, "{ctx}");
+        assert_eq!(run.status.code(), Some(status), "{ctx}");
+        let lines: Vec<&str> = run.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{ctx}");
+        assert!(
+            lines[0].starts_with("objdl: error: no place for the unit"),
+            "{ctx}"
+        );
+        assert!(lines[0].contains(&format!("base {}", args[1])), "{ctx}");
+        assert!(lines[0].contains("must lie in 0x"), "{ctx}");
+    }
+}
+
+/// A PC8 field with an addend near 2^63, against an absolute symbol near
+/// 2^63, in a unit aligned to 1 GiB: the window it allows for the base
+/// starts just below 2^64, and aligning that bound up overflowed (a panic
+/// in a debug build). The placement works in 128 bits now.
+#[test]
+fn a_window_bound_near_two_to_the_sixty_four() {
+    let dir = tempfile::tempdir().unwrap();
+    let defs = assemble(
+        dir.path(),
+        "far_abs",
+        ".globl far_abs\n.set far_abs, 0x7fffffffffffffff\n",
+    );
+    let user = assemble(
+        dir.path(),
+        "pc8",
+        ".text\n.balign 0x40000000\n.globl main\nmain:\nret\n.byte far_abs + 0x7fffffffffffff00 - .\n",
+    );
+    expect_error([&defs, &user], &["R_X86_64_PC8", "far_abs", "8-bit field"]);
+}
+
 /// One table of exit statuses, in the README and `objdl --help`: 0 ok, 1
 /// `check` says the inputs would not load, 125 objdl's own error, anything
 /// else the program's own status.

@@ -804,6 +804,9 @@ impl Linker {
         };
 
         // 4. Place and map (or, for a check at a given address, only pretend to).
+        if let Placement::At(base) = opts.placement {
+            placement::check_base(base, upper)?;
+        }
         let mut image = match (check, opts.placement) {
             (true, Placement::At(base)) => {
                 if base % max_align != 0 {

@@ -33,7 +33,10 @@ pub enum Placement {
     /// In the low 2 GiB of the address space, where `R_X86_64_32`/`32S`
     /// absolute references to the unit's own code and data fit.
     Low,
-    /// Exactly at this (page-aligned) address.
+    /// Exactly at this (page-aligned) address. It must leave the unit in
+    /// user space: at or above `vm.mmap_min_addr` (and 64 KiB), and below
+    /// the top of the 47-bit user address space; any other base is refused
+    /// with the range a base of the unit must lie in.
     At(u64),
 }
 
@@ -103,10 +106,56 @@ pub(crate) const FAR: u64 = 4 << 30;
 /// Reach of a signed 32-bit displacement.
 const REACH: i128 = 1 << 31;
 
-/// Free ranges `[start, end)` between mappings, inside user space.
+/// The lowest address objdl maps a unit at: `vm.mmap_min_addr` (which the
+/// kernel waives for root, who may map even address 0), and never below
+/// [`USER_LO`] (64 KiB). Read once.
+pub(crate) fn lowest_base() -> u64 {
+    static LOWEST: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *LOWEST.get_or_init(|| {
+        let min_addr = std::fs::read_to_string("/proc/sys/vm/mmap_min_addr")
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        align_up(min_addr.clamp(USER_LO as u64, USER_HI as u64), PAGE)
+    })
+}
+
+/// Checks that a unit of `size` bytes can have the base `base` at all: at
+/// or above [`lowest_base`], and ending at or below the top of user space
+/// ([`USER_HI`], with 47-bit addresses). The error names the reason and the
+/// range a base of this unit must lie in.
+pub(crate) fn check_base(base: u64, size: u64) -> Result<()> {
+    let lowest = lowest_base();
+    let top = USER_HI as u64;
+    let highest = top.saturating_sub(size);
+    if base >= lowest && base <= highest {
+        return Ok(());
+    }
+    let why = if base < lowest {
+        format!(
+            "base {base:#x} is below {lowest:#x}, the lowest address objdl maps (vm.mmap_min_addr, and never below 64 KiB)"
+        )
+    } else if base >= 0xffff_8000_0000_0000 {
+        format!("base {base:#x} lies in the kernel's half of the address space")
+    } else if base >= 1 << 47 {
+        format!("base {base:#x} is not a canonical x86-64 address")
+    } else {
+        format!(
+            "a unit at base {base:#x} would end at {:#x}, above the top of user space ({top:#x})",
+            u128::from(base) + u128::from(size)
+        )
+    };
+    Err(Error::NoPlacement {
+        size,
+        why: format!("{why}; a base of this unit must lie in {lowest:#x}..={highest:#x}"),
+    })
+}
+
+/// Free ranges `[start, end)` between mappings, inside user space (from
+/// [`lowest_base`]).
 fn gaps(maps: &[Mapping]) -> Vec<(u64, u64)> {
     let mut out = Vec::new();
-    let mut cursor = USER_LO as u64;
+    let mut cursor = lowest_base();
     for m in maps {
         let start = m.start.min(USER_HI as u64);
         if start > cursor {
@@ -235,7 +284,9 @@ fn map_chosen(size: u64, choose: impl Fn(&[Mapping]) -> Result<u64>) -> Result<R
     }
 }
 
-/// The free base in `[glo, ghi)` (room for `size`) closest to `want`, aligned.
+/// The free base in the gap `[start, end)` (room for `size`) and in the
+/// window `lo..=hi` closest to `want`, aligned. In `i128`: the window's
+/// bounds come from the inputs' addends and may lie anywhere.
 fn closest_in_gap(
     gap: (u64, u64),
     size: u64,
@@ -244,15 +295,15 @@ fn closest_in_gap(
     hi: i128,
     want: i128,
 ) -> Option<u64> {
-    let first = align_up(gap.0, align) as i128;
-    let last = (gap.1.checked_sub(size)? & !(align - 1)) as i128;
-    let first = first.max(align_up(lo.max(0) as u64, align) as i128);
-    let last = last.min(hi) & !(align as i128 - 1);
+    let align = i128::from(align);
+    let up = |v: i128| (v + align - 1) & !(align - 1);
+    let first = up(i128::from(gap.0)).max(up(lo.max(0)));
+    let last = i128::from(gap.1.checked_sub(size)?).min(hi) & !(align - 1);
     if first > last {
         return None;
     }
-    // `first` and `last` are aligned, so aligning down stays inside.
-    Some((want.clamp(first, last) as u64) & !(align - 1))
+    // `first` is aligned, so aligning down stays inside `first..=last`.
+    Some((want.clamp(first, last) & !(align - 1)) as u64)
 }
 
 fn choose_auto(gaps: &[(u64, u64)], req: &Request<'_>) -> Result<u64> {
@@ -341,20 +392,22 @@ mod tests {
 
     #[test]
     fn gaps_between_mappings() {
+        // Above the lowest base, whatever vm.mmap_min_addr is here.
+        let low = lowest_base();
         let maps = vec![
             Mapping {
-                start: 0x20000,
-                end: 0x30000,
+                start: low + 0x10000,
+                end: low + 0x20000,
             },
             Mapping {
-                start: 0x40000,
-                end: 0x50000,
+                start: low + 0x30000,
+                end: low + 0x40000,
             },
         ];
         let g = gaps(&maps);
-        assert_eq!(g[0], (0x10000, 0x20000));
-        assert_eq!(g[1], (0x30000, 0x40000));
-        assert_eq!(g[2], (0x50000, USER_HI as u64));
+        assert_eq!(g[0], (low, low + 0x10000));
+        assert_eq!(g[1], (low + 0x20000, low + 0x30000));
+        assert_eq!(g[2], (low + 0x40000, USER_HI as u64));
         // Nothing past the top of user space, even next to [vsyscall].
         let high = vec![Mapping {
             start: 0xffff_ffff_ff60_0000,

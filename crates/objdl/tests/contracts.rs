@@ -445,6 +445,86 @@ fn every_bad_input_gets_its_exact_message() {
     assert!(mismatches.is_empty(), "\n{}", mismatches.join("\n"));
 }
 
+/// A base no unit can have is refused, with the reason and the range a
+/// base of this unit must lie in: below `vm.mmap_min_addr` (and 64 KiB),
+/// not canonical, in the kernel's half, or so high that the unit would
+/// pass the top of user space. `Placement::At(0)` used to map a unit at
+/// address 0 when run as root, and a check at 0xfffff...f000 wrapped past
+/// 2^64 (a debug build panicked at an overflowing add; a release build
+/// said a value that fits did not).
+#[test]
+fn impossible_bases_are_refused_with_the_valid_range() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let base = assemble(dir.path(), "base", BASE_S);
+    let linker = linker_with_byte_value(7);
+    let size = check(&linker, vec![Input::bytes("base.o", base.clone())])
+        .expect("the intact base object")
+        .stats
+        .size;
+    // What the unit reserves: its size, since it needs no GOT slot nor
+    // trampoline (as the alignment case above shows: 0x3000 bytes).
+    let upper = size;
+    let min_addr = std::fs::read_to_string("/proc/sys/vm/mmap_min_addr")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    let lowest = min_addr.max(0x10000).next_multiple_of(0x1000);
+    let highest = 0x7fff_ffff_f000 - upper;
+    let range = format!("a base of this unit must lie in {lowest:#x}..={highest:#x}");
+    let refusal = |why: String| format!("no place for the unit ({upper:#x} bytes): {why}; {range}");
+    let cases = [
+        (
+            0,
+            refusal(format!("base 0x0 is below {lowest:#x}, the lowest address objdl maps (vm.mmap_min_addr, and never below 64 KiB)")),
+        ),
+        (
+            0x1000,
+            refusal(format!("base 0x1000 is below {lowest:#x}, the lowest address objdl maps (vm.mmap_min_addr, and never below 64 KiB)")),
+        ),
+        (
+            0x8000_0000_0000,
+            refusal("base 0x800000000000 is not a canonical x86-64 address".into()),
+        ),
+        (
+            0xffff_8000_0000_0000,
+            refusal("base 0xffff800000000000 lies in the kernel's half of the address space".into()),
+        ),
+        (
+            0xffff_ffff_ffff_f000,
+            refusal("base 0xfffffffffffff000 lies in the kernel's half of the address space".into()),
+        ),
+        (
+            0x7fff_ffff_e000,
+            refusal(format!(
+                "a unit at base 0x7fffffffe000 would end at {:#x}, above the top of user space (0x7ffffffff000)",
+                0x7fff_ffff_e000 + upper
+            )),
+        ),
+    ];
+    for (at, expected) in cases {
+        let mut opts = OpenOptions::new();
+        opts.placement(Placement::At(at));
+        let got = linker
+            .check(vec![Input::bytes("base.o", base.clone())], &opts)
+            .map(|_| "(loaded without error)".to_string())
+            .unwrap_or_else(|e| e.to_string());
+        assert_eq!(got, expected, "at {at:#x}");
+        // The same for a real open, which maps nothing there.
+        // SAFETY: refused before anything is mapped or run.
+        let opened = unsafe { opts.open(&linker, [Input::bytes("base.o", base.clone())]) };
+        assert_eq!(opened.map(|_| ()).unwrap_err().to_string(), expected);
+    }
+    // The lowest and the highest base are fine.
+    for at in [lowest.max(AT), highest] {
+        let mut opts = OpenOptions::new();
+        opts.placement(Placement::At(at));
+        let report = linker
+            .check(vec![Input::bytes("base.o", base.clone())], &opts)
+            .unwrap_or_else(|e| panic!("at {at:#x}: {e}"));
+        assert_eq!(report.stats.base, at);
+    }
+}
+
 /// Two sections whose file ranges overlap load, each from its own copy.
 #[test]
 fn overlapping_sections_load_from_separate_copies() {
