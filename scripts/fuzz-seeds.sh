@@ -14,7 +14,12 @@
 #                 the first object, the second);
 #   archive       archives of multi_a.o and multi_b.o, which define what
 #                 the archive target's fixed object refers to, with and
-#                 without a symbol index, and with members nothing needs.
+#                 without a symbol index, and with members nothing needs;
+#   place         the objects of `link`, each behind an eight-byte
+#                 placement address (fuzz/src/lib.rs: placement_address),
+#                 in turn: the lowest base, the top of user space, just
+#                 below 2 GiB, 2^64 - 64 KiB, and the fixed address the
+#                 other targets use.
 #
 # Objects over 32 KiB are left out: small inputs keep the fuzzers fast.
 #
@@ -33,7 +38,7 @@ matrix=crates/objdl-cli/tests/matrix
 plugins=crates/objdl-capi/tests/c/plugins
 cpp=crates/objdl-cli/tests/cpp
 
-for t in parse link link_pair archive open; do
+for t in parse link link_pair archive open place; do
     mkdir -p "$out/$t"
 done
 
@@ -161,7 +166,22 @@ done
 # The `open` target starts from the same single objects as `link`.
 cp "$out"/link/* "$out/open/"
 
-for t in parse link link_pair archive open; do
+# `place`: the same objects, each behind a placement address (eight bytes,
+# little-endian; the low three bits say where, see placement_address).
+addresses=(
+    '\x01\x10\x00\x00\x00\x00\x00\x00' # 16 pages from 0: the lowest base
+    '\x02\x20\x00\x00\x00\x00\x00\x00' # 32 pages below the top of user space
+    '\x03\xf0\x7f\x00\x00\x00\x00\x00' # 16 pages below 2 GiB
+    '\x06\x10\x00\x00\x00\x00\x00\x00' # 2^64 - 64 KiB: refused
+    '\x00\x00\x00\x10\x00\x00\x00\x00' # 0x10000000, as the other targets
+)
+i=0
+for f in "$out"/link/*; do
+    { printf "${addresses[i % ${#addresses[@]}]}"; cat "$f"; } >"$out/place/$(basename "$f")"
+    i=$((i + 1))
+done
+
+for t in parse link link_pair archive open place; do
     n=$(find "$out/$t" -type f | wc -l)
     size=$(du -sk "$out/$t" | cut -f1)
     echo "fuzz-seeds: $t: $n inputs, ${size} KiB"

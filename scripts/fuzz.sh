@@ -11,10 +11,14 @@
 #   link_pair  the input split into two objects, linked as one unit
 #   open       the input as one object, opened for real with no_exec
 #              (mapped and relocated where the kernel puts it; nothing runs)
+#   place      the input's first eight bytes as the placement address
+#              (fuzz/src/lib.rs: placement_address), the rest as one object,
+#              linked at that address: the checks on the base, and every
+#              address computation with the unit at the edges of the space
 #
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 #   SECONDS   how long each target runs (default 60)
-#   TARGET    the targets to run (default: all five)
+#   TARGET    the targets to run (default: all six)
 #
 # It installs cargo-fuzz if it is missing (`cargo install`, from crates.io),
 # makes the seed corpus (scripts/fuzz-seeds.sh), builds the targets with
@@ -38,7 +42,7 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(parse archive link link_pair open)
+    targets=(parse archive link link_pair open place)
 fi
 
 cargo_fuzz_version=0.13.2
@@ -56,6 +60,20 @@ if [ "$sanitizer" != none ]; then
 fi
 build=(-s "$sanitizer" --debug-assertions)
 cargo fuzz build "${build[@]}"
+
+# Overflow checks are an oracle (fuzz/Cargo.toml and --debug-assertions ask
+# for them): check that every target really has them. Core's overflow
+# panic is linked in only if some code calls it, and only code built with
+# overflow checks does (the standard library is built without them).
+bin_dir="fuzz/target/$(rustc -vV | sed -n 's/^host: //p')/release"
+for t in "${targets[@]}"; do
+    # (grep reads all of nm's output: with -q, nm's SIGPIPE would fail the pipe.)
+    if ! nm "$bin_dir/$t" | grep 'panic_const_add_overflow' >/dev/null; then
+        echo "fuzz: $t was built without overflow checks ($bin_dir/$t)"
+        exit 1
+    fi
+done
+echo "fuzz: overflow checks are on in ${targets[*]}"
 
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT

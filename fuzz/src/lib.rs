@@ -75,8 +75,15 @@ pub fn define_missing(linker: &Linker, inputs: &[Input]) {
 /// [`AT`] whose image holds every trampoline and GOT slot it lists. With
 /// `define`, names nothing defines are defined first ([`define_missing`]).
 pub fn check(inputs: Vec<Input>, define: bool) {
+    check_at(inputs, define, AT);
+}
+
+/// [`check`] with the unit at `at`, any address at all: a base no unit can
+/// have must be an error that names an input, and a unit checked there
+/// must lie in user space (64 KiB to the top of the 47-bit space).
+pub fn check_at(inputs: Vec<Input>, define: bool, at: u64) {
     let names: Vec<String> = inputs.iter().map(Input::name).collect();
-    check_outcome(&names, outcome(inputs, define));
+    check_outcome_at(&names, at, outcome_at(inputs, define, at));
 }
 
 /// Opens `inputs` for real with a new [`linker`] (names nothing defines
@@ -105,19 +112,29 @@ pub fn open(inputs: Vec<Input>) {
 /// What [`Linker::check`] at [`AT`] makes of `inputs`, with a new
 /// [`linker`] (and, with `define`, [`define_missing`]).
 pub fn outcome(inputs: Vec<Input>, define: bool) -> objdl::Result<Report> {
+    outcome_at(inputs, define, AT)
+}
+
+/// [`outcome`] with the unit at `at`.
+pub fn outcome_at(inputs: Vec<Input>, define: bool, at: u64) -> objdl::Result<Report> {
     let linker = linker();
     if define {
         define_missing(&linker, &inputs);
     }
     let mut opts = OpenOptions::new();
-    opts.placement(Placement::At(AT));
+    opts.placement(Placement::At(at));
     linker.check(inputs, &opts)
 }
 
 /// Checks the contracts of an outcome of the inputs named `names` (see [`check`]).
 pub fn check_outcome(names: &[String], outcome: objdl::Result<Report>) {
+    check_outcome_at(names, AT, outcome);
+}
+
+/// [`check_outcome`] for a unit checked at `at` (see [`check_at`]).
+pub fn check_outcome_at(names: &[String], at: u64, outcome: objdl::Result<Report>) {
     match outcome {
-        Ok(report) => check_report(&report),
+        Ok(report) => check_report(&report, at),
         Err(e) => {
             let msg = e.to_string();
             assert!(!msg.contains('\n'), "an error of several lines: {msg:?}");
@@ -129,10 +146,14 @@ pub fn check_outcome(names: &[String], outcome: objdl::Result<Report>) {
     }
 }
 
-/// The invariants of a successful check.
-fn check_report(r: &Report) {
+/// The invariants of a successful check of a unit at `base`.
+fn check_report(r: &Report, base: u64) {
     let size = r.stats.size;
-    assert_eq!(r.stats.base, AT, "the unit is not where it was asked to be");
+    assert_eq!(r.stats.base, base, "the unit is not where it was asked to be");
+    assert!(
+        base >= LOWEST_BASE && base.checked_add(size).is_some_and(|end| end <= USER_TOP),
+        "a unit checked at {base:#x} ({size:#x} bytes), outside user space"
+    );
     assert_eq!(
         r.image.len() as u64,
         size,
@@ -140,10 +161,10 @@ fn check_report(r: &Report) {
     );
     let at = |addr: u64, len: u64, what: &str| -> usize {
         assert!(
-            addr >= AT && addr - AT + len <= size,
-            "{what} at {addr:#x} is outside the unit ({AT:#x}, {size:#x} bytes)"
+            addr >= base && addr - base + len <= size,
+            "{what} at {addr:#x} is outside the unit ({base:#x}, {size:#x} bytes)"
         );
-        (addr - AT) as usize
+        (addr - base) as usize
     };
     for t in &r.trampolines {
         let i = at(t.address, 14, "a trampoline");
@@ -261,6 +282,57 @@ pub fn driver_object() -> Vec<u8> {
         .expect("a relocation of the driver's data");
     }
     obj.write().expect("the driver object")
+}
+
+/// The lowest base objdl ever takes (64 KiB: `vm.mmap_min_addr` may only
+/// raise it).
+pub const LOWEST_BASE: u64 = 0x1_0000;
+
+/// The top of the 47-bit user address space: every unit ends at or below it.
+pub const USER_TOP: u64 = 0x7fff_ffff_f000;
+
+/// Splits the `place` target's input: the placement address, from the
+/// first eight bytes ([`placement_address`]), and the object (the rest).
+pub fn split_place(data: &[u8]) -> (u64, &[u8]) {
+    match data.split_first_chunk::<8>() {
+        Some((address, object)) => (placement_address(*address), object),
+        None => (AT, data),
+    }
+}
+
+/// A placement address from eight bytes, read as a little-endian `u64`. The
+/// low three bits pick where it lies, so that the fuzzer meets the edges
+/// (and not only the 1 in 131,072 random values that are user space):
+/// `n` is bits 8 to 23, a count of pages, signed where it says ±.
+///
+/// | bits 0-2 | address |
+/// |---|---|
+/// | 0 | the eight bytes as they are: anything |
+/// | 1 | `n` pages from 0: below and above the lowest base |
+/// | 2 | [`USER_TOP`] − `n` pages: units that end at the top, or past it |
+/// | 3 | 2 GiB ± `n` pages: where 32-bit signed absolutes stop reaching |
+/// | 4 | 4 GiB ± `n` pages: where 32-bit unsigned absolutes stop reaching |
+/// | 5 | 2^47 ± `n` pages: the end of user space, non-canonical beyond |
+/// | 6 | 2^64 − `n` pages: the kernel's half, and sums that wrap |
+/// | 7 | page-aligned anywhere in the 47 bits |
+pub fn placement_address(bytes: [u8; 8]) -> u64 {
+    const PAGE: u64 = 0x1000;
+    let raw = u64::from_le_bytes(bytes);
+    let pages = (raw >> 8) & 0xffff;
+    let around = |centre: u64| {
+        let offset = (pages as i64 - 0x8000) * PAGE as i64;
+        centre.wrapping_add_signed(offset)
+    };
+    match raw & 7 {
+        0 => raw,
+        1 => pages * PAGE,
+        2 => USER_TOP.wrapping_sub(pages * PAGE),
+        3 => around(1 << 31),
+        4 => around(1 << 32),
+        5 => around(1 << 47),
+        6 => 0u64.wrapping_sub(pages * PAGE),
+        _ => (raw >> 3 << 12) & ((1 << 47) - 1),
+    }
 }
 
 /// Splits `data` into two objects: a little-endian `u32` length, the first

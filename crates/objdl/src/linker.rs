@@ -805,7 +805,8 @@ impl Linker {
 
         // 4. Place and map (or, for a check at a given address, only pretend to).
         if let Placement::At(base) = opts.placement {
-            placement::check_base(base, upper)?;
+            let names: Vec<&str> = objects.iter().map(|o| o.name.as_str()).collect();
+            placement::check_base(base, upper, &names.join(", "))?;
         }
         let mut image = match (check, opts.placement) {
             (true, Placement::At(base)) => {

@@ -120,11 +120,11 @@ pub(crate) fn lowest_base() -> u64 {
     })
 }
 
-/// Checks that a unit of `size` bytes can have the base `base` at all: at
-/// or above [`lowest_base`], and ending at or below the top of user space
-/// ([`USER_HI`], with 47-bit addresses). The error names the reason and the
-/// range a base of this unit must lie in.
-pub(crate) fn check_base(base: u64, size: u64) -> Result<()> {
+/// Checks that a unit of `size` bytes (made of the inputs `names`) can have
+/// the base `base` at all: at or above [`lowest_base`], and ending at or
+/// below the top of user space ([`USER_HI`], with 47-bit addresses). The
+/// error names the reason and the range a base of this unit must lie in.
+pub(crate) fn check_base(base: u64, size: u64, names: &str) -> Result<()> {
     let lowest = lowest_base();
     let top = USER_HI as u64;
     let highest = top.saturating_sub(size);
@@ -147,7 +147,7 @@ pub(crate) fn check_base(base: u64, size: u64) -> Result<()> {
     };
     Err(Error::NoPlacement {
         size,
-        why: format!("{why}; a base of this unit must lie in {lowest:#x}..={highest:#x}"),
+        why: format!("{why}; a base of the unit ({names}) must lie in {lowest:#x}..={highest:#x}"),
     })
 }
 

@@ -470,7 +470,7 @@ fn impossible_bases_are_refused_with_the_valid_range() {
         .unwrap_or(0);
     let lowest = min_addr.max(0x10000).next_multiple_of(0x1000);
     let highest = 0x7fff_ffff_f000 - upper;
-    let range = format!("a base of this unit must lie in {lowest:#x}..={highest:#x}");
+    let range = format!("a base of the unit (base.o) must lie in {lowest:#x}..={highest:#x}");
     let refusal = |why: String| format!("no place for the unit ({upper:#x} bytes): {why}; {range}");
     let cases = [
         (
