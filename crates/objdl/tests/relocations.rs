@@ -693,6 +693,52 @@ d:
     }
 }
 
+/// 64-bit fields take their value modulo 2^64, as GNU ld and lld compute
+/// them. A PC64 field against a symbol at or above 2^63 (the field, added
+/// to its own address, gives the symbol) was refused: "value
+/// 0x7fffffffefffe010 does not fit a 64-bit field". So were the same class
+/// of R_X86_64_64 and GOTOFF64 values, whose sums pass 2^63 or 2^64.
+#[test]
+fn sixty_four_bit_fields_wrap_as_ld_computes_them() {
+    let obj = assemble(
+        "wrap64",
+        r#"
+        .text
+        .globl got_base
+got_base:
+        leaq _GLOBAL_OFFSET_TABLE_(%rip), %rax
+        ret
+        .data
+        .globl d
+d:
+        .quad high - .                  # R_X86_64_PC64, the symbol above 2^63
+        .quad high - 0x40 - .           # the same with an addend
+        .quad high - 0x20               # R_X86_64_64: S + A below 2^63
+        .quad high + 0x7ff0000000000000 # R_X86_64_64: S + A past 2^64
+        .quad high@GOTOFF               # R_X86_64_GOTOFF64: S - GOT
+        "#,
+    );
+    for r_type in [elf::R_X86_64_PC64, elf::R_X86_64_64, elf::R_X86_64_GOTOFF64] {
+        expect_reloc(&obj, r_type);
+    }
+    const HIGH: u64 = 0x8000_0000_0000_0010;
+    let linker = Linker::new();
+    linker.define("high", HIGH as *const ());
+    for p in ANYWHERE {
+        let unit = open_with(&linker, &obj, p).unwrap_or_else(|e| panic!("{p:?}: {e}"));
+        let d = addr(&unit, "d");
+        assert_eq!(d.wrapping_add(read::<u64>(d)), HIGH, "{p:?}");
+        assert_eq!((d + 8).wrapping_add(read::<u64>(d + 8)), HIGH - 0x40);
+        assert_eq!(read::<u64>(d + 16), HIGH - 0x20);
+        assert_eq!(
+            read::<u64>(d + 24),
+            HIGH.wrapping_add(0x7ff0_0000_0000_0000)
+        );
+        let got = call0(&unit, "got_base");
+        assert_eq!(got.wrapping_add(read::<u64>(d + 32)), HIGH, "{p:?}");
+    }
+}
+
 #[test]
 fn r_x86_64_gotpcrel() {
     // Without relaxable relocations, as older assemblers emit them.

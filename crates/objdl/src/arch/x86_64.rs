@@ -8,7 +8,10 @@ use object::elf;
 /// How a relocated value is stored, and which values fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Field {
-    /// 64 bits; every value fits.
+    /// 64 bits; every value fits, taken modulo 2^64 as GNU ld and lld take
+    /// it: an address plus an addend, or the distance between two
+    /// addresses, wraps as the processor's own arithmetic does (a PC64
+    /// field to an address above 2^63 holds a "negative" distance).
     W64,
     /// Signed 32 bits.
     S32,
@@ -36,7 +39,8 @@ impl Field {
         }
     }
 
-    /// The values that fit, inclusive.
+    /// The values that fit, inclusive; for [`Field::W64`], the values it
+    /// holds without wrapping (every value fits it: see [`Field::fits`]).
     pub fn range(self) -> (i128, i128) {
         match self {
             Field::W64 => (i64::MIN as i128, u64::MAX as i128),
@@ -49,11 +53,11 @@ impl Field {
         }
     }
 
-    /// Does `v` fit?
+    /// Does `v` fit? Always, for a 64-bit field, which takes it modulo 2^64.
     #[inline]
     pub fn fits(self, v: i128) -> bool {
         let (lo, hi) = self.range();
-        v >= lo && v <= hi
+        self == Field::W64 || (v >= lo && v <= hi)
     }
 
     /// Words for messages.
@@ -583,6 +587,11 @@ mod tests {
         assert!(!Field::S16.fits(32768));
         assert!(Field::B8.fits(255) && !Field::B8.fits(-129));
         assert!(!Field::S8.fits(128));
+        // 64 bits: modulo 2^64, as ld computes it.
+        assert!(Field::W64.fits(i64::MIN as i128 - 1) && Field::W64.fits(u64::MAX as i128 + 1));
+        let mut buf = [0u8; 8];
+        Field::W64.write(&mut buf, i64::MIN as i128 - 0x10);
+        assert_eq!(u64::from_le_bytes(buf), 0x7fff_ffff_ffff_fff0);
     }
 
     #[test]
