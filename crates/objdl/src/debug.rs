@@ -168,16 +168,11 @@ fn set_section_addresses(image: &mut [u8], addresses: &[u64]) -> Option<()> {
     Some(())
 }
 
-/// Appends `START SIZE NAME` lines to `/tmp/perf-PID.map`.
+/// Appends `START SIZE NAME` lines to `/tmp/perf-PID.map` (see [`open_perf_map`]).
 pub(crate) fn perf_map_write(lines: &[(u64, u64, String)]) {
     static FILE: Mutex<()> = Mutex::new(());
     let _guard = FILE.lock().unwrap_or_else(|e| e.into_inner());
-    let path = format!("/tmp/perf-{}.map", std::process::id());
-    let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-    else {
+    let Some(mut f) = open_perf_map() else {
         return;
     };
     let mut text = String::new();
@@ -185,4 +180,38 @@ pub(crate) fn perf_map_write(lines: &[(u64, u64, String)]) {
         text.push_str(&format!("{start:x} {size:x} {name}\n"));
     }
     let _ = f.write_all(text.as_bytes());
+}
+
+/// Opens `/tmp/perf-PID.map` to append to it, as only this user may: never
+/// through a symbolic link (`O_NOFOLLOW`), nor a FIFO (`O_NONBLOCK`, then
+/// `fstat`), created mode 0600, and kept only if it is a regular file that
+/// this user owns, with one link. In `/tmp` anyone may have made that name
+/// first: a link to a file of ours that objdl would append to, or a file of
+/// theirs that would receive our addresses. Otherwise one warning on
+/// stderr, once, and no map.
+fn open_perf_map() -> Option<std::fs::File> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let path = format!("/tmp/perf-{}.map", std::process::id());
+    let opened = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&path);
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let why = match opened.as_ref().map(std::fs::File::metadata) {
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => "it is a symbolic link".to_string(),
+        Err(e) => e.to_string(),
+        Ok(Err(e)) => e.to_string(),
+        Ok(Ok(m)) if !m.file_type().is_file() => "it is not a regular file".to_string(),
+        Ok(Ok(m)) if m.uid() != me => format!("it belongs to user {}, not to this one", m.uid()),
+        Ok(Ok(m)) if m.nlink() != 1 => format!("it has {} links", m.nlink()),
+        Ok(Ok(_)) => return opened.ok(),
+    };
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("objdl: warning: {path}: not written: {why}");
+    }
+    None
 }

@@ -122,7 +122,9 @@ impl OpenOptions {
 
     /// Whether to write the unit's functions and trampolines to
     /// `/tmp/perf-PID.map` for `perf report`. By default objdl does when
-    /// `OBJDL_PERF_MAP=1` is set.
+    /// `OBJDL_PERF_MAP=1` is set. The map is created mode 0600, and only a
+    /// regular file that this user owns (with one link) is written: never
+    /// one reached through a symbolic link, nor one another user made.
     pub fn perf_map(&mut self, yes: bool) -> &mut OpenOptions {
         self.perf_map = Some(yes);
         self

@@ -337,6 +337,7 @@ fn perf_map_notes_the_unload() {
     assert!(map.lines().any(|l| l.ends_with(" perf_noted")), "{map}");
     unit.close();
     let map = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
     let note = format!("{base:x} 0 [objdl: unit ");
     assert!(
         map.lines()
