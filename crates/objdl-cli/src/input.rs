@@ -1,7 +1,17 @@
 //! The CLI's inputs: objects and archives are opened by the library; a `.c`
 //! file is compiled first, with `$CC -c -O2`, into a scratch directory.
+//!
+//! The scratch directory is private: mode 0700 whatever the umask, with 16
+//! random characters in its name, so that no other user can plant the
+//! object objdl reads back from it. It is removed on every way out: when
+//! dropped (success, and every error), and on SIGINT, SIGTERM or SIGHUP
+//! while the compiler runs (see [`compile`]).
 
+use std::ffi::OsStr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::process::{Child, ExitStatus};
+use std::time::{Duration, Instant};
 
 use objdl::Input;
 
@@ -13,10 +23,16 @@ pub(crate) struct Scratch(Option<tempfile::TempDir>);
 impl Scratch {
     pub(crate) fn dir(&mut self) -> Result<&Path, String> {
         if self.0.is_none() {
+            let private = std::fs::Permissions::from_mode(0o700);
             let dir = tempfile::Builder::new()
                 .prefix("objdl-")
+                .rand_bytes(16)
+                .permissions(private.clone())
                 .tempdir()
                 .map_err(|e| format!("temporary directory: {e}"))?;
+            // mkdir applies the umask, which may take the owner's bits too.
+            std::fs::set_permissions(dir.path(), private)
+                .map_err(|e| format!("{}: {e}", dir.path().display()))?;
             self.0 = Some(dir);
         }
         Ok(self
@@ -40,20 +56,22 @@ pub(crate) fn prepare_input(
         regular_file(path)?;
         let cc = std::env::var_os("CC").unwrap_or_else(|| "cc".into());
         let out = scratch.dir()?.join(format!("{index}.o"));
-        let status = std::process::Command::new(&cc)
-            .arg("-c")
-            .arg("-O2")
-            .arg(path)
-            .arg("-o")
-            .arg(&out)
-            .status()
-            .map_err(|e| {
-                format!(
+        let status = match compile(&cc, path, &out) {
+            Ok(Compiled::Exited(status)) => status,
+            Ok(Compiled::Interrupted(signal)) => {
+                // The compiler has stopped: remove what it left, then stop
+                // as the signal asked.
+                drop(scratch.0.take());
+                die_of(signal)
+            }
+            Err(e) => {
+                return Err(format!(
                     "{}: cannot run {}: {e}",
                     path.display(),
                     cc.to_string_lossy()
-                )
-            })?;
+                ))
+            }
+        };
         if !status.success() {
             return Err(format!(
                 "{}: {} -c failed ({status})",
@@ -91,4 +109,135 @@ fn regular_file(path: &Path) -> Result<(), String> {
         "not a file"
     };
     Err(format!("{}: not a regular file ({what})", path.display()))
+}
+
+/// How a compilation ended.
+enum Compiled {
+    /// The compiler exited (or died) by itself.
+    Exited(ExitStatus),
+    /// objdl got this signal (SIGINT, SIGTERM or SIGHUP) meanwhile; the
+    /// compiler got it too, and has stopped.
+    Interrupted(libc::c_int),
+}
+
+/// The signals that stop objdl while it compiles, if they are not ignored.
+const STOPPING: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+/// Runs `cc -c -O2 src -o out`. objdl holds back the [`STOPPING`] signals
+/// (those not ignored) meanwhile, and waits for the compiler or for one of
+/// them: given one, it passes it on to the compiler, waits for it to stop
+/// (at most a few seconds, then kills it) and says so, so that the caller
+/// can remove the scratch directory before objdl stops. The compiler
+/// itself starts with no signal held (std resets a child's mask).
+fn compile(cc: &OsStr, src: &Path, out: &Path) -> std::io::Result<Compiled> {
+    let held = HeldSignals::hold();
+    let mut child = std::process::Command::new(cc)
+        .arg("-c")
+        .arg("-O2")
+        .arg(src)
+        .arg("-o")
+        .arg(out)
+        .spawn()?;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Compiled::Exited(status));
+        }
+        if let Some(signal) = held.wait() {
+            stop(&mut child, signal);
+            return Ok(Compiled::Interrupted(signal));
+        }
+    }
+}
+
+/// Passes `signal` on to the compiler and waits for it to stop; kills it
+/// if it has not after five seconds.
+fn stop(child: &mut Child, signal: libc::c_int) {
+    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: `pid` is our child, not yet waited for; kill only sends.
+        unsafe { libc::kill(pid, signal) };
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while let Ok(None) = child.try_wait() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Ends objdl by `signal`, as if it had not been held back: its default
+/// action (it was not ignored, or it would not have been held).
+fn die_of(signal: libc::c_int) -> ! {
+    // SAFETY: restoring the default action and raising a signal have no
+    // preconditions; the default action of these signals ends the process.
+    unsafe {
+        libc::signal(signal, libc::SIG_DFL);
+        libc::raise(signal);
+    }
+    std::process::exit(128 + signal)
+}
+
+/// [`STOPPING`] signals (those not ignored) and SIGCHLD, held back by this
+/// thread until dropped.
+struct HeldSignals {
+    /// What [`HeldSignals::wait`] waits for.
+    set: libc::sigset_t,
+    /// The mask before, restored on drop.
+    old: libc::sigset_t,
+}
+
+impl HeldSignals {
+    fn hold() -> HeldSignals {
+        let mut set = empty_set();
+        for signal in STOPPING {
+            // SAFETY: a null new action only reads the current one into `now`.
+            let ignored = unsafe {
+                let mut now: libc::sigaction = std::mem::zeroed();
+                libc::sigaction(signal, std::ptr::null(), &mut now) == 0
+                    && now.sa_sigaction == libc::SIG_IGN
+            };
+            if !ignored {
+                // SAFETY: `set` is initialised (empty_set); `signal` is valid.
+                unsafe { libc::sigaddset(&mut set, signal) };
+            }
+        }
+        // SIGCHLD too, so that the compiler's end wakes `wait`.
+        // SAFETY: as above.
+        unsafe { libc::sigaddset(&mut set, libc::SIGCHLD) };
+        let mut old = empty_set();
+        // SAFETY: both sets are initialised; this changes only this thread's mask.
+        unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old) };
+        HeldSignals { set, old }
+    }
+
+    /// Waits (at most 100 ms) for a held signal; returns it if it is one of
+    /// [`STOPPING`], `None` for SIGCHLD or none.
+    fn wait(&self) -> Option<libc::c_int> {
+        let timeout = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 100_000_000,
+        };
+        // SAFETY: `set` is initialised and held; a null info pointer is allowed.
+        let signal = unsafe { libc::sigtimedwait(&self.set, std::ptr::null_mut(), &timeout) };
+        STOPPING.contains(&signal).then_some(signal)
+    }
+}
+
+impl Drop for HeldSignals {
+    fn drop(&mut self) {
+        // SAFETY: `old` is the mask `hold` replaced.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
+    }
+}
+
+/// An empty signal set.
+fn empty_set() -> libc::sigset_t {
+    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigemptyset initialises the set it is given.
+    unsafe {
+        libc::sigemptyset(set.as_mut_ptr());
+        set.assume_init()
+    }
 }

@@ -1196,6 +1196,143 @@ where
     ours[0].to_string()
 }
 
+// ---- The scratch directory of `.c` inputs. ----
+
+/// A C compiler for `$CC` that first runs `before` (a shell command, with
+/// `$out` the object's path), then compiles with gcc, or does `compile`
+/// instead when given. Its `.sh` file is in `dir`.
+fn spy_compiler(dir: &Path, name: &str, before: &str, compile: Option<&str>) -> PathBuf {
+    let script = dir.join(format!("{name}.sh"));
+    let compile = compile.unwrap_or(r#"exec gcc "$@""#);
+    let text = format!(
+        "#!/bin/sh\nout=\nprev=\nfor a in \"$@\"; do [ \"$prev\" = -o ] && out=$a; prev=$a; done\n{before}\n{compile}\n"
+    );
+    std::fs::write(&script, text).unwrap();
+    let made = Command::new("chmod")
+        .arg("+x")
+        .arg(&script)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    script
+}
+
+/// The entries of a directory.
+fn entries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The scratch directory is 0700 whatever the umask (it took the umask's
+/// mode: 0777 under umask 000, and objdl then read back a fixed name from
+/// it), its name is unpredictable, and it is gone afterwards, also when the
+/// compiler fails.
+#[test]
+fn scratch_directory_is_private_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let log = dir.path().join("modes");
+    let record = format!(
+        r#"stat -c '%a %n' "$(dirname "$out")" >> {}"#,
+        log.display()
+    );
+    let cc = spy_compiler(dir.path(), "spycc", &record, None);
+    let src = dir.path().join("prog.c");
+    std::fs::write(&src, "int main(void) { return 3; }\n").unwrap();
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(r#"umask 000 && exec "$0" run "$1""#)
+        .arg(OBJDL)
+        .arg(&src)
+        .env("CC", &cc)
+        .env("TMPDIR", &tmp);
+    let (out, timed_out) = run_with_timeout(cmd, None, TIMEOUT);
+    assert!(!timed_out && out.status.code() == Some(3), "{out:?}");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let (mode, path) = logged.trim().split_once(' ').unwrap();
+    assert_eq!(mode, "700", "{logged}");
+    let name = Path::new(path).file_name().unwrap().to_str().unwrap();
+    let random = name.strip_prefix("objdl-").expect("objdl-RANDOM");
+    assert!(random.len() >= 16, "a guessable name: {name}");
+    assert!(entries(&tmp).is_empty(), "left behind: {:?}", entries(&tmp));
+
+    // A compiler that fails: nothing left either.
+    let failing = spy_compiler(dir.path(), "failcc", "", Some("exit 1"));
+    let mut cmd = Command::new(OBJDL);
+    cmd.arg("run")
+        .arg(&src)
+        .env("CC", &failing)
+        .env("TMPDIR", &tmp);
+    let (out, _) = run_with_timeout(cmd, None, TIMEOUT);
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    assert!(entries(&tmp).is_empty(), "left behind: {:?}", entries(&tmp));
+}
+
+/// SIGINT or SIGTERM while the compiler runs: objdl passes it on to the
+/// compiler, removes the scratch directory and dies of it. It used to die
+/// at once, leaving the directory (and the compiler running).
+#[test]
+fn scratch_directory_is_removed_on_sigint_and_sigterm() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        let started = dir.path().join("started");
+        // Writes part of the object, says it started (its PID), then waits.
+        let before = format!(
+            r#"echo partial > "$out"; echo $$ > {0}.tmp && mv {0}.tmp {0}"#,
+            started.display()
+        );
+        let cc = spy_compiler(dir.path(), "slowcc", &before, Some("exec sleep 60"));
+        let src = dir.path().join("prog.c");
+        std::fs::write(&src, "int main(void) { return 0; }\n").unwrap();
+        let mut child = Command::new(OBJDL)
+            .arg("run")
+            .arg(&src)
+            .env("CC", &cc)
+            .env("TMPDIR", &tmp)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + TIMEOUT;
+        while !started.exists() {
+            assert!(Instant::now() < deadline, "the compiler never started");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let compiler: libc::pid_t = std::fs::read_to_string(&started)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(!entries(&tmp).is_empty(), "no scratch directory yet");
+        // SAFETY: sends a signal to our own child.
+        unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                // SAFETY: the compiler this test started (sleep), not reaped by objdl.
+                unsafe { libc::kill(compiler, libc::SIGKILL) };
+                panic!("objdl did not stop on signal {signal}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        // SAFETY: probes whether the compiler's PID is still in use.
+        let compiler_alive = unsafe { libc::kill(compiler, 0) } == 0;
+        if compiler_alive {
+            // SAFETY: as above.
+            unsafe { libc::kill(compiler, libc::SIGKILL) };
+        }
+        assert_eq!(status.signal(), Some(signal), "{status:?}");
+        assert!(entries(&tmp).is_empty(), "left behind: {:?}", entries(&tmp));
+        assert!(!compiler_alive, "the compiler still runs");
+    }
+}
+
 #[test]
 fn c_file_that_does_not_compile() {
     let dir = tempfile::tempdir().unwrap();
