@@ -648,6 +648,33 @@ fn entry_point_in_a_section_that_is_not_loaded() {
     expect_error_for_bytes(dir.path(), "counter-in-comment.o", &bytes);
 }
 
+/// An IFUNC resolver or a constructor in `.data` is refused before
+/// anything runs; objdl used to call it (SIGSEGV, exit 139).
+#[test]
+fn code_that_is_not_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let ifunc = assemble(
+        dir.path(),
+        "ifunc_data",
+        ".data\n.type not_code, @gnu_indirect_function\n.globl not_code\nnot_code:\n.byte 0xc3\n\
+         .text\n.globl main\nmain:\ncall not_code\nxor %eax, %eax\nret\n",
+    );
+    expect_error(
+        [&ifunc],
+        &["not_code", "STT_GNU_IFUNC", ".data", "not executable"],
+    );
+    let ctor = assemble(
+        dir.path(),
+        "ctor_data",
+        ".data\ndata_ctor:\n.byte 0xc3\n.section .init_array,\"aw\"\n.quad data_ctor\n\
+         .text\n.globl main\nmain:\nxor %eax, %eax\nret\n",
+    );
+    expect_error(
+        [&ctor],
+        &[".init_array", "initialiser", ".data", "not executable"],
+    );
+}
+
 // ---- Link errors. ----
 
 #[test]

@@ -59,6 +59,9 @@ pub(crate) struct SegmentRange {
 /// A constructor or destructor table, in the unit.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Table {
+    /// The object and section it comes from.
+    pub obj: u32,
+    pub sec: u32,
     pub kind: TableKind,
     pub priority: u32,
     pub offset: u64,
@@ -224,6 +227,8 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
                     }
                     if let SectionKind::Table(kind) = sec.kind {
                         tables.push(Table {
+                            obj: oj as u32,
+                            sec: sj as u32,
                             kind,
                             priority: sec.priority,
                             offset: *cursor,

@@ -664,6 +664,18 @@ impl Linker {
         let dso_offset = layout.synthetic.dso_handle;
         write_synthetics(bytes, base, &res, &layout, &entry);
         let lifecycle = runtime::lifecycle(bytes, base, &layout.tables, &layout.eh_frames);
+        let code = [
+            (layout.text.offset, layout.text.offset + layout.text.size),
+            (tail.trampolines, size),
+        ];
+        runtime::refuse_what_is_not_code(
+            &objects,
+            &res,
+            &layout,
+            &bytes[..size as usize],
+            base,
+            &code,
+        )?;
 
         let name_bytes = res.exports.iter().map(|(name, _)| name.len()).sum();
         let mut exports = Exports::with_capacity(res.exports.len(), name_bytes);

@@ -72,6 +72,40 @@ caller:
         .section .note.GNU-stack,"",@progbits
 "#;
 
+/// An IFUNC whose resolver lies in `.data`: code that is not code.
+const IFUNC_IN_DATA_S: &str = r#"
+        .data
+        .type   not_code, @gnu_indirect_function
+        .globl  not_code
+not_code:
+        .byte   0xc3
+        .text
+        .globl  caller
+caller:
+        call    not_code
+        ret
+        .section .note.GNU-stack,"",@progbits
+"#;
+
+/// An initialiser or finaliser table (`TABLE`) whose one entry (`ENTRY`)
+/// is not code; `.data` and `.rodata` each hold a `ret` at `in_data` and
+/// `in_rodata`.
+const TABLE_NOT_CODE_S: &str = r#"
+        .data
+in_data:
+        .byte   0xc3
+        .section .rodata
+in_rodata:
+        .byte   0xc3
+        .section TABLE
+        .quad   ENTRY
+        .text
+        .globl  entry
+entry:
+        ret
+        .section .note.GNU-stack,"",@progbits
+"#;
+
 /// Defines `dup`; two copies make a duplicate definition.
 const DUP_S: &str = r#"
         .text
@@ -412,6 +446,45 @@ fn every_bad_input_gets_its_exact_message() {
             "newline.a(tr\\nunc.o): malformed: ELF header: Invalid ELF header size or alignment"
                 .into(),
     });
+
+    // Code that is not code, refused before anything runs (it used to be
+    // called: SIGSEGV, once the earlier initialisers had run).
+    let ifunc = assemble(dir.path(), "ifunc_data", IFUNC_IN_DATA_S);
+    cases.push(Case {
+        what: "IFUNC resolver in .data",
+        linker: good.clone(),
+        inputs: vec![Input::bytes("ifunc.o", ifunc)],
+        expected: "ifunc.o: malformed: symbol `not_code`: the resolver of an STT_GNU_IFUNC symbol lies in section .data, which is not executable".into(),
+    });
+    for (name, table, entry, expected) in [
+        (
+            "ctor.o",
+            ".init_array,\"aw\"",
+            "in_data",
+            "ctor.o: malformed: section .init_array offset 0x0: an initialiser points into section .data of ctor.o, which is not executable",
+        ),
+        (
+            "dtor.o",
+            ".fini_array,\"aw\"",
+            "in_rodata",
+            "dtor.o: malformed: section .fini_array offset 0x0: a finaliser points into section .rodata of dtor.o, which is not executable",
+        ),
+        (
+            "abs.o",
+            ".ctors,\"aw\",@progbits",
+            "0x1230",
+            "abs.o: malformed: section .ctors offset 0x0: an initialiser at 0x1230 lies outside the unit, in no executable mapping",
+        ),
+    ] {
+        let src = TABLE_NOT_CODE_S.replace("TABLE", table).replace("ENTRY", entry);
+        let object = assemble(dir.path(), name.trim_end_matches(".o"), &src);
+        cases.push(Case {
+            what: "an initialiser or finaliser that is not code",
+            linker: good.clone(),
+            inputs: vec![Input::bytes(name, object)],
+            expected: expected.into(),
+        });
+    }
 
     // A unit at an address its alignment does not allow.
     let (text, _) = section(&base, ".text");
