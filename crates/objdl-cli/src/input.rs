@@ -11,7 +11,6 @@ use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, ExitStatus};
-use std::time::{Duration, Instant};
 
 use objdl::Input;
 
@@ -143,38 +142,38 @@ fn compile(cc: &OsStr, src: &Path, out: &Path) -> std::io::Result<Compiled> {
             return Ok(Compiled::Exited(status));
         }
         if let Some(signal) = held.wait() {
-            stop(&mut child, signal);
+            stop(&mut child, signal, &held);
             return Ok(Compiled::Interrupted(signal));
         }
     }
 }
 
-/// Passes `signal` on to the compiler and waits for it to stop; kills it
-/// if it has not after five seconds.
-fn stop(child: &mut Child, signal: libc::c_int) {
+/// Passes `signal` on to the compiler and waits for it to stop (its end
+/// wakes `held`); kills it if it has not after five seconds.
+fn stop(child: &mut Child, signal: libc::c_int, held: &HeldSignals) {
     if let Ok(pid) = libc::pid_t::try_from(child.id()) {
         // SAFETY: `pid` is our child, not yet waited for; kill only sends.
         unsafe { libc::kill(pid, signal) };
     }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while let Ok(None) = child.try_wait() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
+    for _ in 0..50 {
+        if !matches!(child.try_wait(), Ok(None)) {
             return;
         }
-        std::thread::sleep(Duration::from_millis(10));
+        held.wait();
     }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Ends objdl by `signal`, as if it had not been held back: its default
 /// action (it was not ignored, or it would not have been held).
 fn die_of(signal: libc::c_int) -> ! {
-    // SAFETY: restoring the default action and raising a signal have no
-    // preconditions; the default action of these signals ends the process.
+    // SAFETY: restoring the default action and sending a signal to this
+    // process have no preconditions; the default action of these signals
+    // ends the process, here, as the signal is no longer held.
     unsafe {
         libc::signal(signal, libc::SIG_DFL);
-        libc::raise(signal);
+        libc::kill(libc::getpid(), signal);
     }
     std::process::exit(128 + signal)
 }

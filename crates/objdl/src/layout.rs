@@ -191,7 +191,10 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
                 if sec.discarded || !pick(sec.kind) || sec_offsets[oi][si] != NOT_LOADED {
                     continue;
                 }
-                let group: Vec<(usize, usize)> = match bound_sections.get(sec.name) {
+                let bound = (!bound_sections.is_empty())
+                    .then(|| bound_sections.get(sec.name))
+                    .flatten();
+                let group: Vec<(usize, usize)> = match bound {
                     Some(all) => all
                         .iter()
                         .map(|&(oj, sj)| (oj as usize, sj as usize))
