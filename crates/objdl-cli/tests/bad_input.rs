@@ -675,6 +675,48 @@ fn code_that_is_not_code() {
     );
 }
 
+/// Thread-local storage is bounded like the unit: at most 1 GiB. Three
+/// `.tdata` sections aligned to 1 GiB made objdl write a 2 GiB template
+/// (the padding) before anything else; three `.tbss` sections of 0.75 GiB
+/// made each thread's block 2.25 GiB, allocated at its first access
+/// (an abort when memory ran out).
+#[test]
+fn thread_local_storage_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut aligned = String::new();
+    for i in 0..3 {
+        aligned +=
+            &format!(".section .tdata.t{i},\"awT\",@progbits\n.balign 0x40000000\nt{i}: .byte 1\n");
+    }
+    aligned += ".text\n.globl main\nmain:\nxor %eax, %eax\nret\n";
+    let tdata = assemble(dir.path(), "tdata", &aligned);
+    expect_bounded_error(
+        "run",
+        [&tdata],
+        &[
+            tdata.to_str().unwrap(),
+            "thread-local",
+            "0x40000000-byte limit",
+        ],
+    );
+    let tbss = compile(
+        dir.path(),
+        "tbss",
+        "__thread char a[0x30000000], b[0x30000000], c[0x30000000];\n\
+         int main(void) { return a[1] + b[2] + c[3]; }\n",
+        &["-fPIC", "-fdata-sections"],
+    );
+    expect_bounded_error(
+        "run",
+        [&tbss],
+        &[
+            tbss.to_str().unwrap(),
+            "thread-local",
+            "0x40000000-byte limit",
+        ],
+    );
+}
+
 // ---- Link errors. ----
 
 #[test]

@@ -137,29 +137,52 @@ pub(crate) struct TlsLayout {
 }
 
 impl TlsLayout {
-    fn new(objects: &[ObjectFile<'_>]) -> TlsLayout {
+    /// Lays the block out, then makes its template: the block (which each
+    /// thread allocates at its first access) is bounded as the unit is,
+    /// by [`crate::limits::MAX_UNIT_SIZE`], before any of it is allocated.
+    fn new(objects: &[ObjectFile<'_>]) -> Result<TlsLayout> {
         let mut t = TlsLayout {
             align: 1,
             ..TlsLayout::default()
         };
+        // Where `.tdata` ends: the template's length.
+        let mut initialised = 0;
         for zero in [false, true] {
             for (oi, obj) in objects.iter().enumerate() {
                 for (si, sec) in obj.sections.iter().enumerate() {
                     if sec.discarded || sec.kind != (SectionKind::Tls { zero }) {
                         continue;
                     }
-                    t.size = align_up(t.size, sec.align);
+                    let at = align_up(t.size, sec.align);
                     t.align = t.align.max(sec.align);
-                    t.offsets.insert((oi as u32, si as u32), t.size);
-                    if !zero {
-                        t.image.resize(t.size as usize, 0);
-                        t.image.extend_from_slice(sec.data);
+                    t.offsets.insert((oi as u32, si as u32), at);
+                    // Each section is at most the limit, and so is `at`.
+                    t.size = at + sec.size;
+                    if t.size > crate::limits::MAX_UNIT_SIZE {
+                        let names: Vec<&str> = objects.iter().map(|o| o.name.as_str()).collect();
+                        return Err(Error::NoPlacement {
+                            size: t.size,
+                            why: format!(
+                                "the thread-local storage of the unit ({}) needs more than the {:#x}-byte limit",
+                                names.join(", "),
+                                crate::limits::MAX_UNIT_SIZE
+                            ),
+                        });
                     }
-                    t.size += sec.size;
+                    if !zero {
+                        initialised = t.size;
+                    }
                 }
             }
         }
-        t
+        t.image = vec![0; initialised as usize];
+        for (&(oi, si), &at) in &t.offsets {
+            let sec = &objects[oi as usize].sections[si as usize];
+            if sec.kind == (SectionKind::Tls { zero: false }) {
+                t.image[at as usize..][..sec.data.len()].copy_from_slice(sec.data);
+            }
+        }
+        Ok(t)
     }
 }
 
@@ -325,7 +348,7 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
         })
         .collect();
     let layout = Layout {
-        tls: TlsLayout::new(objects),
+        tls: TlsLayout::new(objects)?,
         bounds,
         sec_offsets,
         common_offsets,
