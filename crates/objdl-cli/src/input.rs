@@ -4,13 +4,14 @@
 //! The scratch directory is private: mode 0700 whatever the umask, with 16
 //! random characters in its name, so that no other user can plant the
 //! object objdl reads back from it. It is removed on every way out: when
-//! dropped (success, and every error), and on SIGINT, SIGTERM or SIGHUP
-//! while the compiler runs (see [`compile`]).
+//! dropped (success, and every error), before objdl starts itself again
+//! (`exec` runs no destructor: [`Scratch::remove`]), and on SIGINT, SIGTERM
+//! or SIGHUP while a compiler runs (see [`run_compiler`]), for `.c` inputs
+//! and LTO inputs (`lto.rs`) alike.
 
-use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, ExitStatus};
+use std::process::{Child, Command, ExitStatus};
 
 use objdl::Input;
 
@@ -40,6 +41,11 @@ impl Scratch {
             .map(tempfile::TempDir::path)
             .expect("made above"))
     }
+
+    /// Removes the directory now, if there is one (before an `exec`).
+    pub(crate) fn remove(&mut self) {
+        drop(self.0.take());
+    }
 }
 
 /// A `.c` input is compiled to an object in `scratch`; anything else is used
@@ -55,22 +61,15 @@ pub(crate) fn prepare_input(
         regular_file(path)?;
         let cc = std::env::var_os("CC").unwrap_or_else(|| "cc".into());
         let out = scratch.dir()?.join(format!("{index}.o"));
-        let status = match compile(&cc, path, &out) {
-            Ok(Compiled::Exited(status)) => status,
-            Ok(Compiled::Interrupted(signal)) => {
-                // The compiler has stopped: remove what it left, then stop
-                // as the signal asked.
-                drop(scratch.0.take());
-                die_of(signal)
-            }
-            Err(e) => {
-                return Err(format!(
-                    "{}: cannot run {}: {e}",
-                    path.display(),
-                    cc.to_string_lossy()
-                ))
-            }
-        };
+        let mut compile = Command::new(&cc);
+        compile.arg("-c").arg("-O2").arg(path).arg("-o").arg(&out);
+        let status = run_compiler(&mut compile, scratch).map_err(|e| {
+            format!(
+                "{}: cannot run {}: {e}",
+                path.display(),
+                cc.to_string_lossy()
+            )
+        })?;
         if !status.success() {
             return Err(format!(
                 "{}: {} -c failed ({status})",
@@ -122,21 +121,33 @@ enum Compiled {
 /// The signals that stop objdl while it compiles, if they are not ignored.
 const STOPPING: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
-/// Runs `cc -c -O2 src -o out`. objdl holds back the [`STOPPING`] signals
-/// (those not ignored) meanwhile, and waits for the compiler or for one of
-/// them: given one, it passes it on to the compiler, waits for it to stop
-/// (at most a few seconds, then kills it) and says so, so that the caller
-/// can remove the scratch directory before objdl stops. The compiler
-/// itself starts with no signal held (std resets a child's mask).
-fn compile(cc: &OsStr, src: &Path, out: &Path) -> std::io::Result<Compiled> {
+/// Runs the compiler `cmd`, which writes into `scratch`, and returns how
+/// it exited. If objdl is told to stop meanwhile (SIGINT, SIGTERM, SIGHUP),
+/// the compiler is stopped too, `scratch` removed, and objdl dies of the
+/// signal: this does not return.
+pub(crate) fn run_compiler(
+    cmd: &mut Command,
+    scratch: &mut Scratch,
+) -> std::io::Result<ExitStatus> {
+    match compile(cmd)? {
+        Compiled::Exited(status) => Ok(status),
+        Compiled::Interrupted(signal) => {
+            // The compiler has stopped: remove what it left, then stop as
+            // the signal asked.
+            scratch.remove();
+            die_of(signal)
+        }
+    }
+}
+
+/// Runs `cmd`. objdl holds back the [`STOPPING`] signals (those not
+/// ignored) meanwhile, and waits for the compiler or for one of them: given
+/// one, it passes it on to the compiler, waits for it to stop (at most a
+/// few seconds, then kills it) and says so. The compiler itself starts with
+/// no signal held (std resets a child's mask).
+fn compile(cmd: &mut Command) -> std::io::Result<Compiled> {
     let held = HeldSignals::hold();
-    let mut child = std::process::Command::new(cc)
-        .arg("-c")
-        .arg("-O2")
-        .arg(src)
-        .arg("-o")
-        .arg(out)
-        .spawn()?;
+    let mut child = cmd.spawn()?;
     loop {
         if let Some(status) = child.try_wait()? {
             return Ok(Compiled::Exited(status));

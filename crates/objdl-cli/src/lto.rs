@@ -22,8 +22,15 @@ pub(crate) fn compiler(var: &str, default: &str) -> Vec<OsString> {
     }
 }
 
-/// Compiles LTO input `path` (of `kind`) to an ordinary object `out`.
-pub(crate) fn compile(path: &Path, kind: objdl::LtoObject, out: &Path) -> Result<(), String> {
+/// Compiles LTO input `path` (of `kind`) to an ordinary object `out`, in
+/// `scratch` (removed if objdl is told to stop meanwhile: see
+/// [`crate::input::run_compiler`]).
+pub(crate) fn compile(
+    path: &Path,
+    kind: objdl::LtoObject,
+    out: &Path,
+    scratch: &mut crate::input::Scratch,
+) -> Result<(), String> {
     let (mut cmd, what) = match kind {
         // The LTO plugin's own way to a relocatable object without LTO.
         objdl::LtoObject::GccSlim => {
@@ -43,11 +50,8 @@ pub(crate) fn compile(path: &Path, kind: objdl::LtoObject, out: &Path) -> Result
             (cmd, "clang")
         }
     };
-    let status = cmd
-        .arg(path)
-        .arg("-o")
-        .arg(out)
-        .status()
+    cmd.arg(path).arg("-o").arg(out);
+    let status = crate::input::run_compiler(&mut cmd, scratch)
         .map_err(|e| format!("{}: cannot run {what}: {e}", path.display()))?;
     if !status.success() {
         return Err(format!(

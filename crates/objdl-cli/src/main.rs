@@ -256,9 +256,13 @@ fn open(
     compiling_lto(inputs, scratch, |inputs| unsafe {
         opts.open(linker, inputs)
     })?
-    .map_err(|e| match restart::for_error(&e) {
-        Some(why) => format!("{e} ({why})"),
-        None => e.to_string(),
+    .map_err(|e| {
+        // objdl fails, or starts again with `exec`, which runs no destructor.
+        scratch.remove();
+        match restart::for_error(&e) {
+            Some(why) => format!("{e} ({why})"),
+            None => e.to_string(),
+        }
     })
 }
 
@@ -282,7 +286,7 @@ fn compiling_lto<T>(
                 format!("{file}: an LTO object in an archive: extract and compile it first")
             })?;
         let out = scratch.dir()?.join(format!("lto{at}.o"));
-        lto::compile(Path::new(&file), kind, &out)?;
+        lto::compile(Path::new(&file), kind, &out, scratch)?;
         let bytes = std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))?;
         inputs[at] = Input::bytes(file, bytes);
     }

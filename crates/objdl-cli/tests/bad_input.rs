@@ -1402,6 +1402,118 @@ fn scratch_directory_is_removed_on_sigint_and_sigterm() {
     }
 }
 
+/// The compilation of an LTO input (`gcc -r -flinker-output=nolto-rel`,
+/// into the scratch directory) is stopped like a `.c` one: SIGTERM removes
+/// the directory, and the compiler stops too.
+#[test]
+fn scratch_directory_is_removed_on_sigterm_while_lto_compiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::create_dir(&bin).unwrap();
+    let src = dir.path().join("lto.c");
+    std::fs::write(&src, "int main(void) { return 0; }\n").unwrap();
+    let obj = dir.path().join("lto.o");
+    let made = Command::new("gcc")
+        .args(["-O2", "-flto", "-c"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&obj)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // A `gcc`, first on PATH, that waits when asked to compile LTO input.
+    let started = dir.path().join("started");
+    let before = format!(
+        r#"case "$*" in *nolto-rel*) echo $$ > {0}.tmp && mv {0}.tmp {0}; exec sleep 60;; esac"#,
+        started.display()
+    );
+    let gcc = spy_compiler(&bin, "gcc", &before, Some(r#"exec /usr/bin/gcc "$@""#));
+    std::fs::rename(&gcc, bin.join("gcc")).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let mut child = Command::new(OBJDL)
+        .arg("run")
+        .arg(&obj)
+        .env("PATH", path)
+        .env("TMPDIR", &tmp)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    while !started.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the LTO compilation never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let compiler: libc::pid_t = std::fs::read_to_string(&started)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: sends a signal to our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            // SAFETY: the compiler this test started (sleep).
+            unsafe { libc::kill(compiler, libc::SIGKILL) };
+            panic!("objdl did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // SAFETY: probes whether the compiler's PID is still in use.
+    let compiler_alive = unsafe { libc::kill(compiler, 0) } == 0;
+    if compiler_alive {
+        // SAFETY: as above.
+        unsafe { libc::kill(compiler, libc::SIGKILL) };
+    }
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+    assert!(entries(&tmp).is_empty(), "left behind: {:?}", entries(&tmp));
+    assert!(!compiler_alive, "the compiler still runs");
+}
+
+/// When objdl starts itself again (here for UndefinedBehaviorSanitizer's
+/// runtime, which a unit built with -fsanitize=undefined needs first in the
+/// process), it leaves no scratch directory behind: `exec` runs no
+/// destructor.
+#[test]
+fn scratch_directory_is_removed_before_objdl_restarts() {
+    let runtime = Command::new("gcc")
+        .arg("-print-file-name=libubsan.so")
+        .output()
+        .unwrap();
+    if !Path::new(String::from_utf8_lossy(&runtime.stdout).trim()).is_file() {
+        eprintln!("skipping: no libubsan.so for gcc here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let cc = spy_compiler(
+        dir.path(),
+        "ubsancc",
+        "",
+        Some(r#"exec gcc -fsanitize=undefined "$@""#),
+    );
+    let src = dir.path().join("ubsan.c");
+    std::fs::write(
+        &src,
+        "int main(int argc, char **argv) { (void)argv; int x = 2147483647 - 1; return (x + argc) == 0; }\n",
+    )
+    .unwrap();
+    let mut cmd = Command::new(OBJDL);
+    cmd.arg("run").arg(&src).env("CC", &cc).env("TMPDIR", &tmp);
+    let (out, timed_out) = run_with_timeout(cmd, None, TIMEOUT);
+    assert!(!timed_out, "{out:?}");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(entries(&tmp).is_empty(), "left behind: {:?}", entries(&tmp));
+}
+
 #[test]
 fn c_file_that_does_not_compile() {
     let dir = tempfile::tempdir().unwrap();
