@@ -693,8 +693,10 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
             let bytes = sh
                 .data(e, data)
                 .map_err(|_| malformed(format!("relocation section {i}: lies outside the file")))?;
+            // Decoded (24 bytes an entry): within what is left of the limit.
+            let left = crate::limits::MAX_RELOCS - reloc_total;
             Cow::Owned(
-                decode_crel(bytes)
+                decode_crel(bytes, left)
                     .map_err(|what| malformed(format!("relocation section {i}: {what}")))?,
             )
         } else {
@@ -776,15 +778,17 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
 }
 
 /// Decodes a `SHT_CREL` section (compact relocations, `clang -Wa,--crel`)
-/// into RELA entries, which every later pass reads as it reads `SHT_RELA`.
-fn decode_crel(bytes: &[u8]) -> std::result::Result<Vec<Reloc>, String> {
+/// into RELA entries, which every later pass reads as it reads `SHT_RELA`;
+/// at most `left` of them (what the limit on relocations leaves), counted
+/// before any is decoded.
+fn decode_crel(bytes: &[u8], left: usize) -> std::result::Result<Vec<Reloc>, String> {
     let crel = object::read::elf::CrelIterator::new(bytes).map_err(|e| format!("CREL: {e}"))?;
     if !crel.is_rela() {
         return Err("CREL without addends (x86-64 relocations have explicit addends)".into());
     }
     // Each entry takes a byte at least: a count beyond that is a lie.
     let count = crel.len();
-    if count > bytes.len() || count > crate::limits::MAX_RELOCS {
+    if count > bytes.len() || count > left {
         return Err(format!(
             "CREL: {count} relocations in {} bytes",
             bytes.len()
