@@ -1,9 +1,9 @@
 //! `objdl`: run x86-64 ELF objects in-process.
 //!
-//! - `objdl run [-l LIB]... [-L DIR]... [--entry SYM] [--stats] [--place P] [--unit FILE]... INPUT... [-- ARGS...]`
-//!   loads every INPUT (`.o`, or `.c` compiled with `$CC -c -O2`) as one unit
-//!   and calls `main(argc, argv, envp)`. When objdl itself fails, it prints one
-//!   line `objdl: error: ...` and exits with 125.
+//! - `objdl run [-l LIB]... [-L DIR]... [--entry SYM] [--stats] [--place P] [--unit FILE]... [-I -D -U -O -g -std= -f -m -W...] INPUT... [-- ARGS...]`
+//!   loads every INPUT (`.o`, `.a`, or a source compiled first: see
+//!   `compile.rs`) as one unit and calls `main(argc, argv, envp)`. When objdl
+//!   itself fails, it prints one line `objdl: error: ...` and exits with 125.
 //! - `objdl check [--place P | --at ADDR] [--dump FILE] INPUT...` links without
 //!   running anything, prints the placement, trampolines, GOT slots and every
 //!   error, and exits 0 if the inputs would load, 1 if not.
@@ -12,6 +12,8 @@
 
 #![no_main]
 
+mod compile;
+mod hints;
 mod launch;
 mod lto;
 mod restart;
@@ -77,9 +79,12 @@ struct CheckArgs {
     dump: Option<PathBuf>,
     #[command(flatten)]
     link: LinkFlags,
-    /// Object files (.o) or C sources (.c).
+    /// Object files (.o), static archives (.a), or sources (.c, .cpp/.cc/.cxx, .s/.S).
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
+    // Last: its help heading would apply to the arguments after it.
+    #[command(flatten)]
+    compile: compile::CompileFlags,
 }
 
 /// Linking choices `run` and `check` share.
@@ -139,7 +144,7 @@ struct RunArgs {
     /// Where to place the unit: auto, far, low or an address (0x...).
     #[arg(long, value_name = "POLICY", default_value = "auto")]
     place: Placement,
-    /// Open FILE (.o or .c) first as a separate Global unit, placed by the
+    /// Open FILE (an object or a source) first as a separate Global unit, placed by the
     /// same policy; the main inputs can call it (repeatable).
     #[arg(long = "unit", value_name = "FILE")]
     units: Vec<PathBuf>,
@@ -151,12 +156,16 @@ struct RunArgs {
     sanitize: Vec<&'static objdl::Sanitizer>,
     #[command(flatten)]
     link: LinkFlags,
-    /// Object files (.o), static archives (.a) or C sources (.c, compiled with $CC -c -O2).
+    /// Object files (.o), static archives (.a), or sources (.c, .cpp/.cc/.cxx,
+    /// .s/.S), compiled first with $CC or $CXX (-O2 unless -O or -g).
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
     /// Arguments for the program, after `--`.
     #[arg(last = true, value_name = "ARGS")]
     args: Vec<OsString>,
+    // Last: its help heading would apply to the arguments after it.
+    #[command(flatten)]
+    compile: compile::CompileFlags,
 }
 
 /// What objdl does with the process: exit with a status, or hand it to
@@ -198,27 +207,44 @@ fn run(args: RunArgs) -> Result<Outcome, String> {
     launch::set_program_name(name);
 
     let linker = Linker::new();
-    let archives = load_libraries(&linker, &args.libs, &args.lib_dirs)?;
     let mut scratch = Scratch::default();
+    // Every source, of the units and the inputs, compiled in one batch.
+    let paths: Vec<PathBuf> = args.units.iter().chain(&args.inputs).cloned().collect();
+    let prepared = compile::prepare(&paths, &args.compile, compile::Caller::Run, || {
+        scratch.dir().map(Path::to_path_buf)
+    })?;
+    let libs = compile::libraries(&args.libs, prepared.cxx);
+    let archives = load_libraries(&linker, &libs, &args.lib_dirs)?;
+    let mut prepared = prepared.inputs.into_iter();
     let mut units = Vec::with_capacity(args.units.len());
-    for (i, path) in args.units.iter().enumerate() {
-        let input = prepare_input(path, &mut scratch, 1000 + i)?;
+    for (path, input) in args.units.iter().zip(prepared.by_ref()) {
         let mut opts = args.link.options(args.place);
         opts.scope(Scope::Global);
-        let unit = open(&linker, &opts, vec![input], &mut scratch)?;
+        let unit = open(
+            &linker,
+            &opts,
+            vec![input],
+            &mut scratch,
+            &args.lib_dirs,
+            &[],
+        )?;
         if args.stats {
             eprintln!("objdl: unit {}: {}", path.display(), unit.stats());
         }
         units.push(unit);
     }
-    let mut inputs = Vec::with_capacity(args.inputs.len());
-    for (i, path) in args.inputs.iter().enumerate() {
-        inputs.push(prepare_input(path, &mut scratch, i)?);
-    }
+    let mut inputs: Vec<Input> = prepared.collect();
     inputs.extend(archives.iter().map(Input::path));
     let mut opts = args.link.options(args.place);
     opts.entry(&args.entry);
-    let unit = open(&linker, &opts, inputs, &mut scratch)?;
+    let unit = open(
+        &linker,
+        &opts,
+        inputs,
+        &mut scratch,
+        &args.lib_dirs,
+        &args.inputs,
+    )?;
     drop(scratch); // compiled temporaries are no longer needed
     if args.stats {
         eprintln!("objdl: {}", unit.stats());
@@ -244,6 +270,8 @@ fn open(
     opts: &OpenOptions,
     inputs: Vec<Input>,
     scratch: &mut Scratch,
+    lib_dirs: &[PathBuf],
+    program_inputs: &[PathBuf],
 ) -> Result<objdl::Unit, String> {
     // SAFETY: running the user's program is the point of `objdl run`.
     compiling_lto(inputs, scratch, |inputs| unsafe {
@@ -251,8 +279,20 @@ fn open(
     })?
     .map_err(|e| match restart::for_error(&e) {
         Some(why) => format!("{e} ({why})"),
-        None => e.to_string(),
+        None => with_hint(&e, lib_dirs, program_inputs),
     })
+}
+
+/// The error's message, with a hint at the fix where objdl knows one
+/// (`program_inputs`: the inputs of `objdl run`, where a forgotten `--`
+/// makes the program's arguments inputs).
+fn with_hint(e: &Error, lib_dirs: &[PathBuf], program_inputs: &[PathBuf]) -> String {
+    let hint =
+        hints::for_error(e, lib_dirs).or_else(|| hints::for_missing_input(e, program_inputs));
+    match hint {
+        Some(hint) => format!("{e}; {hint}"),
+        None => e.to_string(),
+    }
 }
 
 /// Runs `attempt` on `inputs`; while it refuses an LTO input (which holds
@@ -300,12 +340,15 @@ fn one_line(msg: &str) -> String {
 fn check(args: CheckArgs) -> u8 {
     let linker = Linker::new();
     let outcome = (|| -> Result<objdl::Report, Result<Error, String>> {
-        let archives = load_libraries(&linker, &args.libs, &args.lib_dirs).map_err(Err)?;
         let mut scratch = Scratch::default();
-        let mut inputs = Vec::with_capacity(args.inputs.len());
-        for (i, path) in args.inputs.iter().enumerate() {
-            inputs.push(prepare_input(path, &mut scratch, i).map_err(Err)?);
-        }
+        let prepared =
+            compile::prepare(&args.inputs, &args.compile, compile::Caller::Check, || {
+                scratch.dir().map(Path::to_path_buf)
+            })
+            .map_err(Err)?;
+        let libs = compile::libraries(&args.libs, prepared.cxx);
+        let archives = load_libraries(&linker, &libs, &args.lib_dirs).map_err(Err)?;
+        let mut inputs = prepared.inputs;
         inputs.extend(archives.iter().map(Input::path));
         let place = args.at.map(Placement::At).unwrap_or(args.place);
         let opts = args.link.options(place);
@@ -332,7 +375,10 @@ fn check(args: CheckArgs) -> u8 {
                     println!("unreachable {}", one_line(&s.to_string()));
                 }
             }
-            eprintln!("objdl: error: {}", one_line(&err.to_string()));
+            eprintln!(
+                "objdl: error: {}",
+                one_line(&with_hint(&err, &args.lib_dirs, &[]))
+            );
             1
         }
         Err(Err(msg)) => {
@@ -448,37 +494,4 @@ impl Scratch {
             .map(tempfile::TempDir::path)
             .expect("made above"))
     }
-}
-
-/// A `.c` input is compiled to an object in `scratch`; anything else is used as is.
-fn prepare_input(path: &Path, scratch: &mut Scratch, index: usize) -> Result<Input, String> {
-    if path.extension().is_some_and(|e| e == "c") {
-        let cc = std::env::var_os("CC").unwrap_or_else(|| "cc".into());
-        let out = scratch.dir()?.join(format!("{index}.o"));
-        let status = std::process::Command::new(&cc)
-            .arg("-c")
-            .arg("-O2")
-            .arg(path)
-            .arg("-o")
-            .arg(&out)
-            .status()
-            .map_err(|e| {
-                format!(
-                    "{}: cannot run {}: {e}",
-                    path.display(),
-                    cc.to_string_lossy()
-                )
-            })?;
-        if !status.success() {
-            return Err(format!(
-                "{}: {} -c failed ({status})",
-                path.display(),
-                cc.to_string_lossy()
-            ));
-        }
-        // Read now: the temporary file is removed before the program runs.
-        let bytes = std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-        return Ok(Input::bytes(path.display().to_string(), bytes));
-    }
-    Ok(Input::path(path))
 }
