@@ -1,6 +1,6 @@
 //! `objdl`: run x86-64 ELF objects in-process.
 //!
-//! - `objdl run [-l LIB]... [-L DIR]... [--entry SYM] [--stats] [--place P] [--unit FILE]... [-I -D -U -O -g -std= -f -m -W...] INPUT... [-- ARGS...]`
+//! - `objdl run [-l LIB]... [-L DIR]... [--entry SYM] [--stats] [--place P] [--unit FILE]... [--map[=FILE]] [-I -D -U -O -g -std= -f -m -W...] INPUT... [-- ARGS...]`
 //!   loads every INPUT (`.o`, `.a`, or a source compiled first: see
 //!   `compile.rs`) as one unit and calls `main(argc, argv, envp)`. When objdl
 //!   itself fails, it prints one line `objdl: error: ...` and exits with 125.
@@ -16,6 +16,7 @@ mod compile;
 mod hints;
 mod launch;
 mod lto;
+mod map;
 mod restart;
 
 use std::ffi::{CString, OsString};
@@ -79,6 +80,8 @@ struct CheckArgs {
     dump: Option<PathBuf>,
     #[command(flatten)]
     link: LinkFlags,
+    #[command(flatten)]
+    map: map::MapArg,
     /// Object files (.o), static archives (.a), or sources (.c, .cpp/.cc/.cxx, .s/.S).
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
@@ -156,6 +159,8 @@ struct RunArgs {
     sanitize: Vec<&'static objdl::Sanitizer>,
     #[command(flatten)]
     link: LinkFlags,
+    #[command(flatten)]
+    map: map::MapArg,
     /// Object files (.o), static archives (.a), or sources (.c, .cpp/.cc/.cxx,
     /// .s/.S), compiled first with $CC or $CXX (-O2 unless -O or -g).
     #[arg(required = true, value_name = "INPUT")]
@@ -217,6 +222,7 @@ fn run(args: RunArgs) -> Result<Outcome, String> {
     let archives = load_libraries(&linker, &libs, &args.lib_dirs)?;
     let mut prepared = prepared.inputs.into_iter();
     let mut units = Vec::with_capacity(args.units.len());
+    let mut views = Vec::new();
     for (path, input) in args.units.iter().zip(prepared.by_ref()) {
         let mut opts = args.link.options(args.place);
         opts.scope(Scope::Global);
@@ -231,6 +237,7 @@ fn run(args: RunArgs) -> Result<Outcome, String> {
         if args.stats {
             eprintln!("objdl: unit {}: {}", path.display(), unit.stats());
         }
+        views.push(map::UnitView::of(std::slice::from_ref(path), unit.stats()));
         units.push(unit);
     }
     let mut inputs: Vec<Input> = prepared.collect();
@@ -249,6 +256,8 @@ fn run(args: RunArgs) -> Result<Outcome, String> {
     if args.stats {
         eprintln!("objdl: {}", unit.stats());
     }
+    views.push(map::UnitView::of(&args.inputs, unit.stats()));
+    map::show(&args.map, "run", views, false)?;
     let entry = unit
         .entry_point()
         .ok_or_else(|| format!("symbol `{}` not found in the unit", args.entry))?;
@@ -364,6 +373,11 @@ fn check(args: CheckArgs) -> u8 {
                     eprintln!("objdl: error: {}: {e}", path.display());
                     return FAILURE;
                 }
+            }
+            let view = map::UnitView::of(&args.inputs, &report.stats);
+            if let Err(msg) = map::show(&args.map, "check", vec![view], true) {
+                eprintln!("objdl: error: {}", one_line(&msg));
+                return FAILURE;
             }
             println!("ok: the inputs would load");
             0
