@@ -13,6 +13,7 @@
 #![no_main]
 
 mod compile;
+mod docs;
 mod hints;
 mod launch;
 mod lto;
@@ -33,7 +34,8 @@ const FAILURE: u8 = 125;
 #[command(
     name = "objdl",
     version,
-    about = "dlopen for object files: load, link and run x86-64 ELF objects in-process"
+    about = "dlopen for object files: load, link and run x86-64 ELF objects in-process",
+    after_help = docs::ENVIRONMENT
 )]
 struct Cli {
     #[command(subcommand)]
@@ -43,9 +45,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Load INPUTs as one unit and call its `main(argc, argv, envp)`.
+    #[command(after_help = docs::ENVIRONMENT)]
     Run(RunArgs),
     /// Link INPUTs without running anything; report placement, trampolines,
     /// GOT slots and every error. Exits 0 if they would load, 1 if not.
+    #[command(after_help = docs::ENVIRONMENT)]
     Check(CheckArgs),
     /// List sections, symbols and each relocation with the reach it needs.
     Inspect {
@@ -53,6 +57,12 @@ enum Command {
         #[arg(required = true, value_name = "INPUT")]
         inputs: Vec<PathBuf>,
     },
+    /// Print the shell completion script for SHELL (scripts/install.sh installs them).
+    #[command(hide = true)]
+    Completions { shell: clap_complete::Shell },
+    /// Write the man pages into DIR (scripts/install.sh installs them).
+    #[command(hide = true)]
+    Manpages { dir: PathBuf },
 }
 
 #[derive(clap::Args)]
@@ -186,6 +196,8 @@ fn objdl_main() -> Outcome {
         Command::Run(args) => return run(args).unwrap_or_else(fail),
         Command::Check(args) => return Outcome::Exit(check(args)),
         Command::Inspect { inputs } => inspect(&inputs),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Manpages { dir } => docs::manpages(&dir),
     };
     match result {
         Ok(code) => Outcome::Exit(code),
