@@ -54,8 +54,12 @@ const CANDIDATES: &[&str] = &[
 /// define them, and the `-l` to add. Loads those libraries to look: call
 /// only on the way out.
 pub(crate) fn for_error(err: &objdl::Error, dirs: &[PathBuf]) -> Option<String> {
-    let objdl::Error::Unresolved(list) = err else {
-        return None;
+    let list = match err {
+        objdl::Error::Unresolved(list) => list,
+        objdl::Error::Malformed { file, what } if what.starts_with("not an ELF file") => {
+            return not_an_object(Path::new(file));
+        }
+        _ => return None,
     };
     let mut found: Vec<(&str, Vec<&str>)> = Vec::new();
     let mut missing: Vec<&str> = list
@@ -96,6 +100,23 @@ pub(crate) fn for_error(err: &objdl::Error, dirs: &[PathBuf]) -> Option<String> 
         })
         .collect();
     Some(format!("hint: {}", parts.join("; ")))
+}
+
+/// The hint for an input that is not an ELF file: objdl compiles sources
+/// it knows by their extension, and reads everything else as an object or
+/// an archive.
+fn not_an_object(path: &Path) -> Option<String> {
+    // A source objdl compiles never reaches the library.
+    if crate::compile::Language::of(path).is_some() {
+        return None;
+    }
+    let what = match path.extension().and_then(|e| e.to_str()) {
+        Some(ext) => format!("`.{ext}` is not a source objdl compiles"),
+        None => "a file without an extension is read as an object".to_string(),
+    };
+    Some(format!(
+        "hint: {what}; it takes objects (.o), archives (.a) and sources (.c, .cc/.cpp/.cxx, .s/.S)"
+    ))
 }
 
 /// Whether the shared library at `path` defines `symbol` (it is loaded,

@@ -158,6 +158,22 @@ fn executables_and_libraries_as_inputs() {
     }
 }
 
+/// A file that is neither an object nor a source objdl knows: the
+/// extensions it compiles are named.
+#[test]
+fn an_input_that_is_no_object() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(d.path(), "prog.f90", "program hello\nend program\n");
+    let out = objdl().arg("run").arg(&f).output().unwrap();
+    let err = one_error_line(&out);
+    assert!(
+        err.contains("not an ELF file")
+            && err.contains("`.f90` is not a source objdl compiles")
+            && err.contains(".cc/.cpp/.cxx"),
+        "{err}"
+    );
+}
+
 #[test]
 fn help_has_an_environment_section() {
     for args in [&["--help"][..], &["run", "--help"], &["check", "--help"]] {
