@@ -39,7 +39,7 @@ pub(crate) struct CompileFlags {
     #[arg(short = 'U', value_name = "NAME")]
     undefine: Vec<String>,
     /// Optimisation level: -O0, -O1, -O2 (the default), -O3, -Os, -Oz, -Og or -Ofast.
-    #[arg(short = 'O', value_name = "LEVEL", value_parser = ["0", "1", "2", "3", "s", "z", "g", "fast"])]
+    #[arg(short = 'O', value_name = "LEVEL", value_parser = opt_level)]
     opt: Option<String>,
     /// Debug information, so that gdb steps through the loaded source
     /// (`gdb --args objdl run -g prog.c`); compiles with -O0 unless -O is given.
@@ -63,6 +63,14 @@ pub(crate) struct CompileFlags {
     /// -Wp,... and -Wa,... to its preprocessor and assembler.
     #[arg(short = 'W', value_name = "WARNING|c,ARGS", allow_hyphen_values = true)]
     warn: Vec<String>,
+}
+
+/// An optimisation level gcc and clang know.
+fn opt_level(v: &str) -> Result<String, String> {
+    match v {
+        "0" | "1" | "2" | "3" | "s" | "z" | "g" | "fast" => Ok(v.to_string()),
+        _ => Err("not 0, 1, 2, 3, s, z, g or fast".to_string()),
+    }
 }
 
 /// `-std=STD`, which reaches clap as `-s` with the value `td=STD`.
