@@ -22,7 +22,7 @@
 #                 profile (cargo build --profile dist: release, no debug info)
 #   DESTDIR       (environment) a staging directory put before every path, for packagers
 #
-# Building takes about 2 minutes on 2 cores the first time.
+# Building takes about a minute on 2 cores the first time.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,7 +51,7 @@ esac
 dest=${DESTDIR:-}
 
 if [ -z "$from" ]; then
-    echo "install.sh: building objdl with the dist profile (about 2 minutes the first time)" >&2
+    echo "install.sh: building objdl with the dist profile (about a minute the first time)" >&2
     (cd "$repo" && cargo build --locked --profile dist -p objdl-cli -p objdl-capi)
     from=${CARGO_TARGET_DIR:-$repo/target}/dist
 fi
