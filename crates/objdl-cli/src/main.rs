@@ -16,6 +16,7 @@ mod compile;
 mod docs;
 mod hints;
 mod launch;
+mod lazy;
 mod lto;
 mod map;
 mod restart;
@@ -46,11 +47,11 @@ struct Cli {
 enum Command {
     /// Load INPUTs as one unit and call its `main(argc, argv, envp)`.
     #[command(after_help = docs::ENVIRONMENT)]
-    Run(RunArgs),
+    Run(lazy::Deferred<RunArgs>),
     /// Link INPUTs without running anything; report placement, trampolines,
     /// GOT slots and every error. Exits 0 if they would load, 1 if not.
     #[command(after_help = docs::ENVIRONMENT)]
-    Check(CheckArgs),
+    Check(lazy::Deferred<CheckArgs>),
     /// List sections, symbols and each relocation with the reach it needs.
     Inspect {
         /// Object files (.o).
@@ -193,8 +194,8 @@ enum Outcome {
 fn objdl_main() -> Outcome {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => return run(args).unwrap_or_else(fail),
-        Command::Check(args) => return Outcome::Exit(check(args)),
+        Command::Run(lazy::Deferred(args)) => return run(args).unwrap_or_else(fail),
+        Command::Check(lazy::Deferred(args)) => return Outcome::Exit(check(args)),
         Command::Inspect { inputs } => inspect(&inputs),
         Command::Completions { shell } => docs::completions(shell),
         Command::Manpages { dir } => docs::manpages(&dir),

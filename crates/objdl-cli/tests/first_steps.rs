@@ -194,8 +194,15 @@ fn help_has_an_environment_section() {
             assert!(env.contains(var), "{args:?}: {var}:\n{env}");
         }
     }
-    // The compiler flags are in run's help.
+    // Each subcommand's description is its own (its arguments are built
+    // only when it is used: lazy.rs), and the compiler flags are in run's help.
+    let text = stdout(&objdl().args(["check", "--help"]).output().unwrap());
+    assert!(
+        text.starts_with("Link INPUTs without running anything"),
+        "{text}"
+    );
     let text = stdout(&objdl().args(["run", "--help"]).output().unwrap());
+    assert!(text.starts_with("Load INPUTs as one unit"), "{text}");
     for flag in [
         "-I <DIR>",
         "-D <NAME[=VALUE]>",
