@@ -16,11 +16,18 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${OBJDL_CACHE:-$repo/.cache}/sqlite-3.52.0
 mkdir -p "$cache"
+# Progress goes to stderr (the tests let it through): a fresh cache takes a
+# few minutes, a warm one prints nothing.
+say() { echo "fetch-sqlite: $*" >&2; }
 exec 9>"$cache/.lock"
-flock 9
+if ! flock -n 9; then
+    say "waiting for another run to finish the cache in $cache"
+    flock 9
+fi
 
 src="$cache/src"
 if [ ! -f "$src/sqlite3.c" ] || [ ! -f "$src/shell.c" ]; then
+    say "fetching the SQLite 3.52 amalgamation (npm package sqlite3@6.0.1; seconds)"
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
     (cd "$tmp" && npm pack --silent sqlite3@6.0.1 >/dev/null)
@@ -34,6 +41,7 @@ build() {
     local flavour=$1; shift
     local out="$cache/$flavour"
     [ -x "$out/native" ] && return 0
+    say "compiling SQLite, $flavour flavour ($built of 4; about half a minute each on 2 cores, 2 minutes in all)"
     mkdir -p "$out"
     gcc -O2 "$@" -c "$src/sqlite3.c" -o "$out/sqlite3.o.tmp" &
     gcc -O2 "$@" -c "$src/shell.c" -I"$src" -o "$out/shell.o.tmp"
@@ -45,8 +53,8 @@ build() {
     gcc "${link[@]}" "$out/sqlite3.o" "$out/shell.o" -lm -o "$out/native"
 }
 
-build pie
-build pic -fPIC
-build large -mcmodel=large
-build nopic -fno-pic -fno-pie
+built=1; build pie
+built=2; build pic -fPIC
+built=3; build large -mcmodel=large
+built=4; build nopic -fno-pic -fno-pie
 echo "$cache"

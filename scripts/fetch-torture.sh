@@ -14,11 +14,14 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${OBJDL_CACHE:-$repo/.cache}/gcc-torture
 mkdir -p "$cache"
 exec 9>"$cache/.lock"
-flock 9
+if ! flock -n 9; then
+    echo "fetch-torture: waiting for another run to finish the cache in $cache" >&2
+    flock 9
+fi
 
 out="$cache/execute"
 if [ ! -f "$out/.complete" ]; then
-    echo "fetch-torture: fetching gcc-12-source (about 80 MB) for the C torture tests" >&2
+    echo "fetch-torture: fetching gcc-12-source (about 80 MB) for the C torture tests (seconds on a fast link)" >&2
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
     if ! (cd "$tmp" && apt-get download gcc-12-source >/dev/null 2>&1); then
@@ -26,6 +29,7 @@ if [ ! -f "$out/.complete" ]; then
         apt-get update -qq >/dev/null
         (cd "$tmp" && apt-get download gcc-12-source >/dev/null)
     fi
+    echo "fetch-torture: unpacking gcc.c-torture/execute from it" >&2
     dpkg-deb -x "$tmp"/gcc-12-source_*.deb "$tmp/pkg"
     tarball=$(ls "$tmp"/pkg/usr/src/gcc-12/gcc-*.tar.xz | head -n 1)
     tar -xJf "$tarball" -C "$tmp" --wildcards '*/gcc/testsuite/gcc.c-torture/execute/*.c'

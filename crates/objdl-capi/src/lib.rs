@@ -6,9 +6,18 @@
 //! one process-wide [`objdl::Linker`].
 //!
 //! The C header is `include/objdl.h`, generated from this file by cbindgen
-//! when the crate builds. The libraries are `libobjdl_capi.so` and
-//! `libobjdl_capi.a` (`cargo build --release -p objdl-capi`, then
-//! `cc prog.c -Icrates/objdl-capi/include -Ltarget/release -lobjdl_capi`).
+//! when the crate builds (with the version macros `OBJDL_VERSION_MAJOR`,
+//! `OBJDL_VERSION_MINOR`, `OBJDL_VERSION_PATCH`, `OBJDL_VERSION` and
+//! `OBJDL_VERSION_NUMBER`, from the crate's version).
+//!
+//! Installed (`scripts/install.sh PREFIX`, cargo-c's layout), the library is
+//! `libobjdl`: `PREFIX/include/objdl/objdl.h`, `PREFIX/lib/libobjdl.so.0.1.0`
+//! (SONAME `libobjdl.so.0.1`, with the links `libobjdl.so.0.1` and
+//! `libobjdl.so`), `PREFIX/lib/libobjdl.a` and `PREFIX/lib/pkgconfig/objdl.pc`,
+//! so that `cc prog.c $(pkg-config --cflags --libs objdl)` builds a host. In
+//! the build tree cargo names the files after the crate's library,
+//! `target/release/libobjdl_capi.so` and `libobjdl_capi.a` (`cargo build
+//! --release -p objdl-capi`); the shared one already carries the SONAME.
 //!
 //! ```c
 //! void *h = objdl_dlopen("plugin.o", OBJDL_RTLD_GLOBAL);
@@ -58,6 +67,21 @@ pub const OBJDL_RTLD_GLOBAL: c_int = 1;
 /// initialiser runs at open, no finaliser at close, and no unwind tables are
 /// registered. Combines with `OBJDL_RTLD_GLOBAL` or `OBJDL_RTLD_LOCAL` by OR.
 pub const OBJDL_RTLD_NOEXEC: c_int = 2;
+
+/// Placement for `objdl_dlopen_unit`: inside the window that every
+/// reference which cannot be redirected allows, next to the unit's most-used
+/// targets (the default, as for `objdl_dlopen`).
+pub const OBJDL_PLACE_AUTO: u64 = 0;
+
+/// Placement for `objdl_dlopen_unit`: more than 4 GiB away from every
+/// mapping of the process, so that every call out of the unit goes through
+/// a trampoline (a test of far targets).
+pub const OBJDL_PLACE_FAR: u64 = 1;
+
+/// Placement for `objdl_dlopen_unit`: in the low 2 GiB of the address space,
+/// where 32-bit absolute references (`-fno-pic -mcmodel=small` code) to the
+/// unit's own addresses fit.
+pub const OBJDL_PLACE_LOW: u64 = 2;
 
 /// The mode flags objdl knows; any other bit is an error.
 const KNOWN_MODES: c_int = OBJDL_RTLD_GLOBAL | OBJDL_RTLD_NOEXEC;
@@ -183,6 +207,104 @@ pub unsafe extern "C" fn objdl_dlopen_mem(
         Ok(state::register(unit, name))
     })
 }
+
+/// Opens the `count` object files at `paths` together as one unit (as `ld`
+/// would link them: they resolve each other's symbols, and the first COMDAT
+/// group wins), placed as `placement` says, and returns its handle.
+///
+/// `mode` is as for `objdl_dlopen` (`OBJDL_RTLD_LOCAL` or
+/// `OBJDL_RTLD_GLOBAL`, optionally ORed with `OBJDL_RTLD_NOEXEC`, which links
+/// and maps without running any of the unit's code). `placement` is
+/// `OBJDL_PLACE_AUTO` (0, the default), `OBJDL_PLACE_FAR`,
+/// `OBJDL_PLACE_LOW`, or an address: the page-aligned base the unit must
+/// have. A placement that some reference of the unit cannot reach from is
+/// refused, naming every such reference. Opening the same paths again, in
+/// the same order, returns a new handle on the unit already open, wherever
+/// it is. On failure returns NULL, and `objdl_dlerror` tells why.
+///
+/// ```c
+/// const char *objs[] = { "sqlite3.o", "shell.o" };
+/// void *h = objdl_dlopen_unit(objs, 2, OBJDL_RTLD_LOCAL, OBJDL_PLACE_AUTO);
+/// ```
+///
+/// # Safety
+/// `paths` points to `count` NUL-terminated strings (`paths` may be
+/// anything when `count` is 0, which is an error). Opening runs the unit's
+/// initialisers (unless `OBJDL_RTLD_NOEXEC`), which must be trusted.
+#[no_mangle]
+pub unsafe extern "C" fn objdl_dlopen_unit(
+    paths: *const *const c_char,
+    count: usize,
+    mode: c_int,
+    placement: u64,
+) -> *mut c_void {
+    guard(ptr::null_mut(), || {
+        let mut opts = options(mode)?;
+        opts.placement(placement_of(placement)?);
+        if count == 0 {
+            return Err("objdl_dlopen_unit: no paths (count is 0)".into());
+        }
+        if paths.is_null() {
+            return Err(format!(
+                "objdl_dlopen_unit: paths is NULL but count is {count}"
+            ));
+        }
+        // SAFETY: not NULL (checked); the caller guarantees `count` pointers.
+        let paths = unsafe { std::slice::from_raw_parts(paths, count) };
+        let mut inputs = Vec::with_capacity(count);
+        for (i, &p) in paths.iter().enumerate() {
+            if p.is_null() {
+                return Err(format!("objdl_dlopen_unit: paths[{i}] is NULL"));
+            }
+            // SAFETY: not NULL (checked); the caller passes NUL-terminated strings.
+            let bytes = unsafe { CStr::from_ptr(p) }.to_bytes();
+            inputs.push(Input::path(Path::new(OsStr::from_bytes(bytes))));
+        }
+        let name = inputs
+            .iter()
+            .map(Input::name)
+            .collect::<Vec<_>>()
+            .join(" + ");
+        // SAFETY: as for `objdl_dlopen`: the caller trusts the unit's
+        // initialisers, which run now, without any lock of ours held.
+        let unit = unsafe { opts.open(linker(), inputs) }.map_err(|e| open_error(&name, &e))?;
+        Ok(state::register(unit, name))
+    })
+}
+
+/// The placement `objdl_dlopen_unit`'s argument stands for.
+fn placement_of(p: u64) -> Result<objdl::Placement, String> {
+    Ok(match p {
+        OBJDL_PLACE_AUTO => objdl::Placement::Auto,
+        OBJDL_PLACE_FAR => objdl::Placement::Far,
+        OBJDL_PLACE_LOW => objdl::Placement::Low,
+        addr if addr % 4096 == 0 => objdl::Placement::At(addr),
+        other => {
+            return Err(format!(
+                "invalid placement {other:#x}: not OBJDL_PLACE_AUTO, OBJDL_PLACE_FAR, OBJDL_PLACE_LOW or a page-aligned address"
+            ))
+        }
+    })
+}
+
+/// The version of the library, `"MAJOR.MINOR.PATCH"`: the `OBJDL_VERSION`
+/// of the header it was built with. A host built against another header can
+/// compare the two.
+///
+/// ```c
+/// if (strcmp(objdl_version(), OBJDL_VERSION) != 0) { return 1; } // another libobjdl
+/// ```
+#[no_mangle]
+pub extern "C" fn objdl_version() -> *const c_char {
+    VERSION.as_ptr()
+}
+
+/// The crate's version as a C string.
+const VERSION: &CStr =
+    match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(v) => v,
+        Err(_) => panic!("the crate version has no NUL byte"),
+    };
 
 /// The address of the symbol `name`, or NULL (and an error for
 /// `objdl_dlerror`) if there is none.
@@ -344,6 +466,26 @@ mod tests {
         assert!(options(OBJDL_RTLD_LOCAL).is_ok());
         let e = options(0x100).unwrap_err();
         assert!(e.contains("0x100"), "{e}");
+    }
+
+    #[test]
+    fn placements_are_checked() {
+        assert_eq!(placement_of(0), Ok(objdl::Placement::Auto));
+        assert_eq!(placement_of(1), Ok(objdl::Placement::Far));
+        assert_eq!(placement_of(2), Ok(objdl::Placement::Low));
+        assert_eq!(
+            placement_of(0x7000_0000_0000),
+            Ok(objdl::Placement::At(0x7000_0000_0000))
+        );
+        let e = placement_of(0x1234).unwrap_err();
+        assert!(e.contains("0x1234"), "{e}");
+    }
+
+    #[test]
+    fn the_version_is_the_crates() {
+        // SAFETY: a static NUL-terminated string.
+        let v = unsafe { CStr::from_ptr(objdl_version()) };
+        assert_eq!(v.to_str(), Ok(env!("CARGO_PKG_VERSION")));
     }
 
     #[test]

@@ -91,6 +91,8 @@ fn check_output(stdout: &str, objects: &[PathBuf]) {
         "ok: concurrent open and close",
         "ok: objdl_define",
         "ok: noexec",
+        "ok: objdl_dlopen_unit",
+        "ok: version",
         "all ok",
     ] {
         assert!(stdout.lines().any(|l| l == ok), "no `{ok}` in:\n{stdout}");
@@ -164,6 +166,14 @@ fn check_output(stdout: &str, objects: &[PathBuf]) {
     let noexec = section(stdout, "noexec");
     assert!(noexec.is_empty(), "NOEXEC ran code: {noexec:?}");
     assert_eq!(section(stdout, "exec"), ["ctor: ran", "dtor: ran"]);
+    let unit_noexec = section(stdout, "unit-noexec");
+    assert!(unit_noexec.is_empty(), "NOEXEC ran code: {unit_noexec:?}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l == format!("version: {}", env!("CARGO_PKG_VERSION"))),
+        "{stdout}"
+    );
 }
 
 fn run_program(shared: bool) {

@@ -1,5 +1,7 @@
-//! The CLI's inputs: objects and archives are opened by the library; a `.c`
-//! file is compiled first, with `$CC -c -O2`, into a scratch directory.
+//! What the CLI's inputs need before the library opens them: a private
+//! scratch directory for what is compiled (sources: `compile.rs`, LTO
+//! objects: `lto.rs`), a check that a source is a regular file, and
+//! compilers that are stopped, and their output removed, when objdl is.
 //!
 //! The scratch directory is private: mode 0700 whatever the umask, with 16
 //! random characters in its name, so that no other user can plant the
@@ -12,8 +14,6 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus};
-
-use objdl::Input;
 
 /// A temporary directory for compiled `.c` inputs, made when the first one
 /// needs it (most runs have none) and removed when dropped.
@@ -48,46 +48,10 @@ impl Scratch {
     }
 }
 
-/// A `.c` input is compiled to an object in `scratch`; anything else is used
-/// as is (the library checks it when it opens it).
-pub(crate) fn prepare_input(
-    path: &Path,
-    scratch: &mut Scratch,
-    index: usize,
-) -> Result<Input, String> {
-    if path.extension().is_some_and(|e| e == "c") {
-        // Before the compiler opens it: a FIFO would block it, a device
-        // would feed it without end.
-        regular_file(path)?;
-        let cc = std::env::var_os("CC").unwrap_or_else(|| "cc".into());
-        let out = scratch.dir()?.join(format!("{index}.o"));
-        let mut compile = Command::new(&cc);
-        compile.arg("-c").arg("-O2").arg(path).arg("-o").arg(&out);
-        let status = run_compiler(&mut compile, scratch).map_err(|e| {
-            format!(
-                "{}: cannot run {}: {e}",
-                path.display(),
-                cc.to_string_lossy()
-            )
-        })?;
-        if !status.success() {
-            return Err(format!(
-                "{}: {} -c failed ({status})",
-                path.display(),
-                cc.to_string_lossy()
-            ));
-        }
-        // Read now: the temporary file is removed before the program runs.
-        let bytes = std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-        return Ok(Input::bytes(path.display().to_string(), bytes));
-    }
-    Ok(Input::path(path))
-}
-
 /// `Ok` if `path` is a regular file (after symbolic links), else the one-line
 /// error `PATH: not a regular file (a FIFO)` and the like, as the library
 /// words it for the inputs it opens. Only `stat`s the path: nothing is opened.
-fn regular_file(path: &Path) -> Result<(), String> {
+pub(crate) fn regular_file(path: &Path) -> Result<(), String> {
     use std::os::unix::fs::FileTypeExt;
     let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let t = meta.file_type();
@@ -109,15 +73,6 @@ fn regular_file(path: &Path) -> Result<(), String> {
     Err(format!("{}: not a regular file ({what})", path.display()))
 }
 
-/// How a compilation ended.
-enum Compiled {
-    /// The compiler exited (or died) by itself.
-    Exited(ExitStatus),
-    /// objdl got this signal (SIGINT, SIGTERM or SIGHUP) meanwhile; the
-    /// compiler got it too, and has stopped.
-    Interrupted(libc::c_int),
-}
-
 /// The signals that stop objdl while it compiles, if they are not ignored.
 const STOPPING: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
@@ -129,32 +84,50 @@ pub(crate) fn run_compiler(
     cmd: &mut Command,
     scratch: &mut Scratch,
 ) -> std::io::Result<ExitStatus> {
-    match compile(cmd)? {
-        Compiled::Exited(status) => Ok(status),
-        Compiled::Interrupted(signal) => {
-            // The compiler has stopped: remove what it left, then stop as
-            // the signal asked.
-            scratch.remove();
-            die_of(signal)
-        }
-    }
+    let compilers = Compilers::watch();
+    let mut child = cmd.spawn()?;
+    compilers.wait(&mut [&mut child], 0, scratch)
 }
 
-/// Runs `cmd`. objdl holds back the [`STOPPING`] signals (those not
-/// ignored) meanwhile, and waits for the compiler or for one of them: given
-/// one, it passes it on to the compiler, waits for it to stop (at most a
-/// few seconds, then kills it) and says so. The compiler itself starts with
-/// no signal held (std resets a child's mask).
-fn compile(cmd: &mut Command) -> std::io::Result<Compiled> {
-    let held = HeldSignals::hold();
-    let mut child = cmd.spawn()?;
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Compiled::Exited(status));
+/// Compilers running into a scratch directory, watched for objdl being
+/// told to stop. objdl holds back the [`STOPPING`] signals (those not
+/// ignored) from [`Compilers::watch`] until dropped; the compilers
+/// themselves start with no signal held (std resets a child's mask).
+pub(crate) struct Compilers {
+    held: HeldSignals,
+}
+
+impl Compilers {
+    /// Starts watching: spawn the compilers after this.
+    pub(crate) fn watch() -> Compilers {
+        Compilers {
+            held: HeldSignals::hold(),
         }
-        if let Some(signal) = held.wait() {
-            stop(&mut child, signal, &held);
-            return Ok(Compiled::Interrupted(signal));
+    }
+
+    /// Waits for `running[which]` to exit and returns its status. Given a
+    /// [`STOPPING`] signal meanwhile, passes it on to every compiler in
+    /// `running`, waits for them to stop (at most a few seconds, then kills
+    /// them), removes `scratch` and dies of the signal: no return then.
+    pub(crate) fn wait(
+        &self,
+        running: &mut [&mut Child],
+        which: usize,
+        scratch: &mut Scratch,
+    ) -> std::io::Result<ExitStatus> {
+        loop {
+            if let Some(status) = running[which].try_wait()? {
+                return Ok(status);
+            }
+            if let Some(signal) = self.held.wait() {
+                for child in running.iter_mut() {
+                    stop(child, signal, &self.held);
+                }
+                // The compilers have stopped: remove what they left, then
+                // stop as the signal asked.
+                scratch.remove();
+                die_of(signal)
+            }
         }
     }
 }
@@ -184,6 +157,10 @@ fn die_of(signal: libc::c_int) -> ! {
     // ends the process, here, as the signal is no longer held.
     unsafe {
         libc::signal(signal, libc::SIG_DFL);
+        let mut only = empty_set();
+        libc::sigaddset(&mut only, signal);
+        // It may still be held (by `Compilers`): let it through.
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &only, std::ptr::null_mut());
         libc::kill(libc::getpid(), signal);
     }
     std::process::exit(128 + signal)

@@ -1,9 +1,9 @@
 //! `objdl`: run x86-64 ELF objects in-process.
 //!
-//! - `objdl run [-l LIB]... [-L DIR]... [--entry SYM] [--stats] [--place P] [--unit FILE]... INPUT... [-- ARGS...]`
-//!   loads every INPUT (`.o`, or `.c` compiled with `$CC -c -O2`) as one unit
-//!   and calls `main(argc, argv, envp)`. When objdl itself fails, it prints one
-//!   line `objdl: error: ...` and exits with 125.
+//! - `objdl run [-l LIB]... [-L DIR]... [--entry SYM] [--stats] [--place P] [--unit FILE]... [--map[=FILE]] [-I -D -U -O -g -std= -f -m -W...] INPUT... [-- ARGS...]`
+//!   loads every INPUT (`.o`, `.a`, or a source compiled first: see
+//!   `compile.rs`) as one unit and calls `main(argc, argv, envp)`. When objdl
+//!   itself fails, it prints one line `objdl: error: ...` and exits with 125.
 //! - `objdl check [--place P | --at ADDR] [--dump FILE] INPUT...` links without
 //!   running anything, prints the placement, trampolines, GOT slots and every
 //!   error, and exits 0 if the inputs would load, 1 if not (125 if objdl
@@ -13,10 +13,15 @@
 
 #![no_main]
 
+mod compile;
+mod docs;
 mod exit;
+mod hints;
 mod input;
 mod launch;
+mod lazy;
 mod lto;
+mod map;
 mod restart;
 
 use std::ffi::{CString, OsString};
@@ -27,14 +32,14 @@ use clap::{Parser, Subcommand};
 use objdl::{Error, Input, LibraryFile, Linker, OpenOptions, Placement, Scope};
 
 use exit::FAILURE;
-use input::{prepare_input, Scratch};
+use input::Scratch;
 
 #[derive(Parser)]
 #[command(
     name = "objdl",
     version,
     about = "dlopen for object files: load, link and run x86-64 ELF objects in-process",
-    after_help = exit::STATUSES
+    after_help = docs::top_level_help()
 )]
 struct Cli {
     #[command(subcommand)]
@@ -44,16 +49,24 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Load INPUTs as one unit and call its `main(argc, argv, envp)`.
-    Run(RunArgs),
+    #[command(after_help = docs::ENVIRONMENT)]
+    Run(lazy::Deferred<RunArgs>),
     /// Link INPUTs without running anything; report placement, trampolines,
     /// GOT slots and every error. Exits 0 if they would load, 1 if not.
-    Check(CheckArgs),
+    #[command(after_help = docs::ENVIRONMENT)]
+    Check(lazy::Deferred<CheckArgs>),
     /// List sections, symbols and each relocation with the reach it needs.
     Inspect {
         /// Object files (.o).
         #[arg(required = true, value_name = "INPUT")]
         inputs: Vec<PathBuf>,
     },
+    /// Print the shell completion script for SHELL (scripts/install.sh installs them).
+    #[command(hide = true)]
+    Completions { shell: clap_complete::Shell },
+    /// Write the man pages into DIR (scripts/install.sh installs them).
+    #[command(hide = true)]
+    Manpages { dir: PathBuf },
 }
 
 #[derive(clap::Args)]
@@ -81,9 +94,14 @@ struct CheckArgs {
     dump: Option<PathBuf>,
     #[command(flatten)]
     link: LinkFlags,
-    /// Object files (.o) or C sources (.c).
+    #[command(flatten)]
+    map: map::MapArg,
+    /// Object files (.o), static archives (.a), or sources (.c, .cpp/.cc/.cxx, .s/.S).
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
+    // Last: its help heading would apply to the arguments after it.
+    #[command(flatten)]
+    compile: compile::CompileFlags,
 }
 
 /// Linking choices `run` and `check` share.
@@ -143,7 +161,7 @@ struct RunArgs {
     /// Where to place the unit: auto, far, low or an address (0x...).
     #[arg(long, value_name = "POLICY", default_value = "auto")]
     place: Placement,
-    /// Open FILE (.o or .c) first as a separate Global unit, placed by the
+    /// Open FILE (an object or a source) first as a separate Global unit, placed by the
     /// same policy; the main inputs can call it (repeatable).
     #[arg(long = "unit", value_name = "FILE")]
     units: Vec<PathBuf>,
@@ -155,12 +173,18 @@ struct RunArgs {
     sanitize: Vec<&'static objdl::Sanitizer>,
     #[command(flatten)]
     link: LinkFlags,
-    /// Object files (.o), static archives (.a) or C sources (.c, compiled with $CC -c -O2).
+    #[command(flatten)]
+    map: map::MapArg,
+    /// Object files (.o), static archives (.a), or sources (.c, .cpp/.cc/.cxx,
+    /// .s/.S), compiled first with $CC or $CXX (-O2 unless -O or -g).
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
     /// Arguments for the program, after `--`.
     #[arg(last = true, value_name = "ARGS")]
     args: Vec<OsString>,
+    // Last: its help heading would apply to the arguments after it.
+    #[command(flatten)]
+    compile: compile::CompileFlags,
 }
 
 /// What objdl does with the process: exit with a status, or hand it to
@@ -176,9 +200,11 @@ fn objdl_main() -> Outcome {
         Err(e) => return Outcome::Exit(exit::bad_arguments(&e)),
     };
     let result = match cli.command {
-        Command::Run(args) => return run(args).unwrap_or_else(fail),
-        Command::Check(args) => return Outcome::Exit(check(args)),
+        Command::Run(lazy::Deferred(args)) => return run(args).unwrap_or_else(fail),
+        Command::Check(lazy::Deferred(args)) => return Outcome::Exit(check(args)),
         Command::Inspect { inputs } => inspect(&inputs),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Manpages { dir } => docs::manpages(&dir),
     };
     match result {
         Ok(code) => Outcome::Exit(code),
@@ -205,31 +231,50 @@ fn run(args: RunArgs) -> Result<Outcome, String> {
     launch::set_program_name(name);
 
     let linker = Linker::new();
-    let archives = load_libraries(&linker, &args.libs, &args.lib_dirs)?;
     let mut scratch = Scratch::default();
+    // Every source, of the units and the inputs, compiled in one batch.
+    let paths: Vec<PathBuf> = args.units.iter().chain(&args.inputs).cloned().collect();
+    let prepared = compile::prepare(&paths, &args.compile, compile::Caller::Run, &mut scratch)?;
+    let libs = compile::libraries(&args.libs, prepared.cxx);
+    let archives = load_libraries(&linker, &libs, &args.lib_dirs)?;
+    let mut prepared = prepared.inputs.into_iter();
     let mut units = Vec::with_capacity(args.units.len());
-    for (i, path) in args.units.iter().enumerate() {
-        let input = prepare_input(path, &mut scratch, 1000 + i)?;
+    let mut views = Vec::new();
+    for (path, input) in args.units.iter().zip(prepared.by_ref()) {
         let mut opts = args.link.options(args.place);
         opts.scope(Scope::Global);
-        let unit = open(&linker, &opts, vec![input], &mut scratch)?;
+        let unit = open(
+            &linker,
+            &opts,
+            vec![input],
+            &mut scratch,
+            &args.lib_dirs,
+            &[],
+        )?;
         if args.stats {
             eprintln!("objdl: unit {}: {}", path.display(), unit.stats());
         }
+        views.push(map::UnitView::of(std::slice::from_ref(path), unit.stats()));
         units.push(unit);
     }
-    let mut inputs = Vec::with_capacity(args.inputs.len());
-    for (i, path) in args.inputs.iter().enumerate() {
-        inputs.push(prepare_input(path, &mut scratch, i)?);
-    }
+    let mut inputs: Vec<Input> = prepared.collect();
     inputs.extend(archives.iter().map(Input::path));
     let mut opts = args.link.options(args.place);
     opts.entry(&args.entry);
-    let unit = open(&linker, &opts, inputs, &mut scratch)?;
+    let unit = open(
+        &linker,
+        &opts,
+        inputs,
+        &mut scratch,
+        &args.lib_dirs,
+        &args.inputs,
+    )?;
     drop(scratch); // compiled temporaries are no longer needed
     if args.stats {
         eprintln!("objdl: {}", unit.stats());
     }
+    views.push(map::UnitView::of(&args.inputs, unit.stats()));
+    map::show(&args.map, "run", views, false)?;
     let entry = unit
         .entry_point()
         .ok_or_else(|| format!("symbol `{}` not found in the unit", args.entry))?;
@@ -251,6 +296,8 @@ fn open(
     opts: &OpenOptions,
     inputs: Vec<Input>,
     scratch: &mut Scratch,
+    lib_dirs: &[PathBuf],
+    program_inputs: &[PathBuf],
 ) -> Result<objdl::Unit, String> {
     // SAFETY: running the user's program is the point of `objdl run`.
     compiling_lto(inputs, scratch, |inputs| unsafe {
@@ -261,9 +308,21 @@ fn open(
         scratch.remove();
         match restart::for_error(&e) {
             Some(why) => format!("{e} ({why})"),
-            None => e.to_string(),
+            None => with_hint(&e, lib_dirs, program_inputs),
         }
     })
+}
+
+/// The error's message, with a hint at the fix where objdl knows one
+/// (`program_inputs`: the inputs of `objdl run`, where a forgotten `--`
+/// makes the program's arguments inputs).
+fn with_hint(e: &Error, lib_dirs: &[PathBuf], program_inputs: &[PathBuf]) -> String {
+    let hint =
+        hints::for_error(e, lib_dirs).or_else(|| hints::for_missing_input(e, program_inputs));
+    match hint {
+        Some(hint) => format!("{e}; {hint}"),
+        None => e.to_string(),
+    }
 }
 
 /// Runs `attempt` on `inputs`; while it refuses an LTO input (which holds
@@ -311,12 +370,17 @@ fn one_line(msg: &str) -> String {
 fn check(args: CheckArgs) -> u8 {
     let linker = Linker::new();
     let outcome = (|| -> Result<objdl::Report, Result<Error, String>> {
-        let archives = load_libraries(&linker, &args.libs, &args.lib_dirs).map_err(Err)?;
         let mut scratch = Scratch::default();
-        let mut inputs = Vec::with_capacity(args.inputs.len());
-        for (i, path) in args.inputs.iter().enumerate() {
-            inputs.push(prepare_input(path, &mut scratch, i).map_err(Err)?);
-        }
+        let prepared = compile::prepare(
+            &args.inputs,
+            &args.compile,
+            compile::Caller::Check,
+            &mut scratch,
+        )
+        .map_err(Err)?;
+        let libs = compile::libraries(&args.libs, prepared.cxx);
+        let archives = load_libraries(&linker, &libs, &args.lib_dirs).map_err(Err)?;
+        let mut inputs = prepared.inputs;
         inputs.extend(archives.iter().map(Input::path));
         let place = args.at.map(Placement::At).unwrap_or(args.place);
         let opts = args.link.options(place);
@@ -332,6 +396,11 @@ fn check(args: CheckArgs) -> u8 {
                     eprintln!("objdl: error: {}: {e}", path.display());
                     return FAILURE;
                 }
+            }
+            let view = map::UnitView::of(&args.inputs, &report.stats);
+            if let Err(msg) = map::show(&args.map, "check", vec![view], true) {
+                eprintln!("objdl: error: {}", one_line(&msg));
+                return FAILURE;
             }
             println!("ok: the inputs would load");
             0
@@ -352,7 +421,10 @@ fn check(args: CheckArgs) -> u8 {
                     println!("unresolved {}", one_line(&u.to_string()));
                 }
             }
-            eprintln!("objdl: error: {}", one_line(&err.to_string()));
+            eprintln!(
+                "objdl: error: {}",
+                one_line(&with_hint(&err, &args.lib_dirs, &[]))
+            );
             1
         }
         Err(Err(msg)) => {

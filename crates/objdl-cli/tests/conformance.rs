@@ -49,14 +49,17 @@ const PROCESS_DEPENDENT: &[(&str, &str)] = &[
 /// The torture programs, from the cache.
 fn programs() -> Vec<PathBuf> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fetch-torture.sh");
+    // Its progress (a fresh cache takes seconds to a minute) and errors go
+    // straight to the terminal.
     let out = Command::new("bash")
         .arg(script)
+        .stderr(std::process::Stdio::inherit())
         .output()
         .expect("run scripts/fetch-torture.sh");
     assert!(
         out.status.success(),
-        "fetch-torture.sh failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        "fetch-torture.sh failed ({}): its messages are above",
+        out.status
     );
     let dir = PathBuf::from(String::from_utf8(out.stdout).expect("UTF-8").trim());
     let mut all: Vec<PathBuf> = std::fs::read_dir(&dir)

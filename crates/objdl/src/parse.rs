@@ -447,10 +447,7 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
         )));
     }
     if header.e_type(e) != elf::ET_REL {
-        return Err(unsupported(format!(
-            "ELF type {} (only relocatable objects, ET_REL, are supported; shared objects are loaded with -l)",
-            header.e_type(e).0
-        )));
+        return Err(unsupported(not_relocatable(header, data)));
     }
     let table = header
         .sections(e, data)
@@ -1100,6 +1097,36 @@ fn table_priority(kind: TableKind, name: &str) -> Option<u32> {
             })
         }
     }
+}
+
+/// Why a well-formed ELF file of another type than `ET_REL` is not an
+/// input, and what to give objdl instead. A position-independent executable
+/// is `ET_DYN` like a shared library; its `PT_INTERP` tells them apart.
+fn not_relocatable(header: &elf::FileHeader64<LE>, data: &[u8]) -> String {
+    let e = LE;
+    let t = header.e_type(e);
+    let has_interp = header
+        .program_headers(e, data)
+        .is_ok_and(|phs| phs.iter().any(|p| p.p_type.get(e) == elf::PT_INTERP));
+    let what = match t {
+        elf::ET_EXEC => "an executable (ET_EXEC)",
+        elf::ET_DYN if has_interp => "a position-independent executable (ET_DYN with PT_INTERP)",
+        elf::ET_DYN => "a shared object (ET_DYN)",
+        elf::ET_CORE => "a core dump (ET_CORE)",
+        _ => "of an unknown ELF type",
+    };
+    let fix = match t {
+        elf::ET_EXEC | elf::ET_CORE => "give objdl the objects it is linked from (gcc -c)",
+        elf::ET_DYN if has_interp => {
+            "give objdl the objects it is linked from (gcc -c), or run it as it is"
+        }
+        elf::ET_DYN => "load shared libraries into the process with -l",
+        _ => "give objdl a relocatable object (gcc -c)",
+    };
+    format!(
+        "{what}, type {}: objdl loads relocatable objects (ET_REL, .o files); {fix}",
+        t.0
+    )
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -366,6 +367,91 @@ static void test_noexec(void)
     printf("ok: noexec\n");
 }
 
+/* The distance between two addresses. */
+static unsigned long long distance(const void *a, const void *b)
+{
+    size_t x = (size_t)a, y = (size_t)b;
+    return x > y ? x - y : y - x;
+}
+
+/* Several objects as one unit, with a placement and NOEXEC. */
+static void test_unit(void)
+{
+    const char *pair[] = {paths[CONSUMER], paths[PROVIDER]};
+    void *h = objdl_dlopen_unit(pair, 2, OBJDL_RTLD_LOCAL, OBJDL_PLACE_AUTO);
+    CHECK(h != NULL);
+    /* consumer.o's references to provider.o are resolved inside the unit. */
+    int_int_fn consume = FN(int_int_fn, objdl_dlsym(h, "consume"));
+    CHECK(consume != NULL && consume(1) == 42);
+    CHECK(objdl_dlsym(h, "provided_value") != NULL);
+    /* A Local unit: the global scope does not see it. */
+    CHECK(objdl_dlsym(objdl_dlopen(NULL, 0), "provided_twice") == NULL);
+    expect_error("provided_twice");
+    CHECK(objdl_dlclose(h) == 0);
+
+    /* Far: more than 4 GiB from the host's code. */
+    h = objdl_dlopen_unit(pair, 2, OBJDL_RTLD_LOCAL, OBJDL_PLACE_FAR);
+    CHECK(h != NULL);
+    consume = FN(int_int_fn, objdl_dlsym(h, "consume"));
+    CHECK(consume(2) == 44);
+    CHECK(distance((const void *)(size_t)consume, (const void *)(size_t)host_square) > (4ULL << 30));
+    CHECK(objdl_dlclose(h) == 0);
+
+    /* Low: in the low 2 GiB. */
+    h = objdl_dlopen_unit(pair, 2, OBJDL_RTLD_LOCAL, OBJDL_PLACE_LOW);
+    CHECK(h != NULL);
+    CHECK((size_t)objdl_dlsym(h, "consume") < (2ULL << 30));
+    CHECK(objdl_dlclose(h) == 0);
+
+    /* At an address: the unit's first section is there. */
+    const uint64_t at = 0x300000000000ULL;
+    h = objdl_dlopen_unit(pair, 2, OBJDL_RTLD_LOCAL, at);
+    CHECK(h != NULL);
+    size_t c = (size_t)objdl_dlsym(h, "consume");
+    CHECK(c >= at && c < at + (1ULL << 20));
+    CHECK(FN(int_int_fn, objdl_dlsym(h, "consume"))(3) == 46);
+    CHECK(objdl_dlclose(h) == 0);
+
+    /* NOEXEC: the constructor of an object of the unit does not run. */
+    const char *with_ctor[] = {paths[CTOR], paths[BASIC]};
+    printf("unit-noexec: begin\n");
+    h = objdl_dlopen_unit(with_ctor, 2, OBJDL_RTLD_GLOBAL | OBJDL_RTLD_NOEXEC, OBJDL_PLACE_AUTO);
+    CHECK(h != NULL);
+    CHECK(*(int *)objdl_dlsym(h, "ctor_ran") == 0);
+    CHECK(objdl_dlsym(objdl_dlopen(NULL, 0), "basic_add") == objdl_dlsym(h, "basic_add"));
+    CHECK(objdl_dlclose(h) == 0);
+    printf("unit-noexec: end\n");
+
+    /* Errors. */
+    CHECK(objdl_dlopen_unit(pair, 0, OBJDL_RTLD_LOCAL, OBJDL_PLACE_AUTO) == NULL);
+    expect_error("count is 0");
+    CHECK(objdl_dlopen_unit(NULL, 2, OBJDL_RTLD_LOCAL, OBJDL_PLACE_AUTO) == NULL);
+    expect_error("NULL");
+    const char *holed[] = {paths[CONSUMER], NULL};
+    CHECK(objdl_dlopen_unit(holed, 2, OBJDL_RTLD_LOCAL, OBJDL_PLACE_AUTO) == NULL);
+    expect_error("paths[1] is NULL");
+    CHECK(objdl_dlopen_unit(pair, 2, OBJDL_RTLD_LOCAL, 0x1234) == NULL);
+    expect_error("invalid placement 0x1234");
+    /* consumer.o alone cannot resolve provider.o's symbols. */
+    CHECK(objdl_dlopen_unit(pair, 1, OBJDL_RTLD_LOCAL, OBJDL_PLACE_AUTO) == NULL);
+    expect_error("provided_twice");
+    printf("ok: objdl_dlopen_unit\n");
+}
+
+/* The header's version macros and the library's version agree. */
+static void test_version(void)
+{
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", OBJDL_VERSION_MAJOR, OBJDL_VERSION_MINOR,
+             OBJDL_VERSION_PATCH);
+    CHECK(strcmp(want, OBJDL_VERSION) == 0);
+    CHECK(strcmp(objdl_version(), OBJDL_VERSION) == 0);
+    CHECK(OBJDL_VERSION_NUMBER ==
+          OBJDL_VERSION_MAJOR * 1000000 + OBJDL_VERSION_MINOR * 1000 + OBJDL_VERSION_PATCH);
+    printf("version: %s\n", objdl_version());
+    printf("ok: version\n");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != NPATHS) {
@@ -383,6 +469,8 @@ int main(int argc, char **argv)
     test_concurrency();
     test_define();
     test_noexec();
+    test_unit();
+    test_version();
     printf("all ok\n");
     return 0;
 }

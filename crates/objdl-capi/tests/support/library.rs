@@ -9,7 +9,23 @@ use std::sync::OnceLock;
 /// The libraries the hosts link with.
 pub const LIBRARIES: [&str; 2] = ["libobjdl_capi.so", "libobjdl_capi.a"];
 
-/// The directory holding `libobjdl_capi.so` and `libobjdl_capi.a`.
+/// The shared library's SONAME, as build.rs sets it (cargo-c's rule:
+/// `libobjdl.so.0.MINOR` while the major version is 0).
+pub fn soname() -> String {
+    let (major, minor) = (
+        env!("CARGO_PKG_VERSION_MAJOR"),
+        env!("CARGO_PKG_VERSION_MINOR"),
+    );
+    if major == "0" {
+        format!("libobjdl.so.0.{minor}")
+    } else {
+        format!("libobjdl.so.{major}")
+    }
+}
+
+/// The directory holding `libobjdl_capi.so` and `libobjdl_capi.a`, and a
+/// link named after the SONAME (`libobjdl.so.0.1`), which the hosts linked
+/// with the shared library ask the dynamic loader for.
 ///
 /// Cargo compiles objdl-capi once for all its crate types, before linking
 /// a test that depends on it, so the shared and static libraries of this
@@ -26,7 +42,7 @@ pub fn library_dir() -> &'static Path {
         let profile = deps.parent().expect("target/<profile>").to_path_buf();
         let has_all = |dir: &Path| LIBRARIES.iter().all(|l| dir.join(l).is_file());
         if let Some(dir) = [&deps, &profile].into_iter().find(|d| has_all(d)) {
-            return dir.clone();
+            return with_soname_link(dir);
         }
         let mut cmd = Command::new(env!("CARGO"));
         cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args([
@@ -45,8 +61,20 @@ pub fn library_dir() -> &'static Path {
             "cargo build made no {LIBRARIES:?} in {}",
             profile.display()
         );
-        profile
+        with_soname_link(&profile)
     })
+}
+
+/// Makes `DIR/SONAME` a link to `DIR/libobjdl_capi.so` (atomically: tests
+/// run in parallel) and returns `dir`.
+fn with_soname_link(dir: &Path) -> PathBuf {
+    let link = dir.join(soname());
+    let temp = dir.join(format!("{}.{}.tmp", soname(), std::process::id()));
+    let _ = std::fs::remove_file(&temp);
+    std::os::unix::fs::symlink("libobjdl_capi.so", &temp)
+        .and_then(|()| std::fs::rename(&temp, &link))
+        .unwrap_or_else(|e| panic!("link {}: {e}", link.display()));
+    dir.to_path_buf()
 }
 
 /// Runs `cmd`, panicking with its output if it fails.

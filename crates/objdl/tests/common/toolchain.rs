@@ -104,19 +104,21 @@ pub fn build_rust_demo(sources: &Path, dir: &Path) -> RustDemo {
 
 /// The SQLite cache made by `scripts/fetch-sqlite.sh` (run once per test
 /// binary; the script is idempotent and locks the cache). Every crate of
-/// the workspace is two levels below its root.
+/// the workspace is two levels below its root. The script's progress (a
+/// fresh cache takes minutes) and errors go straight to the terminal.
 pub fn sqlite_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fetch-sqlite.sh");
         let out = Command::new("bash")
             .arg(script)
+            .stderr(std::process::Stdio::inherit())
             .output()
             .expect("run scripts/fetch-sqlite.sh");
         assert!(
             out.status.success(),
-            "fetch-sqlite.sh failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
+            "fetch-sqlite.sh failed ({}): its messages are above",
+            out.status
         );
         PathBuf::from(String::from_utf8(out.stdout).expect("UTF-8 path").trim())
     })
