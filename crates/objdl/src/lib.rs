@@ -146,6 +146,7 @@ mod limits;
 mod linker;
 mod memory;
 mod namespace;
+mod opened;
 mod parse;
 mod placement;
 mod plan;

@@ -14,7 +14,8 @@ use crate::host::Host;
 use crate::implicit;
 use crate::layout::{self, align_up, PAGE};
 use crate::memory::{Protection, Reservation};
-use crate::namespace::{Claim, Namespace, Opened};
+use crate::namespace::{Held, Namespace};
+use crate::opened::{Claim, Opened};
 use crate::parse::{self, RelocFields as _};
 use crate::placement::{self, Placement};
 use crate::plan;
@@ -432,7 +433,8 @@ impl Linker {
         // SAFETY: the unit is mapped with final protections; it stays mapped
         // until `UnitInner` drops, which first runs `stop` and deregisters.
         let inner = unsafe { Unit::start(inner, started) };
-        self.namespace.add_stand_ins(&inner, &stand_ins);
+        let held: Held = inner.clone();
+        self.namespace.add_stand_ins(&held, &stand_ins);
         let unit = Unit::new(inner, self.namespace.clone());
         if opts.scope == Scope::Global {
             unit.make_global();
@@ -1261,7 +1263,7 @@ struct Placed {
     /// How many host variables the unit reads from its own copies.
     copies: usize,
     /// Units whose stand-ins this one uses.
-    stand_in_deps: Vec<Arc<UnitInner>>,
+    stand_in_deps: Vec<Held>,
     tls: ThreadLocals,
     /// The base addresses the demands allowed.
     window: (i128, i128),
@@ -1278,7 +1280,7 @@ struct Linked {
     stats: LoadStats,
     dso_handle: u64,
     lifecycle: runtime::Lifecycle,
-    deps: Vec<Arc<UnitInner>>,
+    deps: Vec<Held>,
     /// (host function, address) of the stand-ins this unit made.
     stand_ins: Vec<(u64, u64)>,
     summary: RelocationSummary,

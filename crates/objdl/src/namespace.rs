@@ -9,10 +9,28 @@ use rustc_hash::FxHashMap;
 
 use crate::hash::KeyedMap;
 
-use crate::unit::UnitInner;
+/// What keeps a unit's memory alive, as the namespace sees it: opaque. A
+/// unit that binds to another's symbol holds the other's `Held`; the
+/// namespace itself holds only weak references, so that a unit leaves it
+/// when its last user goes.
+pub(crate) type Held = Arc<dyn std::any::Any + Send + Sync>;
+
+/// A weak [`Held`].
+type Weakly = Weak<dyn std::any::Any + Send + Sync>;
+
+/// A Global unit's part of the scope, given as data when it joins or
+/// leaves: its exports, (name, address), and its COMDAT group signatures.
+pub(crate) struct Members<'a, E> {
+    /// What keeps the unit alive.
+    pub unit: &'a Held,
+    /// (name, address) for each export.
+    pub exports: E,
+    /// The signatures of the COMDAT groups whose copy the unit holds.
+    pub groups: &'a [String],
+}
 
 /// The Global units defining one name: (address, unit), in joining order.
-type Definitions = Vec<(u64, Weak<UnitInner>)>;
+type Definitions = Vec<(u64, Weakly)>;
 
 /// Exports of the Global units: per name, every Global unit defining it in
 /// the order they joined; the first live one is the definition, and when
@@ -24,14 +42,14 @@ pub(crate) struct Namespace {
     /// -fno-pic code takes its address as a 32-bit absolute. The first one
     /// made is canonical for every unit, as a non-PIE executable's PLT entry
     /// is for a whole process.
-    stand_ins: RwLock<FxHashMap<u64, (u64, Weak<UnitInner>)>>,
+    stand_ins: RwLock<FxHashMap<u64, (u64, Weakly)>>,
     /// COMDAT group signature → the Global unit whose copy is the one.
-    groups: RwLock<KeyedMap<String, Weak<UnitInner>>>,
+    groups: RwLock<KeyedMap<String, Weakly>>,
 }
 
 impl Namespace {
     /// The address of `name` in a Global unit, and that unit.
-    pub fn lookup(&self, name: &str) -> Option<(u64, Arc<UnitInner>)> {
+    pub fn lookup(&self, name: &str) -> Option<(u64, Held)> {
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
         map.get(name)?
             .iter()
@@ -40,10 +58,10 @@ impl Namespace {
 
     /// Adds `unit`'s exports and groups; a name another Global unit already
     /// defines keeps that definition while that unit is in the scope.
-    pub fn insert(&self, unit: &Arc<UnitInner>) {
+    pub fn insert<'n>(&self, unit: Members<'_, impl Iterator<Item = (&'n str, u64)>>) {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
-        let me = Arc::downgrade(unit);
-        for (name, addr) in unit.exports() {
+        let me = Arc::downgrade(unit.unit);
+        for (name, addr) in unit.exports {
             let defs = map.entry(name.to_string()).or_default();
             if !defs.iter().any(|(_, w)| w.ptr_eq(&me)) {
                 defs.push((addr, me.clone()));
@@ -51,9 +69,9 @@ impl Namespace {
         }
         drop(map);
         let mut groups = self.groups.write().unwrap_or_else(|e| e.into_inner());
-        for sig in unit.groups() {
+        for sig in unit.groups {
             if groups.get(sig).is_none_or(|w| w.strong_count() == 0) {
-                groups.insert(sig.clone(), Arc::downgrade(unit));
+                groups.insert(sig.clone(), me.clone());
             }
         }
     }
@@ -65,14 +83,14 @@ impl Namespace {
     }
 
     /// The canonical stand-in for host function `target`, and its unit.
-    pub fn stand_in(&self, target: u64) -> Option<(u64, Arc<UnitInner>)> {
+    pub fn stand_in(&self, target: u64) -> Option<(u64, Held)> {
         let map = self.stand_ins.read().unwrap_or_else(|e| e.into_inner());
         let (addr, unit) = map.get(&target)?;
         Some((*addr, unit.upgrade()?))
     }
 
     /// Records `unit`'s stand-ins, (host function, trampoline), where none is yet.
-    pub fn add_stand_ins(&self, unit: &Arc<UnitInner>, list: &[(u64, u64)]) {
+    pub fn add_stand_ins(&self, unit: &Held, list: &[(u64, u64)]) {
         if list.is_empty() {
             return;
         }
@@ -85,10 +103,10 @@ impl Namespace {
     }
 
     /// Removes `unit`'s exports (its handle was closed).
-    pub fn remove(&self, unit: &Arc<UnitInner>) {
+    pub fn remove<'n>(&self, unit: Members<'_, impl Iterator<Item = (&'n str, u64)>>) {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
-        let me = Arc::downgrade(unit);
-        for (name, _) in unit.exports() {
+        let me = Arc::downgrade(unit.unit);
+        for (name, _) in unit.exports {
             if let Some(defs) = map.get_mut(name) {
                 defs.retain(|(_, w)| !w.ptr_eq(&me) && w.strong_count() > 0);
                 if defs.is_empty() {
@@ -98,93 +116,10 @@ impl Namespace {
         }
         drop(map);
         let mut groups = self.groups.write().unwrap_or_else(|e| e.into_inner());
-        for sig in unit.groups() {
+        for sig in unit.groups {
             if groups.get(sig).is_some_and(|w| w.ptr_eq(&me)) {
                 groups.remove(sig);
             }
-        }
-    }
-}
-
-/// Units opened from paths, so that opening the same paths again returns
-/// the same unit. A first open in progress makes other threads wait for it.
-#[derive(Default)]
-pub(crate) struct Opened {
-    map: std::sync::Mutex<FxHashMap<Vec<std::path::PathBuf>, Slot>>,
-    done: std::sync::Condvar,
-}
-
-enum Slot {
-    Loading(std::thread::ThreadId),
-    Loaded(Weak<UnitInner>),
-}
-
-/// What [`Opened::claim`] found.
-pub(crate) enum Claim<'a> {
-    /// A live unit for these paths.
-    Existing(Arc<UnitInner>),
-    /// Nothing: the caller loads it and must [`Ticket::finish`].
-    Load(Ticket<'a>),
-}
-
-/// The right to load a set of paths; dropped unfinished, it withdraws.
-pub(crate) struct Ticket<'a> {
-    opened: &'a Opened,
-    key: Vec<std::path::PathBuf>,
-    finished: bool,
-}
-
-impl Opened {
-    /// Finds the live unit for `key`, or claims the right to load it.
-    /// `None` when this thread is already loading `key` (an initialiser
-    /// opening its own unit).
-    pub fn claim(&self, key: Vec<std::path::PathBuf>) -> Option<Claim<'_>> {
-        let me = std::thread::current().id();
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            match map.get(&key) {
-                Some(Slot::Loaded(w)) => {
-                    if let Some(unit) = w.upgrade() {
-                        return Some(Claim::Existing(unit));
-                    }
-                }
-                Some(Slot::Loading(who)) if *who == me => return None,
-                Some(Slot::Loading(_)) => {
-                    map = self.done.wait(map).unwrap_or_else(|e| e.into_inner());
-                    continue;
-                }
-                None => {}
-            }
-            map.insert(key.clone(), Slot::Loading(me));
-            return Some(Claim::Load(Ticket {
-                opened: self,
-                key,
-                finished: false,
-            }));
-        }
-    }
-}
-
-impl Ticket<'_> {
-    /// Records the loaded unit for later opens.
-    pub fn finish(mut self, unit: &Arc<UnitInner>) {
-        let mut map = self.opened.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, s| !matches!(s, Slot::Loaded(w) if w.strong_count() == 0));
-        map.insert(
-            std::mem::take(&mut self.key),
-            Slot::Loaded(Arc::downgrade(unit)),
-        );
-        self.finished = true;
-        self.opened.done.notify_all();
-    }
-}
-
-impl Drop for Ticket<'_> {
-    fn drop(&mut self) {
-        if !self.finished {
-            let mut map = self.opened.map.lock().unwrap_or_else(|e| e.into_inner());
-            map.remove(&self.key);
-            self.opened.done.notify_all();
         }
     }
 }

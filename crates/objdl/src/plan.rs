@@ -331,7 +331,7 @@ fn demand(
                 ),
             });
         }
-        if formula == Formula::TlsDesc && arch::tlsdesc_resolver().is_none() {
+        if formula == Formula::TlsDesc && !arch::tlsdesc_supported() {
             return Err(Error::Unsupported {
                 file: obj.name.clone(),
                 what: format!(
@@ -986,7 +986,7 @@ fn site_decision(
 }
 
 /// Plans the relocations that a pass at the kernel's placement set aside
-/// (see [`crate::relocate::Slow::Defer`]), for the unit at `base`: GOT
+/// (see `relocate::Slow::Defer`), for the unit at `base`: GOT
 /// slots for loads that stay loads. `relaxed` GOT loads were already
 /// rewritten. `None` when one needs what only the full planner gives (a
 /// trampoline, a copy of a host variable, another placement): the caller

@@ -494,7 +494,7 @@ fn write_tables(mem: &mut [u8], base: u64, plan: &Plan, tail: Tail) {
     }
     if !plan.tls_descs.is_empty() {
         // The GOT's address: `mem` is the unit (or stands for it) at `base`.
-        let resolver = arch::tlsdesc_resolver().unwrap_or(0);
+        let resolver = arch::tlsdesc_resolver(crate::tls::tls_get_addr_entry()).unwrap_or(0);
         for (key, &i) in &plan.tls_descs {
             let at = (tail.got + plan::tls_desc_offset(plan, i)) as usize;
             // A variable of the unit's own block in static TLS: its offset

@@ -13,9 +13,8 @@ use crate::hash::{KeyedMap, KeyedSet};
 
 use crate::error::{Error, Result, Unresolved};
 use crate::host::{self, Host};
-use crate::namespace::Namespace;
+use crate::namespace::{Held, Namespace};
 use crate::parse::{ObjectFile, RelocFields, SectionKind, SymbolDef};
-use crate::unit::UnitInner;
 use std::sync::Arc;
 
 /// What objdl supplies to each unit.
@@ -30,7 +29,7 @@ pub(crate) enum Synthetic {
     /// `pthread_atfork(a, b, c)`: `__register_atfork(a, b, c, &__dso_handle)`.
     PthreadAtfork,
     /// `on_exit(f, arg)`: registered under `&__dso_handle` (see
-    /// [`crate::runtime`]), so that it runs when the unit closes, not after.
+    /// `runtime.rs`), so that it runs when the unit closes, not after.
     OnExit,
     /// `_GLOBAL_OFFSET_TABLE_`: the base of the unit's GOT.
     GlobalOffsetTable,
@@ -190,7 +189,7 @@ pub(crate) struct Resolution<'d> {
     /// `(obj, sec)` of discarded COMDAT members → the kept section with the same name.
     pub section_redirects: FxHashMap<(u32, u32), (u32, u32)>,
     /// Global units this unit binds to; it keeps them loaded.
-    pub deps: Vec<Arc<UnitInner>>,
+    pub deps: Vec<Held>,
     /// Host variables the unit may read from a copy (see [`COPYABLE`]).
     pub copyable: Vec<CopyCandidate>,
     /// The COMDAT group signatures this unit provides.
@@ -487,14 +486,14 @@ pub(crate) fn resolve<'d>(
     let mut bounds = SectionBounds::default();
     let mut synthetics_used = FxHashSet::default();
     let mut from_dlsym = Vec::new();
-    let mut deps: Vec<Arc<UnitInner>> = Vec::new();
-    let mut dep_set: FxHashSet<*const UnitInner> = FxHashSet::default();
+    let mut deps: Vec<Held> = Vec::new();
+    let mut dep_set: FxHashSet<*const ()> = FxHashSet::default();
     for (id, &name) in names.iter().enumerate() {
         if defs[id].is_some() {
             continue;
         }
         external[id] = if let Some((addr, unit)) = namespace.lookup(name) {
-            if dep_set.insert(Arc::as_ptr(&unit)) {
+            if dep_set.insert(Arc::as_ptr(&unit).cast::<()>()) {
                 deps.push(unit);
             }
             Some(Target::absolute(addr))

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::memory::Reservation;
-use crate::namespace::Namespace;
+use crate::namespace::{Held, Members, Namespace};
 use crate::runtime::{self, Entry, Finalizers, Lifecycle};
 use crate::thread_exit;
 use crate::tls::ThreadLocals;
@@ -99,7 +99,7 @@ pub(crate) struct UnitInner {
     started: bool,
     /// Global units this one binds to: released only after this unit's
     /// finalisers ran and its memory is gone.
-    _deps: Vec<Arc<UnitInner>>,
+    _deps: Vec<Held>,
     /// Open [`Unit`] handles. Other units' bindings keep the memory, not the scope.
     handles: AtomicUsize,
     /// In the global scope.
@@ -194,7 +194,7 @@ pub(crate) struct UnitParts {
     pub dso_handle: u64,
     pub lifecycle: Lifecycle,
     pub no_exec: bool,
-    pub deps: Vec<Arc<UnitInner>>,
+    pub deps: Vec<Held>,
     pub summary: RelocationSummary,
     pub groups: Vec<String>,
     pub tls: ThreadLocals,
@@ -260,9 +260,14 @@ impl UnitInner {
         &self.groups
     }
 
-    /// The unit's exports.
-    pub(crate) fn exports(&self) -> impl Iterator<Item = (&str, u64)> {
-        self.exports.iter()
+    /// The unit's part of the global scope, kept alive by `held` (this
+    /// unit's own).
+    fn members<'a>(&'a self, held: &'a Held) -> Members<'a, impl Iterator<Item = (&'a str, u64)>> {
+        Members {
+            unit: held,
+            exports: self.exports.iter(),
+            groups: self.groups(),
+        }
     }
 }
 
@@ -302,7 +307,8 @@ impl Drop for Unit {
     fn drop(&mut self) {
         let last = self.inner.handles.fetch_sub(1, Ordering::AcqRel) == 1;
         if last && self.inner.global.load(Ordering::Acquire) {
-            self.namespace.remove(&self.inner);
+            let held: Held = self.inner.clone();
+            self.namespace.remove(self.inner.members(&held));
         }
     }
 }
@@ -356,7 +362,8 @@ impl Unit {
     /// again with [`crate::Scope::Global`]). Doing it twice does nothing.
     pub fn make_global(&self) {
         if !self.inner.global.swap(true, Ordering::AcqRel) {
-            self.namespace.insert(&self.inner);
+            let held: Held = self.inner.clone();
+            self.namespace.insert(self.inner.members(&held));
         }
     }
 

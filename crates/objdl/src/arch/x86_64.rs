@@ -643,6 +643,11 @@ mod tests {
 /// read by the resolver's slow path.
 static XSAVE_SIZE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// The function the resolver's slow path calls with the variable's
+/// `tls_index` (objdl's `__tls_get_addr`), set by [`tlsdesc_resolver`]
+/// before any descriptor can point to the resolver.
+static TLSDESC_SLOW_PATH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// How many entries a thread's TLS descriptor cache has (a power of two).
 pub(crate) const TLSDESC_CACHE_ENTRIES: usize = 64;
 
@@ -759,7 +764,7 @@ std::arch::global_asm!(
     "mov $-1, %edx",
     "xsave64 (%rsp)",
     "mov %rbx, %rdi",
-    "call {get}",
+    "call *{slow}(%rip)",
     "mov %rax, %rbx",
     "mov $-1, %eax",
     "mov $-1, %edx",
@@ -795,7 +800,7 @@ std::arch::global_asm!(
     ".size objdl_tlsdesc_static, . - objdl_tlsdesc_static",
     ".popsection",
     size = sym XSAVE_SIZE,
-    get = sym crate::tls::objdl_tls_get_addr,
+    slow = sym TLSDESC_SLOW_PATH,
     mask = const TLSDESC_CACHE_ENTRIES - 1,
     options(att_syntax)
 );
@@ -824,10 +829,25 @@ pub(crate) fn tlsdesc_static_resolver() -> u64 {
     objdl_tlsdesc_static as *const () as u64
 }
 
+/// Whether the processor and the kernel have `xsave`, which the TLS
+/// descriptor resolver needs.
+pub(crate) fn tlsdesc_supported() -> bool {
+    xsave_size().is_some()
+}
+
 /// The address of the TLS descriptor resolver, for the first word of a
-/// descriptor; `None` when the processor or the kernel lacks `xsave`,
-/// which it needs.
-pub(crate) fn tlsdesc_resolver() -> Option<u64> {
+/// descriptor whose argument is a `tls_index`; its slow path calls
+/// `slow_path` (`__tls_get_addr`'s signature; always the same function).
+/// `None` when the processor or the kernel lacks `xsave`.
+pub(crate) fn tlsdesc_resolver(slow_path: u64) -> Option<u64> {
+    use std::sync::atomic::Ordering;
+    xsave_size()?;
+    TLSDESC_SLOW_PATH.store(slow_path, Ordering::Release);
+    Some(objdl_tlsdesc_resolve as *const () as u64)
+}
+
+/// The size of the `xsave` area (see [`XSAVE_SIZE`]), read once.
+fn xsave_size() -> Option<u64> {
     use std::sync::atomic::Ordering;
     if XSAVE_SIZE.load(Ordering::Acquire) == 0 {
         let leaf1 = std::arch::x86_64::__cpuid(1);
@@ -839,5 +859,5 @@ pub(crate) fn tlsdesc_resolver() -> Option<u64> {
         // The legacy area and the header, at least; 64 more for the alignment.
         XSAVE_SIZE.store(u64::from(size.max(576)) + 64, Ordering::Release);
     }
-    Some(objdl_tlsdesc_resolve as *const () as u64)
+    Some(XSAVE_SIZE.load(Ordering::Acquire))
 }
