@@ -1,23 +1,32 @@
 #!/usr/bin/env python3
 """The import graph between the modules of crates/objdl/src, and its cycles.
 
-Usage: scripts/module-graph.py [--check]
+Usage: scripts/module-graph.py [--check] [--folders]
 
-A module is a file (`plan.rs`) or a folder (`arch/`, counted as one node with
-the files in it). An edge A -> B is any `crate::B` path in A, in `use` lines
-or in code (`crate::{B, C::D}` included). Tests (`#[cfg(test)]` modules at the
-end of a file) are left out: they may use anything. With --check, exits 1 if
-there is a cycle and prints it.
+Two graphs, both checked: between files (`link/plan`, `error`), and between
+the crate's top-level modules (a folder such as `link/` counts as one node
+with the files in it). An edge A -> B is any `crate::B` path in A, in `use`
+lines, code or doc links. Test modules (`#[cfg(test)] mod ...`) are left
+out: they may use anything. Prints the graph (files, or with --folders the
+top-level modules) and every cycle; with --check, exits 1 if there is one.
 """
 import os, re, sys
 
 ROOT = os.path.join(os.path.dirname(__file__), '..', 'crates', 'objdl', 'src')
 
-def node_of(rel):
+FOLDERS = '--folders' in sys.argv
+
+def module_of(rel):
+    """`link/plan.rs` -> `link/plan`; `link/mod.rs` -> `link`; `lib.rs` -> None."""
     parts = rel[:-3].split('/')
-    if parts[0] in ('lib', 'main'):
+    if parts[-1] == 'mod':
+        parts = parts[:-1]
+    if parts in (['lib'], ['main']):
         return None
-    return parts[0]
+    return '/'.join(parts)
+
+def node_of(module, folders):
+    return module.split('/')[0] if folders else module
 
 def strip_tests(text):
     """`text` without its `#[cfg(test)] mod NAME { ... }` blocks."""
@@ -71,24 +80,37 @@ def brace_names(text, start):
         i += 1
     return [n for n in names if n not in ('self', 'super', 'crate')]
 
-def edges():
+def edges(folders):
     graph = {}
+    modules = set()
+    for dirpath, _, files in os.walk(ROOT):
+        for f in files:
+            if f.endswith('.rs'):
+                m = module_of(os.path.relpath(os.path.join(dirpath, f), ROOT))
+                if m:
+                    modules.add(m)
     for dirpath, _, files in os.walk(ROOT):
         for f in files:
             if not f.endswith('.rs'):
                 continue
             path = os.path.join(dirpath, f)
             rel = os.path.relpath(path, ROOT)
-            a = node_of(rel)
-            if a is None:
+            mod = module_of(rel)
+            if mod is None:
                 continue
+            a = node_of(mod, folders)
             text = strip_tests(open(path).read())
             deps = graph.setdefault(a, set())
-            for m in re.finditer(r'crate::(\{|[a-z_0-9]+)', text):
-                if m.group(1) == '{':
-                    deps.update(brace_names(text, m.start(1)))
-                else:
-                    deps.add(m.group(1))
+            for m in re.finditer(r'crate::((?:[a-z_0-9]+::)*)(\{|[a-z_0-9]+)', text):
+                prefix = m.group(1).replace('::', '/')
+                names = brace_names(text, m.start(2)) if m.group(2) == '{' else [m.group(2)]
+                for n in names:
+                    # The longest module the path names: `crate::link::plan::X` -> link/plan.
+                    path = (prefix + n).split('/')
+                    while path and '/'.join(path) not in modules:
+                        path.pop()
+                    if path:
+                        deps.add(node_of('/'.join(path), folders))
             deps.discard(a)
     return graph
 
@@ -119,11 +141,11 @@ def cycles(graph):
     return out
 
 if __name__ == '__main__':
-    g = edges()
-    for a in sorted(g):
-        print(f"{a}: {' '.join(sorted(d for d in g[a] if d in g))}")
-    cyc = cycles(g)
-    for c in cyc:
+    shown = edges(FOLDERS)
+    for a in sorted(shown):
+        print(f"{a}: {' '.join(sorted(d for d in shown[a] if d in shown))}")
+    found = cycles(edges(False)) + cycles(edges(True))
+    for c in found:
         print('cycle:', ' '.join(c))
-    if '--check' in sys.argv and cyc:
+    if '--check' in sys.argv and found:
         sys.exit(1)

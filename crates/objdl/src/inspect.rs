@@ -8,7 +8,7 @@ use object::elf;
 
 use crate::arch::{self, Field, Formula};
 use crate::error::{Error, Result};
-use crate::parse::{self, RelocFields, SectionKind, SymbolDef};
+use crate::input::parse::{self, RelocFields, SectionKind, SymbolDef};
 
 /// What a relocated field needs in order to be served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,7 +185,7 @@ pub fn inspect(name: &str, bytes: &[u8]) -> Result<ObjectInfo> {
                 section: sec.name.to_string(),
                 offset: r.offset(),
                 r_type: arch::reloc_name(r.kind()).into_owned(),
-                symbol: crate::plan::symbol_name(&obj, r.sym()),
+                symbol: crate::link::plan::symbol_name(&obj, r.sym()),
                 addend: r.addend(),
                 reach: reach(arch::formula(r.kind()), sec.data, r.offset() as usize),
             });
@@ -210,11 +210,13 @@ pub fn inspect(name: &str, bytes: &[u8]) -> Result<ObjectInfo> {
 /// ```
 pub fn inspect_file(path: impl AsRef<Path>) -> Result<ObjectInfo> {
     let path = path.as_ref();
-    let map = crate::memory::FileMap::open(path).map_err(|source| Error::Io {
+    let map = crate::input::file::FileMap::open(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let bytes = map.as_ref().map_or(&[][..], crate::memory::FileMap::bytes);
+    let bytes = map
+        .as_ref()
+        .map_or(&[][..], crate::input::file::FileMap::bytes);
     inspect(&path.display().to_string(), bytes)
 }
 

@@ -132,37 +132,22 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-mod annotate;
 mod arch;
-mod archive;
-mod debug;
 mod error;
 mod hash;
-mod host;
-mod implicit;
+mod input;
 pub mod inspect;
-mod layout;
 mod limits;
+mod link;
 mod linker;
-mod memory;
-mod namespace;
-mod opened;
-mod parse;
-mod placement;
-mod plan;
+mod load;
 mod process_map;
-mod relocate;
-mod resolve;
-mod runtime;
-mod shim;
-mod thread_exit;
-mod tls;
-mod unit;
+mod scope;
 
 pub use error::{Error, Result, Sanitizer, Site, UnreachableSite, Unresolved, SANITIZERS};
-pub use host::{find_library, LibraryFile};
+pub use input::parse::{lto_object, LtoObject};
+pub use link::placement::Placement;
 pub use linker::{GotSlot, Input, Linker, LoadedSection, OpenOptions, Report, Scope, Trampoline};
-pub use parse::{lto_object, LtoObject};
-pub use placement::Placement;
+pub use load::unit::{LoadStats, RelocationSummary, Symbol, Unit};
 pub use process_map::{process_map, Mapping};
-pub use unit::{LoadStats, RelocationSummary, Symbol, Unit};
+pub use scope::host::{find_library, LibraryFile};

@@ -7,24 +7,25 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::arch;
-use crate::archive;
-use crate::debug;
 use crate::error::{Error, Result};
-use crate::host::Host;
-use crate::implicit;
-use crate::layout::{self, align_up, PAGE};
-use crate::memory::{Protection, Reservation};
-use crate::namespace::{Held, Namespace};
-use crate::opened::{Claim, Opened};
-use crate::parse::{self, RelocFields as _};
-use crate::placement::{self, Placement};
-use crate::plan;
-use crate::relocate::{self, Tail};
-use crate::resolve::{self, Synthetic};
-use crate::runtime;
-use crate::shim;
-use crate::tls::{ThreadLocals, TlsModule};
-use crate::unit::{Exports, LoadStats, RelocationSummary, Unit, UnitInner, UnitParts};
+use crate::input::archive;
+use crate::input::parse::{self, RelocFields as _};
+use crate::link::layout::{self, align_up, PAGE};
+use crate::link::lifecycle;
+use crate::link::placement::{self, Placement};
+use crate::link::plan;
+use crate::link::relocate::{self, Tail};
+use crate::link::resolve::{self, Synthetic};
+use crate::load::debug;
+use crate::load::memory::{Protection, Reservation};
+use crate::load::opened::{Claim, Opened};
+use crate::load::runtime;
+use crate::load::shim;
+use crate::load::tls::{ThreadLocals, TlsModule};
+use crate::load::unit::{Exports, LoadStats, RelocationSummary, Unit, UnitInner, UnitParts};
+use crate::scope::host::Host;
+use crate::scope::implicit;
+use crate::scope::namespace::{Held, Namespace};
 
 /// One input of a unit: an object file on disk, or bytes in memory.
 #[derive(Debug, Clone)]
@@ -489,7 +490,7 @@ impl Linker {
 
     /// Stages 1 to 5: read, parse, resolve, lay out, plan, place, relocate.
     /// What stays unresolved is looked for in the libraries the gcc driver
-    /// adds (see [`crate::implicit`]), one stage at a time, relinking after
+    /// adds (see [`crate::scope::implicit`]), one stage at a time, relinking after
     /// each.
     fn link(&self, inputs: Vec<Input>, opts: &OpenOptions, check: bool) -> Result<Linked> {
         let started = Instant::now();
@@ -665,12 +666,12 @@ impl Linker {
         let entry = runtime::Entry::lookup(&self.host);
         let dso_offset = layout.synthetic.dso_handle;
         write_synthetics(bytes, base, &res, &layout, &entry);
-        let lifecycle = runtime::lifecycle(bytes, base, &layout.tables, &layout.eh_frames);
+        let lifecycle = lifecycle::lifecycle(bytes, base, &layout.tables, &layout.eh_frames);
         let code = [
             (layout.text.offset, layout.text.offset + layout.text.size),
             (tail.trampolines, size),
         ];
-        runtime::refuse_what_is_not_code(
+        lifecycle::refuse_what_is_not_code(
             &objects,
             &res,
             &layout,
@@ -1142,13 +1143,13 @@ fn tools(
 /// An input's bytes: the file mapped read-only (no copy, and its pages come
 /// from the page cache), or bytes given in memory.
 enum FileBytes {
-    Mapped(crate::memory::FileMap),
+    Mapped(crate::input::file::FileMap),
     Owned(Vec<u8>),
 }
 
 impl FileBytes {
     fn map(path: &Path) -> std::io::Result<FileBytes> {
-        Ok(match crate::memory::FileMap::open(path)? {
+        Ok(match crate::input::file::FileMap::open(path)? {
             Some(m) => FileBytes::Mapped(m),
             None => FileBytes::Owned(Vec::new()), // an empty file
         })
@@ -1511,7 +1512,7 @@ struct InitialExec {
 }
 
 /// Makes ld.so give the other modules' thread-locals that the unit
-/// reaches with initial-exec a place in static TLS (see [`crate::shim`]),
+/// reaches with initial-exec a place in static TLS (see [`crate::load::shim`]),
 /// and checks that each offset leads to the variable `dlsym` finds. A check
 /// only pretends, with offsets like the ones a load would get.
 fn initial_exec_offsets(
@@ -1540,7 +1541,7 @@ fn initial_exec_offsets(
     })?;
     let tp = shim::thread_pointer();
     for (name, &offset) in names.iter().zip(&loaded.external_offsets) {
-        let here = crate::host::dlsym_uncached(name);
+        let here = crate::scope::host::dlsym_uncached(name);
         if here != Some(tp.wrapping_add_signed(offset)) {
             return Err(initial_exec_error(
                 objects,

@@ -11,7 +11,7 @@ use crate::hash::{KeyedMap, KeyedSet};
 use object::read::archive::{ArchiveFile, ArchiveOffset};
 
 use crate::error::{Error, Result};
-use crate::parse::{self, ObjectFile, SymbolDef};
+use crate::input::parse::{self, ObjectFile, SymbolDef};
 
 /// Does `bytes` look like a static archive?
 pub(crate) fn is_archive(bytes: &[u8]) -> bool {

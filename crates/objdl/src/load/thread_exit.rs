@@ -40,9 +40,9 @@ static UNITS: Mutex<BTreeMap<u64, Unit>> = Mutex::new(BTreeMap::new());
 
 fn units<R>(f: impl FnOnce(&mut BTreeMap<u64, Unit>) -> R) -> R {
     let mut guard = UNITS.lock().unwrap_or_else(|e| e.into_inner());
-    crate::annotate::acquired(&UNITS);
+    crate::load::annotate::acquired(&UNITS);
     let r = f(&mut guard);
-    crate::annotate::releasing(&UNITS);
+    crate::load::annotate::releasing(&UNITS);
     r
 }
 

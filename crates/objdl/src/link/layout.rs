@@ -10,8 +10,8 @@
 
 use crate::arch;
 use crate::error::{Error, Result};
-use crate::parse::{ObjectFile, SectionKind, TableKind};
-use crate::resolve::{Resolution, Synthetic, Target};
+use crate::input::parse::{ObjectFile, SectionKind, TableKind};
+use crate::link::resolve::{Resolution, Synthetic, Target};
 
 /// The page size objdl lays out for.
 pub(crate) const PAGE: u64 = 4096;
@@ -79,7 +79,7 @@ pub(crate) struct SyntheticOffsets {
     /// Words holding `__cxa_atexit`, `__cxa_at_quick_exit`,
     /// `__register_atfork` and objdl's `on_exit`.
     pub stub_slots: [u64; 4],
-    /// Room for a copy of each [`crate::resolve::CopyCandidate`], read-only.
+    /// Room for a copy of each [`crate::link::resolve::CopyCandidate`], read-only.
     pub copies: Vec<u64>,
     /// The stub (`jmp *slot(%rip)`) of each IFUNC, in text: its canonical address.
     pub ifunc_stubs: Vec<u64>,

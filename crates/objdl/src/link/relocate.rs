@@ -9,10 +9,10 @@
 
 use crate::arch::{self, Field, Formula, Quick};
 use crate::error::{Error, Result};
-use crate::layout::{Layout, NOT_LOADED};
-use crate::parse::{ObjectFile, Reloc, RelocFields, SectionKind, SymbolDef};
-use crate::plan::{self, At, Decision, Plan};
-use crate::resolve::{Resolution, Target};
+use crate::input::parse::{ObjectFile, Reloc, RelocFields, SectionKind, SymbolDef};
+use crate::link::layout::{Layout, NOT_LOADED};
+use crate::link::plan::{self, At, Decision, Plan};
+use crate::link::resolve::{Resolution, Target};
 
 /// Where the variable-sized parts of the unit went.
 #[derive(Debug, Clone, Copy)]
@@ -99,7 +99,7 @@ pub(crate) fn relocate(
 
     // Section contents. The mapped sections, in input order, are met by a
     // cursor (`layout.mapped` is in layout order).
-    let mut already: Vec<&crate::layout::MappedSection> = Vec::new();
+    let mut already: Vec<&crate::link::layout::MappedSection> = Vec::new();
     if mapped {
         already.extend(&layout.mapped);
         already.sort_unstable_by_key(|m| (m.obj, m.sec));
@@ -494,7 +494,7 @@ fn write_tables(mem: &mut [u8], base: u64, plan: &Plan, tail: Tail) {
     }
     if !plan.tls_descs.is_empty() {
         // The GOT's address: `mem` is the unit (or stands for it) at `base`.
-        let resolver = arch::tlsdesc_resolver(crate::tls::tls_get_addr_entry()).unwrap_or(0);
+        let resolver = arch::tlsdesc_resolver(crate::load::tls::tls_get_addr_entry()).unwrap_or(0);
         for (key, &i) in &plan.tls_descs {
             let at = (tail.got + plan::tls_desc_offset(plan, i)) as usize;
             // A variable of the unit's own block in static TLS: its offset
@@ -559,7 +559,7 @@ fn relocate_one(
         Target::Absolute { addr, size: 0, .. }
             if matches!(formula, Formula::Size(_)) && addr != 0 =>
         {
-            crate::host::host_symbol(addr).map_or(0, |(size, _)| size)
+            crate::scope::host::host_symbol(addr).map_or(0, |(size, _)| size)
         }
         Target::Section { size, .. } | Target::Absolute { size, .. } => size,
         Target::Common(i) => res.commons[i as usize].size,
@@ -596,7 +596,9 @@ fn relocate_one(
     // object's, and libgcc's search of registered objects stops
     // at the first whose range begins below the PC, so the FDEs
     // of the other were never found and exceptions terminated.
-    if sec.kind == SectionKind::EhFrame && crate::resolve::in_discarded_section(objects, target) {
+    if sec.kind == SectionKind::EhFrame
+        && crate::link::resolve::in_discarded_section(objects, target)
+    {
         match formula {
             Formula::Pc(f) => {
                 f.write(&mut bytes[off..], -(at.p as i128));
@@ -742,7 +744,7 @@ fn relocate_tls_initialiser(
 fn overflow(
     obj: &ObjectFile<'_>,
     si: usize,
-    r: &crate::parse::Reloc,
+    r: &crate::input::parse::Reloc,
     value: i128,
     f: Field,
 ) -> Error {
@@ -760,7 +762,7 @@ fn lookup<K: std::hash::Hash + Eq>(
     key: K,
     obj: &ObjectFile<'_>,
     si: usize,
-    r: &crate::parse::Reloc,
+    r: &crate::input::parse::Reloc,
 ) -> Result<u32> {
     table
         .get(&key)
@@ -770,7 +772,7 @@ fn lookup<K: std::hash::Hash + Eq>(
 
 /// An invariant of the plan broken at relocation `r` of section `si`.
 #[cold]
-fn internal(obj: &ObjectFile<'_>, si: usize, r: &crate::parse::Reloc, what: &str) -> Error {
+fn internal(obj: &ObjectFile<'_>, si: usize, r: &crate::input::parse::Reloc, what: &str) -> Error {
     Error::Malformed {
         file: obj.name.clone(),
         what: format!(

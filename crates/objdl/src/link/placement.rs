@@ -7,9 +7,9 @@
 //! `MAP_FIXED_NOREPLACE`.
 
 use crate::error::{Error, Result};
-use crate::layout::{align_up, PAGE};
-use crate::memory::Reservation;
-use crate::plan::{USER_HI, USER_LO};
+use crate::link::layout::{align_up, PAGE};
+use crate::link::plan::{USER_HI, USER_LO};
+use crate::load::memory::Reservation;
 
 /// Where a unit may be placed.
 ///

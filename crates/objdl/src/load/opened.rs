@@ -5,7 +5,7 @@ use std::sync::{Arc, Weak};
 
 use rustc_hash::FxHashMap;
 
-use crate::unit::UnitInner;
+use crate::load::unit::UnitInner;
 
 /// Units opened from paths, so that opening the same paths again returns
 /// the same unit. A first open in progress makes other threads wait for it.

@@ -16,9 +16,9 @@
 use crate::arch::{self, Field, Formula, Quick, Relax};
 use crate::error::{Error, Result, Site, UnreachableSite};
 use crate::hash::{KeyedMap, KeyedSet};
-use crate::layout::{Layout, EXTERNAL, NOT_LOADED, UNLOADED};
-use crate::parse::{ObjectFile, Reloc, RelocFields, SectionKind};
-use crate::resolve::{Resolution, Target};
+use crate::input::parse::{ObjectFile, Reloc, RelocFields, SectionKind};
+use crate::link::layout::{Layout, EXTERNAL, NOT_LOADED, UNLOADED};
+use crate::link::resolve::{Resolution, Target};
 
 /// One constraint on the unit's base address: `lo <= base <= hi`.
 #[derive(Debug, Clone, Copy)]
@@ -28,7 +28,7 @@ pub(crate) struct Constraint {
     pub reloc: u32,
     pub lo: i128,
     pub hi: i128,
-    /// A read of a [`crate::resolve::COPYABLE`] host variable: it may be
+    /// A read of a [`crate::link::resolve::COPYABLE`] host variable: it may be
     /// served from the unit's copy (index into `Resolution::copyable`).
     pub copy: Option<u32>,
 }
@@ -84,7 +84,11 @@ pub(crate) const USER_LO: i128 = 0x10000;
 pub(crate) const USER_HI: i128 = 0x7fff_ffff_f000;
 
 /// Builds the error for a relocation type objdl does not handle.
-pub(crate) fn unsupported(obj: &ObjectFile<'_>, sec: usize, r: &crate::parse::Reloc) -> Error {
+pub(crate) fn unsupported(
+    obj: &ObjectFile<'_>,
+    sec: usize,
+    r: &crate::input::parse::Reloc,
+) -> Error {
     Error::UnsupportedRelocation {
         site: Box::new(site(obj, sec, r.offset())),
         r_type: arch::reloc_name(r.kind()).into_owned(),
@@ -104,7 +108,8 @@ pub(crate) fn site(obj: &ObjectFile<'_>, sec: usize, offset: u64) -> Site {
 pub(crate) fn symbol_name(obj: &ObjectFile<'_>, sym: u32) -> String {
     let name = obj.symbol_name(sym);
     if name.is_empty() {
-        if let crate::parse::SymbolDef::Section { index, .. } = obj.symbols[sym as usize].def {
+        if let crate::input::parse::SymbolDef::Section { index, .. } = obj.symbols[sym as usize].def
+        {
             return obj.sections[index as usize].name.to_string();
         }
     }
@@ -180,7 +185,7 @@ struct Settle<'a> {
     oi: u32,
     si: u32,
     sec_off: u64,
-    /// The section's object's [`crate::layout::SymbolTable`] rows.
+    /// The section's object's [`crate::link::layout::SymbolTable`] rows.
     offsets: &'a [u64],
     addresses: &'a [u64],
     data: &'a [u8],
@@ -262,7 +267,7 @@ struct Where<'a, 'd> {
     si: usize,
     sec_off: u64,
     ri: usize,
-    /// The target's offset in the unit, or [`crate::layout::EXTERNAL`] or [`UNLOADED`].
+    /// The target's offset in the unit, or [`crate::link::layout::EXTERNAL`] or [`UNLOADED`].
     sym_off: u64,
 }
 
@@ -351,7 +356,7 @@ fn demand(
     // discarded: the relocation pass writes 0 there, as ld drops the FDE.
     if sym_off == UNLOADED
         && sec.kind == SectionKind::EhFrame
-        && crate::resolve::in_discarded_section(objects, target)
+        && crate::link::resolve::in_discarded_section(objects, target)
     {
         return Ok(());
     }
@@ -496,7 +501,7 @@ fn formula_name(r_type: object::elf::RelocationType) -> String {
 fn unreachable_site(
     obj: &ObjectFile<'_>,
     si: usize,
-    r: &crate::parse::Reloc,
+    r: &crate::input::parse::Reloc,
     r_type: String,
     target: u64,
     value: i128,
@@ -801,7 +806,7 @@ pub(crate) struct Plan {
     /// Host variable address → the address of the unit's read-only copy.
     pub copies: KeyedMap<u64, u64>,
     /// Host function → the stand-in another unit already made for it: its
-    /// canonical address for every unit (see [`crate::namespace`]).
+    /// canonical address for every unit (see [`crate::scope::namespace`]).
     pub shared_stand_ins: KeyedMap<u64, u64>,
     /// Host functions this unit makes the stand-in for.
     pub own_stand_ins: Vec<u64>,
@@ -816,7 +821,7 @@ pub(crate) struct Plan {
 }
 
 /// Offsets from the thread pointer into static TLS, which `ld.so` gave
-/// (see [`crate::shim`]).
+/// (see [`crate::load::shim`]).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct ThreadPointerOffsets {
     /// The unit's own block, when it lies in static TLS.

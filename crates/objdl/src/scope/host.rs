@@ -122,7 +122,7 @@ impl Host {
         };
         for path in paths {
             // dlopen would wait on a FIFO, or read a device: only a regular file.
-            crate::memory::open_input(&path).map_err(|source| Error::Io {
+            crate::input::file::open_input(&path).map_err(|source| Error::Io {
                 path: path.clone(),
                 source,
             })?;
@@ -364,7 +364,7 @@ fn shared_objects_of(path: &Path, name: &str) -> Result<Vec<PathBuf>> {
         path: path.to_path_buf(),
         source,
     };
-    let (file, len) = crate::memory::open_input(path).map_err(io)?;
+    let (file, len) = crate::input::file::open_input(path).map_err(io)?;
     // A linker script is a few hundred bytes: read no more than a script's worth.
     let mut bytes = Vec::new();
     file.take(MAX_SCRIPT).read_to_end(&mut bytes).map_err(io)?;

@@ -24,8 +24,8 @@
 //!
 //! Units whose code reaches their own thread-locals with the initial-exec
 //! or local-exec model have their block in static TLS instead, allocated by
-//! `ld.so` (see [`crate::shim`]); their module is glibc's. Thread-exit work
-//! of units is in [`crate::thread_exit`].
+//! `ld.so` (see [`crate::load::shim`]); their module is glibc's. Thread-exit work
+//! of units is in [`crate::load::thread_exit`].
 
 use std::alloc::Layout;
 use std::cell::Cell;
@@ -81,9 +81,9 @@ static CLOSED: AtomicU64 = AtomicU64::new(0);
 
 fn registry<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
     let mut guard = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-    crate::annotate::acquired(&REGISTRY);
+    crate::load::annotate::acquired(&REGISTRY);
     let r = f(guard.get_or_insert_with(Registry::default));
-    crate::annotate::releasing(&REGISTRY);
+    crate::load::annotate::releasing(&REGISTRY);
     r
 }
 
@@ -219,12 +219,12 @@ pub(crate) struct ThreadLocals {
     _module: Option<TlsModule>,
     /// The shims that hold the unit's block in static TLS, and other
     /// modules' blocks there, for initial-exec and local-exec code.
-    _shims: Vec<crate::shim::Shim>,
+    _shims: Vec<crate::load::shim::Shim>,
 }
 
 impl ThreadLocals {
     /// Storage in `module`, and in static TLS through `shims`.
-    pub fn new(module: Option<TlsModule>, shims: Vec<crate::shim::Shim>) -> ThreadLocals {
+    pub fn new(module: Option<TlsModule>, shims: Vec<crate::load::shim::Shim>) -> ThreadLocals {
         ThreadLocals {
             _module: module,
             _shims: shims,

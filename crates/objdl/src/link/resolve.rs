@@ -12,9 +12,9 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::hash::{KeyedMap, KeyedSet};
 
 use crate::error::{Error, Result, Unresolved};
-use crate::host::{self, Host};
-use crate::namespace::{Held, Namespace};
-use crate::parse::{ObjectFile, RelocFields, SectionKind, SymbolDef};
+use crate::input::parse::{ObjectFile, RelocFields, SectionKind, SymbolDef};
+use crate::scope::host::{self, Host};
+use crate::scope::namespace::{Held, Namespace};
 use std::sync::Arc;
 
 /// What objdl supplies to each unit.
@@ -500,7 +500,7 @@ pub(crate) fn resolve<'d>(
         } else if let Some(addr) = host.defined(name) {
             Some(Target::absolute(addr))
         } else if let Some(addr) =
-            crate::tls::entry(name).or_else(|| crate::thread_exit::entry(name))
+            crate::load::tls::entry(name).or_else(|| crate::load::thread_exit::entry(name))
         {
             // objdl's `__tls_get_addr` (the unit's own TLS blocks, glibc's
             // for every other module), and the thread-exit registrations
@@ -688,8 +688,8 @@ fn section_bound<'d>(
 pub(crate) fn defined_outside(name: &str, host: &Host, namespace: &Namespace) -> bool {
     namespace.lookup(name).is_some()
         || host.defined(name).is_some()
-        || crate::tls::entry(name).is_some()
-        || crate::thread_exit::entry(name).is_some()
+        || crate::load::tls::entry(name).is_some()
+        || crate::load::thread_exit::entry(name).is_some()
         || Synthetic::by_name(name).is_some()
         || name.starts_with("__start_")
         || name.starts_with("__stop_")
@@ -790,7 +790,7 @@ pub(crate) fn external_facts<'d>(
                 continue;
             };
             // Initial-exec: `ld.so` gives the offset, by name (see
-            // `crate::shim`); the target stays as it is.
+            // `crate::load::shim`); the target stays as it is.
             let initial_exec = matches!(
                 kind,
                 elf::R_X86_64_GOTTPOFF | elf::R_X86_64_TPOFF32 | elf::R_X86_64_TPOFF64

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::memory::Reservation;
-use crate::namespace::{Held, Members, Namespace};
-use crate::runtime::{self, Entry, Finalizers, Lifecycle};
-use crate::thread_exit;
-use crate::tls::ThreadLocals;
+use crate::load::memory::Reservation;
+use crate::load::runtime::{self, Entry, Finalizers, Lifecycle};
+use crate::load::thread_exit;
+use crate::load::tls::ThreadLocals;
+use crate::scope::namespace::{Held, Members, Namespace};
 
 /// Figures about one load, for `objdl run --stats` and benchmarks.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -68,7 +68,7 @@ impl fmt::Display for LoadStats {
 }
 
 /// A unit's memory and thread-local storage: held by the unit, and by each
-/// of its thread-exit destructors still pending (see [`crate::thread_exit`]),
+/// of its thread-exit destructors still pending (see [`crate::load::thread_exit`]),
 /// so that it goes when the last of them does.
 struct Retained {
     /// Unmapped when dropped.
@@ -78,7 +78,7 @@ struct Retained {
 
 pub(crate) struct UnitInner {
     /// Removed from the debugger first, before the memory goes.
-    _gdb: Vec<crate::debug::GdbEntry>,
+    _gdb: Vec<crate::load::debug::GdbEntry>,
     /// The unit's range and name in the perf map, for the note at close.
     perf: Option<(u64, u64, String)>,
     /// Its writable data as a LeakSanitizer root region, when there is one.
@@ -198,7 +198,7 @@ pub(crate) struct UnitParts {
     pub summary: RelocationSummary,
     pub groups: Vec<String>,
     pub tls: ThreadLocals,
-    pub gdb: Vec<crate::debug::GdbEntry>,
+    pub gdb: Vec<crate::load::debug::GdbEntry>,
     pub perf: Option<(u64, u64, String)>,
     pub entry_point: Option<u64>,
     /// The unit's writable data: `[start, end)`.
@@ -282,7 +282,7 @@ impl Drop for UnitInner {
             }
         }
         if let Some((base, size, names)) = &self.perf {
-            crate::debug::perf_map_write(&[(
+            crate::load::debug::perf_map_write(&[(
                 *base,
                 *size,
                 format!("[objdl: unit {names} unloaded]"),
