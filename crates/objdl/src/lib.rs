@@ -119,7 +119,7 @@
 //!
 //! ## Tools around it
 //!
-//! [`process_map`] lists the process's mappings, for pictures of where units
+//! [`process_map()`] lists the process's mappings, for pictures of where units
 //! land (`objdl check --map`). The `objdl` command (crate `objdl-cli`) runs
 //! objects and sources (`objdl run prog.c -- args`), checks and inspects
 //! them; the C library (crate `objdl-capi`, `objdl.h`) offers the same
@@ -141,13 +141,18 @@ mod limits;
 mod link;
 mod linker;
 mod load;
+mod options;
+mod pipeline;
 mod process_map;
+mod report;
 mod scope;
 
 pub use error::{Error, Result, Sanitizer, Site, UnreachableSite, Unresolved, SANITIZERS};
 pub use input::parse::{lto_object, LtoObject};
 pub use link::placement::Placement;
-pub use linker::{GotSlot, Input, Linker, LoadedSection, OpenOptions, Report, Scope, Trampoline};
+pub use linker::Linker;
 pub use load::unit::{LoadStats, RelocationSummary, Symbol, Unit};
+pub use options::{Input, OpenOptions, Scope};
 pub use process_map::{process_map, Mapping};
+pub use report::{GotSlot, LoadedSection, Report, Trampoline};
 pub use scope::host::{find_library, LibraryFile};

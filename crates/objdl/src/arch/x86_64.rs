@@ -371,7 +371,7 @@ pub(crate) enum Site {
     /// `call rel32` (E8), `jmp rel32` (E9) or `jcc rel32` (0F 80..8F): may go
     /// through a trampoline.
     Branch,
-    /// `lea disp(%rip), %reg` ([REX] 8D modrm): may become `mov slot(%rip), %reg`.
+    /// `lea disp(%rip), %reg` (\[REX\] 8D modrm): may become `mov slot(%rip), %reg`.
     Lea,
     /// Anything else: a load, a store, or data. Cannot be redirected.
     Other,

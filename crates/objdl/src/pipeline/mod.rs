@@ -1,0 +1,384 @@
+//! The pipeline on one screen. A load runs every stage; a check stops
+//! before protect, with the image in a buffer when it is at a given
+//! address.
+//!
+//! | stage | where |
+//! |---|---|
+//! | 1 parse | [`inputs::parse`]: `input::parse`, `input::archive` |
+//! | 2 resolve | `link::resolve` |
+//! | 3 lay out | `link::layout` |
+//! | 4-7 plan, place, map, relocate | [`placement_free::place`] when no relocation constrains the base, else [`planned::place`] (`link::plan`, `link::placement`, `load::memory`, `link::relocate`) |
+//! | after relocation | [`finish::linked`]: synthetics, `link::lifecycle`, exports, figures |
+//! | 8 protect | [`protect`] (and the IFUNC resolvers, once code is executable) |
+//! | 9, 10 register, initialise | `load::unit` (`load::runtime`, `load::debug`, `load::tls`) |
+//!
+//! Each stage takes what the ones before it made, by value or reference:
+//! the objects (parse), the [`Resolution`](crate::link::resolve::Resolution)
+//! (resolve), the [`Layout`](crate::link::layout::Layout) (lay out), a
+//! [`Placed`] unit (plan to relocate), a [`Linked`] one (after).
+
+mod finish;
+mod inputs;
+mod placement_free;
+mod planned;
+mod thread_locals;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::error::{Error, Result};
+use crate::input::parse;
+use crate::link::layout::{self, PAGE};
+use crate::link::plan;
+use crate::link::relocate::{self, Tail};
+use crate::link::resolve;
+use crate::load::debug;
+use crate::load::memory::{Protection, Reservation};
+use crate::load::runtime;
+use crate::load::tls::ThreadLocals;
+use crate::load::unit::{Exports, LoadStats, RelocationSummary, Unit, UnitInner, UnitParts};
+use crate::options::{Input, OpenOptions};
+use crate::report::Report;
+use crate::scope::host::Host;
+use crate::scope::implicit;
+use crate::scope::namespace::{Held, Namespace};
+
+use inputs::FileBytes;
+
+/// What lies outside the unit being linked: the host (the process's own
+/// definitions and libraries) and the global scope of Global units.
+#[derive(Clone, Copy)]
+pub(crate) struct Context<'a> {
+    /// The host's definitions, libraries and `dlsym`.
+    pub host: &'a Host,
+    /// The exports of Global units (a unit joins it, and leaves it when closed).
+    pub namespace: &'a Arc<Namespace>,
+}
+
+/// Every stage, for a load: link, protect, run the IFUNC resolvers, then
+/// register and initialise. The unit's stand-ins join the global scope.
+///
+/// # Safety
+/// The unit's initialisers run (see `OpenOptions::open`).
+pub(crate) unsafe fn load(
+    cx: &Context<'_>,
+    inputs: Vec<Input>,
+    opts: &OpenOptions,
+) -> Result<Unit> {
+    let started = Instant::now();
+    let linked = link(cx, inputs, opts, false)?;
+    let Linked {
+        image,
+        tail,
+        size,
+        layout_text_end,
+        rodata,
+        exports,
+        stats,
+        dso_handle,
+        lifecycle,
+        deps,
+        stand_ins,
+        summary,
+        groups,
+        ifuncs,
+        tls,
+        entry,
+        entry_point,
+        gdb,
+        perf,
+        ..
+    } = linked;
+    let Image::Mapped(mem) = image else {
+        unreachable!("a load always maps")
+    };
+
+    let mut mem = protect(mem, tail, size, layout_text_end, rodata)?;
+    // Not in no-exec mode: IFUNC resolvers are code.
+    if !opts.no_exec {
+        run_ifunc_resolvers(&mut mem, &ifuncs, rodata)?;
+    }
+
+    let parts = UnitParts {
+        exports,
+        stats,
+        entry,
+        dso_handle,
+        lifecycle,
+        no_exec: opts.no_exec,
+        deps,
+        summary,
+        groups,
+        tls,
+        gdb,
+        perf,
+        entry_point,
+        data: (mem.base() + rodata.1, mem.base() + tail.got),
+    };
+    let inner = UnitInner::new(mem, parts);
+    // 7, 8. Register and initialise.
+    // SAFETY: the unit is mapped with final protections; it stays mapped
+    // until `UnitInner` drops, which first runs `stop` and deregisters.
+    let inner = unsafe { Unit::start(inner, started) };
+    let held: Held = inner.clone();
+    cx.namespace.add_stand_ins(&held, &stand_ins);
+    Ok(Unit::new(inner, cx.namespace.clone()))
+}
+
+/// Stage 8, protect: text RX, read-only R, data RW, GOT R, trampolines RX
+/// (`rodata` and the text's end are page-aligned offsets); the part of the
+/// reservation the plan did not need is released.
+fn protect(
+    mem: Reservation,
+    tail: Tail,
+    size: u64,
+    text_end: u64,
+    rodata: (u64, u64),
+) -> Result<Reservation> {
+    mem.protect(0, text_end, Protection::RX)?;
+    mem.protect(rodata.0, rodata.1 - rodata.0, Protection::R)?;
+    mem.protect(tail.got, tail.trampolines - tail.got, Protection::R)?;
+    mem.protect(tail.trampolines, size - tail.trampolines, Protection::RX)?;
+    Ok(mem.truncate(size))
+}
+
+/// Runs the IFUNC resolvers, (resolver address, slot offset), now that the
+/// code is executable, and puts their answers into their read-only slots
+/// (made writable, never executable, for the moment it takes).
+fn run_ifunc_resolvers(
+    mem: &mut Reservation,
+    ifuncs: &[(u64, u64)],
+    rodata: (u64, u64),
+) -> Result<()> {
+    if ifuncs.is_empty() {
+        return Ok(());
+    }
+    let answers: Vec<u64> = ifuncs
+        .iter()
+        .map(|&(resolver, _)| {
+            // SAFETY: an STT_GNU_IFUNC symbol's value is its resolver,
+            // `void *(void)` on x86-64, relocated and executable now.
+            let f: unsafe extern "C" fn() -> u64 =
+                unsafe { std::mem::transmute::<usize, _>(resolver as usize) };
+            // SAFETY: running the unit's resolver is part of loading it.
+            unsafe { f() }
+        })
+        .collect();
+    mem.protect(rodata.0, rodata.1 - rodata.0, Protection::RW)?;
+    // SAFETY: the read-only segment is writable again just now, and only
+    // objdl's slots in it are written.
+    let bytes = unsafe { mem.bytes_mut() };
+    for (&(_, slot), answer) in ifuncs.iter().zip(answers) {
+        bytes[slot as usize..][..8].copy_from_slice(&answer.to_le_bytes());
+    }
+    mem.protect(rodata.0, rodata.1 - rodata.0, Protection::R)
+}
+
+/// Every stage up to relocation, for a check: the report, with the image.
+pub(crate) fn check(cx: &Context<'_>, inputs: Vec<Input>, opts: &OpenOptions) -> Result<Report> {
+    let linked = link(cx, inputs, opts, true)?;
+    let Linked {
+        image,
+        stats,
+        report,
+        ..
+    } = linked;
+    let mut report = report.expect("check builds a report");
+    report.stats = stats;
+    let bytes = match &image {
+        Image::Virtual { bytes, .. } => bytes.clone(),
+        // SAFETY: nothing was protected and the reservation is dropped below.
+        Image::Mapped(m) => m.bytes().to_vec(),
+    };
+    report.image = bytes;
+    report.image.truncate(report.stats.size as usize);
+    Ok(report)
+}
+
+/// Stages 1 to 7: read, parse, resolve, lay out, plan, place, map, relocate.
+/// What stays unresolved is looked for in the libraries the gcc driver
+/// adds (see [`crate::scope::implicit`]), one stage at a time, relinking after
+/// each.
+fn link(cx: &Context<'_>, inputs: Vec<Input>, opts: &OpenOptions, check: bool) -> Result<Linked> {
+    let started = Instant::now();
+    let mut files: Vec<(String, FileBytes)> = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        files.push(match input {
+            Input::Path(p) => {
+                let bytes = FileBytes::map(&p).map_err(|source| Error::Io {
+                    path: p.clone(),
+                    source,
+                })?;
+                (p.display().to_string(), bytes)
+            }
+            Input::Bytes { name, bytes } => (name, FileBytes::Owned(bytes)),
+        });
+    }
+    let user_inputs = files.len();
+    let mut tried = 0;
+    loop {
+        let linked = link_files(cx, &files, user_inputs, started, opts, check);
+        // The implicit libraries are looked for only when needed.
+        let Err(Error::Unresolved(_)) = &linked else {
+            return linked;
+        };
+        let stage = match implicit::stages().get(tried) {
+            Some(stage) if !opts.no_implicit_libraries => stage,
+            _ => return linked,
+        };
+        tried += 1;
+        match stage {
+            implicit::Stage::Archives(paths) => {
+                for p in paths {
+                    if let Ok(bytes) = FileBytes::map(p) {
+                        files.push((p.display().to_string(), bytes));
+                    }
+                }
+            }
+            // A library that cannot be loaded leaves the names unresolved.
+            implicit::Stage::Shared(p) => {
+                let _ = cx.host.load_library(&p.to_string_lossy(), &[]);
+            }
+        }
+    }
+}
+
+/// [`link`] of `files`, of which those from `user_inputs` on are archives
+/// of the libraries the gcc driver adds.
+fn link_files(
+    cx: &Context<'_>,
+    files: &[(String, FileBytes)],
+    user_inputs: usize,
+    started: Instant,
+    opts: &OpenOptions,
+    check: bool,
+) -> Result<Linked> {
+    let mut objects = inputs::parse(cx, files, user_inputs, opts, check)?;
+    let mut res = resolve::resolve(&mut objects, cx.host, cx.namespace, opts.entry.as_deref())
+        .map_err(|err| inputs::malformed_first(&objects, err))?;
+    let layout =
+        layout::layout(&objects, &res).map_err(|err| inputs::malformed_first(&objects, err))?;
+    let max_align = max_align(&objects, &res);
+    let parts = Parts {
+        objects: &objects,
+        res: &res,
+        layout: &layout,
+        files,
+        max_align,
+    };
+    let placed = match placement_free::place(&parts, opts, check)? {
+        Some(placed) => placed,
+        None => {
+            let initial_exec = planned::prepare(cx, &objects, &mut res, check)?;
+            let parts = Parts {
+                objects: &objects,
+                res: &res,
+                layout: &layout,
+                files,
+                max_align,
+            };
+            planned::place(cx, &parts, opts, check, initial_exec)?
+        }
+    };
+    finish::linked(cx, &objects, res, &layout, placed, opts, check, started)
+}
+
+/// The strictest alignment any loaded section or COMMON symbol needs (a
+/// page at least).
+fn max_align(objects: &[parse::ObjectFile<'_>], res: &resolve::Resolution<'_>) -> u64 {
+    objects
+        .iter()
+        .flat_map(|o| {
+            o.sections
+                .iter()
+                .filter(|s| s.kind != parse::SectionKind::Skip)
+                .map(|s| s.align)
+        })
+        .chain(res.commons.iter().map(|c| c.align))
+        .fold(PAGE, u64::max)
+}
+
+/// A unit's memory while it is being linked.
+pub(crate) enum Image {
+    /// A real reservation.
+    Mapped(Reservation),
+    /// A buffer standing in for memory at `base` (a check at a given address).
+    Virtual { base: u64, bytes: Vec<u8> },
+}
+
+impl Image {
+    pub(super) fn base(&self) -> u64 {
+        match self {
+            Image::Mapped(m) => m.base(),
+            Image::Virtual { base, .. } => *base,
+        }
+    }
+
+    pub(super) fn bytes_mut(&mut self) -> &mut [u8] {
+        match self {
+            // SAFETY: the reservation is still read-write: nothing is
+            // protected before linking ends.
+            Image::Mapped(m) => unsafe { m.bytes_mut() },
+            Image::Virtual { bytes, .. } => bytes,
+        }
+    }
+}
+
+/// The parsed, resolved and laid out unit, for [`planned::place`] and
+/// [`placement_free::place`].
+#[derive(Clone, Copy)]
+pub(super) struct Parts<'a, 'd> {
+    pub objects: &'a [parse::ObjectFile<'d>],
+    pub res: &'a resolve::Resolution<'d>,
+    pub layout: &'a layout::Layout,
+    pub files: &'a [(String, FileBytes)],
+    /// The strictest alignment any section or COMMON symbol needs.
+    pub max_align: u64,
+}
+
+/// A unit placed, mapped and relocated.
+pub(super) struct Placed {
+    pub image: Image,
+    pub plan: plan::Plan,
+    pub tail: Tail,
+    pub size: u64,
+    pub counts: relocate::Counts,
+    /// How many host variables the unit reads from its own copies.
+    pub copies: usize,
+    /// Units whose stand-ins this one uses.
+    pub stand_in_deps: Vec<Held>,
+    pub tls: ThreadLocals,
+    /// The base addresses the demands allowed.
+    pub window: (i128, i128),
+}
+
+/// What linking produced, for a load or a check.
+pub(super) struct Linked {
+    pub image: Image,
+    pub tail: Tail,
+    pub size: u64,
+    pub layout_text_end: u64,
+    pub rodata: (u64, u64),
+    pub exports: Exports,
+    pub stats: LoadStats,
+    pub dso_handle: u64,
+    pub lifecycle: runtime::Lifecycle,
+    pub deps: Vec<Held>,
+    /// (host function, address) of the stand-ins this unit made.
+    pub stand_ins: Vec<(u64, u64)>,
+    pub summary: RelocationSummary,
+    pub groups: Vec<String>,
+    /// (resolver address, slot offset) of each IFUNC.
+    pub ifuncs: Vec<(u64, u64)>,
+    /// The unit's thread-local blocks, freed when the unit's memory goes.
+    pub tls: ThreadLocals,
+    /// The libc and libgcc entry points the unit's life cycle uses.
+    pub entry: runtime::Entry,
+    /// The address of the entry point asked for ([`OpenOptions::entry`]).
+    pub entry_point: Option<u64>,
+    /// The unit's entries in GDB's list.
+    pub gdb: Vec<debug::GdbEntry>,
+    /// The unit's range and name, when its functions went to the perf map.
+    pub perf: Option<(u64, u64, String)>,
+    pub report: Option<Report>,
+}

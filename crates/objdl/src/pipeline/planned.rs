@@ -1,0 +1,228 @@
+//! Stages 4 to 7 the planned way: plan every relocation, choose a base the
+//! demands allow, map, relocate. Every unit that the placement-free way
+//! does not take comes here (and every check).
+
+use crate::arch;
+use crate::error::{Error, Result};
+use crate::input::parse;
+use crate::link::layout::{align_up, PAGE};
+use crate::link::placement::{self, Placement};
+use crate::link::plan;
+use crate::link::relocate::{self, Tail};
+use crate::link::resolve;
+use crate::options::OpenOptions;
+
+use super::inputs::map_sections;
+use super::thread_locals::{initial_exec_offsets, thread_locals, InitialExec};
+use super::{Context, Image, Parts, Placed};
+
+/// What the planner needs besides the layout: every relocation checked,
+/// the facts about external targets that only a full pass finds, and the
+/// other modules' thread-locals that initial-exec code reaches, in static
+/// TLS before anything looks them up.
+pub(super) fn prepare<'d>(
+    cx: &Context<'_>,
+    objects: &[parse::ObjectFile<'d>],
+    res: &mut resolve::Resolution<'d>,
+    check: bool,
+) -> Result<InitialExec> {
+    let kinds = objects
+        .iter()
+        .map(parse::ObjectFile::check_relocations)
+        .collect::<Result<Vec<u64>>>()?;
+    resolve::external_facts(objects, res, &kinds);
+    let initial_exec = initial_exec_offsets(objects, res, check)?;
+    resolve::dynamic_thread_locals(objects, res, cx.host)?;
+    Ok(initial_exec)
+}
+
+/// Stages 3b to 5 the full way: plan every relocation, choose a base
+/// the demands allow, map, relocate.
+pub(super) fn place(
+    cx: &Context<'_>,
+    unit: &Parts<'_, '_>,
+    opts: &OpenOptions,
+    check: bool,
+    initial_exec: InitialExec,
+) -> Result<Placed> {
+    let Parts {
+        objects,
+        res,
+        layout,
+        files,
+        max_align,
+    } = *unit;
+    let demands = plan::demands(objects, res, layout)?;
+    let max_got = align_up(
+        // A TLS site needs a pair and, for TLSDESC, a descriptor.
+        demands.max_slots * arch::GOT_SLOT_SIZE as u64 + demands.tls_sites.len() as u64 * 32,
+        PAGE,
+    );
+    let max_tramp = align_up(demands.max_trampolines * arch::TRAMPOLINE_SIZE as u64, PAGE);
+    let upper = layout.got_offset + max_got + max_tramp;
+    let limit = opts.size_limit.unwrap_or(crate::limits::MAX_UNIT_SIZE);
+    if upper > limit {
+        let names: Vec<&str> = objects.iter().map(|o| o.name.as_str()).collect();
+        return Err(Error::NoPlacement {
+            size: upper,
+            why: format!(
+                "the unit ({}) needs more than its {limit:#x}-byte limit",
+                names.join(", ")
+            ),
+        });
+    }
+    // Reads of copyable host variables (resolve::COPYABLE) that no
+    // placement reaches may use copies; never under Far, the test mode
+    // for references that must really reach.
+    let copies_allowed = opts.placement != Placement::Far && !res.copyable.is_empty();
+    let feasible =
+        |lo: i128, hi: i128| lo <= hi && (opts.placement != Placement::Low || lo < 1 << 31);
+    let (lo, hi) = if !feasible(demands.lo, demands.hi) && copies_allowed {
+        (demands.lo_without_copies, demands.hi_without_copies)
+    } else {
+        (demands.lo, demands.hi)
+    };
+    // Trampolines standing in for host functions in 32-bit absolutes
+    // must lie below the limit, and they come last in the unit.
+    let hi = match demands.abs_limit {
+        Some(limit) => hi.min(limit + 1 - upper as i128),
+        None => hi,
+    };
+    let req = placement::Request {
+        size: upper,
+        align: max_align,
+        lo,
+        hi,
+        preferred: &demands.preferred,
+    };
+
+    // 4. Place and map (or, for a check at a given address, only pretend to).
+    if let Placement::At(base) = opts.placement {
+        let names: Vec<&str> = objects.iter().map(|o| o.name.as_str()).collect();
+        placement::check_base(base, upper, &names.join(", "))?;
+    }
+    let mut image = match (check, opts.placement) {
+        (true, Placement::At(base)) => {
+            if base % max_align != 0 {
+                return Err(Error::NoPlacement {
+                    size: upper,
+                    why: format!(
+                        "{base:#x} is not aligned to {max_align:#x}, as the unit ({}) needs",
+                        objects
+                            .iter()
+                            .map(|o| o.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+            }
+            Image::Virtual {
+                base,
+                bytes: vec![0; upper as usize],
+            }
+        }
+        _ => Image::Mapped(placement::reserve(opts.placement, &req)?),
+    };
+    let base = image.base();
+    let (mut bad, mut copies) =
+        plan::violations(objects, res, layout, &demands, base, copies_allowed);
+    // Copies are made only of what really is a small variable.
+    let copy_sizes: Option<Vec<u64>> = copies
+        .iter()
+        .map(|&i| res.copyable[i as usize].size())
+        .collect();
+    let copy_sizes = match copy_sizes {
+        Some(sizes) => sizes,
+        None => {
+            (bad, copies) = plan::violations(objects, res, layout, &demands, base, false);
+            Vec::new()
+        }
+    };
+    bad.extend(plan::stand_in_violations(
+        objects, res, &demands, base, upper,
+    ));
+    if !bad.is_empty() {
+        let fix = plan::fix_for(&bad);
+        return Err(Error::Unreachable { sites: bad, fix });
+    }
+    // Stand-ins other units already made are canonical: use theirs
+    // (and keep their units loaded).
+    let mut shared = crate::hash::KeyedMap::default();
+    let mut stand_in_deps = Vec::new();
+    for target in plan::stand_in_targets(objects, res, &demands) {
+        if let Some((addr, unit)) = cx.namespace.stand_in(target) {
+            if addr < 1 << 31 {
+                shared.insert(target, addr);
+                stand_in_deps.push(unit);
+            }
+        }
+    }
+    // The unit's thread-locals: a TLS module of objdl's, or, when
+    // initial-exec or local-exec code reaches them, a block in static
+    // TLS that ld.so allocates (as for other modules' thread-locals
+    // such code reaches).
+    let mut template_counts = relocate::Counts::default();
+    let tls = thread_locals(
+        unit,
+        &demands,
+        base,
+        check,
+        initial_exec,
+        &mut template_counts,
+    )?;
+    let mut plan = plan::finish(objects, res, layout, &demands, base, shared, tls.tp.clone());
+    for &i in &copies {
+        plan.copies.insert(
+            res.copyable[i as usize].addr,
+            base + layout.synthetic.copies[i as usize],
+        );
+    }
+    // tls_index pairs, for the unit's block and other modules' variables.
+    plan::plan_tls_pairs(objects, res, layout, &demands, tls.module_id, &mut plan);
+    let got_size = plan::got_size(&plan);
+    let tail = Tail {
+        got: layout.got_offset,
+        trampolines: align_up(layout.got_offset + got_size, PAGE),
+    };
+    let tramp_size = plan.trampolines.len() as u64 * arch::TRAMPOLINE_SIZE as u64;
+    let size = align_up(tail.trampolines + tramp_size, PAGE);
+    debug_assert!(size <= upper);
+
+    // 5. Relocate (the reservation is still read-write).
+    let mapped = match &image {
+        Image::Mapped(m) => map_sections(m, &layout.mapped, files),
+        Image::Virtual { .. } => false,
+    };
+    let bytes = image.bytes_mut();
+    let mut counts = relocate::relocate(
+        bytes,
+        base,
+        objects,
+        res,
+        layout,
+        &plan,
+        tail,
+        mapped,
+        relocate::Slow::Apply,
+    )?;
+    counts.add(&template_counts);
+    for (&i, &size) in copies.iter().zip(&copy_sizes) {
+        let c = res.copyable[i as usize];
+        let at = layout.synthetic.copies[i as usize] as usize;
+        // SAFETY: `c.addr` is a variable of `size` (<= 8) bytes in a
+        // loaded module, as its ELF symbol (dladdr1) says.
+        let value = unsafe { std::slice::from_raw_parts(c.addr as *const u8, size as usize) };
+        bytes[at..at + value.len()].copy_from_slice(value);
+    }
+    Ok(Placed {
+        image,
+        plan,
+        tail,
+        size,
+        counts,
+        copies: copies.len(),
+        stand_in_deps,
+        tls: tls.keep,
+        window: (demands.lo, demands.hi),
+    })
+}
