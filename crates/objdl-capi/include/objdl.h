@@ -58,6 +58,16 @@
 #define OBJDL_RTLD_NOEXEC 2
 
 /**
+ * Mode flag: bind functions that nothing defines at open time at their
+ * first call, as `RTLD_LAZY` does (the default binds everything at open,
+ * like `RTLD_NOW`). A call to a function still undefined then prints
+ * `objdl: symbol lookup error: FILE: undefined symbol: NAME` and aborts;
+ * data references and address-taking are still resolved at open.
+ * Combines with the other flags by OR.
+ */
+#define OBJDL_RTLD_LAZY 4
+
+/**
  * Placement for `objdl_dlopen_unit`: inside the window that every
  * reference which cannot be redirected allows, next to the unit's most-used
  * targets (the default, as for `objdl_dlopen`).
@@ -87,7 +97,7 @@ extern "C" {
  * `path == NULL`, returns the global handle.
  *
  * `mode` is `OBJDL_RTLD_LOCAL` (0) or `OBJDL_RTLD_GLOBAL`, optionally ORed
- * with `OBJDL_RTLD_NOEXEC`; any other bit is an error. Opening a path that
+ * with `OBJDL_RTLD_NOEXEC` and `OBJDL_RTLD_LAZY`; any other bit is an error. Opening a path that
  * is already open returns a new handle on the same unit (each handle is
  * closed on its own; the unit goes with the last one). On failure returns
  * NULL, and `objdl_dlerror` tells why, naming the file.
@@ -121,7 +131,7 @@ void *objdl_dlopen_mem(const char *name, const void *bytes, size_t len, int mode
  *
  * `mode` is as for `objdl_dlopen` (`OBJDL_RTLD_LOCAL` or
  * `OBJDL_RTLD_GLOBAL`, optionally ORed with `OBJDL_RTLD_NOEXEC`, which links
- * and maps without running any of the unit's code). `placement` is
+ * and maps without running any of the unit's code, and `OBJDL_RTLD_LAZY`). `placement` is
  * `OBJDL_PLACE_AUTO` (0, the default), `OBJDL_PLACE_FAR`,
  * `OBJDL_PLACE_LOW`, or an address: the page-aligned base the unit must
  * have. A placement that some reference of the unit cannot reach from is

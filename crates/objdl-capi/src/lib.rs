@@ -68,6 +68,14 @@ pub const OBJDL_RTLD_GLOBAL: c_int = 1;
 /// registered. Combines with `OBJDL_RTLD_GLOBAL` or `OBJDL_RTLD_LOCAL` by OR.
 pub const OBJDL_RTLD_NOEXEC: c_int = 2;
 
+/// Mode flag: bind functions that nothing defines at open time at their
+/// first call, as `RTLD_LAZY` does (the default binds everything at open,
+/// like `RTLD_NOW`). A call to a function still undefined then prints
+/// `objdl: symbol lookup error: FILE: undefined symbol: NAME` and aborts;
+/// data references and address-taking are still resolved at open.
+/// Combines with the other flags by OR.
+pub const OBJDL_RTLD_LAZY: c_int = 4;
+
 /// Placement for `objdl_dlopen_unit`: inside the window that every
 /// reference which cannot be redirected allows, next to the unit's most-used
 /// targets (the default, as for `objdl_dlopen`).
@@ -84,13 +92,13 @@ pub const OBJDL_PLACE_FAR: u64 = 1;
 pub const OBJDL_PLACE_LOW: u64 = 2;
 
 /// The mode flags objdl knows; any other bit is an error.
-const KNOWN_MODES: c_int = OBJDL_RTLD_GLOBAL | OBJDL_RTLD_NOEXEC;
+const KNOWN_MODES: c_int = OBJDL_RTLD_GLOBAL | OBJDL_RTLD_NOEXEC | OBJDL_RTLD_LAZY;
 
 /// The open options for `mode`, or an error naming the unknown bits.
 fn options(mode: c_int) -> Result<OpenOptions, String> {
     if mode & !KNOWN_MODES != 0 {
         return Err(format!(
-            "invalid mode {mode:#x}: unknown bits {:#x} (use OBJDL_RTLD_LOCAL or OBJDL_RTLD_GLOBAL, optionally | OBJDL_RTLD_NOEXEC)",
+            "invalid mode {mode:#x}: unknown bits {:#x} (use OBJDL_RTLD_LOCAL or OBJDL_RTLD_GLOBAL, optionally | OBJDL_RTLD_NOEXEC | OBJDL_RTLD_LAZY)",
             mode & !KNOWN_MODES
         ));
     }
@@ -100,7 +108,8 @@ fn options(mode: c_int) -> Result<OpenOptions, String> {
     } else {
         Scope::Local
     })
-    .no_exec(mode & OBJDL_RTLD_NOEXEC != 0);
+    .no_exec(mode & OBJDL_RTLD_NOEXEC != 0)
+    .lazy(mode & OBJDL_RTLD_LAZY != 0);
     Ok(opts)
 }
 
@@ -135,7 +144,7 @@ unsafe fn symbol_name<'a>(s: *const c_char) -> Result<&'a str, String> {
 /// `path == NULL`, returns the global handle.
 ///
 /// `mode` is `OBJDL_RTLD_LOCAL` (0) or `OBJDL_RTLD_GLOBAL`, optionally ORed
-/// with `OBJDL_RTLD_NOEXEC`; any other bit is an error. Opening a path that
+/// with `OBJDL_RTLD_NOEXEC` and `OBJDL_RTLD_LAZY`; any other bit is an error. Opening a path that
 /// is already open returns a new handle on the same unit (each handle is
 /// closed on its own; the unit goes with the last one). On failure returns
 /// NULL, and `objdl_dlerror` tells why, naming the file.
@@ -214,7 +223,7 @@ pub unsafe extern "C" fn objdl_dlopen_mem(
 ///
 /// `mode` is as for `objdl_dlopen` (`OBJDL_RTLD_LOCAL` or
 /// `OBJDL_RTLD_GLOBAL`, optionally ORed with `OBJDL_RTLD_NOEXEC`, which links
-/// and maps without running any of the unit's code). `placement` is
+/// and maps without running any of the unit's code, and `OBJDL_RTLD_LAZY`). `placement` is
 /// `OBJDL_PLACE_AUTO` (0, the default), `OBJDL_PLACE_FAR`,
 /// `OBJDL_PLACE_LOW`, or an address: the page-aligned base the unit must
 /// have. A placement that some reference of the unit cannot reach from is
@@ -463,6 +472,7 @@ mod tests {
     #[test]
     fn modes_are_checked() {
         assert!(options(OBJDL_RTLD_GLOBAL | OBJDL_RTLD_NOEXEC).is_ok());
+        assert!(options(OBJDL_RTLD_LOCAL | OBJDL_RTLD_LAZY).is_ok());
         assert!(options(OBJDL_RTLD_LOCAL).is_ok());
         let e = options(0x100).unwrap_err();
         assert!(e.contains("0x100"), "{e}");

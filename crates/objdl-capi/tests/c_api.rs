@@ -8,9 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-#[path = "support/library.rs"]
-mod library;
-use library::run;
+use objdl_testkit::capi as library;
+use objdl_testkit::run_ok as run;
 
 const PLUGINS: [&str; 8] = [
     "basic",
@@ -259,4 +258,103 @@ int main(int argc, char **argv) {
         stdout.trim_end(),
         format!("{}: not a regular file (a FIFO)", fifo.display())
     );
+}
+
+/// `OBJDL_RTLD_LAZY`: two Global plugins that call each other open one
+/// after the other (without the flag, the first open fails, naming the
+/// missing function), and a call to a function that nothing defines
+/// aborts with one `symbol lookup error` line naming it and its file.
+#[test]
+fn lazy_binding_from_c() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let plugins = [
+        ("ping", "int pong(int);\nint ping(int n) { return n <= 0 ? 0 : 1 + pong(n - 1); }\n"),
+        ("pong", "int ping(int);\nint pong(int n) { return n <= 0 ? 100 : 10 + ping(n - 1); }\n"),
+        ("dies", "void nowhere_defined(int);\nint dies(int n) { if (n) nowhere_defined(n); return 7; }\n"),
+    ];
+    let objects: Vec<PathBuf> = plugins
+        .iter()
+        .map(|(name, text)| {
+            let src = dir.path().join(format!("{name}.c"));
+            std::fs::write(&src, text).expect("write a plugin");
+            let obj = dir.path().join(format!("{name}.o"));
+            run(Command::new("gcc")
+                .args(["-c", "-O1", "-fPIC", "-Wall", "-Werror", "-o"])
+                .arg(&obj)
+                .arg(&src));
+            obj
+        })
+        .collect();
+    let src = dir.path().join("lazy.c");
+    std::fs::write(
+        &src,
+        r#"#include <objdl.h>
+#include <stdio.h>
+#include <string.h>
+int main(int argc, char **argv) {
+    (void)argc;
+    int lazy = OBJDL_RTLD_GLOBAL | OBJDL_RTLD_LAZY;
+    if (objdl_dlopen(argv[1], OBJDL_RTLD_GLOBAL) != NULL) return 10;
+    printf("immediate: %s\n", objdl_dlerror());
+    void *ping = objdl_dlopen(argv[1], lazy);
+    if (!ping) { printf("%s\n", objdl_dlerror()); return 11; }
+    void *pong = objdl_dlopen(argv[2], lazy);
+    if (!pong) { printf("%s\n", objdl_dlerror()); return 12; }
+    int (*f)(int) = (int (*)(int))objdl_dlsym(ping, "ping");
+    int (*g)(int) = (int (*)(int))objdl_dlsym(pong, "pong");
+    if (!f || !g) return 13;
+    printf("ping(5) = %d, pong(5) = %d\n", f(5), g(5));
+    void *dies = objdl_dlopen(argv[3], OBJDL_RTLD_LOCAL | OBJDL_RTLD_LAZY);
+    if (!dies) { printf("%s\n", objdl_dlerror()); return 14; }
+    int (*d)(int) = (int (*)(int))objdl_dlsym(dies, "dies");
+    printf("dies(0) = %d\n", d(0));
+    fflush(stdout);
+    if (argv[4] && strcmp(argv[4], "call") == 0) d(1);
+    return 0;
+}
+"#,
+    )
+    .expect("write the program");
+    let exe = dir.path().join("lazy");
+    let mut cmd = Command::new("gcc");
+    cmd.args(["-std=c11", "-Wall", "-Werror", "-o"])
+        .arg(&exe)
+        .arg("-I")
+        .arg(crate_dir().join("include"))
+        .arg(&src);
+    library::link_with_capi(&mut cmd, true);
+    run(&mut cmd);
+
+    let out = Command::new(&exe).args(&objects).output().expect("run it");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}: {stdout}", out.status);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("immediate: ") && lines[0].contains("`pong`"),
+        "{stdout}"
+    );
+    // ping(5) = 1 + pong(4) = 11 + ping(3) ... = 23 + pong(0) = 123;
+    // pong(5) = 10 + ping(4) ... = 32 + ping(0) = 32.
+    assert_eq!(&lines[1..], ["ping(5) = 123, pong(5) = 32", "dies(0) = 7"]);
+
+    let out = Command::new(&exe)
+        .args(&objects)
+        .arg("call")
+        .output()
+        .expect("run it");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(libc_sigabrt()), "{}", out.status);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        format!(
+            "objdl: symbol lookup error: {}: undefined symbol: nowhere_defined\n",
+            objects[2].display()
+        )
+    );
+}
+
+/// SIGABRT on Linux.
+fn libc_sigabrt() -> i32 {
+    6
 }

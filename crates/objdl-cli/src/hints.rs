@@ -56,7 +56,10 @@ const CANDIDATES: &[&str] = &[
 pub(crate) fn for_error(err: &objdl::Error, dirs: &[PathBuf]) -> Option<String> {
     let list = match err {
         objdl::Error::Unresolved(list) => list,
-        objdl::Error::Malformed { file, what } if what.starts_with("not an ELF file") => {
+        objdl::Error::Malformed {
+            file,
+            what: objdl::Malformed::NotElf,
+        } => {
             return not_an_object(Path::new(file));
         }
         _ => return None,

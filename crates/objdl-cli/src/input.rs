@@ -52,25 +52,7 @@ impl Scratch {
 /// error `PATH: not a regular file (a FIFO)` and the like, as the library
 /// words it for the inputs it opens. Only `stat`s the path: nothing is opened.
 pub(crate) fn regular_file(path: &Path) -> Result<(), String> {
-    use std::os::unix::fs::FileTypeExt;
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let t = meta.file_type();
-    let what = if t.is_file() {
-        return Ok(());
-    } else if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else {
-        "not a file"
-    };
-    Err(format!("{}: not a regular file ({what})", path.display()))
+    objdl::regular_file(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The signals that stop objdl while it compiles, if they are not ignored.

@@ -1,12 +1,12 @@
 //! `objdl`: run x86-64 ELF objects in-process.
 //!
-//! - `objdl run [-l LIB]... [-L DIR]... [--entry SYM] [--stats] [--place P] [--unit FILE]... [--map[=FILE]] [-I -D -U -O -g -std= -f -m -W...] INPUT... [-- ARGS...]`
+//! - `objdl run [-l LIB]... [-L DIR]... [--entry SYM] [--stats] [--place P] [--unit FILE]... [--lazy] [--map[=FILE]] [-I -D -U -O -g -std= -f -m -W...] INPUT... [-- ARGS...]`
 //!   loads every INPUT (`.o`, `.a`, or a source compiled first: see
 //!   `compile.rs`) as one unit and calls `main(argc, argv, envp)`. When objdl
 //!   itself fails, it prints one line `objdl: error: ...` and exits with 125.
-//! - `objdl check [--place P | --at ADDR] [--dump FILE] INPUT...` links without
-//!   running anything, prints the placement, trampolines, GOT slots and every
-//!   error, and exits 0 if the inputs would load, 1 if not (125 if objdl
+//! - `objdl check [--place P | --at ADDR] [--dump FILE] [--lazy] INPUT...` links without
+//!   running anything, prints the placement, trampolines, GOT slots, the
+//!   names `--lazy` would bind at their first call, and every error, and exits 0 if the inputs would load, 1 if not (125 if objdl
 //!   cannot read them). The table of exit statuses is in `exit.rs`.
 //! - `objdl inspect INPUT...` lists sections, symbols and each relocation with
 //!   the reach it needs.
@@ -116,6 +116,12 @@ struct LinkFlags {
     /// implicitly (libgcc.a, libgcov.a, libgcc_s, libc_nonshared.a).
     #[arg(long)]
     no_implicit_libs: bool,
+    /// Bind functions that nothing defines at their first call, as
+    /// RTLD_LAZY does (`check` lists them); a call to one still undefined
+    /// then aborts with `objdl: symbol lookup error`. Data references and
+    /// address-taking stay errors.
+    #[arg(long)]
+    lazy: bool,
 }
 
 impl LinkFlags {
@@ -124,7 +130,8 @@ impl LinkFlags {
         let mut opts = OpenOptions::new();
         opts.placement(placement)
             .exec_stack(self.exec_stack)
-            .implicit_libraries(!self.no_implicit_libs);
+            .implicit_libraries(!self.no_implicit_libs)
+            .lazy(self.lazy);
         opts
     }
 }
@@ -454,6 +461,9 @@ fn print_report(r: &objdl::Report) {
     }
     for g in &r.got_slots {
         println!("got-slot {:#x} = {} {:#x}", g.address, g.symbol, g.value);
+    }
+    for u in &r.lazy {
+        println!("lazy {}", one_line(&u.to_string()));
     }
     println!(
         "objects {} sections {} relocations {} trampolines {} got-slots {} relaxations {} lea-rewrites {}",

@@ -1,7 +1,7 @@
 //! `objdl run` with static archives: as an input, and found by `-l`.
 
-mod common;
 use common::compile_c;
+use objdl_testkit as common;
 
 use std::process::Command;
 

@@ -9,8 +9,8 @@
 //! `-fPIC` where the item applies, and linked by the same compiler driver
 //! for the twin.
 
-mod common;
 use common::{run_with_timeout, show};
+use objdl_testkit as common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

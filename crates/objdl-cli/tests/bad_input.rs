@@ -3,8 +3,8 @@
 //! never crash or hang. A deterministic mutation loop checks the same for
 //! many damaged variants of a real object.
 
-mod common;
-use common::{cc, compile_c, run_with_timeout, Rng};
+use common::{cc, compile_with, run_with_timeout, Rng};
+use objdl_testkit as common;
 
 use std::ffi::OsStr;
 use std::os::unix::process::ExitStatusExt;
@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
-use object::elf::{self, FileHeader64, Rela64, SectionHeader64, Sym64};
-use object::read::elf::{FileHeader as _, SectionHeader as _, SectionTable, Sym as _, SymbolTable};
-use object::{LittleEndian as LE, Pod, SectionIndex, SymbolIndex};
+use object::elf::{self, Rela64, SectionHeader64, Sym64};
+use object::read::elf::{SectionHeader as _, Sym as _};
+use object::{LittleEndian as LE, SectionIndex};
 
 const OBJDL: &str = env!("CARGO_BIN_EXE_objdl");
 
@@ -173,9 +173,9 @@ fn expect_error_line(
     line.to_string()
 }
 
-/// Compiles `source` (C) to an object in `dir`, with extra `flags`.
+/// Compiles `source` (C) to an object in `dir` with `$CC -O2`, with extra `flags`.
 fn compile(dir: &Path, name: &str, source: &str, flags: &[&str]) -> PathBuf {
-    compile_c(&cc(), &[&["-O2"], flags].concat(), dir, name, source)
+    compile_with(&cc(), dir, name, source, flags)
 }
 
 /// A fresh temporary directory holding the compiled [`SMALL_C`].
@@ -195,22 +195,9 @@ fn expect_error_for_bytes(dir: &Path, name: &str, bytes: &[u8]) -> String {
 
 // ---- Reading real objects with `object`, and patching them. ----
 
-type Elf = FileHeader64<LE>;
-
-/// The section table of an ELF64 little-endian object.
-fn sections(b: &[u8]) -> SectionTable<'_, Elf> {
-    Elf::parse(b)
-        .and_then(|h| h.sections(LE, b))
-        .expect("an ELF64 object with section headers")
-}
-
-/// The index of the section named `name`.
-fn section_index(b: &[u8], name: &str) -> SectionIndex {
-    sections(b)
-        .section_by_name(LE, name.as_bytes())
-        .unwrap_or_else(|| panic!("no section {name}"))
-        .0
-}
+use common::elf::{
+    pod_mut, section_header_mut, section_index, sections, symbol, symbol_entry, Elf,
+};
 
 /// The first relocation section with at least one entry.
 fn first_rela(b: &[u8]) -> (SectionIndex, &SectionHeader64<LE>) {
@@ -222,49 +209,9 @@ fn first_rela(b: &[u8]) -> (SectionIndex, &SectionHeader64<LE>) {
         .expect("a relocation section")
 }
 
-/// The symbol table of `b` and the index in it of the symbol named `name`.
-fn symbol<'a>(b: &'a [u8], name: &str) -> (SymbolTable<'a, Elf>, SymbolIndex) {
-    let symbols = sections(b)
-        .symbols(LE, b, elf::SHT_SYMTAB)
-        .expect("a symbol table");
-    let (index, _) = symbols
-        .enumerate()
-        .find(|(_, sym)| symbols.symbol_name(LE, sym) == Ok(name.as_bytes()))
-        .unwrap_or_else(|| panic!("no symbol {name}"));
-    (symbols, index)
-}
-
-/// The file offset of the symbol table entry named `name`.
-fn symbol_entry(b: &[u8], name: &str) -> usize {
-    let (symbols, index) = symbol(b, name);
-    let symtab = sections(b)
-        .section(symbols.section())
-        .expect("the symbol table's header");
-    symtab.sh_offset(LE) as usize + index.0 * size_of::<Sym64<LE>>()
-}
-
-/// The file offset of the header of section `index`.
-fn section_header_at(b: &[u8], index: SectionIndex) -> usize {
-    let h = Elf::parse(b).expect("an ELF64 object");
-    h.e_shoff(LE) as usize + index.0 * usize::from(h.e_shentsize(LE))
-}
-
-/// The `T` at file offset `at` of `b`, to patch.
-fn pod_mut<T: Pod>(b: &mut [u8], at: usize) -> &mut T {
-    object::pod::from_bytes_mut(&mut b[at..])
-        .expect("a structure inside the file")
-        .0
-}
-
 /// The file header of `b`, to patch.
 fn header_mut(b: &mut [u8]) -> &mut Elf {
     pod_mut(b, 0)
-}
-
-/// The header of section `index` of `b`, to patch.
-fn section_header_mut(b: &mut [u8], index: SectionIndex) -> &mut SectionHeader64<LE> {
-    let at = section_header_at(b, index);
-    pod_mut(b, at)
 }
 
 // ---- Not an object at all. ----

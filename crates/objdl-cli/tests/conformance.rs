@@ -10,8 +10,8 @@
 //! with one line and a reason this file expects; the summary (passes,
 //! every refusal with its reason) is printed.
 
-mod common;
 use common::run_with_timeout;
+use objdl_testkit as common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

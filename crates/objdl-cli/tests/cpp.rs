@@ -12,10 +12,9 @@
 //! local-exec TLS, which objdl refuses), and exceptions crossing between a
 //! C++ host using the C API and a unit, both ways.
 
-mod common;
-use common::{show, stdout};
-#[path = "../../objdl-capi/tests/support/library.rs"]
-mod capi_library;
+use common::{assert_same, show, stdout};
+use objdl_testkit as common;
+use objdl_testkit::capi as capi_library;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -70,17 +69,6 @@ fn compile(dir: &Path, src: &str, flavour: &str, flags: &[&str]) -> PathBuf {
 fn run(mut cmd: Command, dir: &Path, stdin: &[u8]) -> Output {
     cmd.current_dir(dir);
     common::run_with_input(cmd, stdin, TIMEOUT)
-}
-
-fn assert_same(expected: &Output, got: &Output, what: &str) {
-    assert!(
-        expected.status == got.status
-            && expected.stdout == got.stdout
-            && expected.stderr == got.stderr,
-        "{what}: the run differs from the native executable's\n=== native ===\n{}\n=== objdl ===\n{}",
-        show(expected),
-        show(got)
-    );
 }
 
 /// One C++ program: its sources, the ones loaded first as a separate

@@ -83,8 +83,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use object::elf::{self, FileHeader64};
-use object::read::elf::FileHeader as _;
+use object::elf;
 use object::{
     LittleEndian as LE, Object as _, ObjectSection as _, ObjectSymbol as _, RelocationFlags,
     RelocationTarget, SymbolKind,
@@ -442,17 +441,12 @@ fn input_sections(case: &Case, placed: &[Placed]) -> BTreeMap<(String, String), 
 /// A copy of an object with SHF_MERGE and SHF_STRINGS cleared on every
 /// section, so that ld does not merge (and move) strings and constants.
 fn unmerged(bytes: &[u8]) -> Vec<u8> {
-    let header = FileHeader64::<LE>::parse(bytes).expect("ELF header");
-    let shoff = header.e_shoff.get(LE) as usize;
-    let shentsize = header.e_shentsize.get(LE) as usize;
-    let shnum = header.e_shnum.get(LE) as usize;
     let clear = elf::SHF_MERGE.0 | elf::SHF_STRINGS.0;
     let mut out = bytes.to_vec();
-    for i in 0..shnum {
-        // Elf64_Shdr: sh_name (4), sh_type (4), sh_flags (8), ...
-        let at = shoff + i * shentsize + 8;
-        let flags = u64::from_le_bytes(out[at..at + 8].try_into().unwrap());
-        out[at..at + 8].copy_from_slice(&(flags & !clear).to_le_bytes());
+    for i in 0..objdl_testkit::elf::sections(bytes).len() {
+        let sh = objdl_testkit::elf::section_header_mut(&mut out, object::SectionIndex(i));
+        let flags = sh.sh_flags.get(LE).0;
+        sh.sh_flags.set(LE, elf::SectionFlags(flags & !clear));
     }
     out
 }

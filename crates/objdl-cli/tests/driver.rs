@@ -5,28 +5,14 @@
 //! through the loaded source. Each program's output is compared with the
 //! same source built and linked by gcc or g++ with the same flags.
 
-mod common;
-use common::{show, stdout};
+use common::{show, stdout, write_file as write};
+use objdl_testkit as common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn objdl() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_objdl"));
-    // The tests set these themselves where they mean to.
-    for var in ["CC", "CXX", "CFLAGS", "CXXFLAGS", "CPPFLAGS", "ASFLAGS"] {
-        cmd.env_remove(var);
-    }
-    cmd
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    if let Some(parent) = p.parent() {
-        std::fs::create_dir_all(parent).unwrap();
-    }
-    std::fs::write(&p, text).unwrap();
-    p
+    common::objdl_command(env!("CARGO_BIN_EXE_objdl"))
 }
 
 /// Builds `sources` with `driver FLAGS -o exe` and runs the result.

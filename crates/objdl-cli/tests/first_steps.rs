@@ -3,24 +3,13 @@
 //! input), the environment section of `--help`, and the shell completions
 //! and man pages generated from the clap definitions.
 
-mod common;
-use common::{show, stdout};
+use common::{show, stdout, write_file as write};
+use objdl_testkit as common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn objdl() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_objdl"));
-    for var in ["CC", "CXX", "CFLAGS", "CXXFLAGS", "CPPFLAGS", "ASFLAGS"] {
-        cmd.env_remove(var);
-    }
-    cmd
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
+    common::objdl_command(env!("CARGO_BIN_EXE_objdl"))
 }
 
 /// objdl's own error: exit 125 and exactly one line on stderr, which is returned.

@@ -7,15 +7,13 @@
 //! `objdl` and the C API's libraries, which cargo builds for the
 //! dev-dependency on objdl-capi.
 
-mod common;
 use common::{show, stdout};
+use objdl_testkit as common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-#[path = "../../objdl-capi/tests/support/library.rs"]
-#[allow(dead_code)]
-mod capi_library;
+use objdl_testkit::capi as capi_library;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

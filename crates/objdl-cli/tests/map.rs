@@ -2,24 +2,13 @@
 //! the terminal and as SVG. The SVG is parsed as XML and its rows and
 //! windows are checked against the addresses `--stats` and `check` print.
 
-mod common;
-use common::{show, stdout};
+use common::{show, stdout, write_file as write};
+use objdl_testkit as common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn objdl() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_objdl"));
-    for var in ["CC", "CXX", "CFLAGS", "CXXFLAGS", "CPPFLAGS", "ASFLAGS"] {
-        cmd.env_remove(var);
-    }
-    cmd
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
+    common::objdl_command(env!("CARGO_BIN_EXE_objdl"))
 }
 
 const PROG: &str = "#include <stdio.h>\nint lib_add(int, int);\nint main(void) { printf(\"sum %d\\n\", lib_add(40, 2)); fprintf(stderr, \"to stderr\\n\"); return 0; }\n";

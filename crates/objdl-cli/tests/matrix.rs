@@ -8,8 +8,8 @@
 //! every library and every other unit, so every call out of a unit goes
 //! through a trampoline: the case flexdll never handled.
 
-mod common;
-use common::sqlite_dir;
+use common::{assert_same_stdout as assert_same, sqlite_dir};
+use objdl_testkit as common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -82,20 +82,6 @@ fn build(model: &str, cflags: &[&str], ldflags: &[&str]) -> Built {
 
 fn objdl(args: &[&str]) -> Output {
     Command::new(OBJDL).args(args).output().expect("run objdl")
-}
-
-fn assert_same(what: &str, got: &Output, want: &Output) {
-    let err = String::from_utf8_lossy(&got.stderr);
-    assert_eq!(
-        got.status.code(),
-        want.status.code(),
-        "{what}: status; stderr: {err}"
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&got.stdout),
-        String::from_utf8_lossy(&want.stdout),
-        "{what}: stdout"
-    );
 }
 
 /// The `objects ... trampolines N ...` figures of each unit, from --stats.

@@ -8,8 +8,8 @@
 //! first input's path for objdl, the executable for gcc), so no program
 //! prints it.
 
-mod common;
-use common::{cc, run_with_input, show, stdout};
+use common::{assert_same, cc, run_with_input, stdout};
+use objdl_testkit as common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -130,17 +130,6 @@ impl Program<'_> {
         }
         expected
     }
-}
-
-fn assert_same(expected: &Output, got: &Output, what: &str) {
-    assert!(
-        expected.status == got.status
-            && expected.stdout == got.stdout
-            && expected.stderr == got.stderr,
-        "{what}: objdl's run differs from the native executable's\n=== native ===\n{}\n=== objdl ===\n{}",
-        show(expected),
-        show(got)
-    );
 }
 
 #[test]

@@ -6,8 +6,8 @@
 //!
 //! The compiler is `$RUSTC`, else `rustc`.
 
-mod common;
 use common::{build_rust_demo, RustDemo};
+use objdl_testkit as common;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -3,8 +3,8 @@
 //! linked by gcc. The sources are fetched and built by
 //! `scripts/fetch-sqlite.sh` into a cache outside git.
 
-mod common;
 use common::sqlite_dir;
+use objdl_testkit as common;
 
 use std::process::{Command, Output};
 

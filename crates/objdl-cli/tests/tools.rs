@@ -1,8 +1,8 @@
 //! Loaded code as tools see it: GDB (through its JIT interface) and perf
 //! (through /tmp/perf-PID.map).
 
-mod common;
 use common::compile_c;
+use objdl_testkit as common;
 
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;

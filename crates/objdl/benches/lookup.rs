@@ -4,8 +4,7 @@
 //!
 //! `cargo bench -p objdl --bench lookup`
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use objdl_testkit as common;
 
 use std::fmt::Write as _;
 

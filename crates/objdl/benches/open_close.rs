@@ -6,8 +6,7 @@
 //!
 //! `cargo bench -p objdl --bench open_close`
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use objdl_testkit as common;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use objdl::{Linker, OpenOptions, Placement};

@@ -18,8 +18,7 @@
 //!
 //! `cargo bench -p objdl --bench relocs`
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use objdl_testkit as common;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -13,8 +13,7 @@
 //!
 //! `cargo bench -p objdl --bench scaling`
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use objdl_testkit as common;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use objdl::{Input, Linker, OpenOptions, Placement, Scope, Symbol, Unit};

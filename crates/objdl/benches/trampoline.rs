@@ -16,8 +16,7 @@
 //!
 //! `cargo bench -p objdl --bench trampoline`
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use objdl_testkit as common;
 
 use std::path::Path;
 use std::time::Instant;

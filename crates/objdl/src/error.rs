@@ -74,6 +74,618 @@ impl fmt::Display for Unresolved {
     }
 }
 
+/// A part of an input that a [`Malformed`] defect names.
+///
+/// Displayed as the part's name in messages, e.g. `section headers`,
+/// `relocation section 4` or `member at 0x8`.
+///
+/// ```
+/// assert_eq!(objdl::Part::RelocationSection(4).to_string(), "relocation section 4");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Part {
+    /// The ELF header.
+    ElfHeader,
+    /// The section header table.
+    SectionHeaders,
+    /// The section names' string table (`e_shstrndx`).
+    SectionNames,
+    /// The symbol table.
+    SymbolTable,
+    /// The symbol names' string table.
+    SymbolNames,
+    /// The section header of this index.
+    Section(usize),
+    /// The `SHT_RELA` or `SHT_CREL` section of this index.
+    RelocationSection(usize),
+    /// The symbol of this index.
+    Symbol(usize),
+    /// An archive's global header.
+    Archive,
+    /// An archive's symbol index.
+    ArchiveSymbolIndex,
+    /// An archive's member, read in order.
+    ArchiveMember,
+    /// The archive member at this offset, named by the symbol index.
+    ArchiveMemberAt(u64),
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Part::ElfHeader => f.write_str("ELF header"),
+            Part::SectionHeaders => f.write_str("section headers"),
+            Part::SectionNames => f.write_str("section names"),
+            Part::SymbolTable => f.write_str("symbol table"),
+            Part::SymbolNames => f.write_str("symbol names"),
+            Part::Section(i) => write!(f, "section {i}"),
+            Part::RelocationSection(i) => write!(f, "relocation section {i}"),
+            Part::Symbol(i) => write!(f, "symbol {i}"),
+            Part::Archive => f.write_str("archive"),
+            Part::ArchiveSymbolIndex => f.write_str("archive symbol index"),
+            Part::ArchiveMember => f.write_str("archive member"),
+            Part::ArchiveMemberAt(off) => write!(f, "member at {off:#x}"),
+        }
+    }
+}
+
+/// What is wrong with a malformed input ([`Error::Malformed`]), with the
+/// numbers that show it. `section` fields hold a section's name, `index`
+/// fields its index; `symbol` fields that are strings hold a symbol's name
+/// as messages show it (escaped).
+///
+/// ```
+/// use objdl::{Malformed, Part};
+/// let what = Malformed::NameNotUtf8 { part: Part::Symbol(7) };
+/// assert_eq!(what.to_string(), "symbol 7: name is not UTF-8");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Malformed {
+    /// Fewer bytes than an ELF header's identification.
+    #[error("{len} bytes is too short for an ELF header")]
+    TooShort {
+        /// The input's length.
+        len: usize,
+    },
+    /// The input does not start with `\x7fELF`.
+    #[error("not an ELF file (bad magic)")]
+    NotElf,
+    /// A part could not be read (the `object` crate's reason).
+    #[error("{part}: {reason}")]
+    Read {
+        /// The part.
+        part: Part,
+        /// Why not.
+        reason: String,
+    },
+    /// A part's string table lies outside the file.
+    #[error("{part}: string table lies outside the file")]
+    StringTableOutside {
+        /// The part whose names it holds.
+        part: Part,
+    },
+    /// A part's contents lie outside the file.
+    #[error("{part}: lies outside the file")]
+    Outside {
+        /// The part.
+        part: Part,
+    },
+    /// A name's offset is not a string in its string table.
+    #[error("{part}: name: offset {offset:#x} is not a string in {} ({len:#x} bytes)", names_of(.part))]
+    NameOffset {
+        /// The section or symbol.
+        part: Part,
+        /// The name's offset.
+        offset: u32,
+        /// The string table's size.
+        len: usize,
+    },
+    /// A name is not UTF-8.
+    #[error("{part}: name is not UTF-8")]
+    NameNotUtf8 {
+        /// The section or symbol.
+        part: Part,
+    },
+    /// A name holds a control character, which would break one-line messages.
+    #[error("{part}: name {name:?} contains a control character")]
+    NameControl {
+        /// The section or symbol.
+        part: Part,
+        /// The name, read lossily.
+        name: String,
+    },
+    /// An allocated section's alignment is not a power of two.
+    #[error("section {section} (index {index}): alignment {align} is not a power of two")]
+    Alignment {
+        /// The section's name.
+        section: String,
+        /// Its index.
+        index: usize,
+        /// Its `sh_addralign`.
+        align: u64,
+    },
+    /// A section's contents lie outside the file.
+    #[error("section {section} (index {index}): contents at offset {offset:#x} size {size:#x} lie outside the file ({file_len:#x} bytes)")]
+    ContentsOutside {
+        /// The section's name.
+        section: String,
+        /// Its index.
+        index: usize,
+        /// Its `sh_offset`.
+        offset: u64,
+        /// Its `sh_size`.
+        size: u64,
+        /// The file's size.
+        file_len: usize,
+    },
+    /// A section's size does not match its contents.
+    #[error("section {section} (index {index}): size does not match its contents")]
+    SizeMismatch {
+        /// The section's name.
+        section: String,
+        /// Its index.
+        index: usize,
+    },
+    /// A constructor or destructor table's name has a suffix that is not a priority.
+    #[error("section {section} (index {index}): bad init priority suffix")]
+    InitPriority {
+        /// The section's name.
+        section: String,
+        /// Its index.
+        index: usize,
+    },
+    /// A constructor or destructor table's size is not a multiple of 8.
+    #[error("section {section} (index {index}): constructor/destructor table size is not a multiple of 8")]
+    TableSize {
+        /// The section's name.
+        section: String,
+        /// Its index.
+        index: usize,
+    },
+    /// A section group's contents lie outside the file.
+    #[error("section {section} (index {index}): group contents lie outside the file")]
+    GroupOutside {
+        /// The group section's name.
+        section: String,
+        /// Its index.
+        index: usize,
+    },
+    /// A relocation section's `sh_info` names no section.
+    #[error("relocation section {section}: target section {target} out of range")]
+    RelocationTarget {
+        /// The relocation section's index.
+        section: usize,
+        /// The index it names.
+        target: usize,
+    },
+    /// A `SHT_CREL` section could not be decoded (the `object` crate's reason).
+    #[error("relocation section {section}: CREL: {reason}")]
+    Crel {
+        /// The relocation section's index.
+        section: usize,
+        /// Why not.
+        reason: String,
+    },
+    /// A `SHT_CREL` section without addends.
+    #[error("relocation section {section}: CREL without addends (x86-64 relocations have explicit addends)")]
+    CrelWithoutAddends {
+        /// The relocation section's index.
+        section: usize,
+    },
+    /// A `SHT_CREL` section declares more relocations than it has bytes
+    /// (or than the limit on relocations leaves).
+    #[error("relocation section {section}: CREL: {count} relocations in {len} bytes")]
+    CrelCount {
+        /// The relocation section's index.
+        section: usize,
+        /// The count it declares.
+        count: usize,
+        /// Its size.
+        len: usize,
+    },
+    /// A `SHT_CREL` section holds fewer relocations than it declares.
+    #[error("relocation section {section}: CREL: {decoded} of {count} relocations")]
+    CrelShort {
+        /// The relocation section's index.
+        section: usize,
+        /// The relocations decoded.
+        decoded: usize,
+        /// The count it declares.
+        count: usize,
+    },
+    /// Relocations for a section without contents (`SHT_NOBITS`).
+    #[error("relocation section {section}: applies to section {target}, which has no contents (SHT_NOBITS)")]
+    NoBitsTarget {
+        /// The relocation section's index.
+        section: usize,
+        /// The name of the section it applies to.
+        target: String,
+    },
+    /// Two relocation sections apply to one section.
+    #[error("section {section} has two relocation sections")]
+    TwoRelocationSections {
+        /// The name of the section they apply to.
+        section: String,
+    },
+    /// A relocation's symbol index is beyond the symbol table.
+    #[error("section {section}: relocation at offset {offset:#x} refers to symbol index {symbol}, but there are {count} symbols")]
+    RelocationSymbol {
+        /// The name of the section it applies to.
+        section: String,
+        /// Its offset in that section.
+        offset: u64,
+        /// The symbol index.
+        symbol: u32,
+        /// How many symbols there are.
+        count: usize,
+    },
+    /// A relocation's field lies outside its section.
+    #[error("section {section}: relocation at offset {offset:#x} ({width} bytes) lies outside the section ({size:#x} bytes)")]
+    RelocationOutside {
+        /// The name of the section it applies to.
+        section: String,
+        /// Its offset in that section.
+        offset: u64,
+        /// The field's width in bytes.
+        width: u64,
+        /// The section's size.
+        size: u64,
+    },
+    /// A section group's signature symbol index is beyond the symbol table.
+    #[error("group section {group}: signature symbol {symbol} out of range")]
+    GroupSignature {
+        /// The group section's index.
+        group: usize,
+        /// The symbol index (`sh_info`).
+        symbol: u32,
+    },
+    /// A section group's signature symbol has a name that cannot be read.
+    #[error("group section {group}: signature symbol {symbol} has a bad name: {name}")]
+    GroupSignatureName {
+        /// The group section's index.
+        group: usize,
+        /// The symbol index (`sh_info`).
+        symbol: u32,
+        /// The name, read lossily and escaped.
+        name: String,
+    },
+    /// A section group names a section that does not exist.
+    #[error("group section {group}: member section {member} out of range")]
+    GroupMember {
+        /// The group section's index.
+        group: usize,
+        /// The member's section index.
+        member: u32,
+    },
+    /// A global or weak symbol without a name.
+    #[error("symbol {symbol}: a global or weak symbol without a name")]
+    Nameless {
+        /// The symbol's index.
+        symbol: usize,
+    },
+    /// A COMMON symbol's alignment is not a power of two, or too large.
+    #[error("symbol {symbol}: COMMON alignment {align:#x} is invalid")]
+    CommonAlign {
+        /// The symbol's name.
+        symbol: String,
+        /// Its alignment (`st_value`).
+        align: u64,
+    },
+    /// A symbol's extended section index (`SHN_XINDEX`) cannot be read.
+    #[error("symbol {symbol}: section index: its SHT_SYMTAB_SHNDX entry cannot be read")]
+    ExtendedIndex {
+        /// The symbol's name.
+        symbol: String,
+    },
+    /// A symbol's section index names no section.
+    #[error("symbol {symbol}: section index {index} out of range")]
+    SymbolSection {
+        /// The symbol's name.
+        symbol: String,
+        /// The section index.
+        index: usize,
+    },
+    /// A symbol's value lies outside its section.
+    #[error(
+        "symbol {symbol}: value {value:#x} lies outside its section {section} ({size:#x} bytes)"
+    )]
+    SymbolValue {
+        /// The symbol's name.
+        symbol: String,
+        /// Its value.
+        value: u64,
+        /// Its section's name.
+        section: String,
+        /// Its section's size.
+        size: u64,
+    },
+    /// An IFUNC's resolver is not in an executable section.
+    #[error("symbol `{symbol}`: the resolver of an STT_GNU_IFUNC symbol lies in section {section}, which is not executable")]
+    ResolverNotCode {
+        /// The IFUNC symbol.
+        symbol: String,
+        /// The section its resolver lies in.
+        section: String,
+    },
+    /// An initialiser or finaliser (an entry of `.init_array`, `.ctors`,
+    /// `.fini_array`...) is not code.
+    #[error("section {table} offset {offset:#x}: {} {}", if *.finaliser { "a finaliser" } else { "an initialiser" }, .lies)]
+    EntryNotCode {
+        /// The table's section.
+        table: String,
+        /// The entry's offset in it.
+        offset: u64,
+        /// A finaliser (else an initialiser).
+        finaliser: bool,
+        /// Where it points.
+        lies: NotCode,
+    },
+    /// A relocation refers to a symbol in a section that is not loaded.
+    #[error("section {section} offset {offset:#x}: relocation refers to `{symbol}`, which is in a section that is not loaded")]
+    TargetNotLoaded {
+        /// The relocated section.
+        section: String,
+        /// The field's offset in it.
+        offset: u64,
+        /// The symbol.
+        symbol: String,
+    },
+    /// Any other defect, described.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Where an initialiser or finaliser that is not code points
+/// ([`Malformed::EntryNotCode`]).
+///
+/// ```
+/// use objdl::NotCode;
+/// let lies = NotCode::UnitData { address: 0x7f00_0000_1000 };
+/// assert_eq!(lies.to_string(), "at 0x7f0000001000 points into the unit's data");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotCode {
+    /// Into a section of an input that is not executable.
+    #[error("points into section {section} of {file}, which is not executable")]
+    Section {
+        /// The input.
+        file: String,
+        /// The section.
+        section: String,
+    },
+    /// Into the unit, but into none of its sections (objdl's own data).
+    #[error("at {address:#x} points into the unit's data")]
+    UnitData {
+        /// The entry's value.
+        address: u64,
+    },
+    /// Outside the unit, into no executable mapping of the process.
+    #[error("at {address:#x} lies outside the unit, in no executable mapping")]
+    Outside {
+        /// The entry's value.
+        address: u64,
+    },
+}
+
+/// What `part`'s names are in, for [`Malformed::NameOffset`].
+fn names_of(part: &Part) -> &'static str {
+    match part {
+        Part::Section(_) => "the section names",
+        _ => "the string table",
+    }
+}
+
+impl From<String> for Malformed {
+    fn from(what: String) -> Malformed {
+        Malformed::Other(what)
+    }
+}
+
+impl From<&str> for Malformed {
+    fn from(what: &str) -> Malformed {
+        Malformed::Other(what.to_string())
+    }
+}
+
+/// What a well-formed input uses that objdl does not support
+/// ([`Error::Unsupported`]).
+///
+/// ```
+/// assert_eq!(
+///     objdl::Unsupported::Machine(183).to_string(),
+///     "machine 183 (only x86-64, EM_X86_64 = 62, is supported)"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unsupported {
+    /// More sections than objdl's limit.
+    #[error("{count} sections (the limit is {limit})")]
+    Sections {
+        /// How many the input has.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// More symbols than objdl's limit.
+    #[error("{count} symbols (the limit is {limit})")]
+    Symbols {
+        /// How many the input has.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// More relocations than objdl's limit (in all sections together).
+    #[error("more than {limit} relocations")]
+    Relocations {
+        /// The limit.
+        limit: usize,
+    },
+    /// An ELF class other than ELF64 (`EI_CLASS`).
+    #[error("ELF class {0} (only ELF64 is supported)")]
+    ElfClass(u8),
+    /// Big-endian ELF.
+    #[error("big-endian ELF (only little-endian is supported)")]
+    BigEndian,
+    /// A machine other than x86-64 (`e_machine`).
+    #[error("machine {0} (only x86-64, EM_X86_64 = 62, is supported)")]
+    Machine(u16),
+    /// An ELF file that is not a relocatable object: an executable, a
+    /// shared object, a core dump. The message says what to give instead.
+    #[error("{}", not_relocatable(*.e_type, *.interp))]
+    FileType {
+        /// Its `e_type`.
+        e_type: u16,
+        /// Whether it has a `PT_INTERP` (an `ET_DYN` with one is a PIE).
+        interp: bool,
+    },
+    /// An allocated section aligned more than objdl supports.
+    #[error("section {section} (index {index}): alignment {align:#x} is larger than {limit:#x}")]
+    Alignment {
+        /// The section's name.
+        section: String,
+        /// Its index.
+        index: usize,
+        /// Its alignment.
+        align: u64,
+        /// The largest alignment objdl supports.
+        limit: u64,
+    },
+    /// An allocated section of a type objdl does not know.
+    #[error("section {section} (index {index}): allocated section of type {sh_type:#x}")]
+    SectionType {
+        /// The section's name.
+        section: String,
+        /// Its index.
+        index: usize,
+        /// Its `sh_type`.
+        sh_type: u32,
+    },
+    /// A section larger than a unit may be.
+    #[error("section {section} (index {index}): size {size:#x} is larger than the unit limit")]
+    SectionSize {
+        /// The section's name.
+        section: String,
+        /// Its index.
+        index: usize,
+        /// Its size.
+        size: u64,
+    },
+    /// Relocations of an allocated section in `SHT_REL` or `SHT_RELR` form.
+    #[error("section {section} (index {index}): relocations of type SHT_REL or SHT_RELR (x86-64 objects use SHT_RELA or SHT_CREL)")]
+    RelSection {
+        /// The relocation section's name.
+        section: String,
+        /// Its index.
+        index: usize,
+    },
+    /// A symbol name longer than objdl's limit.
+    #[error("symbol {symbol}: name of {len} bytes is too long")]
+    LongName {
+        /// The symbol's index.
+        symbol: usize,
+        /// The name's length.
+        len: usize,
+    },
+    /// A COMMON symbol larger than a unit may be.
+    #[error("symbol {symbol}: COMMON size {size:#x} is larger than the unit limit")]
+    CommonSize {
+        /// The symbol's name.
+        symbol: String,
+        /// Its size.
+        size: u64,
+    },
+    /// A thin archive (its members are files of their own).
+    #[error("thin archives")]
+    ThinArchive,
+    /// A thread-local block objdl cannot register as a TLS module.
+    #[error("a TLS block of {size:#x} bytes aligned to {align:#x}")]
+    TlsBlock {
+        /// The block's size.
+        size: u64,
+        /// Its alignment.
+        align: u64,
+    },
+    /// A thread-local initialised with its own module's id (`DTPMOD64` in
+    /// `.tdata`) when the unit's thread-locals are in static TLS.
+    #[error("a thread-local initialised with its own TLS module id (DTPMOD64 in .tdata) in a unit whose thread-locals are in static TLS")]
+    ModuleIdInStaticTls,
+    /// A dynamic TLS reference to a symbol outside the unit that no loaded
+    /// module holds as thread-local.
+    #[error("section {section} offset {offset:#x}: {r_type} against `{symbol}`, a symbol outside the unit that no loaded module holds as thread-local")]
+    ThreadLocalNowhere {
+        /// The relocated section.
+        section: String,
+        /// The field's offset in it.
+        offset: u64,
+        /// The relocation type's name.
+        r_type: String,
+        /// The symbol.
+        symbol: String,
+    },
+    /// A TLS descriptor on a processor or kernel without `xsave`, which
+    /// objdl's descriptor resolver needs.
+    #[error("section {section} offset {offset:#x}: a TLS descriptor (-mtls-dialect=gnu2) needs xsave, which this processor or kernel does not offer; recompile with -mtls-dialect=gnu")]
+    TlsDescriptorWithoutXsave {
+        /// The relocated section.
+        section: String,
+        /// The field's offset in it.
+        offset: u64,
+    },
+    /// A unit opened again by its own initialiser, before its first open
+    /// finished (the open would wait for itself).
+    #[error("opened again by its own initialiser, before its first open finished")]
+    ReentrantOpen,
+    /// More names bound lazily than a unit may have.
+    #[error("more lazily bound names than a unit may have")]
+    LazyNames,
+    /// Anything else, described.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<String> for Unsupported {
+    fn from(what: String) -> Unsupported {
+        Unsupported::Other(what)
+    }
+}
+
+impl From<&str> for Unsupported {
+    fn from(what: &str) -> Unsupported {
+        Unsupported::Other(what.to_string())
+    }
+}
+
+/// Why an ELF file of type `e_type` is not an input, and what to give
+/// objdl instead. A position-independent executable is `ET_DYN` like a
+/// shared library; its `PT_INTERP` (`interp`) tells them apart.
+fn not_relocatable(e_type: u16, interp: bool) -> String {
+    use object::elf::{FileType, ET_CORE, ET_DYN, ET_EXEC};
+    let t = FileType(e_type);
+    let what = match t {
+        ET_EXEC => "an executable (ET_EXEC)",
+        ET_DYN if interp => "a position-independent executable (ET_DYN with PT_INTERP)",
+        ET_DYN => "a shared object (ET_DYN)",
+        ET_CORE => "a core dump (ET_CORE)",
+        _ => "of an unknown ELF type",
+    };
+    let fix = match t {
+        ET_EXEC | ET_CORE => "give objdl the objects it is linked from (gcc -c)",
+        ET_DYN if interp => "give objdl the objects it is linked from (gcc -c), or run it as it is",
+        ET_DYN => "load shared libraries into the process with -l",
+        _ => "give objdl a relocatable object (gcc -c)",
+    };
+    format!("{what}, type {e_type}: objdl loads relocatable objects (ET_REL, .o files); {fix}")
+}
+
+/// ` at SITE` for [`Error::Internal`], if there is a site.
+fn at_site(at: &Option<Box<Site>>) -> String {
+    at.as_ref().map_or_else(String::new, |s| format!(" at {s}"))
+}
+
 /// Everything that can go wrong while opening, linking or using a unit.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -90,12 +702,24 @@ pub enum Error {
 
     /// An input is not a well-formed ELF file: a size, offset, count or index
     /// points outside the file or is otherwise inconsistent.
+    ///
+    /// ```
+    /// let input = objdl::Input::bytes("x.o", b"hello, world!!!!");
+    /// let err = objdl::Linker::new()
+    ///     .check([input], &objdl::OpenOptions::new())
+    ///     .unwrap_err();
+    /// assert!(matches!(
+    ///     err,
+    ///     objdl::Error::Malformed { what: objdl::Malformed::NotElf, .. }
+    /// ));
+    /// assert_eq!(err.to_string(), "x.o: malformed: not an ELF file (bad magic)");
+    /// ```
     #[error("{file}: malformed: {what}")]
     Malformed {
         /// The input's name.
         file: String,
         /// What is wrong, and where (section, offset).
-        what: String,
+        what: Malformed,
     },
 
     /// An input is well formed but uses something objdl does not support:
@@ -105,7 +729,19 @@ pub enum Error {
         /// The input's name.
         file: String,
         /// What is not supported, and where.
-        what: String,
+        what: Unsupported,
+    },
+
+    /// objdl broke one of its own invariants: a bug in objdl, not a
+    /// defect of the input. Please report it, with the input.
+    #[error("{file}: internal error: {what}{}; this is a bug in objdl, please report it (with the input)", at_site(.at))]
+    Internal {
+        /// The input being processed.
+        file: String,
+        /// Which invariant failed.
+        what: &'static str,
+        /// Where in the input, if known.
+        at: Option<Box<Site>>,
     },
 
     /// A relocation type objdl does not implement (yet), e.g. the TLS ones.

@@ -241,9 +241,9 @@ fn reach(formula: Option<Formula>, bytes: &[u8], off: usize) -> Reach {
         Some(Formula::Abs(f)) => Reach::Absolute(bits(f)),
         Some(Formula::Pc(Field::S32)) if bytes.is_empty() => Reach::PcRelative(32),
         Some(Formula::Pc(Field::S32)) => match arch::site_kind(bytes, off) {
-            arch::Site::Branch => Reach::Branch,
-            arch::Site::Lea => Reach::Lea,
-            arch::Site::Other => Reach::PcRelative(32),
+            arch::SiteKind::Branch => Reach::Branch,
+            arch::SiteKind::Address => Reach::Lea,
+            arch::SiteKind::Other => Reach::PcRelative(32),
         },
         Some(Formula::Pc(f)) => Reach::PcRelative(bits(f)),
     }

@@ -71,7 +71,11 @@
 //!
 //! Static archives among the inputs contribute the members that define
 //! something still undefined, as `ld` pulls them. Every name left
-//! unresolved is reported at once ([`Error::Unresolved`]).
+//! unresolved is reported at once ([`Error::Unresolved`]), unless
+//! [`OpenOptions::lazy`] asks for lazy binding: then a function that the
+//! unit only calls is bound at its first call instead, by the same order
+//! from step 2 on (a name found nowhere then aborts the process, as
+//! `ld.so` does).
 //!
 //! ## Threads
 //!
@@ -113,9 +117,11 @@
 //! Opening runs the unit's code (initialisers, IFUNC resolvers), so
 //! [`Linker::open`] and [`OpenOptions::open`] are `unsafe`: the inputs must
 //! be trusted as the program they are. Malformed inputs are reported as
-//! errors ([`Error::Malformed`]; parsing, resolution, planning and the
-//! relocation arithmetic are fuzzed); a file truncated while it is being
-//! opened is the exception (inputs are mapped, as linkers map them).
+//! errors ([`Error::Malformed`], whose [`Malformed`] holds the defect's
+//! place and values; parsing, resolution, planning and the relocation
+//! arithmetic are fuzzed); a file truncated while it is being opened is the
+//! exception (inputs are mapped, as linkers map them). [`Error::Internal`]
+//! is objdl's own bug, never the input's.
 //!
 //! ## Tools around it
 //!
@@ -146,8 +152,14 @@ mod pipeline;
 mod process_map;
 mod report;
 mod scope;
+#[cfg(test)]
+mod stage_tests;
 
-pub use error::{Error, Result, Sanitizer, Site, UnreachableSite, Unresolved, SANITIZERS};
+pub use error::{
+    Error, Malformed, NotCode, Part, Result, Sanitizer, Site, UnreachableSite, Unresolved,
+    Unsupported, SANITIZERS,
+};
+pub use input::file::regular_file;
 pub use input::parse::{lto_object, LtoObject};
 pub use link::placement::Placement;
 pub use linker::Linker;

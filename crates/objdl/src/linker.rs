@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Unsupported};
 use crate::load::opened::{Claim, Opened};
 use crate::load::unit::Unit;
 use crate::options::{Input, OpenOptions, Scope};
@@ -121,29 +121,29 @@ impl Linker {
 
     unsafe fn load(&self, inputs: Vec<Input>, opts: &OpenOptions) -> Result<Unit> {
         // Opening the same paths again returns the same unit.
-        let ticket =
-            match path_key(&inputs) {
-                None => None,
-                Some(key) => match self.opened.claim(key) {
-                    Some(Claim::Existing(inner)) => {
-                        let unit = Unit::new(inner, self.namespace.clone());
-                        if opts.scope == Scope::Global {
-                            unit.make_global();
-                        }
-                        return Ok(unit);
+        let ticket = match path_key(&inputs) {
+            None => None,
+            Some(key) => match self.opened.claim(key) {
+                Some(Claim::Existing(inner)) => {
+                    let unit = Unit::new(inner, self.namespace.clone());
+                    if opts.scope == Scope::Global {
+                        unit.make_global();
                     }
-                    Some(Claim::Load(ticket)) => Some(ticket),
-                    None => return Err(Error::Unsupported {
+                    return Ok(unit);
+                }
+                Some(Claim::Load(ticket)) => Some(ticket),
+                None => {
+                    return Err(Error::Unsupported {
                         file: inputs
                             .iter()
                             .map(Input::name)
                             .collect::<Vec<_>>()
                             .join(", "),
-                        what: "opened again by its own initialiser, before its first open finished"
-                            .into(),
-                    }),
-                },
-            };
+                        what: Unsupported::ReentrantOpen,
+                    })
+                }
+            },
+        };
         // SAFETY: forwarded from the caller.
         let unit = unsafe { pipeline::load(&self.context(), inputs, opts)? };
         if opts.scope == Scope::Global {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::link::placement::Placement;
 #[cfg(doc)]
-use crate::{Linker, Unit};
+use crate::{Error, Linker, Report, Unit};
 
 /// One input of a unit: an object file on disk, or bytes in memory.
 #[derive(Debug, Clone)]
@@ -69,6 +69,7 @@ pub struct OpenOptions {
     pub(crate) entry: Option<String>,
     pub(crate) no_implicit_libraries: bool,
     pub(crate) exec_stack: bool,
+    pub(crate) lazy: bool,
 }
 
 /// Whether a unit's exports resolve the references of units opened later.
@@ -173,6 +174,47 @@ impl OpenOptions {
     /// ```
     pub fn exec_stack(&mut self, yes: bool) -> &mut OpenOptions {
         self.exec_stack = yes;
+        self
+    }
+
+    /// Lazy binding, as `RTLD_LAZY` gives shared objects: a function that
+    /// nothing defines when the unit opens (not its inputs, nor a Global
+    /// unit, nor the host, nor the implicit libraries) is bound at its
+    /// first call instead of failing the open. The call goes through a
+    /// stub whose slot the first call fills, after looking the name up in
+    /// the global scope then the process as an open would; a name still
+    /// found nowhere then ends the process with one line on stderr,
+    /// `objdl: symbol lookup error: FILE: undefined symbol: NAME`, and
+    /// `abort()`, as `ld.so` does. Off by default: binding is immediate.
+    ///
+    /// Only calls and jumps (`call f`, `jmp f`, `call *f@GOTPCREL(%rip)`)
+    /// are lazy: a reference that takes the address of an undefined name,
+    /// or reads or writes it, is still an [`Error::Unresolved`]. Names
+    /// defined at open time bind at once, so a lazy open of a unit that
+    /// needs nothing lazily is the same as an immediate one. A Global unit
+    /// that a lazy call binds to stays loaded while the calling unit is (a
+    /// dependency edge: two units that bind to each other stay loaded
+    /// until the process exits). [`Linker::check`] lists the names that
+    /// would be lazy in [`Report::lazy`].
+    ///
+    /// Two Global units that call each other can be opened one after the
+    /// other:
+    ///
+    /// ```no_run
+    /// use objdl::{Linker, OpenOptions, Scope, Symbol};
+    /// let linker = Linker::new();
+    /// let mut opts = OpenOptions::new();
+    /// opts.scope(Scope::Global).lazy(true);
+    /// // ping.o calls pong(), which pong.o defines; pong.o calls ping().
+    /// let ping = unsafe { opts.open(&linker, ["ping.o"])? };
+    /// let pong = unsafe { opts.open(&linker, ["pong.o"])? };
+    /// let f: Symbol<extern "C" fn(i32) -> i32> = unsafe { ping.get("ping")? };
+    /// println!("{}", f(10)); // pong is bound now
+    /// # drop(pong);
+    /// # Ok::<(), objdl::Error>(())
+    /// ```
+    pub fn lazy(&mut self, yes: bool) -> &mut OpenOptions {
+        self.lazy = yes;
         self
     }
 

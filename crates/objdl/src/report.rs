@@ -2,6 +2,7 @@
 //! relocation ([`RelocationSummary`]), named from the plan.
 
 use crate::arch;
+use crate::error::Unresolved;
 use crate::input::parse;
 use crate::link::layout;
 use crate::link::plan;
@@ -23,12 +24,7 @@ pub(crate) fn summary(
         .iter()
         .enumerate()
         .filter(|&(_, &n)| n > 0)
-        .map(|(t, &n)| {
-            (
-                arch::reloc_name(object::elf::RelocationType(t as u32)).into_owned(),
-                n,
-            )
-        })
+        .map(|(t, &n)| (arch::reloc_name(arch::kind_of_index(t)).into_owned(), n))
         .collect();
     let mut trampolines: Vec<(u64, u64)> = plan
         .trampolines
@@ -135,6 +131,7 @@ pub(crate) fn report(
         trampolines,
         got_slots,
         image: Vec::new(),
+        lazy: Vec::new(),
     }
 }
 
@@ -152,6 +149,11 @@ pub struct Report {
     pub got_slots: Vec<GotSlot>,
     /// The relocated unit, `stats.size` bytes from `stats.base`.
     pub image: Vec<u8>,
+    /// With [`OpenOptions::lazy`]: the names that would be bound at their
+    /// first call, each with the first input that calls it.
+    ///
+    /// [`OpenOptions::lazy`]: crate::OpenOptions::lazy
+    pub lazy: Vec<Unresolved>,
 }
 
 /// A section of an input, where the unit puts it.

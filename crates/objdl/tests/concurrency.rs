@@ -11,8 +11,7 @@
 //! The two tests take a lock, so that no other unit opens or closes in this
 //! process while the second one reads `/proc/self/maps`.
 
-mod common;
-use std::path::{Path, PathBuf};
+use objdl_testkit as common;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
@@ -24,11 +23,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Compiles C `src` with `-O2 -fPIC` into `dir/name.o`.
-fn compile(dir: &Path, name: &str, src: &str) -> PathBuf {
-    common::compile(dir, name, src, &["-fPIC"])
 }
 
 /// The unit the callers use all along: an IFUNC, a thread-local counter
@@ -104,10 +98,10 @@ fn digits(n: i64) -> i32 {
 fn callers_see_consistent_results_while_other_units_open_and_close() {
     let _serial = serial();
     let dir = tempfile::tempdir().expect("temporary directory");
-    let stable_o = compile(dir.path(), "stable", STABLE_C);
+    let stable_o = common::compile(dir.path(), "stable", STABLE_C, &["-fPIC"]);
     // Two copies: opening the same path again would return the same unit.
-    let churn_far = compile(dir.path(), "churn_far", CHURN_C);
-    let churn_auto = compile(dir.path(), "churn_auto", CHURN_C);
+    let churn_far = common::compile(dir.path(), "churn_far", CHURN_C, &["-fPIC"]);
+    let churn_auto = common::compile(dir.path(), "churn_auto", CHURN_C, &["-fPIC"]);
 
     let linker = Linker::new();
     linker.define("churn_note", churn_note as *const ());
@@ -248,7 +242,7 @@ type LongCall = extern "C" fn(*const AtomicI32, *const AtomicI32) -> i32;
 fn a_shared_unit_closes_only_after_the_last_thread_lets_go() {
     let _serial = serial();
     let dir = tempfile::tempdir().expect("temporary directory");
-    let obj = compile(dir.path(), "shared", SHARED_C);
+    let obj = common::compile(dir.path(), "shared", SHARED_C, &["-fPIC"]);
     let linker = Linker::new();
     linker.define("shared_note", shared_note as *const ());
     let mut opts = OpenOptions::new();

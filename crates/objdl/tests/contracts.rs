@@ -15,14 +15,14 @@
 //! input loads, and the test checks that it does and that the copies are
 //! independent.
 
-mod common;
+use objdl_testkit as common;
 use std::mem::offset_of;
 use std::path::Path;
 
 use objdl::{Input, Linker, OpenOptions, Placement, Report};
-use object::elf::{self, FileHeader64, Rela64, SectionHeader64, Sym64};
-use object::read::elf::{FileHeader as _, Rela as _, SectionHeader as _, SectionTable};
-use object::{LittleEndian as LE, SectionIndex};
+use object::elf::{self, Rela64, Sym64};
+use object::read::elf::{Rela as _, SectionHeader as _};
+use object::LittleEndian as LE;
 
 /// Where every check pretends the unit lies.
 const AT: u64 = 0x1000_0000;
@@ -124,28 +124,9 @@ fn assemble(dir: &Path, name: &str, src: &str) -> Vec<u8> {
 
 // ---- Locating fields with `object`, and patching them. ----
 
-type Elf = FileHeader64<LE>;
-type Shdr = SectionHeader64<LE>;
-
-fn sections(b: &[u8]) -> SectionTable<'_, Elf> {
-    Elf::parse(b)
-        .and_then(|h| h.sections(LE, b))
-        .expect("an ELF64 object with section headers")
-}
-
-/// The index and header of the section named `name`.
-fn section<'a>(b: &'a [u8], name: &str) -> (SectionIndex, &'a Shdr) {
-    let (i, sh) = sections(b)
-        .section_by_name(LE, name.as_bytes())
-        .unwrap_or_else(|| panic!("no section {name}"));
-    (i, sh)
-}
-
-/// The file offset of the header of section `index`.
-fn section_header_at(b: &[u8], index: SectionIndex) -> usize {
-    let h = Elf::parse(b).expect("an ELF64 object");
-    h.e_shoff(LE) as usize + index.0 * usize::from(h.e_shentsize(LE))
-}
+use common::elf::{
+    section, section_header_at, sections, symbol as elf_symbol, symbol_entry, Elf, Shdr,
+};
 
 /// The file offset of the `k`th relocation of the RELA section `name`.
 fn rela_at(b: &[u8], name: &str, k: usize) -> usize {
@@ -162,19 +143,8 @@ fn rela(b: &[u8], name: &str, k: usize) -> Rela64<LE> {
 /// The number of symbols, and the index and file offset of the entry of
 /// the symbol named `name`.
 fn symbol(b: &[u8], name: &str) -> (usize, usize, usize) {
-    let table = sections(b);
-    let symbols = table
-        .symbols(LE, b, elf::SHT_SYMTAB)
-        .expect("a symbol table");
-    let (index, _) = symbols
-        .enumerate()
-        .find(|(_, s)| symbols.symbol_name(LE, s) == Ok(name.as_bytes()))
-        .unwrap_or_else(|| panic!("no symbol {name}"));
-    let symtab = table
-        .section(symbols.section())
-        .expect("the symbol table's header");
-    let at = symtab.sh_offset(LE) as usize + index.0 * size_of::<Sym64<LE>>();
-    (symbols.len(), index.0, at)
+    let (symbols, index) = elf_symbol(b, name);
+    (symbols.len(), index.0, symbol_entry(b, name))
 }
 
 fn put_u16(b: &mut [u8], at: usize, v: u16) {

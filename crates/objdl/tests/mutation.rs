@@ -9,8 +9,8 @@
 //! field of the file header, a section header, a symbol or a relocation to
 //! 0, all ones, a value near a boundary, or a random value.
 
-mod common;
 use common::Rng;
+use objdl_testkit as common;
 use std::mem::{offset_of, size_of};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! visibility, GNU_UNIQUE, IFUNC, __start_/__stop_). Real C and assembly,
 //! compiled at test time.
 
-mod common;
+use objdl_testkit as common;
 
 use std::path::PathBuf;
 use std::process::Command;

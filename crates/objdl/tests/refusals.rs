@@ -4,8 +4,8 @@
 //! TLS surplus too small is in tls.rs.) Each object is compiled by gcc at
 //! test time; nothing runs.
 
-mod common;
 use common::compile;
+use objdl_testkit as common;
 
 use objdl::{Error, Linker, OpenOptions, Placement};
 

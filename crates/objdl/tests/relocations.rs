@@ -7,7 +7,7 @@
 //! object really contains the relocation type it is about, so that a change
 //! in the assembler cannot make a test silently test something else.
 
-mod common;
+use objdl_testkit as common;
 
 use std::ffi::CString;
 use std::path::PathBuf;

@@ -2,8 +2,8 @@
 //! constructor/atexit/destructor life cycle, unwinding through loaded code,
 //! W^X and unmapping at close. Every test compiles real C with gcc.
 
-mod common;
 use common::compile_in_tempdir;
+use objdl_testkit as common;
 
 use objdl::{Error, Linker, OpenOptions, Placement, Symbol};
 

@@ -13,8 +13,8 @@
 //! unit closes, so that this work runs, and check that a thread outliving
 //! the unit skips it instead of jumping into unmapped memory.
 
-mod common;
 use common::{build_rust_demo, run_ok, rustc, RustDemo};
+use objdl_testkit as common;
 
 use std::ffi::c_char;
 use std::path::{Path, PathBuf};

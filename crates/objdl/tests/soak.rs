@@ -13,7 +13,7 @@
 //! valgrind (`scripts/valgrind-soak.sh`) resident memory and mappings are
 //! not compared: valgrind's leak check stands in for them.
 
-mod common;
+use objdl_testkit as common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;

@@ -4,8 +4,8 @@
 //! in static TLS that ld.so allocates, for the unit's own thread-locals and
 //! a shared library's; thread-exit destructors that outlive a close.
 
-mod common;
 use common::{compile, run_ok};
+use objdl_testkit as common;
 
 use std::process::Command;
 use std::sync::{Arc, Barrier};

@@ -3,15 +3,17 @@
 //! protections: [`Placement::Auto`], [`Placement::Far`] (trampolines, an
 //! executable tail after the read-only GOT), a unit with an IFUNC (whose
 //! read-only page objdl makes writable, never executable, for the moment it
-//! takes to store the resolver's answer), and no-exec mode. No mapping of
+//! takes to store the resolver's answer), no-exec mode, and lazy binding
+//! (a stub area made read-write, then executable; its slots stay
+//! writable, never executable, and are written at the first call). No mapping of
 //! the process may ever be writable and executable at once, and once a unit
 //! is closed nothing may remain mapped in its range.
 //!
 //! One test, so that no other test of this binary maps or unmaps memory
 //! while a closed unit's range is checked.
 
-mod common;
 use common::compile;
+use objdl_testkit as common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -49,6 +51,17 @@ int (*add_pointer)(int) = add;
 char word[] = "four";
 int work(int n) { return add(n) + (int)strlen(word); }
 "#;
+
+/// A call to a function that is defined only after the unit opened:
+/// bound lazily, at the first call.
+const LAZY_C: &str = r#"
+int wx_lazy_target(int);
+int work(int n) { return wx_lazy_target(n) + 1; }
+"#;
+
+extern "C" fn wx_lazy_target(n: i32) -> i32 {
+    2 * n
+}
 
 /// One line of the maps: `[start, end)` and the permissions (`rw-p`...).
 fn parse_line(line: &str) -> Option<(u64, u64, &str)> {
@@ -100,6 +113,7 @@ fn no_mapping_is_ever_writable_and_executable() {
     let plain = compile(dir.path(), "plain", PLAIN_C, &[]);
     let plain_pic = compile(dir.path(), "plain-pic", PLAIN_C, &["-fPIC"]);
     let ifunc = compile(dir.path(), "ifunc", IFUNC_C, &["-fPIC"]);
+    let lazy = compile(dir.path(), "lazy", LAZY_C, &[]);
 
     let seen = Arc::new(Mutex::new(Seen::default()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -140,22 +154,30 @@ fn no_mapping_is_ever_writable_and_executable() {
     };
 
     started.recv().expect("the sampler starts");
-    let linker = Linker::new();
-    let phases: [(&str, &PathBuf, Placement, bool); 6] = [
+    let shared = Linker::new();
+    let phases: [(&str, &PathBuf, Placement, bool); 8] = [
         ("auto", &plain, Placement::Auto, false),
         ("far", &plain, Placement::Far, false),
         ("far -fPIC", &plain_pic, Placement::Far, false),
         ("ifunc auto", &ifunc, Placement::Auto, false),
         ("ifunc far", &ifunc, Placement::Far, false),
         ("ifunc no-exec", &ifunc, Placement::Auto, true),
+        ("lazy auto", &lazy, Placement::Auto, false),
+        ("lazy far", &lazy, Placement::Far, false),
     ];
     let mut loaded = Vec::new();
     let mut left_behind = Vec::new();
     for (n, (phase, obj, place, no_exec)) in phases.into_iter().enumerate() {
         phase_now.store(n, Ordering::Release);
         for i in 0..LOADS {
+            // Lazy: a linker of its own, where the name is undefined at open.
+            let linker = if obj == &lazy {
+                Linker::new()
+            } else {
+                shared.clone()
+            };
             let mut opts = OpenOptions::new();
-            opts.placement(place).no_exec(no_exec);
+            opts.placement(place).no_exec(no_exec).lazy(obj == &lazy);
             // SAFETY: the C above; opening runs its constructor (except in
             // no-exec mode) and the IFUNC resolver, which only returns a pointer.
             let unit = unsafe { opts.open(&linker, [obj]) }
@@ -164,12 +186,18 @@ fn no_mapping_is_ever_writable_and_executable() {
             if place == Placement::Far {
                 assert!(unit.stats().trampolines > 0, "{phase}: {}", unit.stats());
             }
+            if obj == &lazy {
+                assert_eq!(unit.stats().lazy_stubs, 1, "{phase}");
+                linker.define("wx_lazy_target", wx_lazy_target as *const ());
+            }
             if !no_exec {
-                // SAFETY: `int work(int)` in both C sources.
+                // SAFETY: `int work(int)` in every C source.
                 let work: Symbol<extern "C" fn(i32) -> i32> =
                     unsafe { unit.get("work") }.expect("work");
                 let expected = if obj == &ifunc {
                     8
+                } else if obj == &lazy {
+                    7
                 } else {
                     "read-only data 3".len() as i32 + 2
                 };

@@ -1,7 +1,485 @@
-//! The architecture seam. Only x86-64 exists today; everything that knows an
-//! opcode or a relocation number lives behind this module, so that AArch64
-//! (or COFF's x64 relocations) can be added as a sibling.
+//! The architecture seam: everything that knows an opcode or a relocation
+//! number lives behind the [`Arch`] trait, which [`Native`] implements for
+//! the processor objdl runs on. Only x86-64 exists today ([`X86_64`]);
+//! AArch64 (or COFF's x64 relocations) would be a sibling.
+//!
+//! The stages call through [`Native`], statically: every call is
+//! monomorphic and inlined, so the hot loops stay table lookups. The free
+//! functions and constants below are thin wrappers over `Native`'s, so
+//! that call sites read as `arch::formula(kind)`. No stage names a
+//! relocation number or an instruction; they speak this module's
+//! vocabulary: [`Formula`], [`Quick`], [`ExternalFact`], [`SiteKind`],
+//! [`Field`], [`HandleArg`].
+//!
+//! # How to add an architecture
+//!
+//! A zero-sized type in its own folder (as `x86_64/`), implementing
+//! [`Arch`], and `Native` set to it under its `target_arch`. It provides:
+//!
+//! - **Relocation kinds**: a dense index from 0 ([`Arch::KINDS`],
+//!   [`Arch::kind_index`], [`Arch::kind_of_index`], [`Arch::count_index`]),
+//!   which every table and count uses, whatever the raw numbers (AArch64's
+//!   start at 257); each kind's [`Formula`] and [`Field`] (bit fields
+//!   included: [`BitField`](field::BitField)), as `const` tables ([`Arch::formula`],
+//!   [`Arch::quick_class`], [`Arch::placement_free`], [`Arch::field_width`]);
+//!   names for messages ([`Arch::reloc_name`]); and the dynamic type `ld.so`
+//!   uses for a static TLS offset ([`Arch::TP_OFFSET_WORD`]).
+//! - **Instructions around a field**: what owns a PC-relative field
+//!   ([`Arch::site_kind`], [`Arch::reads_only`], [`Arch::call_only`]), where
+//!   the processor's PC is relative to it ([`Arch::PC_BIAS`]), GOT-load
+//!   relaxations ([`Arch::Relax`], [`Arch::relaxation`],
+//!   [`Arch::relaxed_value`], [`Arch::apply_relax`]) and the one rewrite of
+//!   an address computation into a load ([`Arch::address_to_load`]).
+//! - **Code objdl writes**: GOT slots, trampolines, IFUNC stubs and the
+//!   unit's `atexit`-style functions (sizes and writers), the lazy area's
+//!   header, entries and common resolver, and the TLS descriptor resolvers
+//!   ([`Arch::tlsdesc_resolver`] and its siblings).
+//! - **Cache maintenance**: [`Arch::flush_icache`], called before code
+//!   objdl wrote first runs (a no-op where the instruction cache is
+//!   coherent, as on x86-64).
+//!
+//! A new object format (COFF, Mach-O) must give each relocation as
+//! (offset, symbol, kind, addend): for formats with implicit addends
+//! (ELF `REL`, COFF), the parser reads the addend from the field's bytes
+//! in the section, so that the formulas always see an explicit one.
 
+mod field;
+mod formula;
+#[cfg(target_arch = "x86_64")]
 mod x86_64;
 
-pub(crate) use x86_64::*;
+use std::borrow::Cow;
+use std::fmt::Debug;
+
+use object::elf::RelocationType;
+
+pub(crate) use field::Field;
+pub(crate) use formula::{ExternalFact, Formula, Quick};
+#[cfg(target_arch = "x86_64")]
+pub(crate) use x86_64::X86_64;
+
+#[cfg(not(target_arch = "x86_64"))]
+compile_error!("objdl runs on x86-64 only: another processor needs an `Arch` (see `arch/mod.rs`)");
+
+/// The architecture objdl runs on, and links for.
+#[cfg(target_arch = "x86_64")]
+pub(crate) type Native = X86_64;
+
+/// What an architecture provides: its relocation types, the instructions
+/// around their fields, the code objdl writes, and the cache maintenance
+/// that code needs. Implemented by a zero-sized type; the stages reach it
+/// through [`Native`].
+pub(crate) trait Arch {
+    // Relocations.
+
+    /// How many relocation kinds the architecture numbers densely, from 0:
+    /// the size of every table and count by kind. Relocation numbers need
+    /// not be small (AArch64's start at 257); dense indices are.
+    const KINDS: usize;
+
+    /// The dense index of `r_type`, below [`Arch::KINDS`], or `None` for a
+    /// type the architecture does not number (a table lookup at most).
+    fn kind_index(r_type: RelocationType) -> Option<usize>;
+
+    /// The relocation type whose dense index is `index` (the inverse of
+    /// [`Arch::kind_index`]).
+    fn kind_of_index(index: usize) -> RelocationType;
+
+    /// An index below [`Arch::KINDS`] under which to count `r_type`, with
+    /// no branch: [`Arch::kind_index`] for every type objdl implements;
+    /// any index for the others, which are refused before a count is
+    /// reported.
+    fn count_index(r_type: RelocationType) -> usize;
+
+    /// The formula for relocation type `r_type`, or `None` if objdl does
+    /// not implement it. Asked for every relocation: a table lookup.
+    fn formula(r_type: RelocationType) -> Option<Formula>;
+
+    /// The [`Quick`] class of `r_type` (a table lookup).
+    fn quick_class(r_type: RelocationType) -> Quick;
+
+    /// Whether the values of `r_type` never constrain where a unit goes: a
+    /// unit with no others may simply be relocated where the kernel first
+    /// maps it. The others are short absolutes and short PC-relative
+    /// fields, which constrain the base, and the thread-local forms.
+    fn placement_free(r_type: RelocationType) -> bool;
+
+    /// The size in bytes of the field `r_type` patches, for bounds checks
+    /// at parse time; 0 for a type that patches nothing or is unknown.
+    fn field_width(r_type: RelocationType) -> u64;
+
+    /// The name of `r_type`, for messages (`R_X86_64_PC32`), or `type 99`
+    /// for a number no one defined.
+    fn reloc_name(r_type: RelocationType) -> Cow<'static, str>;
+
+    /// The dynamic relocation type with which `ld.so` writes a symbol's
+    /// offset from the thread pointer into a 64-bit word, putting its
+    /// module in static TLS (x86-64: `R_X86_64_TPOFF64`).
+    const TP_OFFSET_WORD: RelocationType;
+
+    // The instruction around a field.
+
+    /// What kind of instruction owns the 32-bit PC-relative field at `off`
+    /// in `bytes` (a section's contents).
+    fn site_kind(bytes: &[u8], off: usize) -> SiteKind;
+
+    /// Whether the instruction owning the PC-relative field at `off` only
+    /// reads memory: only such sites may be served from a read-only copy
+    /// of a host variable.
+    fn reads_only(bytes: &[u8], off: usize) -> bool;
+
+    /// Whether the relocation of type `r_type` and `addend` at the field
+    /// `off` of `bytes` only calls or jumps to its symbol, and so may go
+    /// through a lazy stub; `None` for a field out of bounds.
+    fn call_only(r_type: RelocationType, addend: i64, bytes: &[u8], off: u64) -> Option<bool>;
+
+    /// A rewrite that lets a GOT load reach its target directly.
+    type Relax: Copy + Eq + Debug;
+
+    /// The relaxation that applies to the relaxable GOT load at `off` with
+    /// `addend`, if any.
+    fn relaxation(bytes: &[u8], off: usize, addend: i64) -> Option<Self::Relax>;
+
+    /// The value of a relaxed field, given S + A − P.
+    fn relaxed_value(relax: Self::Relax, s_plus_a_minus_p: i128) -> i128;
+
+    /// Rewrites the instruction for `relax`; returns the new field offset
+    /// relative to `off`, and the value to add to S + A − P for it.
+    fn apply_relax(bytes: &mut [u8], off: usize, relax: Self::Relax) -> (isize, i128);
+
+    /// Rewrites the instruction at a [`SiteKind::Address`] field, which computes
+    /// an address, into one that loads it from memory at the same operand
+    /// (a GOT slot holding the address), in the same length.
+    fn address_to_load(bytes: &mut [u8], off: usize);
+
+    /// How far past a redirectable 32-bit PC-relative field the address
+    /// lies that the processor adds the field to: x86-64's field ends its
+    /// instruction, so 4 (AArch64's is relative to its own instruction).
+    /// A branch whose field holds S + A − P lands on S + A + this.
+    const PC_BIAS: i64;
+
+    // The code and data objdl writes.
+
+    /// The size of one GOT slot.
+    const GOT_SLOT_SIZE: usize;
+
+    /// The size of a trampoline (see [`Arch::write_trampoline`]).
+    const TRAMPOLINE_SIZE: usize;
+
+    /// Writes a trampoline to `target` into `buf`: a jump that reaches
+    /// anywhere and clobbers nothing.
+    fn write_trampoline(buf: &mut [u8], target: u64);
+
+    /// The size of an IFUNC stub (see [`Arch::write_ifunc_stub`]).
+    const IFUNC_STUB_SIZE: usize;
+
+    /// Writes, at address `here`, a jump through the GOT slot at `slot`
+    /// (which holds the IFUNC resolver's answer).
+    fn write_ifunc_stub(buf: &mut [u8], here: u64, slot: u64);
+
+    /// The size of a unit's `atexit`-style function (see
+    /// [`Arch::write_handle_stub`]).
+    const ATEXIT_STUB_SIZE: usize;
+
+    /// Writes, at `here`, a function that adds the unit's `__dso_handle`
+    /// (at `dso_handle`) as argument `arg` and tail-calls the function the
+    /// slot at `slot` holds, as libc_nonshared.a's do for a linked module.
+    fn write_handle_stub(buf: &mut [u8], here: u64, dso_handle: u64, slot: u64, arg: HandleArg);
+
+    // Lazy binding.
+
+    /// The size of a lazy area's header.
+    const LAZY_HEADER_SIZE: usize;
+
+    /// The size of one lazy entry.
+    const LAZY_ENTRY_SIZE: usize;
+
+    /// The size of one lazy slot.
+    const LAZY_SLOT_SIZE: usize;
+
+    /// Writes the lazy area's header at `here`: it passes `ctx` to the
+    /// common resolver `resolver`.
+    fn write_lazy_header(buf: &mut [u8], here: u64, ctx: u64, resolver: u64);
+
+    /// Writes lazy entry `index` at `here`: a jump through `slot`, and
+    /// what the slot first points to, which passes `index` to the header
+    /// at `header`. Returns that first address.
+    fn write_lazy_entry(buf: &mut [u8], here: u64, slot: u64, header: u64, index: u32) -> u64;
+
+    /// The address of the common lazy resolver, which saves every
+    /// register, calls `bind(context, index)` and jumps to its answer.
+    fn lazy_resolver(bind: extern "C" fn(*const (), u64) -> u64) -> u64;
+
+    // TLS descriptors.
+
+    /// Whether the processor and the kernel let the descriptor resolver
+    /// save what it must.
+    fn tlsdesc_supported() -> bool;
+
+    /// The resolver of a descriptor whose argument is a `tls_index`; its
+    /// slow path calls `slow_path` (`__tls_get_addr`'s signature). `None`
+    /// when not [`Arch::tlsdesc_supported`].
+    fn tlsdesc_resolver(slow_path: u64) -> Option<u64>;
+
+    /// The resolver of a descriptor whose argument is the variable's
+    /// offset from the thread pointer (a variable in static TLS).
+    fn tlsdesc_static_resolver() -> u64;
+
+    /// The calling thread's descriptor cache pointer, which the resolver
+    /// reads: null, or [`TLSDESC_CACHE_ENTRIES`] entries.
+    fn tlsdesc_cache() -> *mut *mut TlsDescEntry;
+
+    // Caches.
+
+    /// Makes the instructions just written at `addr`, `len` bytes, visible
+    /// to instruction fetch, before they first run: called once wherever
+    /// objdl makes code it wrote executable.
+    fn flush_icache(addr: u64, len: u64);
+}
+
+/// What kind of instruction owns a 32-bit PC-relative field, judged from the
+/// bytes before it (see [`Arch::site_kind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SiteKind {
+    /// A call or jump (x86-64: `call rel32`, `jmp rel32`, `jcc rel32`):
+    /// may go through a trampoline.
+    Branch,
+    /// Computes the address (x86-64: `lea disp(%rip), %reg`): may instead
+    /// load it from a GOT slot (see [`Arch::address_to_load`]).
+    Address,
+    /// Anything else: a load, a store, or data. Cannot be redirected.
+    Other,
+}
+
+/// Which argument of the libc function receives the unit's `__dso_handle`
+/// (see [`Arch::write_handle_stub`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HandleArg {
+    /// `at_quick_exit(f)` → `__cxa_at_quick_exit(f, handle)`.
+    Second,
+    /// `atexit(f)` → `__cxa_atexit(f, NULL, handle)` (zeroes the second
+    /// argument when `zero_second`).
+    Third { zero_second: bool },
+    /// `pthread_atfork(a, b, c)` → `__register_atfork(a, b, c, handle)`.
+    Fourth,
+}
+
+/// How many entries a thread's TLS descriptor cache has (a power of two).
+pub(crate) const TLSDESC_CACHE_ENTRIES: usize = 64;
+
+/// An entry of a thread's TLS descriptor cache: objdl TLS module `module`
+/// has its block for this thread at `base`. Slot `module % ENTRIES`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TlsDescEntry {
+    pub module: u64,
+    pub base: u64,
+}
+
+/// S + A − P as a signed 32-bit field, or `None` if it does not fit. S is
+/// taken as two's complement, as [`Formula::Pc`] is everywhere.
+#[inline(always)]
+pub(crate) fn pc32(s: u64, p: u64, addend: i64) -> Option<i32> {
+    (s as i64)
+        .checked_sub(p as i64)
+        .and_then(|v| v.checked_add(addend))
+        .and_then(|v| i32::try_from(v).ok())
+}
+
+// Thin wrappers over `Native`'s items, for readable call sites.
+
+/// [`Native`]'s rewrite of a GOT load (see [`Arch::Relax`]).
+pub(crate) type Relax = <Native as Arch>::Relax;
+
+/// See [`Arch::KINDS`].
+pub(crate) const KINDS: usize = <Native as Arch>::KINDS;
+
+/// See [`Arch::kind_of_index`].
+#[inline(always)]
+pub(crate) fn kind_of_index(index: usize) -> RelocationType {
+    Native::kind_of_index(index)
+}
+
+/// See [`Arch::count_index`].
+#[inline(always)]
+pub(crate) fn count_index(r_type: RelocationType) -> usize {
+    Native::count_index(r_type)
+}
+
+/// See [`Arch::formula`].
+#[inline(always)]
+pub(crate) fn formula(r_type: RelocationType) -> Option<Formula> {
+    Native::formula(r_type)
+}
+
+/// See [`Arch::quick_class`].
+#[inline(always)]
+pub(crate) fn quick_class(r_type: RelocationType) -> Quick {
+    Native::quick_class(r_type)
+}
+
+/// See [`Arch::placement_free`].
+#[inline(always)]
+pub(crate) fn placement_free(r_type: RelocationType) -> bool {
+    Native::placement_free(r_type)
+}
+
+/// See [`Arch::field_width`].
+#[inline(always)]
+pub(crate) fn field_width(r_type: RelocationType) -> u64 {
+    Native::field_width(r_type)
+}
+
+/// See [`Arch::reloc_name`].
+pub(crate) fn reloc_name(r_type: RelocationType) -> Cow<'static, str> {
+    Native::reloc_name(r_type)
+}
+
+/// See [`Arch::PC_BIAS`].
+pub(crate) const PC_BIAS: i64 = <Native as Arch>::PC_BIAS;
+
+/// See [`Arch::TP_OFFSET_WORD`].
+pub(crate) const TP_OFFSET_WORD: RelocationType = <Native as Arch>::TP_OFFSET_WORD;
+
+/// What relocation type `r_type` needs to know of an external symbol
+/// besides its address (see [`Formula::external_fact`]).
+#[inline]
+pub(crate) fn external_fact(r_type: RelocationType) -> Option<ExternalFact> {
+    match formula(r_type) {
+        Some(f) => f.external_fact(),
+        None => None,
+    }
+}
+
+/// See [`Arch::site_kind`].
+#[inline(always)]
+pub(crate) fn site_kind(bytes: &[u8], off: usize) -> SiteKind {
+    Native::site_kind(bytes, off)
+}
+
+/// See [`Arch::reads_only`].
+pub(crate) fn reads_only(bytes: &[u8], off: usize) -> bool {
+    Native::reads_only(bytes, off)
+}
+
+/// See [`Arch::call_only`].
+pub(crate) fn call_only(
+    r_type: RelocationType,
+    addend: i64,
+    bytes: &[u8],
+    off: u64,
+) -> Option<bool> {
+    Native::call_only(r_type, addend, bytes, off)
+}
+
+/// See [`Arch::relaxation`].
+#[inline(always)]
+pub(crate) fn relaxation(bytes: &[u8], off: usize, addend: i64) -> Option<Relax> {
+    Native::relaxation(bytes, off, addend)
+}
+
+/// See [`Arch::relaxed_value`].
+#[inline(always)]
+pub(crate) fn relaxed_value(relax: Relax, s_plus_a_minus_p: i128) -> i128 {
+    Native::relaxed_value(relax, s_plus_a_minus_p)
+}
+
+/// See [`Arch::apply_relax`].
+#[inline(always)]
+pub(crate) fn apply_relax(bytes: &mut [u8], off: usize, relax: Relax) -> (isize, i128) {
+    Native::apply_relax(bytes, off, relax)
+}
+
+/// See [`Arch::address_to_load`].
+pub(crate) fn address_to_load(bytes: &mut [u8], off: usize) {
+    Native::address_to_load(bytes, off)
+}
+
+/// See [`Arch::GOT_SLOT_SIZE`].
+pub(crate) const GOT_SLOT_SIZE: usize = <Native as Arch>::GOT_SLOT_SIZE;
+
+/// See [`Arch::TRAMPOLINE_SIZE`].
+pub(crate) const TRAMPOLINE_SIZE: usize = <Native as Arch>::TRAMPOLINE_SIZE;
+
+/// See [`Arch::write_trampoline`].
+pub(crate) fn write_trampoline(buf: &mut [u8], target: u64) {
+    Native::write_trampoline(buf, target)
+}
+
+/// See [`Arch::IFUNC_STUB_SIZE`].
+pub(crate) const IFUNC_STUB_SIZE: usize = <Native as Arch>::IFUNC_STUB_SIZE;
+
+/// See [`Arch::write_ifunc_stub`].
+pub(crate) fn write_ifunc_stub(buf: &mut [u8], here: u64, slot: u64) {
+    Native::write_ifunc_stub(buf, here, slot)
+}
+
+/// See [`Arch::ATEXIT_STUB_SIZE`].
+pub(crate) const ATEXIT_STUB_SIZE: usize = <Native as Arch>::ATEXIT_STUB_SIZE;
+
+/// See [`Arch::write_handle_stub`].
+pub(crate) fn write_handle_stub(
+    buf: &mut [u8],
+    here: u64,
+    dso_handle: u64,
+    slot: u64,
+    arg: HandleArg,
+) {
+    Native::write_handle_stub(buf, here, dso_handle, slot, arg)
+}
+
+/// See [`Arch::LAZY_HEADER_SIZE`].
+pub(crate) const LAZY_HEADER_SIZE: usize = <Native as Arch>::LAZY_HEADER_SIZE;
+
+/// See [`Arch::LAZY_ENTRY_SIZE`].
+pub(crate) const LAZY_ENTRY_SIZE: usize = <Native as Arch>::LAZY_ENTRY_SIZE;
+
+/// See [`Arch::LAZY_SLOT_SIZE`].
+pub(crate) const LAZY_SLOT_SIZE: usize = <Native as Arch>::LAZY_SLOT_SIZE;
+
+/// See [`Arch::write_lazy_header`].
+pub(crate) fn write_lazy_header(buf: &mut [u8], here: u64, ctx: u64, resolver: u64) {
+    Native::write_lazy_header(buf, here, ctx, resolver)
+}
+
+/// See [`Arch::write_lazy_entry`].
+pub(crate) fn write_lazy_entry(
+    buf: &mut [u8],
+    here: u64,
+    slot: u64,
+    header: u64,
+    index: u32,
+) -> u64 {
+    Native::write_lazy_entry(buf, here, slot, header, index)
+}
+
+/// See [`Arch::lazy_resolver`].
+pub(crate) fn lazy_resolver(bind: extern "C" fn(*const (), u64) -> u64) -> u64 {
+    Native::lazy_resolver(bind)
+}
+
+/// See [`Arch::tlsdesc_supported`].
+pub(crate) fn tlsdesc_supported() -> bool {
+    Native::tlsdesc_supported()
+}
+
+/// See [`Arch::tlsdesc_resolver`].
+pub(crate) fn tlsdesc_resolver(slow_path: u64) -> Option<u64> {
+    Native::tlsdesc_resolver(slow_path)
+}
+
+/// See [`Arch::tlsdesc_static_resolver`].
+pub(crate) fn tlsdesc_static_resolver() -> u64 {
+    Native::tlsdesc_static_resolver()
+}
+
+/// See [`Arch::flush_icache`].
+#[inline(always)]
+pub(crate) fn flush_icache(addr: u64, len: u64) {
+    Native::flush_icache(addr, len)
+}
+
+/// See [`Arch::tlsdesc_cache`].
+pub(crate) fn tlsdesc_cache() -> *mut *mut TlsDescEntry {
+    Native::tlsdesc_cache()
+}

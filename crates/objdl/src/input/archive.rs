@@ -10,7 +10,7 @@
 use crate::hash::{KeyedMap, KeyedSet};
 use object::read::archive::{ArchiveFile, ArchiveOffset};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Malformed, Part, Result, Unsupported};
 use crate::input::parse::{self, ObjectFile, SymbolDef};
 
 /// Does `bytes` look like a static archive?
@@ -39,26 +39,23 @@ struct Archive<'d> {
 }
 
 fn open<'d>(name: &'d str, bytes: &'d [u8]) -> Result<Archive<'d>> {
-    let malformed = |what: String| Error::Malformed {
-        file: name.to_string(),
-        what,
-    };
-    let file = ArchiveFile::parse(bytes).map_err(|e| malformed(format!("archive: {e}")))?;
+    let malformed = |part| move |e| bad_read(name, part, e);
+    let file = ArchiveFile::parse(bytes).map_err(malformed(Part::Archive))?;
     if file.is_thin() {
         return Err(Error::Unsupported {
             file: name.to_string(),
-            what: "thin archives".into(),
+            what: Unsupported::ThinArchive,
         });
     }
     let mut index: KeyedMap<&'d [u8], u64> = KeyedMap::default();
     let mut direct = Vec::new();
     match file
         .symbols()
-        .map_err(|e| malformed(format!("archive symbol index: {e}")))?
+        .map_err(malformed(Part::ArchiveSymbolIndex))?
     {
         Some(symbols) => {
             for sym in symbols {
-                let sym = sym.map_err(|e| malformed(format!("archive symbol index: {e}")))?;
+                let sym = sym.map_err(malformed(Part::ArchiveSymbolIndex))?;
                 let ArchiveOffset(off) = sym.offset();
                 index.entry(sym.name()).or_insert(off);
                 // A default version `name@@VER` defines `name`.
@@ -71,10 +68,8 @@ fn open<'d>(name: &'d str, bytes: &'d [u8]) -> Result<Archive<'d>> {
             // No index: read each member's definitions once, and keep the
             // members found that way by their position.
             for member in file.members() {
-                let member = member.map_err(|e| malformed(format!("archive member: {e}")))?;
-                let data = member
-                    .data(bytes)
-                    .map_err(|e| malformed(format!("archive member: {e}")))?;
+                let member = member.map_err(malformed(Part::ArchiveMember))?;
+                let data = member.data(bytes).map_err(malformed(Part::ArchiveMember))?;
                 if !parse::is_elf(data) {
                     continue;
                 }
@@ -105,6 +100,18 @@ fn open<'d>(name: &'d str, bytes: &'d [u8]) -> Result<Archive<'d>> {
         implicit: false,
         seen: 0,
     })
+}
+
+/// A part of archive `name` could not be read: the `object` crate says why.
+#[cold]
+fn bad_read(name: &str, part: Part, e: object::read::Error) -> Error {
+    Error::Malformed {
+        file: name.to_string(),
+        what: Malformed::Read {
+            part,
+            reason: e.to_string(),
+        },
+    }
 }
 
 /// `name` of a default version `name@@VER`.
@@ -139,17 +146,9 @@ impl<'d> Archive<'d> {
             let (mname, data) = &self.direct[(off & !UNINDEXED) as usize];
             return parse::parse(mname, data);
         }
-        let malformed = |what: String| Error::Malformed {
-            file: self.name.to_string(),
-            what,
-        };
-        let member = self
-            .file
-            .member(ArchiveOffset(off))
-            .map_err(|e| malformed(format!("member at {off:#x}: {e}")))?;
-        let data = member
-            .data(self.bytes)
-            .map_err(|e| malformed(format!("member at {off:#x}: {e}")))?;
+        let malformed = |e| bad_read(self.name, Part::ArchiveMemberAt(off), e);
+        let member = self.file.member(ArchiveOffset(off)).map_err(malformed)?;
+        let data = member.data(self.bytes).map_err(malformed)?;
         let mname = member_name(self.name, member.name());
         parse::parse(&mname, data)
     }

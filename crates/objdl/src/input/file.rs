@@ -24,7 +24,7 @@ pub(crate) struct FileMap {
 /// opened is checked again with `fstat` (it may have been replaced).
 pub(crate) fn open_input(path: &std::path::Path) -> io::Result<(std::fs::File, u64)> {
     use std::os::unix::fs::OpenOptionsExt;
-    regular(&std::fs::metadata(path)?)?;
+    regular_file(path)?;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
@@ -42,6 +42,19 @@ pub(crate) fn open_input(path: &std::path::Path) -> io::Result<(std::fs::File, u
         ));
     }
     Ok((file, meta.len()))
+}
+
+/// `Ok` if `path` is a regular file (after symbolic links), else an error
+/// saying what it is instead (`not a regular file (a FIFO)` and the like),
+/// as objdl refuses its inputs. Only `stat`s the path: nothing is opened,
+/// so a FIFO is never waited on and a device never touched.
+///
+/// ```
+/// assert!(objdl::regular_file(std::path::Path::new("/dev/null")).is_err());
+/// assert!(objdl::regular_file(std::path::Path::new("/dev")).is_err());
+/// ```
+pub fn regular_file(path: &std::path::Path) -> io::Result<()> {
+    regular(&std::fs::metadata(path)?)
 }
 
 /// `Ok` for a regular file; otherwise an error saying what it is.

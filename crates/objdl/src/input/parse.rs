@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use object::{LittleEndian as LE, SectionIndex};
 
 use crate::arch;
-use crate::error::{Error, Result};
+use crate::error::{Error, Malformed, Part, Result, Unsupported};
 
 /// What a section becomes in the loaded unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +82,7 @@ pub(crate) enum SymbolDef {
 
 /// One symbol of an input object.
 #[derive(Debug, Clone)]
-pub(crate) struct Symbol<'d> {
+pub(crate) struct ObjectSymbol<'d> {
     /// The name of a global or weak symbol (checked at parse); empty for a
     /// local one, whose name only messages and tools read, through
     /// [`ObjectFile::symbol_name`].
@@ -98,7 +98,7 @@ pub(crate) struct Symbol<'d> {
     pub versioned: bool,
 }
 
-impl Symbol<'_> {
+impl ObjectSymbol<'_> {
     pub fn is_local(&self) -> bool {
         self.bind == elf::STB_LOCAL
     }
@@ -148,7 +148,7 @@ pub(crate) struct ObjectFile<'d> {
     /// The whole file, for the debugger's copy.
     pub data: &'d [u8],
     pub sections: Vec<Section<'d>>,
-    pub symbols: Vec<Symbol<'d>>,
+    pub symbols: Vec<ObjectSymbol<'d>>,
     /// The symbols' string table.
     pub strtab: &'d [u8],
     /// The indices of the global and IFUNC symbols, in order: the only ones
@@ -188,8 +188,8 @@ pub(crate) struct Backing {
 
 impl ObjectFile<'_> {
     /// Checks every relocation: its symbol index, and that its field lies in
-    /// its section. Returns the types that occur, as a bit set (bit `t` for
-    /// type `t`, 63 for any above). One branch-light scan; a bad entry sends
+    /// its section. Returns the kinds that occur, as a bit set (see
+    /// `scan_relocs`). One branch-light scan; a bad entry sends
     /// it to a slower one for the first, to report it.
     pub fn check_relocations(&self) -> Result<u64> {
         let nsyms = self.symbols.len() as u64;
@@ -208,24 +208,24 @@ impl ObjectFile<'_> {
 
     /// Checks one relocation of section `sec` (see [`Self::check_relocations`]).
     pub fn check_relocation(&self, sec: &Section<'_>, r: &Reloc) -> Result<()> {
-        let malformed = |what: String| Error::Malformed {
-            file: self.name.clone(),
-            what,
-        };
+        let b = Blame(&self.name);
         let (offset, sym) = (r.offset(), r.sym());
         if sym as usize >= self.symbols.len() {
-            return Err(malformed(format!(
-                "section {}: relocation at offset {offset:#x} refers to symbol index {sym}, but there are {} symbols",
-                sec.name,
-                self.symbols.len()
-            )));
+            return Err(b.malformed(Malformed::RelocationSymbol {
+                section: sec.name.to_string(),
+                offset,
+                symbol: sym,
+                count: self.symbols.len(),
+            }));
         }
         let width = arch::field_width(r.kind());
         if offset.checked_add(width).is_none_or(|end| end > sec.size) {
-            return Err(malformed(format!(
-                "section {}: relocation at offset {offset:#x} ({width} bytes) lies outside the section ({:#x} bytes)",
-                sec.name, sec.size
-            )));
+            return Err(b.malformed(Malformed::RelocationOutside {
+                section: sec.name.to_string(),
+                offset,
+                width,
+                size: sec.size,
+            }));
         }
         Ok(())
     }
@@ -402,236 +402,29 @@ pub(crate) fn is_elf(bytes: &[u8]) -> bool {
 
 /// Parses and validates `data` as an ELF64 little-endian x86-64 `ET_REL` file.
 pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
-    let malformed = |what: String| Error::Malformed {
-        file: name.to_string(),
-        what,
-    };
-    let unsupported = |what: String| Error::Unsupported {
-        file: name.to_string(),
-        what,
-    };
-
-    if data.len() < 16 {
-        return Err(malformed(format!(
-            "{} bytes is too short for an ELF header",
-            data.len()
-        )));
-    }
-    if &data[..4] != b"\x7fELF" {
-        if is_llvm_bitcode(data) {
-            return Err(Error::LtoInput {
-                file: name.to_string(),
-                kind: LtoObject::LlvmBitcode,
-            });
-        }
-        return Err(malformed("not an ELF file (bad magic)".into()));
-    }
-    if data[4] != elf::ELFCLASS64.0 {
-        return Err(unsupported(format!(
-            "ELF class {} (only ELF64 is supported)",
-            data[4]
-        )));
-    }
-    if data[5] != elf::ELFDATA2LSB.0 {
-        return Err(unsupported(
-            "big-endian ELF (only little-endian is supported)".into(),
-        ));
-    }
-    let header =
-        elf::FileHeader64::<LE>::parse(data).map_err(|e| malformed(format!("ELF header: {e}")))?;
+    let b = Blame(name);
+    let header = header(&b, data)?;
     let e = LE;
-    if header.e_machine(e) != elf::EM_X86_64 {
-        return Err(unsupported(format!(
-            "machine {} (only x86-64, EM_X86_64 = 62, is supported)",
-            header.e_machine(e).0
-        )));
-    }
-    if header.e_type(e) != elf::ET_REL {
-        return Err(unsupported(not_relocatable(header, data)));
-    }
     let table = header
         .sections(e, data)
-        .map_err(|err| malformed(format!("section headers: {err}")))?;
+        .map_err(|err| b.read(Part::SectionHeaders, err))?;
     let count = table.len();
     if count > crate::limits::MAX_SECTIONS {
-        return Err(unsupported(format!(
-            "{count} sections (the limit is {})",
-            crate::limits::MAX_SECTIONS
-        )));
+        return Err(b.unsupported(Unsupported::Sections {
+            count,
+            limit: crate::limits::MAX_SECTIONS,
+        }));
     }
-
-    // Sections.
-    let mut sections = Vec::with_capacity(count);
-    let mut groups = Vec::new();
-    let mut stack = StackNote::Missing;
-    // The section names' string table, read as the symbols' is (object's
-    // own lookup would make the `memchr` crate probe the CPU with `cpuid`,
-    // which costs tens of microseconds in a virtual machine).
-    let shstrtab = match header.shstrndx(e, data) {
-        Ok(0) => &[][..],
-        Ok(index) => table
-            .section(SectionIndex(index as usize))
-            .ok()
-            .and_then(|sh| sh.data(e, data).ok())
-            .ok_or_else(|| malformed("section names: string table lies outside the file".into()))?,
-        Err(err) => return Err(malformed(format!("section names: {err}"))),
-    };
-    for (i, sh) in table.iter().enumerate() {
-        let sname = match name_at(shstrtab, sh.sh_name(e)) {
-            Ok(name) => name,
-            Err(BadName::Range) => {
-                return Err(malformed(format!(
-                    "section {i}: name: offset {:#x} is not a string in the section names ({:#x} bytes)",
-                    sh.sh_name(e),
-                    shstrtab.len()
-                )))
-            }
-            Err(BadName::Utf8) => {
-                return Err(malformed(format!("section {i}: name is not UTF-8")))
-            }
-            Err(BadName::Control) => {
-                return Err(malformed(format!(
-                    "section {i}: name {:?} contains a control character",
-                    lossy_str(shstrtab, sh.sh_name(e))
-                )))
-            }
-        };
-        let flags = sh.sh_flags(e);
-        let sh_type = sh.sh_type(e);
-        let size = sh.sh_size(e);
-        let align = sh.sh_addralign(e).max(1);
-        let alloc = flags.contains(elf::SHF_ALLOC);
-        let at = |what: &str| format!("section {sname} (index {i}): {what}");
-        if alloc && !align.is_power_of_two() {
-            return Err(malformed(at(&format!(
-                "alignment {align} is not a power of two"
-            ))));
-        }
-        if alloc && align > MAX_ALIGN {
-            return Err(unsupported(at(&format!(
-                "alignment {align:#x} is larger than {MAX_ALIGN:#x}"
-            ))));
-        }
-        if sname == ".note.GNU-stack" {
-            stack = if flags.contains(elf::SHF_EXECINSTR) {
-                StackNote::Executable
-            } else {
-                StackNote::NotExecutable
-            };
-        }
-        let kind = if !alloc {
-            SectionKind::Skip
-        } else if flags.contains(elf::SHF_TLS) {
-            SectionKind::Tls {
-                zero: sh_type == elf::SHT_NOBITS,
-            }
-        } else {
-            match sh_type {
-                elf::SHT_NOTE | elf::SHT_NULL => SectionKind::Skip,
-                elf::SHT_NOBITS => SectionKind::Bss,
-                elf::SHT_INIT_ARRAY => SectionKind::Table(TableKind::InitArray),
-                elf::SHT_FINI_ARRAY => SectionKind::Table(TableKind::FiniArray),
-                elf::SHT_PREINIT_ARRAY => SectionKind::Table(TableKind::PreinitArray),
-                elf::SHT_X86_64_UNWIND => SectionKind::EhFrame,
-                elf::SHT_PROGBITS if sname == ".eh_frame" => SectionKind::EhFrame,
-                elf::SHT_PROGBITS if sname == ".ctors" || sname.starts_with(".ctors.") => {
-                    SectionKind::Table(TableKind::Ctors)
-                }
-                elf::SHT_PROGBITS if sname == ".dtors" || sname.starts_with(".dtors.") => {
-                    SectionKind::Table(TableKind::Dtors)
-                }
-                elf::SHT_PROGBITS if flags.contains(elf::SHF_EXECINSTR) => SectionKind::Text,
-                elf::SHT_PROGBITS if flags.contains(elf::SHF_WRITE) => SectionKind::Data,
-                elf::SHT_PROGBITS => SectionKind::ReadOnly,
-                other => {
-                    return Err(unsupported(at(&format!(
-                        "allocated section of type {:#x}",
-                        other.0
-                    ))))
-                }
-            }
-        };
-        let data_range = if kind == SectionKind::Skip
-            || kind == SectionKind::Bss
-            || kind == (SectionKind::Tls { zero: true })
-        {
-            &[][..]
-        } else {
-            sh.data(e, data).map_err(|_| {
-                malformed(at(&format!(
-                    "contents at offset {:#x} size {:#x} lie outside the file ({:#x} bytes)",
-                    sh.sh_offset(e),
-                    size,
-                    data.len()
-                )))
-            })?
-        };
-        let has_contents = !matches!(
-            kind,
-            SectionKind::Skip | SectionKind::Bss | SectionKind::Tls { zero: true }
-        );
-        if has_contents && data_range.len() as u64 != size {
-            return Err(malformed(at("size does not match its contents")));
-        }
-        if size > crate::limits::MAX_UNIT_SIZE {
-            return Err(unsupported(at(&format!(
-                "size {size:#x} is larger than the unit limit"
-            ))));
-        }
-        let priority = match kind {
-            SectionKind::Table(t) => {
-                table_priority(t, sname).ok_or_else(|| malformed(at("bad init priority suffix")))?
-            }
-            _ => 0,
-        };
-        if matches!(kind, SectionKind::Table(_)) && size % 8 != 0 {
-            return Err(malformed(at(
-                "constructor/destructor table size is not a multiple of 8",
-            )));
-        }
-        if sh_type == elf::SHT_GROUP {
-            let words: &[object::U32<LE>] = sh
-                .data_as_array(e, data)
-                .map_err(|_| malformed(at("group contents lie outside the file")))?;
-            if let Some((flag, members)) = words.split_first() {
-                if flag.get(e) & elf::GRP_COMDAT.0 != 0 {
-                    // sh_info names the signature symbol (in the symbol
-                    // table, which sh_link names: objdl reads the one table).
-                    groups.push((
-                        i,
-                        sh.sh_info(e),
-                        members.iter().map(|m| m.get(e)).collect::<Vec<_>>(),
-                    ));
-                }
-            }
-        }
-        if (sh_type == elf::SHT_REL || sh_type == elf::SHT_RELR) && alloc_target(&table, sh, e) {
-            return Err(unsupported(at(
-                "relocations of type SHT_REL or SHT_RELR (x86-64 objects use SHT_RELA or SHT_CREL)",
-            )));
-        }
-        sections.push(Section {
-            name: sname,
-            kind,
-            size,
-            align,
-            data: data_range,
-            relocs: Cow::Borrowed(&[]),
-            priority,
-            discarded: false,
-        });
-    }
-
+    let (mut sections, groups, stack) = read_sections(&b, &table, data, header)?;
     // Symbols.
     let symtab = table
         .symbols(e, data, elf::SHT_SYMTAB)
-        .map_err(|err| malformed(format!("symbol table: {err}")))?;
+        .map_err(|err| b.read(Part::SymbolTable, err))?;
     if symtab.len() > crate::limits::MAX_SYMBOLS {
-        return Err(unsupported(format!(
-            "{} symbols (the limit is {})",
-            symtab.len(),
-            crate::limits::MAX_SYMBOLS
-        )));
+        return Err(b.unsupported(Unsupported::Symbols {
+            count: symtab.len(),
+            limit: crate::limits::MAX_SYMBOLS,
+        }));
     }
     // The names' string table (object checked that it is a section).
     let strtab = if symtab.is_empty() {
@@ -641,7 +434,11 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
             .section(symtab.string_section())
             .ok()
             .and_then(|sh| sh.data(e, data).ok())
-            .ok_or_else(|| malformed("symbol names: string table lies outside the file".into()))?
+            .ok_or_else(|| {
+                b.malformed(Malformed::StringTableOutside {
+                    part: Part::SymbolNames,
+                })
+            })?
     };
     // SHN_XINDEX: the index is in SHT_SYMTAB_SHNDX.
     let xindex = |i: usize| {
@@ -666,101 +463,8 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
             kind: LtoObject::GccSlim,
         });
     }
-
-    // Relocations, only for sections that are loaded, read in place by
-    // every later pass. Each entry is checked by `check_relocations`, or by
-    // the relocation pass of a unit relocated without planning.
-    let mut reloc_total = 0usize;
-    let mut has_relocs = vec![false; sections.len()];
-    for (i, sh) in table.iter().enumerate() {
-        let crel = sh.sh_type(e) == elf::SHT_CREL;
-        if sh.sh_type(e) != elf::SHT_RELA && !crel {
-            continue;
-        }
-        let target = sh.sh_info(e) as usize;
-        let Some(tsec) = sections.get(target) else {
-            return Err(malformed(format!(
-                "relocation section {i}: target section {target} out of range"
-            )));
-        };
-        if tsec.kind == SectionKind::Skip {
-            continue;
-        }
-        let rela: Cow<'_, [Reloc]> = if crel {
-            let bytes = sh
-                .data(e, data)
-                .map_err(|_| malformed(format!("relocation section {i}: lies outside the file")))?;
-            // Decoded (24 bytes an entry): within what is left of the limit.
-            let left = crate::limits::MAX_RELOCS - reloc_total;
-            Cow::Owned(
-                decode_crel(bytes, left)
-                    .map_err(|what| malformed(format!("relocation section {i}: {what}")))?,
-            )
-        } else {
-            match sh
-                .rela(e, data)
-                .map_err(|err| malformed(format!("relocation section {i}: {err}")))?
-            {
-                Some((rela, _symtab)) => Cow::Borrowed(rela),
-                None => continue,
-            }
-        };
-        let tname = tsec.name;
-        // SHT_NOBITS: there is nothing to patch (and later stages read the
-        // instruction bytes around a field from the section's contents).
-        if matches!(
-            tsec.kind,
-            SectionKind::Bss | SectionKind::Tls { zero: true }
-        ) && !rela.is_empty()
-        {
-            return Err(malformed(format!(
-                "relocation section {i}: applies to section {tname}, which has no contents (SHT_NOBITS)"
-            )));
-        }
-        reloc_total += rela.len();
-        if reloc_total > crate::limits::MAX_RELOCS {
-            return Err(unsupported(format!(
-                "more than {} relocations",
-                crate::limits::MAX_RELOCS
-            )));
-        }
-        if has_relocs[target] {
-            return Err(malformed(format!(
-                "section {tname} has two relocation sections"
-            )));
-        }
-        has_relocs[target] = true;
-        sections[target].relocs = rela;
-    }
-
-    // COMDAT groups: the signature is a symbol named by sh_link/sh_info.
-    let mut comdats = Vec::with_capacity(groups.len());
-    for (i, info, members) in groups {
-        let sym = symbols.get(info as usize).ok_or_else(|| {
-            malformed(format!(
-                "group section {i}: signature symbol {info} out of range"
-            ))
-        })?;
-        // A local signature's name is read only now.
-        let sig = match name_at(strtab, sym.name_offset) {
-            Ok(name) => name,
-            Err(_) => {
-                return Err(malformed(format!(
-                    "group section {i}: signature symbol {info} has a bad name: {}",
-                    lossy_name(strtab, sym.name_offset)
-                )))
-            }
-        };
-        for &m in &members {
-            if m as usize >= sections.len() {
-                return Err(malformed(format!(
-                    "group section {i}: member section {m} out of range"
-                )));
-            }
-        }
-        comdats.push((sig, members));
-    }
-
+    attach_relocations(&b, &table, data, &mut sections)?;
+    let comdats = comdat_groups(&b, groups, &symbols, strtab, sections.len())?;
     Ok(ObjectFile {
         name: name.to_string(),
         data,
@@ -774,26 +478,433 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
     })
 }
 
-/// Decodes a `SHT_CREL` section (compact relocations, `clang -Wa,--crel`)
-/// into RELA entries, which every later pass reads as it reads `SHT_RELA`;
-/// at most `left` of them (what the limit on relocations leaves), counted
-/// before any is decoded.
-fn decode_crel(bytes: &[u8], left: usize) -> std::result::Result<Vec<Reloc>, String> {
-    let crel = object::read::elf::CrelIterator::new(bytes).map_err(|e| format!("CREL: {e}"))?;
+/// The errors about one input, which they name.
+struct Blame<'a>(&'a str);
+
+impl Blame<'_> {
+    /// The input is not well formed.
+    #[cold]
+    fn malformed(&self, what: Malformed) -> Error {
+        Error::Malformed {
+            file: self.0.to_string(),
+            what,
+        }
+    }
+
+    /// A part of the input could not be read: the `object` crate says why.
+    #[cold]
+    fn read(&self, part: Part, reason: impl std::fmt::Display) -> Error {
+        self.malformed(Malformed::Read {
+            part,
+            reason: reason.to_string(),
+        })
+    }
+
+    /// The input is well formed, but asks for what objdl does not do.
+    #[cold]
+    fn unsupported(&self, what: Unsupported) -> Error {
+        Error::Unsupported {
+            file: self.0.to_string(),
+            what,
+        }
+    }
+}
+
+/// The ELF header, checked: ELF64, little-endian, x86-64, `ET_REL` (LLVM
+/// bitcode is an LTO input).
+fn header<'d>(b: &Blame<'_>, data: &'d [u8]) -> Result<&'d elf::FileHeader64<LE>> {
+    let name = b.0;
+    if data.len() < 16 {
+        return Err(b.malformed(Malformed::TooShort { len: data.len() }));
+    }
+    if &data[..4] != b"\x7fELF" {
+        if is_llvm_bitcode(data) {
+            return Err(Error::LtoInput {
+                file: name.to_string(),
+                kind: LtoObject::LlvmBitcode,
+            });
+        }
+        return Err(b.malformed(Malformed::NotElf));
+    }
+    if data[4] != elf::ELFCLASS64.0 {
+        return Err(b.unsupported(Unsupported::ElfClass(data[4])));
+    }
+    if data[5] != elf::ELFDATA2LSB.0 {
+        return Err(b.unsupported(Unsupported::BigEndian));
+    }
+    let header = elf::FileHeader64::<LE>::parse(data).map_err(|e| b.read(Part::ElfHeader, e))?;
+    let e = LE;
+    if header.e_machine(e) != elf::EM_X86_64 {
+        return Err(b.unsupported(Unsupported::Machine(header.e_machine(e).0)));
+    }
+    if header.e_type(e) != elf::ET_REL {
+        return Err(b.unsupported(not_relocatable(header, data)));
+    }
+    Ok(header)
+}
+
+/// A section group of the input: (its section index, the signature
+/// symbol's index, the member sections).
+type Group = (usize, u32, Vec<u32>);
+
+/// The input's section header table.
+type SectionTable<'d> = object::read::elf::SectionTable<'d, elf::FileHeader64<LE>>;
+
+/// Every section of the input, read and checked, with its COMDAT groups
+/// and what its `.note.GNU-stack` says.
+fn read_sections<'d>(
+    b: &Blame<'_>,
+    table: &SectionTable<'d>,
+    data: &'d [u8],
+    header: &elf::FileHeader64<LE>,
+) -> Result<(Vec<Section<'d>>, Vec<Group>, StackNote)> {
+    let e = LE;
+    let count = table.len();
+    let mut sections = Vec::with_capacity(count);
+    let mut groups = Vec::new();
+    let mut stack = StackNote::Missing;
+    // The section names' string table, read as the symbols' is (object's
+    // own lookup would make the `memchr` crate probe the CPU with `cpuid`,
+    // which costs tens of microseconds in a virtual machine).
+    let shstrtab = match header.shstrndx(e, data) {
+        Ok(0) => &[][..],
+        Ok(index) => table
+            .section(SectionIndex(index as usize))
+            .ok()
+            .and_then(|sh| sh.data(e, data).ok())
+            .ok_or_else(|| {
+                b.malformed(Malformed::StringTableOutside {
+                    part: Part::SectionNames,
+                })
+            })?,
+        Err(err) => return Err(b.read(Part::SectionNames, err)),
+    };
+    for (i, sh) in table.iter().enumerate() {
+        let section = read_section(b, (i, sh), shstrtab, table, data, &mut groups, &mut stack)?;
+        sections.push(section);
+    }
+    Ok((sections, groups, stack))
+}
+
+/// Section `i` of the input, read and checked; a COMDAT group goes to
+/// `groups`, a `.note.GNU-stack` to `stack`.
+fn read_section<'d>(
+    b: &Blame<'_>,
+    (i, sh): (usize, &elf::SectionHeader64<LE>),
+    shstrtab: &'d [u8],
+    table: &SectionTable<'d>,
+    data: &'d [u8],
+    groups: &mut Vec<Group>,
+    stack: &mut StackNote,
+) -> Result<Section<'d>> {
+    let e = LE;
+    let sname = match name_at(shstrtab, sh.sh_name(e)) {
+        Ok(name) => name,
+        Err(bad) => {
+            return Err(b.malformed(bad_name(Part::Section(i), bad, shstrtab, sh.sh_name(e))))
+        }
+    };
+    let flags = sh.sh_flags(e);
+    let sh_type = sh.sh_type(e);
+    let size = sh.sh_size(e);
+    let align = sh.sh_addralign(e).max(1);
+    let alloc = flags.contains(elf::SHF_ALLOC);
+    // What the errors below name the section by.
+    let (section, index) = (|| sname.to_string(), i);
+    if alloc && !align.is_power_of_two() {
+        return Err(b.malformed(Malformed::Alignment {
+            section: section(),
+            index,
+            align,
+        }));
+    }
+    if alloc && align > MAX_ALIGN {
+        return Err(b.unsupported(Unsupported::Alignment {
+            section: section(),
+            index,
+            align,
+            limit: MAX_ALIGN,
+        }));
+    }
+    if sname == ".note.GNU-stack" {
+        *stack = if flags.contains(elf::SHF_EXECINSTR) {
+            StackNote::Executable
+        } else {
+            StackNote::NotExecutable
+        };
+    }
+    let kind = section_kind(b, (sname, index), sh_type, flags)?;
+    let data_range = if kind == SectionKind::Skip
+        || kind == SectionKind::Bss
+        || kind == (SectionKind::Tls { zero: true })
+    {
+        &[][..]
+    } else {
+        sh.data(e, data).map_err(|_| {
+            b.malformed(Malformed::ContentsOutside {
+                section: section(),
+                index,
+                offset: sh.sh_offset(e),
+                size,
+                file_len: data.len(),
+            })
+        })?
+    };
+    let has_contents = !matches!(
+        kind,
+        SectionKind::Skip | SectionKind::Bss | SectionKind::Tls { zero: true }
+    );
+    if has_contents && data_range.len() as u64 != size {
+        return Err(b.malformed(Malformed::SizeMismatch {
+            section: section(),
+            index,
+        }));
+    }
+    if size > crate::limits::MAX_UNIT_SIZE {
+        return Err(b.unsupported(Unsupported::SectionSize {
+            section: section(),
+            index,
+            size,
+        }));
+    }
+    let priority = match kind {
+        SectionKind::Table(t) => table_priority(t, sname).ok_or_else(|| {
+            b.malformed(Malformed::InitPriority {
+                section: section(),
+                index,
+            })
+        })?,
+        _ => 0,
+    };
+    if matches!(kind, SectionKind::Table(_)) && size % 8 != 0 {
+        return Err(b.malformed(Malformed::TableSize {
+            section: section(),
+            index,
+        }));
+    }
+    if sh_type == elf::SHT_GROUP {
+        let words: &[object::U32<LE>] = sh.data_as_array(e, data).map_err(|_| {
+            b.malformed(Malformed::GroupOutside {
+                section: section(),
+                index,
+            })
+        })?;
+        if let Some((flag, members)) = words.split_first() {
+            if flag.get(e) & elf::GRP_COMDAT.0 != 0 {
+                // sh_info names the signature symbol (in the symbol
+                // table, which sh_link names: objdl reads the one table).
+                groups.push((
+                    i,
+                    sh.sh_info(e),
+                    members.iter().map(|m| m.get(e)).collect::<Vec<_>>(),
+                ));
+            }
+        }
+    }
+    if (sh_type == elf::SHT_REL || sh_type == elf::SHT_RELR) && alloc_target(table, sh, e) {
+        return Err(b.unsupported(Unsupported::RelSection {
+            section: section(),
+            index,
+        }));
+    }
+    Ok(Section {
+        name: sname,
+        kind,
+        size,
+        align,
+        data: data_range,
+        relocs: Cow::Borrowed(&[]),
+        priority,
+        discarded: false,
+    })
+}
+
+/// What section `sname` (of this index) is to objdl, from its type and flags.
+fn section_kind(
+    b: &Blame<'_>,
+    (sname, index): (&str, usize),
+    sh_type: elf::SectionType,
+    flags: elf::SectionFlags,
+) -> Result<SectionKind> {
+    let alloc = flags.contains(elf::SHF_ALLOC);
+    Ok(if !alloc {
+        SectionKind::Skip
+    } else if flags.contains(elf::SHF_TLS) {
+        SectionKind::Tls {
+            zero: sh_type == elf::SHT_NOBITS,
+        }
+    } else {
+        match sh_type {
+            elf::SHT_NOTE | elf::SHT_NULL => SectionKind::Skip,
+            elf::SHT_NOBITS => SectionKind::Bss,
+            elf::SHT_INIT_ARRAY => SectionKind::Table(TableKind::InitArray),
+            elf::SHT_FINI_ARRAY => SectionKind::Table(TableKind::FiniArray),
+            elf::SHT_PREINIT_ARRAY => SectionKind::Table(TableKind::PreinitArray),
+            elf::SHT_X86_64_UNWIND => SectionKind::EhFrame,
+            elf::SHT_PROGBITS if sname == ".eh_frame" => SectionKind::EhFrame,
+            elf::SHT_PROGBITS if sname == ".ctors" || sname.starts_with(".ctors.") => {
+                SectionKind::Table(TableKind::Ctors)
+            }
+            elf::SHT_PROGBITS if sname == ".dtors" || sname.starts_with(".dtors.") => {
+                SectionKind::Table(TableKind::Dtors)
+            }
+            elf::SHT_PROGBITS if flags.contains(elf::SHF_EXECINSTR) => SectionKind::Text,
+            elf::SHT_PROGBITS if flags.contains(elf::SHF_WRITE) => SectionKind::Data,
+            elf::SHT_PROGBITS => SectionKind::ReadOnly,
+            other => {
+                return Err(b.unsupported(Unsupported::SectionType {
+                    section: sname.to_string(),
+                    index,
+                    sh_type: other.0,
+                }))
+            }
+        }
+    })
+}
+
+/// Gives each loaded section its relocations (`SHT_RELA`, read in place,
+/// or `SHT_CREL`, decoded), read by every later pass. Each entry is checked
+/// by `check_relocations`, or by the relocation pass of a unit relocated
+/// without planning.
+fn attach_relocations<'d>(
+    b: &Blame<'_>,
+    table: &SectionTable<'d>,
+    data: &'d [u8],
+    sections: &mut [Section<'d>],
+) -> Result<()> {
+    let e = LE;
+    let mut reloc_total = 0usize;
+    let mut has_relocs = vec![false; sections.len()];
+    for (i, sh) in table.iter().enumerate() {
+        let crel = sh.sh_type(e) == elf::SHT_CREL;
+        if sh.sh_type(e) != elf::SHT_RELA && !crel {
+            continue;
+        }
+        let target = sh.sh_info(e) as usize;
+        let Some(tsec) = sections.get(target) else {
+            return Err(b.malformed(Malformed::RelocationTarget { section: i, target }));
+        };
+        if tsec.kind == SectionKind::Skip {
+            continue;
+        }
+        let rela: Cow<'_, [Reloc]> = if crel {
+            let bytes = sh.data(e, data).map_err(|_| {
+                b.malformed(Malformed::Outside {
+                    part: Part::RelocationSection(i),
+                })
+            })?;
+            // Decoded (24 bytes an entry): within what is left of the limit.
+            let left = crate::limits::MAX_RELOCS - reloc_total;
+            Cow::Owned(decode_crel(i, bytes, left).map_err(|what| b.malformed(what))?)
+        } else {
+            match sh
+                .rela(e, data)
+                .map_err(|err| b.read(Part::RelocationSection(i), err))?
+            {
+                Some((rela, _symtab)) => Cow::Borrowed(rela),
+                None => continue,
+            }
+        };
+        let tname = tsec.name;
+        // SHT_NOBITS: there is nothing to patch (and later stages read the
+        // instruction bytes around a field from the section's contents).
+        if matches!(
+            tsec.kind,
+            SectionKind::Bss | SectionKind::Tls { zero: true }
+        ) && !rela.is_empty()
+        {
+            return Err(b.malformed(Malformed::NoBitsTarget {
+                section: i,
+                target: tname.to_string(),
+            }));
+        }
+        reloc_total += rela.len();
+        if reloc_total > crate::limits::MAX_RELOCS {
+            return Err(b.unsupported(Unsupported::Relocations {
+                limit: crate::limits::MAX_RELOCS,
+            }));
+        }
+        if has_relocs[target] {
+            return Err(b.malformed(Malformed::TwoRelocationSections {
+                section: tname.to_string(),
+            }));
+        }
+        has_relocs[target] = true;
+        sections[target].relocs = rela;
+    }
+    Ok(())
+}
+
+/// The COMDAT groups, (signature, member sections): the signature is the
+/// name of the symbol a group's `sh_info` names.
+fn comdat_groups<'d>(
+    b: &Blame<'_>,
+    groups: Vec<Group>,
+    symbols: &[ObjectSymbol<'d>],
+    strtab: &'d [u8],
+    section_count: usize,
+) -> Result<Vec<(&'d str, Vec<u32>)>> {
+    let mut comdats = Vec::with_capacity(groups.len());
+    for (i, info, members) in groups {
+        let sym = symbols.get(info as usize).ok_or_else(|| {
+            b.malformed(Malformed::GroupSignature {
+                group: i,
+                symbol: info,
+            })
+        })?;
+        // A local signature's name is read only now.
+        let sig = match name_at(strtab, sym.name_offset) {
+            Ok(name) => name,
+            Err(_) => {
+                return Err(b.malformed(Malformed::GroupSignatureName {
+                    group: i,
+                    symbol: info,
+                    name: lossy_name(strtab, sym.name_offset),
+                }))
+            }
+        };
+        for &m in &members {
+            if m as usize >= section_count {
+                return Err(b.malformed(Malformed::GroupMember {
+                    group: i,
+                    member: m,
+                }));
+            }
+        }
+        comdats.push((sig, members));
+    }
+    Ok(comdats)
+}
+
+/// Decodes `SHT_CREL` section `section` (compact relocations, `clang
+/// -Wa,--crel`) into RELA entries, which every later pass reads as it reads
+/// `SHT_RELA`; at most `left` of them (what the limit on relocations
+/// leaves), counted before any is decoded.
+fn decode_crel(
+    section: usize,
+    bytes: &[u8],
+    left: usize,
+) -> std::result::Result<Vec<Reloc>, Malformed> {
+    let bad = |e: object::read::Error| Malformed::Crel {
+        section,
+        reason: e.to_string(),
+    };
+    let crel = object::read::elf::CrelIterator::new(bytes).map_err(bad)?;
     if !crel.is_rela() {
-        return Err("CREL without addends (x86-64 relocations have explicit addends)".into());
+        return Err(Malformed::CrelWithoutAddends { section });
     }
     // Each entry takes a byte at least: a count beyond that is a lie.
     let count = crel.len();
     if count > bytes.len() || count > left {
-        return Err(format!(
-            "CREL: {count} relocations in {} bytes",
-            bytes.len()
-        ));
+        return Err(Malformed::CrelCount {
+            section,
+            count,
+            len: bytes.len(),
+        });
     }
     let mut out = Vec::with_capacity(count);
     for r in crel {
-        let r = r.map_err(|e| format!("CREL: {e}"))?;
+        let r = r.map_err(bad)?;
         out.push(elf::Rela64 {
             r_offset: object::U64::new(LE, r.r_offset),
             r_info: object::U64::new(LE, (u64::from(r.r_sym) << 32) | u64::from(r.r_type.0)),
@@ -801,28 +912,35 @@ fn decode_crel(bytes: &[u8], left: usize) -> std::result::Result<Vec<Reloc>, Str
         });
     }
     if out.len() != count {
-        return Err(format!("CREL: {} of {count} relocations", out.len()));
+        return Err(Malformed::CrelShort {
+            section,
+            decoded: out.len(),
+            count,
+        });
     }
     Ok(out)
 }
 
 /// Checks every relocation of a section at once: whether any refers to a
 /// symbol index at or above `nsyms` or has a field outside the section's
-/// `size` bytes, and which types occur (bit `t` for type `t`, 63 for any
-/// above). No branch per entry beyond the loop's own.
+/// `size` bytes, and which kinds occur: bit `i % 64` for the kind of dense
+/// index `i` ([`arch::count_index`]; a filter: an unknown type, or an
+/// architecture with more than 64 kinds, may set a bit another kind has).
+/// No branch per entry beyond the loop's own.
 fn scan_relocs(rela: &[Reloc], nsyms: u64, size: u64) -> (bool, u64) {
     let mut bad = false;
     let mut kinds = 0u64;
     for r in rela {
-        // Types from 63 up share bit 63 (and have no width: no known type
-        // is that high, so they are refused later, with their site).
-        let kind = r.kind().0.min(63);
+        // A kind's dense index, with no branch; a type objdl does not know
+        // shares one with a known kind (and its width here): it is refused
+        // later anyway, with its site.
+        let i = arch::count_index(r.kind());
         // Offsets near 2^64 would wrap; no section is that large.
         let end = r
             .offset()
-            .saturating_add(arch::field_width(object::elf::RelocationType(kind)));
+            .saturating_add(arch::field_width(arch::kind_of_index(i)));
         bad |= (u64::from(r.sym()) >= nsyms) | (end > size);
-        kinds |= 1 << kind;
+        kinds |= 1 << (i % 64);
     }
     (bad, kinds)
 }
@@ -847,8 +965,8 @@ enum BadSymbol {
 
 /// The fields of a symbol other than where it is defined.
 #[inline]
-fn symbol_fields<'d>(sym: &elf::Sym64<LE>, name: &'d str) -> Symbol<'d> {
-    Symbol {
+fn symbol_fields<'d>(sym: &elf::Sym64<LE>, name: &'d str) -> ObjectSymbol<'d> {
+    ObjectSymbol {
         name,
         name_offset: sym.st_name(LE),
         bind: sym.st_bind(),
@@ -871,7 +989,7 @@ fn read_symbols<'d>(
     sections: &[Section<'d>],
     xindex: &dyn Fn(usize) -> std::result::Result<usize, ()>,
     special: &mut Vec<u32>,
-) -> std::result::Result<Vec<Symbol<'d>>, (usize, BadSymbol)> {
+) -> std::result::Result<Vec<ObjectSymbol<'d>>, (usize, BadSymbol)> {
     let mut symbols = Vec::with_capacity(syms.len());
     let mut i = 0;
     loop {
@@ -905,7 +1023,7 @@ fn read_plain_locals<'d>(
     syms: &[elf::Sym64<LE>],
     from: usize,
     sections: &[Section<'d>],
-    symbols: &mut Vec<Symbol<'d>>,
+    symbols: &mut Vec<ObjectSymbol<'d>>,
 ) -> usize {
     for (i, sym) in syms.iter().enumerate().skip(from) {
         let shndx = sym.st_shndx(LE).0;
@@ -920,7 +1038,7 @@ fn read_plain_locals<'d>(
         if !plain {
             return i;
         }
-        symbols.push(Symbol {
+        symbols.push(ObjectSymbol {
             name: "",
             name_offset: sym.st_name(LE),
             bind: elf::STB_LOCAL,
@@ -946,7 +1064,7 @@ fn read_symbol<'d>(
     strtab: &'d [u8],
     sections: &[Section<'d>],
     xindex: Option<usize>,
-) -> std::result::Result<Symbol<'d>, BadSymbol> {
+) -> std::result::Result<ObjectSymbol<'d>, BadSymbol> {
     let local = sym.st_bind() == elf::STB_LOCAL;
     let mut versioned = false;
     let name = if local {
@@ -984,7 +1102,7 @@ fn read_symbol<'d>(
         index if index.0 >= elf::SHN_LORESERVE => defined_in(sym, 0, sections)?,
         index => defined_in(sym, usize::from(index.0), sections)?,
     };
-    Ok(Symbol {
+    Ok(ObjectSymbol {
         def,
         versioned,
         ..symbol_fields(sym, name)
@@ -1021,51 +1139,56 @@ fn bad_symbol(
     sections: &[Section<'_>],
     bad: BadSymbol,
 ) -> Error {
-    let malformed = |what: String| Error::Malformed {
-        file: file.to_string(),
-        what,
-    };
-    let unsupported = |what: String| Error::Unsupported {
-        file: file.to_string(),
-        what,
-    };
-    let shown = lossy_name(strtab, sym.st_name(LE));
+    let b = Blame(file);
+    let shown = || lossy_name(strtab, sym.st_name(LE));
     match bad {
-        BadSymbol::Name(BadName::Range) => malformed(format!(
-            "symbol {i}: name: offset {:#x} is not a string in the string table ({:#x} bytes)",
-            sym.st_name(LE),
-            strtab.len()
-        )),
-        BadSymbol::Name(BadName::Utf8) => malformed(format!("symbol {i}: name is not UTF-8")),
-        BadSymbol::Name(BadName::Control) => malformed(format!(
-            "symbol {i}: name {:?} contains a control character",
-            lossy_str(strtab, sym.st_name(LE))
-        )),
-        BadSymbol::LongName(len) => {
-            unsupported(format!("symbol {i}: name of {len} bytes is too long"))
+        BadSymbol::Name(bad) => {
+            b.malformed(bad_name(Part::Symbol(i), bad, strtab, sym.st_name(LE)))
         }
-        BadSymbol::NoName => malformed(format!(
-            "symbol {i}: a global or weak symbol without a name"
-        )),
-        BadSymbol::CommonAlign(align) => malformed(format!(
-            "symbol {shown}: COMMON alignment {align:#x} is invalid"
-        )),
-        BadSymbol::CommonSize(size) => unsupported(format!(
-            "symbol {shown}: COMMON size {size:#x} is larger than the unit limit"
-        )),
-        BadSymbol::SectionIndex => malformed(format!(
-            "symbol {shown}: section index: its SHT_SYMTAB_SHNDX entry cannot be read"
-        )),
-        BadSymbol::Section(index) => malformed(format!(
-            "symbol {shown}: section index {index} out of range"
-        )),
-        BadSymbol::Value(index) => malformed(format!(
-            "symbol {shown}: value {:#x} lies outside its section {} ({:#x} bytes)",
-            sym.st_value(LE),
-            sections[index].name,
-            sections[index].size
-        )),
-        BadSymbol::Extended => malformed(format!("symbol {shown}: extended section index")),
+        BadSymbol::LongName(len) => b.unsupported(Unsupported::LongName { symbol: i, len }),
+        BadSymbol::NoName => b.malformed(Malformed::Nameless { symbol: i }),
+        BadSymbol::CommonAlign(align) => b.malformed(Malformed::CommonAlign {
+            symbol: shown(),
+            align,
+        }),
+        BadSymbol::CommonSize(size) => b.unsupported(Unsupported::CommonSize {
+            symbol: shown(),
+            size,
+        }),
+        BadSymbol::SectionIndex => b.malformed(Malformed::ExtendedIndex { symbol: shown() }),
+        BadSymbol::Section(index) => b.malformed(Malformed::SymbolSection {
+            symbol: shown(),
+            index,
+        }),
+        BadSymbol::Value(index) => b.malformed(Malformed::SymbolValue {
+            symbol: shown(),
+            value: sym.st_value(LE),
+            section: sections[index].name.to_string(),
+            size: sections[index].size,
+        }),
+        // `read_symbols` looks an extended index up and reads the symbol again.
+        BadSymbol::Extended => Error::Internal {
+            file: file.to_string(),
+            what: "a symbol's extended section index (SHN_XINDEX) was not looked up",
+            at: None,
+        },
+    }
+}
+
+/// What is wrong with the name at `offset` of `strtab`, the name of `part`.
+#[cold]
+fn bad_name(part: Part, bad: BadName, strtab: &[u8], offset: u32) -> Malformed {
+    match bad {
+        BadName::Range => Malformed::NameOffset {
+            part,
+            offset,
+            len: strtab.len(),
+        },
+        BadName::Utf8 => Malformed::NameNotUtf8 { part },
+        BadName::Control => Malformed::NameControl {
+            part,
+            name: lossy_str(strtab, offset),
+        },
     }
 }
 
@@ -1100,33 +1223,17 @@ fn table_priority(kind: TableKind, name: &str) -> Option<u32> {
 }
 
 /// Why a well-formed ELF file of another type than `ET_REL` is not an
-/// input, and what to give objdl instead. A position-independent executable
+/// input (see [`Unsupported::FileType`]). A position-independent executable
 /// is `ET_DYN` like a shared library; its `PT_INTERP` tells them apart.
-fn not_relocatable(header: &elf::FileHeader64<LE>, data: &[u8]) -> String {
+fn not_relocatable(header: &elf::FileHeader64<LE>, data: &[u8]) -> Unsupported {
     let e = LE;
-    let t = header.e_type(e);
-    let has_interp = header
+    let interp = header
         .program_headers(e, data)
         .is_ok_and(|phs| phs.iter().any(|p| p.p_type.get(e) == elf::PT_INTERP));
-    let what = match t {
-        elf::ET_EXEC => "an executable (ET_EXEC)",
-        elf::ET_DYN if has_interp => "a position-independent executable (ET_DYN with PT_INTERP)",
-        elf::ET_DYN => "a shared object (ET_DYN)",
-        elf::ET_CORE => "a core dump (ET_CORE)",
-        _ => "of an unknown ELF type",
-    };
-    let fix = match t {
-        elf::ET_EXEC | elf::ET_CORE => "give objdl the objects it is linked from (gcc -c)",
-        elf::ET_DYN if has_interp => {
-            "give objdl the objects it is linked from (gcc -c), or run it as it is"
-        }
-        elf::ET_DYN => "load shared libraries into the process with -l",
-        _ => "give objdl a relocatable object (gcc -c)",
-    };
-    format!(
-        "{what}, type {}: objdl loads relocatable objects (ET_REL, .o files); {fix}",
-        t.0
-    )
+    Unsupported::FileType {
+        e_type: header.e_type(e).0,
+        interp,
+    }
 }
 
 #[cfg(test)]

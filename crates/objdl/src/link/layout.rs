@@ -13,8 +13,7 @@ use crate::error::{Error, Result};
 use crate::input::parse::{ObjectFile, SectionKind, TableKind};
 use crate::link::resolve::{Resolution, Synthetic, Target};
 
-/// The page size objdl lays out for.
-pub(crate) const PAGE: u64 = 4096;
+pub(crate) use crate::load::memory::{align_up, PAGE};
 
 /// Offset meaning "not loaded".
 pub(crate) const NOT_LOADED: u64 = u64::MAX;
@@ -186,168 +185,71 @@ impl TlsLayout {
     }
 }
 
-pub(crate) fn align_up(v: u64, a: u64) -> u64 {
-    (v + a - 1) & !(a - 1)
-}
-
-/// Lays the unit out.
+/// Lays the unit out: text and objdl's stubs, read-only data and the
+/// stubs' slots, then data, the handle, bss and COMMON storage, each
+/// segment from a page boundary; the GOT and trampolines follow (see
+/// [`Layout::got_offset`]).
 pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result<Layout> {
-    let mut sec_offsets: Vec<Vec<u64>> = objects
-        .iter()
-        .map(|o| vec![NOT_LOADED; o.sections.len()])
-        .collect();
-    let mut eh_frames = Vec::new();
-    let mut tables = Vec::new();
     let mut synthetic = SyntheticOffsets::default();
-    let mut section_count = 0;
-    let mut cursor = 0u64;
-    let mut mapped = Vec::new();
-    // The sections of each `__start_`/`__stop_` name, found in one pass.
-    let bound_sections = sections_by_bound(objects, &res.bounds);
-
-    // Places every loaded section of the kinds `pick` accepts, in input
-    // order, except that all sections with a `__start_`/`__stop_` name go
-    // together where the first of them is, so that the bounds enclose them.
-    let mut place = |cursor: &mut u64, pick: &dyn Fn(SectionKind) -> bool| {
-        for (oi, obj) in objects.iter().enumerate() {
-            for (si, sec) in obj.sections.iter().enumerate() {
-                if sec.discarded || !pick(sec.kind) || sec_offsets[oi][si] != NOT_LOADED {
-                    continue;
-                }
-                let bound = (!bound_sections.is_empty())
-                    .then(|| bound_sections.get(sec.name))
-                    .flatten();
-                let group: Vec<(usize, usize)> = match bound {
-                    Some(all) => all
-                        .iter()
-                        .map(|&(oj, sj)| (oj as usize, sj as usize))
-                        .filter(|&(oj, sj)| pick(objects[oj].sections[sj].kind))
-                        .collect(),
-                    None => vec![(oi, si)],
-                };
-                for (oj, sj) in group {
-                    let sec = &objects[oj].sections[sj];
-                    *cursor = align_up(*cursor, sec.align);
-                    if let Some((file, file_offset)) = objects[oj].file_offset(sj) {
-                        let len = sec.data.len() as u64;
-                        if len >= MAP_MIN && sec.align <= PAGE && file_offset % sec.align == 0 {
-                            // Same offset modulo the page: the padding keeps the alignment.
-                            *cursor += file_offset.wrapping_sub(*cursor) % PAGE;
-                            let first = align_up(*cursor, PAGE);
-                            let end = (*cursor + len) & !(PAGE - 1);
-                            mapped.push(MappedSection {
-                                obj: oj as u32,
-                                sec: sj as u32,
-                                file,
-                                offset: first,
-                                file_offset: file_offset + (first - *cursor),
-                                len: end - first,
-                            });
-                        }
-                    }
-                    sec_offsets[oj][sj] = *cursor;
-                    section_count += 1;
-                    if sec.kind == SectionKind::EhFrame {
-                        eh_frames.push(*cursor);
-                        *cursor += 4; // room for the zero terminator, after the section
-                    }
-                    if let SectionKind::Table(kind) = sec.kind {
-                        tables.push(Table {
-                            obj: oj as u32,
-                            sec: sj as u32,
-                            kind,
-                            priority: sec.priority,
-                            offset: *cursor,
-                            len: sec.size / 8,
-                        });
-                    }
-                    *cursor += sec.size;
-                }
-            }
-        }
-    };
+    let mut cursor = Placer::new(objects, &res.bounds);
 
     // Text, then objdl's stubs.
-    let text_start = cursor;
-    place(&mut cursor, &|k| k == SectionKind::Text);
+    let text_start = cursor.at;
+    cursor.place(|k| k == SectionKind::Text);
     for _ in &res.ifuncs {
-        cursor = align_up(cursor, 8);
-        synthetic.ifunc_stubs.push(cursor);
-        cursor += arch::IFUNC_STUB_SIZE as u64;
+        synthetic
+            .ifunc_stubs
+            .push(cursor.take(8, arch::IFUNC_STUB_SIZE as u64));
     }
     for stub in &mut synthetic.stubs {
-        cursor = align_up(cursor, 16);
-        *stub = cursor;
-        cursor += arch::ATEXIT_STUB_SIZE as u64;
+        *stub = cursor.take(16, arch::ATEXIT_STUB_SIZE as u64);
     }
-    let text = SegmentRange {
-        offset: text_start,
-        size: cursor - text_start,
-    };
+    let text = cursor.range_from(text_start);
 
     // Read-only data and unwind tables, then the stubs' slots.
-    cursor = align_up(cursor, PAGE);
-    let ro_start = cursor;
-    place(&mut cursor, &|k| {
-        k == SectionKind::ReadOnly || k == SectionKind::EhFrame
-    });
-    cursor = align_up(cursor, 8);
+    cursor.align(PAGE);
+    let ro_start = cursor.at;
+    cursor.place(|k| k == SectionKind::ReadOnly || k == SectionKind::EhFrame);
     for slot in &mut synthetic.stub_slots {
-        *slot = cursor;
-        cursor += 8;
+        *slot = cursor.take(8, 8);
     }
     for _ in &res.copyable {
-        synthetic.copies.push(cursor);
-        cursor += 8;
+        synthetic.copies.push(cursor.take(8, 8));
     }
     for _ in &res.ifuncs {
-        synthetic.ifunc_slots.push(cursor);
-        cursor += 8;
+        synthetic.ifunc_slots.push(cursor.take(8, 8));
     }
-    let rodata = SegmentRange {
-        offset: ro_start,
-        size: cursor - ro_start,
-    };
+    let rodata = cursor.range_from(ro_start);
 
     // Data, tables, the handle, then bss and COMMON storage.
-    cursor = align_up(cursor, PAGE);
-    place(&mut cursor, &|k| {
-        matches!(k, SectionKind::Data | SectionKind::Table(_))
-    });
-    cursor = align_up(cursor, 8);
-    synthetic.dso_handle = cursor;
-    cursor += 8;
-    place(&mut cursor, &|k| k == SectionKind::Bss);
+    cursor.align(PAGE);
+    cursor.place(|k| matches!(k, SectionKind::Data | SectionKind::Table(_)));
+    synthetic.dso_handle = cursor.take(8, 8);
+    cursor.place(|k| k == SectionKind::Bss);
     let mut common_offsets = Vec::with_capacity(res.commons.len());
     for c in &res.commons {
-        cursor = align_up(cursor, c.align);
-        common_offsets.push(cursor);
-        cursor = cursor
+        cursor.align(c.align);
+        common_offsets.push(cursor.at);
+        cursor.at = cursor
+            .at
             .checked_add(c.size)
             .ok_or_else(|| too_big(objects, u64::MAX))?;
     }
 
-    let got_offset = align_up(cursor, PAGE);
+    let got_offset = align_up(cursor.at, PAGE);
     if got_offset > crate::limits::MAX_UNIT_SIZE {
         return Err(too_big(objects, got_offset));
     }
-    // The bounds of each `__start_`/`__stop_` section name.
-    let bounds = res
-        .bounds
-        .iter()
-        .map(|name| {
-            let mut span = (u64::MAX, 0);
-            for &(oi, si) in bound_sections.get(name.as_str()).into_iter().flatten() {
-                let off = sec_offsets[oi as usize][si as usize];
-                if off != NOT_LOADED {
-                    let size = objects[oi as usize].sections[si as usize].size;
-                    span = (span.0.min(off), span.1.max(off + size));
-                }
-            }
-            span
-        })
-        .collect();
-    let layout = Layout {
+    let bounds = cursor.bound_spans(&res.bounds);
+    let Placer {
+        sec_offsets,
+        eh_frames,
+        tables,
+        section_count,
+        mapped,
+        ..
+    } = cursor;
+    Ok(Layout {
         tls: TlsLayout::new(objects)?,
         bounds,
         sec_offsets,
@@ -361,8 +263,150 @@ pub(crate) fn layout(objects: &[ObjectFile<'_>], res: &Resolution<'_>) -> Result
         section_count,
         mapped,
         symbol_table: std::cell::OnceCell::new(),
-    };
-    Ok(layout)
+    })
+}
+
+/// The layout being built: where the next byte goes, and where each
+/// section went.
+struct Placer<'o, 'd> {
+    objects: &'o [ObjectFile<'d>],
+    /// The sections of each `__start_`/`__stop_` name, found in one pass.
+    bound_sections: crate::hash::KeyedMap<&'o str, Vec<(u32, u32)>>,
+    /// The next free offset.
+    at: u64,
+    sec_offsets: Vec<Vec<u64>>,
+    eh_frames: Vec<u64>,
+    tables: Vec<Table>,
+    section_count: usize,
+    mapped: Vec<MappedSection>,
+}
+
+impl<'o, 'd> Placer<'o, 'd> {
+    fn new(objects: &'o [ObjectFile<'d>], bounds: &'o [String]) -> Self {
+        Placer {
+            objects,
+            bound_sections: sections_by_bound(objects, bounds),
+            at: 0,
+            sec_offsets: objects
+                .iter()
+                .map(|o| vec![NOT_LOADED; o.sections.len()])
+                .collect(),
+            eh_frames: Vec::new(),
+            tables: Vec::new(),
+            section_count: 0,
+            mapped: Vec::new(),
+        }
+    }
+
+    fn align(&mut self, align: u64) {
+        self.at = align_up(self.at, align);
+    }
+
+    /// `size` bytes aligned to `align`: their offset.
+    fn take(&mut self, align: u64, size: u64) -> u64 {
+        self.align(align);
+        let at = self.at;
+        self.at += size;
+        at
+    }
+
+    fn range_from(&self, start: u64) -> SegmentRange {
+        SegmentRange {
+            offset: start,
+            size: self.at - start,
+        }
+    }
+
+    /// Places every loaded section of the kinds `pick` accepts, in input
+    /// order, except that all sections with a `__start_`/`__stop_` name go
+    /// together where the first of them is, so that the bounds enclose them.
+    fn place(&mut self, pick: impl Fn(SectionKind) -> bool) {
+        let objects = self.objects;
+        for (oi, obj) in objects.iter().enumerate() {
+            for (si, sec) in obj.sections.iter().enumerate() {
+                if sec.discarded || !pick(sec.kind) || self.sec_offsets[oi][si] != NOT_LOADED {
+                    continue;
+                }
+                let bound = (!self.bound_sections.is_empty())
+                    .then(|| self.bound_sections.get(sec.name))
+                    .flatten();
+                match bound {
+                    Some(all) => {
+                        let group: Vec<(usize, usize)> = all
+                            .iter()
+                            .map(|&(oj, sj)| (oj as usize, sj as usize))
+                            .filter(|&(oj, sj)| pick(objects[oj].sections[sj].kind))
+                            .collect();
+                        for (oj, sj) in group {
+                            self.place_section(oj, sj);
+                        }
+                    }
+                    None => self.place_section(oi, si),
+                }
+            }
+        }
+    }
+
+    /// Places section `sj` of object `oj` at the next offset its alignment
+    /// allows; a large one that can be mapped from its file gets the
+    /// file's offset modulo the page (see [`MappedSection`]).
+    fn place_section(&mut self, oj: usize, sj: usize) {
+        let sec = &self.objects[oj].sections[sj];
+        self.align(sec.align);
+        if let Some((file, file_offset)) = self.objects[oj].file_offset(sj) {
+            let len = sec.data.len() as u64;
+            if len >= MAP_MIN && sec.align <= PAGE && file_offset % sec.align == 0 {
+                // Same offset modulo the page: the padding keeps the alignment.
+                self.at += file_offset.wrapping_sub(self.at) % PAGE;
+                let first = align_up(self.at, PAGE);
+                let end = (self.at + len) & !(PAGE - 1);
+                self.mapped.push(MappedSection {
+                    obj: oj as u32,
+                    sec: sj as u32,
+                    file,
+                    offset: first,
+                    file_offset: file_offset + (first - self.at),
+                    len: end - first,
+                });
+            }
+        }
+        self.sec_offsets[oj][sj] = self.at;
+        self.section_count += 1;
+        if sec.kind == SectionKind::EhFrame {
+            self.eh_frames.push(self.at);
+            self.at += 4; // room for the zero terminator, after the section
+        }
+        if let SectionKind::Table(kind) = sec.kind {
+            self.tables.push(Table {
+                obj: oj as u32,
+                sec: sj as u32,
+                kind,
+                priority: sec.priority,
+                offset: self.at,
+                len: sec.size / 8,
+            });
+        }
+        self.at += sec.size;
+    }
+
+    /// The span of each `__start_`/`__stop_` section name in `bounds`:
+    /// from its first section's offset to its last one's end.
+    fn bound_spans(&self, bounds: &[String]) -> Vec<(u64, u64)> {
+        bounds
+            .iter()
+            .map(|name| {
+                let mut span = (u64::MAX, 0);
+                for &(oi, si) in self.bound_sections.get(name.as_str()).into_iter().flatten() {
+                    let off = self.sec_offsets[oi as usize][si as usize];
+                    if off != NOT_LOADED {
+                        let size = self.objects[oi as usize].sections[si as usize].size;
+                        span = (span.0.min(off), span.1.max(off + size));
+                    }
+                }
+                span
+            })
+            .collect()
+    }
 }
 
 /// For each name in `bounds` (section names with `__start_`/`__stop_`

@@ -3,7 +3,7 @@
 //! (a [`Lifecycle`]); every IFUNC resolver, initialiser and finaliser
 //! checked to be code before anything runs.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Malformed, NotCode, Result};
 use crate::input::parse::{ObjectFile, SectionKind, SymbolDef, TableKind};
 use crate::link::layout::{Layout, Table, NOT_LOADED};
 use crate::link::resolve::{Resolution, Target};
@@ -92,10 +92,10 @@ pub(crate) fn refuse_what_is_not_code(
                 .map_or_else(String::new, |i| o.symbol_name(i as u32));
             return Err(Error::Malformed {
                 file: o.name.clone(),
-                what: format!(
-                    "symbol `{name}`: the resolver of an STT_GNU_IFUNC symbol lies in section {}, which is not executable",
-                    section.name
-                ),
+                what: Malformed::ResolverNotCode {
+                    symbol: name,
+                    section: section.name.to_string(),
+                },
             });
         }
     }
@@ -123,28 +123,23 @@ pub(crate) fn refuse_what_is_not_code(
                 continue;
             }
             let o = &objects[t.obj as usize];
-            let what = match t.kind {
-                TableKind::FiniArray | TableKind::Dtors => "a finaliser",
-                _ => "an initialiser",
-            };
-            let why = match inside.and_then(|off| section_at(objects, layout, off)) {
-                Some((file, section)) => format!(
-                    "{what} points into section {section} of {file}, which is not executable"
-                ),
-                None if inside.is_some() => {
-                    format!("{what} at {entry:#x} points into the unit's data")
-                }
-                None => {
-                    format!("{what} at {entry:#x} lies outside the unit, in no executable mapping")
-                }
+            let finaliser = matches!(t.kind, TableKind::FiniArray | TableKind::Dtors);
+            let lies = match inside.and_then(|off| section_at(objects, layout, off)) {
+                Some((file, section)) => NotCode::Section {
+                    file: file.to_string(),
+                    section: section.to_string(),
+                },
+                None if inside.is_some() => NotCode::UnitData { address: entry },
+                None => NotCode::Outside { address: entry },
             };
             return Err(Error::Malformed {
                 file: o.name.clone(),
-                what: format!(
-                    "section {} offset {:#x}: {why}",
-                    o.sections[t.sec as usize].name,
-                    k * 8
-                ),
+                what: Malformed::EntryNotCode {
+                    table: o.sections[t.sec as usize].name.to_string(),
+                    offset: k * 8,
+                    finaliser,
+                    lies,
+                },
             });
         }
     }

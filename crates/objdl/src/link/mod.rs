@@ -6,6 +6,7 @@
 //! fills the image, and [`lifecycle`] reads from it what the unit will run.
 
 pub(crate) mod layout;
+pub(crate) mod lazy;
 pub(crate) mod lifecycle;
 pub(crate) mod placement;
 pub(crate) mod plan;

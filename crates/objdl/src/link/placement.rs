@@ -30,14 +30,45 @@ pub enum Placement {
     /// every shared library and every other unit. Every call out of the unit
     /// then goes through a trampoline. The test mode for far targets.
     Far,
-    /// In the low 2 GiB of the address space, where `R_X86_64_32`/`32S`
-    /// absolute references to the unit's own code and data fit.
+    /// In the low 2 GiB of the address space, where 32-bit absolute
+    /// references (`-fno-pic` code) to the unit's own code and data fit.
     Low,
     /// Exactly at this (page-aligned) address. It must leave the unit in
     /// user space: at or above `vm.mmap_min_addr` (and 64 KiB), and below
     /// the top of the 47-bit user address space; any other base is refused
     /// with the range a base of the unit must lie in.
     At(u64),
+}
+
+/// What each policy allows, asked by the pipeline (which never reads the
+/// policy itself).
+impl Placement {
+    /// Whether a unit whose relocations never constrain its base may go
+    /// where the kernel first maps it (only `Auto` lets the kernel choose).
+    pub(crate) fn kernel_may_choose(self) -> bool {
+        self == Placement::Auto
+    }
+
+    /// Whether host variables out of reach may be read from copies in the
+    /// unit: not under `Far`, the test mode for references that must
+    /// really reach.
+    pub(crate) fn allows_copies(self) -> bool {
+        self != Placement::Far
+    }
+
+    /// Whether the bases from `lo` to `hi` are a window this policy can
+    /// use: not empty, and under `Low` starting in the low 2 GiB.
+    pub(crate) fn admits(self, lo: i128, hi: i128) -> bool {
+        lo <= hi && (self != Placement::Low || lo < 1 << 31)
+    }
+
+    /// The base asked for, under `At`.
+    pub(crate) fn fixed_base(self) -> Option<u64> {
+        match self {
+            Placement::At(base) => Some(base),
+            _ => None,
+        }
+    }
 }
 
 impl std::str::FromStr for Placement {
@@ -62,14 +93,14 @@ impl std::str::FromStr for Placement {
 
 /// One line of `/proc/self/maps`.
 #[derive(Debug, Clone)]
-pub(crate) struct Mapping {
+pub(crate) struct Occupied {
     pub start: u64,
     pub end: u64,
 }
 
 /// Reads the process's mappings, sorted by address. Room for the heap to
 /// grow and for the stack's guard gap is counted as taken.
-pub(crate) fn read_maps() -> Result<Vec<Mapping>> {
+pub(crate) fn read_maps() -> Result<Vec<Occupied>> {
     let text = std::fs::read_to_string("/proc/self/maps").map_err(|source| Error::Io {
         path: "/proc/self/maps".into(),
         source,
@@ -91,7 +122,7 @@ pub(crate) fn read_maps() -> Result<Vec<Mapping>> {
         } else if name == "[stack]" {
             start = start.saturating_sub(STACK_ROOM);
         }
-        maps.push(Mapping { start, end });
+        maps.push(Occupied { start, end });
     }
     maps.sort_by_key(|m| m.start);
     Ok(maps)
@@ -153,7 +184,7 @@ pub(crate) fn check_base(base: u64, size: u64, names: &str) -> Result<()> {
 
 /// Free ranges `[start, end)` between mappings, inside user space (from
 /// [`lowest_base`]).
-fn gaps(maps: &[Mapping]) -> Vec<(u64, u64)> {
+pub(crate) fn gaps(maps: &[Occupied]) -> Vec<(u64, u64)> {
     let mut out = Vec::new();
     let mut cursor = lowest_base();
     for m in maps {
@@ -199,7 +230,7 @@ impl Request<'_> {
 
     /// How many preferred targets every byte of the unit at `base` reaches
     /// (`preferred` sorted).
-    fn score(&self, base: u64) -> usize {
+    pub(crate) fn score(&self, base: u64) -> usize {
         let lo = (base + self.size) as i128 - REACH + 1;
         let hi = base as i128 + REACH - 1;
         let from = self.preferred.partition_point(|&t| (t as i128) < lo);
@@ -269,7 +300,7 @@ const RACE_RETRIES: u32 = 64;
 /// Another thread may map that range between the read of `/proc/self/maps`
 /// and the `mmap` (which then fails with `EEXIST`, never replacing it): the
 /// maps are read again and a new base is chosen.
-fn map_chosen(size: u64, choose: impl Fn(&[Mapping]) -> Result<u64>) -> Result<Reservation> {
+fn map_chosen(size: u64, choose: impl Fn(&[Occupied]) -> Result<u64>) -> Result<Reservation> {
     let mut attempts = 0;
     loop {
         let base = choose(&read_maps()?)?;
@@ -287,7 +318,7 @@ fn map_chosen(size: u64, choose: impl Fn(&[Mapping]) -> Result<u64>) -> Result<R
 /// The free base in the gap `[start, end)` (room for `size`) and in the
 /// window `lo..=hi` closest to `want`, aligned. In `i128`: the window's
 /// bounds come from the inputs' addends and may lie anywhere.
-fn closest_in_gap(
+pub(crate) fn closest_in_gap(
     gap: (u64, u64),
     size: u64,
     align: u64,
@@ -306,7 +337,7 @@ fn closest_in_gap(
     Some((want.clamp(first, last) & !(align - 1)) as u64)
 }
 
-fn choose_auto(gaps: &[(u64, u64)], req: &Request<'_>) -> Result<u64> {
+pub(crate) fn choose_auto(gaps: &[(u64, u64)], req: &Request<'_>) -> Result<u64> {
     // Candidates: near each preferred target (at most a few dozen distinct
     // ones matter: take every 1/64th of the sorted list), or the window's middle.
     let mut wants: Vec<i128> = Vec::new();
@@ -338,11 +369,11 @@ fn choose_auto(gaps: &[(u64, u64)], req: &Request<'_>) -> Result<u64> {
     }
 }
 
-fn choose_far(maps: &[Mapping], req: &Request<'_>) -> Result<u64> {
+pub(crate) fn choose_far(maps: &[Occupied], req: &Request<'_>) -> Result<u64> {
     // Grow every mapping by FAR on both sides, and look for room in what is left.
-    let grown: Vec<Mapping> = maps
+    let grown: Vec<Occupied> = maps
         .iter()
-        .map(|m| Mapping {
+        .map(|m| Occupied {
             start: m.start.saturating_sub(FAR),
             end: m.end.saturating_add(FAR),
         })
@@ -359,7 +390,7 @@ fn choose_far(maps: &[Mapping], req: &Request<'_>) -> Result<u64> {
         .ok_or_else(|| no_room(req, "no free range lies 4 GiB away from every mapping"))
 }
 
-fn choose_low(maps: &[Mapping], req: &Request<'_>) -> Result<u64> {
+pub(crate) fn choose_low(maps: &[Occupied], req: &Request<'_>) -> Result<u64> {
     let gaps = gaps(maps);
     let low_hi = (1i128 << 31) - req.size as i128;
     let pick = |lo: i128, hi: i128| {
@@ -395,11 +426,11 @@ mod tests {
         // Above the lowest base, whatever vm.mmap_min_addr is here.
         let low = lowest_base();
         let maps = vec![
-            Mapping {
+            Occupied {
                 start: low + 0x10000,
                 end: low + 0x20000,
             },
-            Mapping {
+            Occupied {
                 start: low + 0x30000,
                 end: low + 0x40000,
             },
@@ -409,7 +440,7 @@ mod tests {
         assert_eq!(g[1], (low + 0x20000, low + 0x30000));
         assert_eq!(g[2], (low + 0x40000, USER_HI as u64));
         // Nothing past the top of user space, even next to [vsyscall].
-        let high = vec![Mapping {
+        let high = vec![Occupied {
             start: 0xffff_ffff_ff60_0000,
             end: 0xffff_ffff_ff60_1000,
         }];

@@ -6,15 +6,16 @@
 //! - *irreducible*: a RIP-relative load/store to the host, or a 32-bit
 //!   absolute to the unit itself: it constrains the unit's base address to an
 //!   interval, and the intersection of those is the placement window;
-//! - *redirectable*: a call or jump (trampoline), a `lea` (becomes a `mov`
-//!   from a GOT slot) or a GOT load: it works anywhere, better when near.
+//! - *redirectable*: a call or jump (trampoline), an address computation
+//!   (becomes a load from a GOT slot) or a GOT load: it works anywhere,
+//!   better when near.
 //!
 //! [`finish`] runs once the base is chosen and decides, per site, the
 //! trampolines and GOT slots that are really needed, by the same rule
 //! ([`decide`]) that the relocation pass applies.
 
 use crate::arch::{self, Field, Formula, Quick, Relax};
-use crate::error::{Error, Result, Site, UnreachableSite};
+use crate::error::{Error, Malformed, Result, Site, UnreachableSite, Unsupported};
 use crate::hash::{KeyedMap, KeyedSet};
 use crate::input::parse::{ObjectFile, Reloc, RelocFields, SectionKind};
 use crate::link::layout::{Layout, EXTERNAL, NOT_LOADED, UNLOADED};
@@ -129,7 +130,7 @@ pub(crate) fn demands(
         hi_without_copies: USER_HI,
         ..Default::default()
     };
-    let mut irreducible = Vec::new();
+    let mut irreducible = Unreachable::default();
     let table = layout.symbol_table(objects, res);
     for (oi, obj) in objects.iter().enumerate() {
         let offsets = &table.offsets[oi];
@@ -171,11 +172,7 @@ pub(crate) fn demands(
         }
     }
     if !irreducible.is_empty() {
-        let fix = fix_for(&irreducible);
-        return Err(Error::Unreachable {
-            sites: irreducible,
-            fix,
-        });
+        return Err(irreducible.into_error());
     }
     Ok(d)
 }
@@ -208,7 +205,8 @@ fn settle(d: &mut Demands, relocs: &[Reloc], from: usize, at: &Settle<'_>) -> us
                 arch::pc32(sym_off, at.sec_off + r.offset(), r.addend()).is_some()
             }
             Quick::Pc32 if sym_off == EXTERNAL => {
-                let branch = arch::site_kind(at.data, r.offset() as usize) == arch::Site::Branch;
+                let branch =
+                    arch::site_kind(at.data, r.offset() as usize) == arch::SiteKind::Branch;
                 if branch {
                     d.max_trampolines += 1;
                     d.preferred.push(at.addresses[r.sym() as usize]);
@@ -237,7 +235,7 @@ fn settle(d: &mut Demands, relocs: &[Reloc], from: usize, at: &Settle<'_>) -> us
                 true
             }
             Quick::Nothing | Quick::Wide | Quick::GotOff64 => sym_off != UNLOADED,
-            // A GOT load of an internal symbol that becomes a `lea` or a
+            // A GOT load of an internal symbol that becomes an address computation or a
             // direct call (the distance does not depend on the base).
             Quick::GotPcRelx if sym_off < UNLOADED => {
                 let off = r.offset() as usize;
@@ -275,7 +273,7 @@ struct Where<'a, 'd> {
 #[inline(never)]
 fn demand(
     d: &mut Demands,
-    irreducible: &mut Vec<UnreachableSite>,
+    irreducible: &mut Unreachable,
     res: &Resolution<'_>,
     layout: &Layout,
     at: Where<'_, '_>,
@@ -296,21 +294,7 @@ fn demand(
     // Initial-exec and local-exec: the unit's own block, in static TLS, or
     // another module's thread-local that `ld.so` puts there.
     if let Formula::StaticTls { got, .. } = formula {
-        if layout.tls_offset(target).is_some() {
-            d.static_block = true;
-        } else if !res.initial_exec.contains_key(&(oi as u32, r.sym())) {
-            return Err(Error::StaticTls {
-                site: Box::new(site(obj, si, r.offset())),
-                r_type: arch::reloc_name(r.kind()).into_owned(),
-                symbol: symbol_name(obj, r.sym()),
-                why: "it is not a thread-local variable of the unit or of a loaded module".into(),
-            });
-        }
-        if got {
-            d.max_slots += 1;
-            d.redirectable.push((oi as u32, si as u32, ri as u32));
-        }
-        return Ok(());
+        return demand_static_tls(d, res, layout, at, r, target, got);
     }
     // The general- and local-dynamic forms: the unit's own block, or
     // another module's.
@@ -320,36 +304,7 @@ fn demand(
     | Formula::DtpOff(_)
     | Formula::DtpMod = formula
     {
-        if layout.tls_place(target, 0).is_none() && target.is_internal() {
-            // A TLS form against a symbol that is not thread-local.
-            return Err(unsupported(obj, si, r));
-        }
-        if layout.tls_place(target, 0).is_none() {
-            return Err(Error::Unsupported {
-                file: obj.name.clone(),
-                what: format!(
-                    "section {} offset {:#x}: {} against `{}`, a symbol outside the unit that no loaded module holds as thread-local",
-                    sec.name,
-                    r.offset(),
-                    arch::reloc_name(r.kind()),
-                    symbol_name(obj, r.sym())
-                ),
-            });
-        }
-        if formula == Formula::TlsDesc && !arch::tlsdesc_supported() {
-            return Err(Error::Unsupported {
-                file: obj.name.clone(),
-                what: format!(
-                    "section {} offset {:#x}: a TLS descriptor (-mtls-dialect=gnu2) needs xsave, which this processor or kernel does not offer; recompile with -mtls-dialect=gnu",
-                    sec.name,
-                    r.offset()
-                ),
-            });
-        }
-        if let Formula::TlsIndex { .. } | Formula::TlsDesc = formula {
-            d.tls_sites.push((oi as u32, si as u32, ri as u32));
-        }
-        return Ok(());
+        return demand_dynamic_tls(d, layout, at, r, target, formula);
     }
     let internal = (sym_off < UNLOADED).then_some(sym_off);
     // An FDE (or its LSDA pointer) of a function whose COMDAT group was
@@ -363,12 +318,11 @@ fn demand(
     if sym_off == UNLOADED {
         return Err(Error::Malformed {
             file: obj.name.clone(),
-            what: format!(
-                "section {} offset {:#x}: relocation refers to `{}`, which is in a section that is not loaded",
-                sec.name,
-                r.offset(),
-                symbol_name(obj, r.sym())
-            ),
+            what: Malformed::TargetNotLoaded {
+                section: sec.name.to_string(),
+                offset: r.offset(),
+                symbol: symbol_name(obj, r.sym()),
+            },
         });
     }
     let field = sec_off + r.offset();
@@ -418,19 +372,19 @@ fn demand(
             None => {
                 if f == Field::S32 {
                     match arch::site_kind(sec.data, r.offset() as usize) {
-                        arch::Site::Branch => {
+                        arch::SiteKind::Branch => {
                             d.max_trampolines += 1;
                             d.preferred.push(ext as u64);
                             d.redirectable.push((oi as u32, si as u32, ri as u32));
                             return Ok(());
                         }
-                        arch::Site::Lea => {
+                        arch::SiteKind::Address => {
                             d.max_slots += 1;
                             d.preferred.push(ext as u64);
                             d.redirectable.push((oi as u32, si as u32, ri as u32));
                             return Ok(());
                         }
-                        arch::Site::Other => {}
+                        arch::SiteKind::Other => {}
                     }
                 }
                 (f, ext + a - field as i128, -1)
@@ -440,6 +394,115 @@ fn demand(
     if f == Field::W64 {
         return Ok(()); // any value fits, modulo 2^64, wherever the unit goes
     }
+    let value = Value { field: f, c, k };
+    demand_value(d, irreducible, res, at, r, target, value);
+    Ok(())
+}
+
+/// An initial- or local-exec reference ([`Formula::StaticTls`]; `got`:
+/// through a GOT slot): to the unit's own block, which then goes in static
+/// TLS, or to another module's thread-local that `ld.so` put there.
+fn demand_static_tls(
+    d: &mut Demands,
+    res: &Resolution<'_>,
+    layout: &Layout,
+    at: Where<'_, '_>,
+    r: &Reloc,
+    target: Target,
+    got: bool,
+) -> Result<()> {
+    let Where {
+        obj, oi, si, ri, ..
+    } = at;
+    if layout.tls_offset(target).is_some() {
+        d.static_block = true;
+    } else if !res.initial_exec.contains_key(&(oi as u32, r.sym())) {
+        return Err(Error::StaticTls {
+            site: Box::new(site(obj, si, r.offset())),
+            r_type: arch::reloc_name(r.kind()).into_owned(),
+            symbol: symbol_name(obj, r.sym()),
+            why: "it is not a thread-local variable of the unit or of a loaded module".into(),
+        });
+    }
+    if got {
+        d.max_slots += 1;
+        d.redirectable.push((oi as u32, si as u32, ri as u32));
+    }
+    Ok(())
+}
+
+/// A general- or local-dynamic reference: to the unit's own block, or to
+/// another module's thread-local.
+fn demand_dynamic_tls(
+    d: &mut Demands,
+    layout: &Layout,
+    at: Where<'_, '_>,
+    r: &Reloc,
+    target: Target,
+    formula: Formula,
+) -> Result<()> {
+    let Where {
+        obj, oi, si, ri, ..
+    } = at;
+    let sec = &obj.sections[si];
+    if layout.tls_place(target, 0).is_none() && target.is_internal() {
+        // A TLS form against a symbol that is not thread-local.
+        return Err(unsupported(obj, si, r));
+    }
+    if layout.tls_place(target, 0).is_none() {
+        return Err(Error::Unsupported {
+            file: obj.name.clone(),
+            what: Unsupported::ThreadLocalNowhere {
+                section: sec.name.to_string(),
+                offset: r.offset(),
+                r_type: arch::reloc_name(r.kind()).into_owned(),
+                symbol: symbol_name(obj, r.sym()),
+            },
+        });
+    }
+    if formula == Formula::TlsDesc && !arch::tlsdesc_supported() {
+        return Err(Error::Unsupported {
+            file: obj.name.clone(),
+            what: Unsupported::TlsDescriptorWithoutXsave {
+                section: sec.name.to_string(),
+                offset: r.offset(),
+            },
+        });
+    }
+    if let Formula::TlsIndex { .. } | Formula::TlsDesc = formula {
+        d.tls_sites.push((oi as u32, si as u32, ri as u32));
+    }
+    Ok(())
+}
+
+/// A value `c + k * base` that must fit `field`: with `k` = 0 it is known
+/// now (fixed, or irreducible, or a low stand-in for a host function's
+/// address); otherwise it constrains the base to a window.
+#[derive(Clone, Copy)]
+struct Value {
+    field: Field,
+    c: i128,
+    k: i128,
+}
+
+/// Sorts a reference whose value is [`Value`]: checked now, served by a
+/// low trampoline, or a constraint on the base (with a copy of a host
+/// variable as the fallback where the site only reads it).
+fn demand_value(
+    d: &mut Demands,
+    irreducible: &mut Unreachable,
+    res: &Resolution<'_>,
+    at: Where<'_, '_>,
+    r: &Reloc,
+    target: Target,
+    value: Value,
+) {
+    let Where {
+        obj, oi, si, ri, ..
+    } = at;
+    let sec = &obj.sections[si];
+    let a = r.addend() as i128;
+    let Value { field: f, c, k } = value;
     let (flo, fhi) = f.range();
     match k {
         0 => {
@@ -455,15 +518,10 @@ fn demand(
                 let limit = Field::S32.range().1;
                 d.abs_limit = Some(d.abs_limit.map_or(limit, |l: i128| l.min(limit)));
             } else if !f.fits(c) {
-                irreducible.push(unreachable_site(
-                    obj,
-                    si,
+                irreducible.push(
+                    unreachable_site(obj, si, r, formula_name(r.kind()), c as u64, c, f),
                     r,
-                    formula_name(r.kind()),
-                    c as u64,
-                    c,
-                    f,
-                ));
+                );
             }
         }
         _ => {
@@ -491,7 +549,6 @@ fn demand(
             });
         }
     }
-    Ok(())
 }
 
 fn formula_name(r_type: object::elf::RelocationType) -> String {
@@ -524,12 +581,46 @@ fn unreachable_site(
     }
 }
 
-/// The fix to suggest for a set of unreachable sites.
-pub(crate) fn fix_for(sites: &[UnreachableSite]) -> String {
-    let abs = sites
-        .iter()
-        .any(|s| s.r_type == "R_X86_64_32" || s.r_type == "R_X86_64_32S");
-    if abs {
+/// Sites that cannot reach their targets, for [`Error::Unreachable`].
+#[derive(Debug, Default)]
+pub(crate) struct Unreachable {
+    pub sites: Vec<UnreachableSite>,
+    /// Some site is a 32-bit absolute ([`Quick::Abs32`]): the fix to
+    /// suggest is another code model or a low base, not only `-fPIC`.
+    low_absolute: bool,
+}
+
+impl Unreachable {
+    /// Adds `site`, which is relocation `r`'s.
+    fn push(&mut self, site: UnreachableSite, r: &Reloc) {
+        self.low_absolute |= arch::quick_class(r.kind()) == Quick::Abs32;
+        self.sites.push(site);
+    }
+
+    /// Adds the sites of `other`.
+    pub fn extend(&mut self, other: Unreachable) {
+        self.low_absolute |= other.low_absolute;
+        self.sites.extend(other.sites);
+    }
+
+    /// No site is unreachable.
+    pub fn is_empty(&self) -> bool {
+        self.sites.is_empty()
+    }
+
+    /// The error for these sites, with the fix to suggest.
+    pub fn into_error(self) -> Error {
+        Error::Unreachable {
+            fix: fix_for(self.low_absolute),
+            sites: self.sites,
+        }
+    }
+}
+
+/// The fix to suggest for unreachable sites, some of them 32-bit
+/// absolutes when `low_absolute`.
+fn fix_for(low_absolute: bool) -> String {
+    if low_absolute {
         "recompile with -fPIC (or -mcmodel=large), or load with --place low".to_string()
     } else {
         "recompile with -fPIC, so that data outside the unit is reached through the GOT".to_string()
@@ -544,8 +635,8 @@ pub(crate) fn violations(
     d: &Demands,
     base: u64,
     copies_allowed: bool,
-) -> (Vec<UnreachableSite>, Vec<u32>) {
-    let mut out = Vec::new();
+) -> (Unreachable, Vec<u32>) {
+    let mut out = Unreachable::default();
     let mut copies = Vec::new();
     for c in &d.constraints {
         let b = base as i128;
@@ -601,7 +692,7 @@ pub(crate) fn violations(
                 )
             }
         };
-        out.push(site);
+        out.push(site, r);
     }
     (out, copies)
 }
@@ -615,12 +706,12 @@ pub(crate) fn stand_in_violations(
     d: &Demands,
     base: u64,
     size: u64,
-) -> Vec<UnreachableSite> {
+) -> Unreachable {
     let end = base as i128 + size as i128 - 1;
+    let mut out = Unreachable::default();
     if d.abs_limit.is_none_or(|limit| end <= limit) {
-        return Vec::new();
+        return out;
     }
-    let mut out = Vec::new();
     for &(oi, si, ri) in &d.redirectable {
         let obj = &objects[oi as usize];
         let r = &obj.sections[si as usize].relocs[ri as usize];
@@ -641,7 +732,7 @@ pub(crate) fn stand_in_violations(
             "the trampoline standing in for it in the unit at {base:#x} would lie outside {}",
             f.describe()
         );
-        out.push(site);
+        out.push(site, r);
     }
     out
 }
@@ -660,13 +751,14 @@ pub(crate) enum Decision {
     Direct { f: Field, value: i128 },
     /// Call or jump through the trampoline to `dest`.
     Trampoline { dest: u64 },
-    /// Load from the GOT slot holding `content`, as `G + addend − P`; `lea` is
-    /// first rewritten to `mov` when `lea_to_mov`.
+    /// Load from the GOT slot holding `content`, as `G + addend − P`; an
+    /// instruction that computed the address is first rewritten to load it
+    /// (see [`arch::address_to_load`]) when `address_to_load`.
     Slot {
         f: Field,
         content: u64,
         addend: i128,
-        lea_to_mov: bool,
+        address_to_load: bool,
     },
     /// `G − GOT + A` for the slot holding `content`.
     SlotOffset {
@@ -722,7 +814,7 @@ pub(crate) fn decide(formula: Formula, bytes: &[u8], off: usize, a: i64, at: &At
             f: field,
             content: at.s,
             addend: a,
-            lea_to_mov: false,
+            address_to_load: false,
         },
         Formula::StaticTls { got: false, field } => Decision::Direct {
             f: field,
@@ -758,17 +850,17 @@ pub(crate) fn decide(formula: Formula, bytes: &[u8], off: usize, a: i64, at: &At
                 return Decision::Direct { f, value };
             }
             match arch::site_kind(bytes, off) {
-                // The branch lands on S + A + 4 (the field ends the instruction).
-                arch::Site::Branch => Decision::Trampoline {
-                    dest: (s + a + 4) as u64,
+                // The branch lands on S + A + the bias (see `arch::PC_BIAS`).
+                arch::SiteKind::Branch => Decision::Trampoline {
+                    dest: (s + a + i128::from(arch::PC_BIAS)) as u64,
                 },
-                arch::Site::Lea => Decision::Slot {
+                arch::SiteKind::Address => Decision::Slot {
                     f,
-                    content: (s + a + 4) as u64,
-                    addend: -4,
-                    lea_to_mov: true,
+                    content: (s + a + i128::from(arch::PC_BIAS)) as u64,
+                    addend: -i128::from(arch::PC_BIAS),
+                    address_to_load: true,
                 },
-                arch::Site::Other => Decision::Data {
+                arch::SiteKind::Other => Decision::Data {
                     value,
                     target: at.s,
                 },
@@ -788,7 +880,7 @@ pub(crate) fn decide(formula: Formula, bytes: &[u8], off: usize, a: i64, at: &At
                 f: field,
                 content: at.s,
                 addend: a,
-                lea_to_mov: false,
+                address_to_load: false,
             }
         }
     }
@@ -802,7 +894,9 @@ pub(crate) struct Plan {
     /// GOT slot content → index.
     pub slots: KeyedMap<u64, u32>,
     pub relaxations: u64,
-    pub lea_rewrites: u64,
+    /// Instructions that computed an address rewritten to load it from a
+    /// GOT slot.
+    pub address_rewrites: u64,
     /// Host variable address → the address of the unit's read-only copy.
     pub copies: KeyedMap<u64, u64>,
     /// Host function → the stand-in another unit already made for it: its
@@ -923,12 +1017,12 @@ pub(crate) fn finish(
             }
             Decision::Slot {
                 content,
-                lea_to_mov,
+                address_to_load,
                 ..
             } => {
                 let n = plan.slots.len() as u32;
                 plan.slots.entry(content).or_insert(n);
-                plan.lea_rewrites += lea_to_mov as u64;
+                plan.address_rewrites += address_to_load as u64;
             }
             Decision::SlotOffset { content, .. } => {
                 let n = plan.slots.len() as u32;
@@ -1012,12 +1106,12 @@ pub(crate) fn plan_deferred(
         match site_decision(objects, res, layout, base, &plan.tp, site) {
             Some(Decision::Slot {
                 content,
-                lea_to_mov,
+                address_to_load,
                 ..
             }) => {
                 let n = plan.slots.len() as u32;
                 plan.slots.entry(content).or_insert(n);
-                plan.lea_rewrites += lea_to_mov as u64;
+                plan.address_rewrites += address_to_load as u64;
             }
             Some(Decision::SlotOffset { content, .. }) => {
                 let n = plan.slots.len() as u32;

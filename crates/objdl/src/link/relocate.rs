@@ -43,8 +43,8 @@ pub(crate) struct Counts {
     pub relaxed: u64,
     /// The pass stopped at a relocation that needs planning (see [`Slow::Defer`]).
     pub stopped: bool,
-    /// Relocations applied, by type number (every supported type is below 64).
-    pub by_type: [u64; 64],
+    /// Relocations applied, by the type's dense index ([`arch::count_index`]).
+    pub by_type: [u64; arch::KINDS],
 }
 
 impl Counts {
@@ -64,7 +64,7 @@ impl Default for Counts {
             relocations: 0,
             relaxed: 0,
             stopped: false,
-            by_type: [0; 64],
+            by_type: [0; arch::KINDS],
         }
     }
 }
@@ -126,7 +126,7 @@ pub(crate) fn relocate(
         }
     }
 
-    let cx = Context {
+    let cx = PlacedUnit {
         base,
         got,
         objects,
@@ -180,7 +180,7 @@ pub(crate) fn relocate(
                 };
                 let kind = r.kind();
                 if !quick {
-                    counts.by_type[kind.0 as usize & 63] += 1;
+                    counts.by_type[arch::count_index(kind)] += 1;
                 }
                 match &mut slow {
                     Slow::Apply => {
@@ -329,7 +329,7 @@ fn apply_fast(
 ) -> usize {
     for (i, r) in relocs.iter().enumerate().skip(from) {
         let kind = r.kind();
-        counts.by_type[kind.0 as usize & 63] += 1;
+        counts.by_type[arch::count_index(kind)] += 1;
         // Relocations may not have been checked yet (see `Slow::Defer`): a
         // bad symbol index or field goes to the slow path, which checks.
         let Some(&s) = addrs.get(r.sym() as usize) else {
@@ -452,7 +452,7 @@ pub(crate) fn apply_deferred(
     tail: Tail,
     deferred: &[(u32, u32, u32)],
 ) -> Result<()> {
-    let cx = Context {
+    let cx = PlacedUnit {
         base,
         got: base + tail.got,
         objects,
@@ -520,7 +520,7 @@ fn write_tables(mem: &mut [u8], base: u64, plan: &Plan, tail: Tail) {
 }
 
 /// What [`relocate_one`] needs besides the relocation.
-struct Context<'a, 'd> {
+struct PlacedUnit<'a, 'd> {
     base: u64,
     got: u64,
     objects: &'a [ObjectFile<'d>],
@@ -534,7 +534,7 @@ struct Context<'a, 'd> {
 /// trampolines, GOT slots, rewrites, TLS, and everything that overflows.
 #[inline(never)]
 fn relocate_one(
-    cx: &Context<'_, '_>,
+    cx: &PlacedUnit<'_, '_>,
     bytes: &mut [u8],
     (obj, oi, si): (&ObjectFile<'_>, usize, usize),
     sec_addr: u64,
@@ -542,33 +542,18 @@ fn relocate_one(
     s: u64,
     formula: Formula,
 ) -> Result<()> {
-    let Context {
-        base,
+    let PlacedUnit {
         got,
         objects,
         res,
         layout,
         plan,
-        tail,
+        ..
     } = *cx;
     let sec = &obj.sections[si];
     let off = r.offset() as usize;
     let target = res.targets.get(&objects[oi], oi, r.sym() as usize);
-    let z = match target {
-        // The size of a host symbol, if no pass looked it up yet.
-        Target::Absolute { addr, size: 0, .. }
-            if matches!(formula, Formula::Size(_)) && addr != 0 =>
-        {
-            crate::scope::host::host_symbol(addr).map_or(0, |(size, _)| size)
-        }
-        Target::Section { size, .. } | Target::Absolute { size, .. } => size,
-        Target::Common(i) => res.commons[i as usize].size,
-        Target::Synthetic(_) => 8,
-        Target::Ifunc(_)
-        | Target::Bound { .. }
-        | Target::ExternalTls { .. }
-        | Target::DeferredTls => 0,
-    };
+    let z = symbol_size(res, target, formula);
     // Initial-exec and local-exec: S is the offset from the thread pointer.
     let s = match formula {
         Formula::StaticTls { .. } => {
@@ -642,6 +627,28 @@ fn relocate_one(
         },
         _ => plan::decide(formula, bytes, off, r.addend(), &at),
     };
+    apply(cx, bytes, (obj, si), off, r, &at, decision)
+}
+
+/// Applies `decision` for relocation `r` at `off` in the section's bytes:
+/// the value its trampoline, GOT slot, copy or relaxation gives, range
+/// checked, then written (an instruction rewritten first where asked).
+fn apply(
+    cx: &PlacedUnit<'_, '_>,
+    bytes: &mut [u8],
+    (obj, si): (&ObjectFile<'_>, usize),
+    off: usize,
+    r: &Reloc,
+    at: &At,
+    decision: Decision,
+) -> Result<()> {
+    let PlacedUnit {
+        base,
+        got,
+        plan,
+        tail,
+        ..
+    } = *cx;
     let (f, value, field_at) = match decision {
         Decision::Skip => return Ok(()),
         Decision::Data { value, target } => match plan.copies.get(&target) {
@@ -656,7 +663,8 @@ fn relocate_one(
         Decision::Trampoline { dest } => {
             let t = lookup(&plan.trampolines, dest, obj, si, r)?;
             let addr = base + tail.trampoline(t);
-            (Field::S32, addr as i128 - 4 - at.p as i128, off)
+            let bias = i128::from(arch::PC_BIAS);
+            (Field::S32, addr as i128 - bias - at.p as i128, off)
         }
         Decision::AbsTrampoline { f, dest } => match plan.shared_stand_ins.get(&dest) {
             Some(&shared) => (f, shared as i128, off),
@@ -670,12 +678,12 @@ fn relocate_one(
             f,
             content,
             addend,
-            lea_to_mov,
+            address_to_load,
         } => {
             let g = base + tail.slot(lookup(&plan.slots, content, obj, si, r)?);
             let value = g as i128 + addend - at.p as i128;
-            if lea_to_mov && Field::S32.fits(value) {
-                arch::lea_to_mov(bytes, off);
+            if address_to_load && Field::S32.fits(value) {
+                arch::address_to_load(bytes, off);
             }
             (f, value, off)
         }
@@ -693,6 +701,26 @@ fn relocate_one(
     }
     f.write(&mut bytes[field_at..], value);
     Ok(())
+}
+
+/// The size of the symbol `target` (for `SIZE` relocations), looking up a
+/// host symbol's only when the formula needs it and no pass has yet.
+fn symbol_size(res: &Resolution<'_>, target: Target, formula: Formula) -> u64 {
+    match target {
+        // The size of a host symbol, if no pass looked it up yet.
+        Target::Absolute { addr, size: 0, .. }
+            if matches!(formula, Formula::Size(_)) && addr != 0 =>
+        {
+            crate::scope::host::host_symbol(addr).map_or(0, |(size, _)| size)
+        }
+        Target::Section { size, .. } | Target::Absolute { size, .. } => size,
+        Target::Common(i) => res.commons[i as usize].size,
+        Target::Synthetic(_) => 8,
+        Target::Ifunc(_)
+        | Target::Bound { .. }
+        | Target::ExternalTls { .. }
+        | Target::DeferredTls => 0,
+    }
 }
 
 /// Applies the relocations of TLS initialiser section `si` of object `oi`
@@ -715,7 +743,7 @@ fn relocate_tls_initialiser(
     let bytes = &mut template.image[start as usize..(start + sec.size) as usize];
     counts.relocations += sec.relocs.len() as u64;
     for r in sec.relocs.iter() {
-        counts.by_type[r.kind().0 as usize & 63] += 1;
+        counts.by_type[arch::count_index(r.kind())] += 1;
         let target = res.targets.get(obj, oi, r.sym() as usize);
         let a = i128::from(r.addend());
         let (f, value) = match arch::formula(r.kind()) {
@@ -779,6 +807,7 @@ fn internal(obj: &ObjectFile<'_>, si: usize, r: &crate::input::parse::Reloc, wha
             "internal error: {what} for {} at {}",
             arch::reloc_name(r.kind()),
             plan::site(obj, si, r.offset())
-        ),
+        )
+        .into(),
     }
 }

@@ -9,6 +9,7 @@
 use object::elf;
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::arch::{self, ExternalFact};
 use crate::hash::{KeyedMap, KeyedSet};
 
 use crate::error::{Error, Result, Unresolved};
@@ -150,6 +151,13 @@ impl Targets {
         }
     }
 
+    /// Sets the target of global symbol `sym` of object `obj` (no-op for a local one).
+    pub fn set(&mut self, obj: usize, sym: usize, target: Target) {
+        if let Some(t) = self.entry_mut(obj, sym) {
+            *t = target;
+        }
+    }
+
     fn entry_mut(&mut self, obj: usize, sym: usize) -> Option<&mut Target> {
         match self.slots[obj][sym] {
             LOCAL => None,
@@ -210,6 +218,10 @@ pub(crate) struct Resolution<'d> {
     pub dynamic_tls: Vec<(u32, u32)>,
     /// The unit's definition of the entry point asked for, if any.
     pub entry: Option<Target>,
+    /// (object, symbol, name id) of each global symbol left unresolved
+    /// when resolution was asked to be lazy: `link::lazy::prepare`
+    /// gives them stubs (or refuses them).
+    pub lazy: Vec<(u32, u32, u32)>,
 }
 
 /// libc variables that are set before `main` and that libc never changes
@@ -265,17 +277,114 @@ struct Definition {
 
 /// Resolves every symbol of `objects`.
 /// `entry` names the unit's entry point, found whatever its visibility
-/// (see [`Resolution::entry`]).
+/// (see [`Resolution::entry`]). With `lazy`, names nothing defines are
+/// listed in [`Resolution::lazy`] instead of being an error.
+///
+/// In order: groups another unit provides give way; one pass over every
+/// symbol names the globals; the unit's own definitions (strong, weak,
+/// COMMON) win first, then versioned aliases; what is left comes from
+/// outside ([`external_targets`]); finally every global symbol gets its
+/// target, and the unit its exports.
 pub(crate) fn resolve<'d>(
     objects: &mut [ObjectFile<'d>],
     host: &Host,
     namespace: &Namespace,
     entry: Option<&str>,
+    lazy: bool,
 ) -> Result<Resolution<'d>> {
     let section_redirects = discard_duplicate_groups(objects);
-    // Groups a Global unit already provides: this unit keeps its copies
-    // (its own .eh_frame refers to them) but their global definitions give
-    // way, so inline functions, vtables and typeinfo are one across units.
+    let objects = &*objects;
+    let (superseded, groups) = superseded_groups(objects, namespace);
+    let (names, mut targets) = name_symbols(objects);
+    let (mut defs, common_sizes) = own_definitions(objects, &names, &superseded, namespace)?;
+    let versioned_exports = versioned_aliases(&names, &mut defs);
+    let (commons, own) = storage_for_commons(objects, &names, &defs, &common_sizes);
+    let external = external_targets(objects, &names, &defs, host, namespace);
+
+    // The targets of global symbols (local ones have theirs).
+    let unresolved = global_targets(
+        objects,
+        &names,
+        &mut targets,
+        &defs,
+        &external.targets,
+        &own,
+    );
+    // Lazy: every symbol of those names, for stubs (a pass of its own, so
+    // that the loop above stays as it is without lazy binding).
+    let mut lazy_refs = Vec::new();
+    if !unresolved.is_empty() {
+        if !lazy {
+            return Err(Error::Unresolved(unresolved));
+        }
+        lazy_refs = lazy_symbols(objects, &names.globals, |id| {
+            defs[id as usize].is_none() && external.targets[id as usize].is_none()
+        });
+    }
+
+    // Their sizes are checked only if a copy is made (dladdr1 scans a
+    // library's whole symbol table).
+    let mut copyable: Vec<CopyCandidate> = Vec::new();
+    for &name in COPYABLE {
+        let ext = names
+            .ids
+            .get(name)
+            .and_then(|&id| external.targets[id as usize]);
+        if let Some(Target::Absolute { addr, .. }) = ext {
+            copyable.push(CopyCandidate { addr });
+        }
+    }
+
+    let exports: Vec<(&'d str, Target)> = defs
+        .iter()
+        .enumerate()
+        .filter_map(|(id, d)| {
+            let d = d.as_ref().filter(|d| d.exported)?;
+            Some((names.names[id], own.target(d, id as u32)))
+        })
+        .collect();
+    // The entry point, as ld finds `-e SYMBOL` (crt1.o's reference to
+    // `main`): any global definition of the unit, hidden ones too.
+    let entry = entry
+        .and_then(|name| names.ids.get(name))
+        .and_then(|&id| Some(own.target(defs[id as usize].as_ref()?, id)));
+    let versioned_exports = versioned_exports
+        .into_iter()
+        .map(|(alias, id)| {
+            let d = defs[id as usize].as_ref().expect("a definition");
+            (alias, own.target(d, id))
+        })
+        .collect();
+
+    Ok(Resolution {
+        targets,
+        commons,
+        exports,
+        versioned_exports,
+        synthetics_used: external.synthetics_used,
+        section_redirects,
+        deps: external.deps,
+        copyable,
+        groups,
+        ifuncs: names.ifuncs,
+        bounds: external.bounds.names,
+        initial_exec_names: Vec::new(),
+        initial_exec: FxHashMap::default(),
+        dynamic_tls: Vec::new(),
+        entry,
+        lazy: lazy_refs,
+    })
+}
+
+/// Groups a Global unit already provides: this unit keeps its copies
+/// (its own .eh_frame refers to them) but their global definitions give
+/// way, so inline functions, vtables and typeinfo are one across units.
+/// Returns the superseded (object, section)s, and the signatures of the
+/// groups this unit provides.
+fn superseded_groups(
+    objects: &[ObjectFile<'_>],
+    namespace: &Namespace,
+) -> (FxHashSet<(u32, u32)>, Vec<String>) {
     let mut superseded: FxHashSet<(u32, u32)> = FxHashSet::default();
     let mut groups = Vec::new();
     for (oi, obj) in objects.iter().enumerate() {
@@ -290,30 +399,53 @@ pub(crate) fn resolve<'d>(
             }
         }
     }
+    (superseded, groups)
+}
 
-    // One pass over every symbol: local symbols get their target now;
-    // global names get an id each (from here on, symbols refer to names by
-    // id); IFUNC definitions, local or global, get a stub and a slot.
-    let mut ifuncs = Vec::new();
-    let mut ifunc_index: FxHashMap<(u32, u32), u32> = FxHashMap::default();
-    let mut ids: KeyedMap<&'d str, u32> = KeyedMap::default();
-    let mut names: Vec<&'d str> = Vec::new();
-    // (object, symbol, name id) of every global symbol.
-    let mut globals: Vec<(u32, u32, u32)> = Vec::new();
-    // (name, version, object, symbol) of each `name@@VER` definition.
-    let mut default_versions: Vec<(&'d str, &'d str, u32, u32)> = Vec::new();
-    // The names that undefined thread-local symbols refer to.
-    let mut thread_local_names: FxHashSet<u32> = FxHashSet::default();
-    // The names with a version (`name@VER`).
-    let mut versioned_names: FxHashSet<u32> = FxHashSet::default();
+/// The unit's global names, from one pass over every symbol.
+struct Names<'d> {
+    /// Each global name's id.
+    ids: KeyedMap<&'d str, u32>,
+    /// Each id's name.
+    names: Vec<&'d str>,
+    /// (object, symbol, name id) of every global symbol.
+    globals: Vec<(u32, u32, u32)>,
+    /// (name, version, object, symbol) of each `name@@VER` definition.
+    default_versions: Vec<(&'d str, &'d str, u32, u32)>,
+    /// The names that undefined thread-local symbols refer to.
+    thread_local_names: FxHashSet<u32>,
+    /// The names with a version (`name@VER`).
+    versioned_names: FxHashSet<u32>,
+    /// The IFUNC definitions' resolvers, and each one's index by
+    /// (object, symbol).
+    ifuncs: Vec<Target>,
+    ifunc_index: FxHashMap<(u32, u32), u32>,
+}
+
+/// One pass over every symbol: local symbols get their target now; global
+/// names get an id each (from here on, symbols refer to names by id);
+/// IFUNC definitions, local or global, get a stub and a slot. Returns the
+/// names, and the symbols' targets (local ones' already; global ones' to
+/// be filled).
+fn name_symbols<'d>(objects: &[ObjectFile<'d>]) -> (Names<'d>, Targets) {
+    let mut n = Names {
+        ids: KeyedMap::default(),
+        names: Vec::new(),
+        globals: Vec::new(),
+        default_versions: Vec::new(),
+        thread_local_names: FxHashSet::default(),
+        versioned_names: FxHashSet::default(),
+        ifuncs: Vec::new(),
+        ifunc_index: FxHashMap::default(),
+    };
     let mut targets = Targets {
         slots: Vec::with_capacity(objects.len()),
         entries: Vec::with_capacity(objects.len()),
     };
     for (oi, obj) in objects.iter().enumerate() {
         let special = &obj.special;
-        ids.reserve(special.len());
-        globals.reserve(special.len());
+        n.ids.reserve(special.len());
+        n.globals.reserve(special.len());
         let mut slots = vec![LOCAL; obj.symbols.len()];
         let mut entries = Vec::with_capacity(special.len());
         for &si in special {
@@ -327,11 +459,11 @@ pub(crate) fn resolve<'d>(
             let sym = &obj.symbols[si as usize];
             let oi = oi as u32;
             if sym.kind == elf::STT_GNU_IFUNC && matches!(sym.def, SymbolDef::Section { .. }) {
-                ifunc_index.insert((oi, si), ifuncs.len() as u32);
+                n.ifunc_index.insert((oi, si), n.ifuncs.len() as u32);
                 *targets
                     .entry_mut(oi as usize, si as usize)
-                    .expect("an entry") = Target::Ifunc(ifuncs.len() as u32);
-                ifuncs.push(local_target(oi, sym.def, sym.size));
+                    .expect("an entry") = Target::Ifunc(n.ifuncs.len() as u32);
+                n.ifuncs.push(local_target(oi, sym.def, sym.size));
             }
             if !sym.is_local() && !sym.name.is_empty() {
                 // A definition of a default version, `name@@VER`, is a
@@ -344,45 +476,44 @@ pub(crate) fn resolve<'d>(
                 };
                 let name = match version {
                     Some((base, version, true)) if sym.def != SymbolDef::Undefined => {
-                        default_versions.push((base, version, oi, si));
+                        n.default_versions.push((base, version, oi, si));
                         base
                     }
                     _ => sym.name,
                 };
-                let id = *ids.entry(name).or_insert_with(|| {
+                let names = &mut n.names;
+                let id = *n.ids.entry(name).or_insert_with(|| {
                     names.push(name);
                     names.len() as u32 - 1
                 });
                 if sym.kind == elf::STT_TLS && sym.def == SymbolDef::Undefined {
-                    thread_local_names.insert(id);
+                    n.thread_local_names.insert(id);
                 }
                 // (A `name@@VER` definition defines `name`, without one.)
                 if version.is_some() && name.len() == sym.name.len() {
-                    versioned_names.insert(id);
+                    n.versioned_names.insert(id);
                 }
-                globals.push((oi, si, id));
+                n.globals.push((oi, si, id));
             }
         }
     }
-    let own_target = |oi: u32, si: u32| -> Target {
-        let ifunc = if ifunc_index.is_empty() {
-            None
-        } else {
-            ifunc_index.get(&(oi, si))
-        };
-        match ifunc {
-            Some(&i) => Target::Ifunc(i),
-            None => {
-                let sym = &objects[oi as usize].symbols[si as usize];
-                local_target(oi, sym.def, sym.size)
-            }
-        }
-    };
+    (n, targets)
+}
 
-    // 1. The unit's own global definitions.
-    let mut defs: Vec<Option<Definition>> = (0..names.len()).map(|_| None).collect();
-    let mut common_sizes: Vec<(u64, u64)> = vec![(0, 1); names.len()];
-    for &(oi, si, id) in &globals {
+/// The unit's own global definitions: per name id, the one that wins
+/// (strong over weak over COMMON, the first of equals; two strong ones
+/// are an error), and the largest size and alignment of its COMMON
+/// symbols.
+#[allow(clippy::type_complexity)]
+fn own_definitions(
+    objects: &[ObjectFile<'_>],
+    names: &Names<'_>,
+    superseded: &FxHashSet<(u32, u32)>,
+    namespace: &Namespace,
+) -> Result<(Vec<Option<Definition>>, Vec<(u64, u64)>)> {
+    let mut defs: Vec<Option<Definition>> = (0..names.names.len()).map(|_| None).collect();
+    let mut common_sizes: Vec<(u64, u64)> = vec![(0, 1); names.names.len()];
+    for &(oi, si, id) in &names.globals {
         let (oi, si) = (oi as usize, si as usize);
         let obj = &objects[oi];
         let sym = &obj.symbols[si];
@@ -436,35 +567,49 @@ pub(crate) fn resolve<'d>(
             }
         }
     }
+    Ok((defs, common_sizes))
+}
 
-    // `name@VER` names what a `name@@VER` definition defines, when that
-    // definition is the one `name` resolves to (references to it may be
-    // in the unit, and later units may ask for it).
+/// `name@VER` names what a `name@@VER` definition defines, when that
+/// definition is the one `name` resolves to (references to it may be in
+/// the unit, and later units may ask for it). Returns the aliases that
+/// nothing in the unit refers to, to export: (alias, name id).
+fn versioned_aliases(names: &Names<'_>, defs: &mut [Option<Definition>]) -> Vec<(String, u32)> {
     let mut versioned_exports: Vec<(String, u32)> = Vec::new();
-    for &(base, version, oi, si) in &default_versions {
-        let chosen = defs[ids[base] as usize]
+    for &(base, version, oi, si) in &names.default_versions {
+        let base_id = names.ids[base];
+        let chosen = defs[base_id as usize]
             .as_ref()
             .is_some_and(|d| (d.obj, d.sym) == (oi, si));
         if !chosen {
             continue;
         }
-        let def = defs[ids[base] as usize].expect("chosen");
+        let def = defs[base_id as usize].expect("chosen");
         if def.strength == Strength::Common {
             continue; // COMMON storage has no versions
         }
         let alias = format!("{base}@{version}");
-        match ids.get(alias.as_str()) {
+        match names.ids.get(alias.as_str()) {
             // Referred to by that name: it is defined (and exported) as such.
             Some(&id) if defs[id as usize].is_none() => defs[id as usize] = Some(def),
             Some(_) => {}
-            None if def.exported => versioned_exports.push((alias, ids[base])),
+            None if def.exported => versioned_exports.push((alias, base_id)),
             None => {}
         }
     }
+    versioned_exports
+}
 
-    // COMMON symbols that no stronger definition replaced get storage.
+/// COMMON symbols that no stronger definition replaced get storage: the
+/// storage, and how to find each definition's target.
+fn storage_for_commons<'a>(
+    objects: &'a [ObjectFile<'_>],
+    names: &'a Names<'_>,
+    defs: &[Option<Definition>],
+    common_sizes: &[(u64, u64)],
+) -> (Vec<Common>, OwnTargets<'a>) {
     let mut commons = Vec::new();
-    let mut common_index: Vec<u32> = vec![NO_ID; names.len()];
+    let mut common_index: Vec<u32> = vec![NO_ID; names.names.len()];
     for (id, def) in defs.iter().enumerate() {
         if def.as_ref().is_some_and(|d| d.strength == Strength::Common) {
             let (size, align) = common_sizes[id];
@@ -472,29 +617,79 @@ pub(crate) fn resolve<'d>(
             commons.push(Common { size, align });
         }
     }
-    let def_target = |def: &Definition, id: u32| -> Target {
-        if def.strength == Strength::Common {
-            return Target::Common(common_index[id as usize]);
-        }
-        own_target(def.obj, def.sym)
+    let own = OwnTargets {
+        objects,
+        ifunc_index: &names.ifunc_index,
+        common_index,
     };
+    (commons, own)
+}
 
-    // 2. Names without a definition here (undefined, or defined by a copy
-    // that gave way to another unit's: a superseded group, an existing
-    // GNU_UNIQUE symbol): the host, then objdl's own, then dlsym.
-    let mut external: Vec<Option<Target>> = vec![None; names.len()];
-    let mut bounds = SectionBounds::default();
-    let mut synthetics_used = FxHashSet::default();
+/// The targets of the unit's own definitions.
+struct OwnTargets<'a> {
+    objects: &'a [ObjectFile<'a>],
+    ifunc_index: &'a FxHashMap<(u32, u32), u32>,
+    /// Per name id, its COMMON storage (or [`NO_ID`]).
+    common_index: Vec<u32>,
+}
+
+impl OwnTargets<'_> {
+    /// The target of definition `def` of name `id`.
+    fn target(&self, def: &Definition, id: u32) -> Target {
+        if def.strength == Strength::Common {
+            return Target::Common(self.common_index[id as usize]);
+        }
+        let ifunc = if self.ifunc_index.is_empty() {
+            None
+        } else {
+            self.ifunc_index.get(&(def.obj, def.sym))
+        };
+        match ifunc {
+            Some(&i) => Target::Ifunc(i),
+            None => {
+                let sym = &self.objects[def.obj as usize].symbols[def.sym as usize];
+                local_target(def.obj, sym.def, sym.size)
+            }
+        }
+    }
+}
+
+/// What names the unit does not define resolve to.
+struct External<'d> {
+    /// Per name id: its target outside the unit, if found.
+    targets: Vec<Option<Target>>,
+    bounds: SectionBounds<'d>,
+    synthetics_used: FxHashSet<SyntheticKey>,
+    /// The Global units bound to, once each.
+    deps: Vec<Held>,
+}
+
+/// Names without a definition here (undefined, or defined by a copy that
+/// gave way to another unit's: a superseded group, an existing GNU_UNIQUE
+/// symbol): the Global units, the host, then objdl's own, then dlsym (all
+/// at once), then the executable's symbols.
+fn external_targets<'d>(
+    objects: &[ObjectFile<'d>],
+    names: &Names<'d>,
+    defs: &[Option<Definition>],
+    host: &Host,
+    namespace: &Namespace,
+) -> External<'d> {
+    let mut external = External {
+        targets: vec![None; names.names.len()],
+        bounds: SectionBounds::default(),
+        synthetics_used: FxHashSet::default(),
+        deps: Vec::new(),
+    };
     let mut from_dlsym = Vec::new();
-    let mut deps: Vec<Held> = Vec::new();
     let mut dep_set: FxHashSet<*const ()> = FxHashSet::default();
-    for (id, &name) in names.iter().enumerate() {
+    for (id, &name) in names.names.iter().enumerate() {
         if defs[id].is_some() {
             continue;
         }
-        external[id] = if let Some((addr, unit)) = namespace.lookup(name) {
+        external.targets[id] = if let Some((addr, unit)) = namespace.lookup(name) {
             if dep_set.insert(Arc::as_ptr(&unit).cast::<()>()) {
-                deps.push(unit);
+                external.deps.push(unit);
             }
             Some(Target::absolute(addr))
         } else if let Some(addr) = host.defined(name) {
@@ -506,14 +701,14 @@ pub(crate) fn resolve<'d>(
             // for every other module), and the thread-exit registrations
             // that must not outlive the unit.
             Some(Target::absolute(addr))
-        } else if let Some(t) = section_bound(objects, name, &mut bounds) {
+        } else if let Some(t) = section_bound(objects, name, &mut external.bounds) {
             Some(t)
         } else if let Some(s) = Synthetic::by_name(name) {
-            synthetics_used.insert(s as u8);
+            external.synthetics_used.insert(s as u8);
             Some(Target::Synthetic(s))
-        } else if thread_local_names.contains(&(id as u32)) {
+        } else if names.thread_local_names.contains(&(id as u32)) {
             Some(Target::DeferredTls)
-        } else if versioned_names.contains(&(id as u32)) {
+        } else if names.versioned_names.contains(&(id as u32)) {
             // dlvsym, one at a time: versioned names are few.
             host.dlsym(name).map(Target::absolute)
         } else {
@@ -522,27 +717,39 @@ pub(crate) fn resolve<'d>(
         };
     }
     let mut asked = from_dlsym.iter();
+    let targets = &mut external.targets;
     host.dlsym_many(
-        from_dlsym.iter().map(|&id| names[id as usize]),
+        from_dlsym.iter().map(|&id| names.names[id as usize]),
         |name, addr| {
             let id = *asked.next().expect("one answer per name");
             if let Some(addr) = addr.or_else(|| host.exe_symbol(name)) {
-                external[id as usize] = Some(Target::absolute(addr));
+                targets[id as usize] = Some(Target::absolute(addr));
             }
         },
     );
+    external
+}
 
-    // 3. The targets of global symbols (local ones have theirs). Each
-    // unresolved name is reported once, for the first input using it.
+/// Gives every global symbol its target: its name's definition in the
+/// unit, else outside it, else 0 for a weak reference. Returns the names
+/// unresolved, each once, for the first input using it.
+fn global_targets(
+    objects: &[ObjectFile<'_>],
+    names: &Names<'_>,
+    targets: &mut Targets,
+    defs: &[Option<Definition>],
+    external: &[Option<Target>],
+    own: &OwnTargets<'_>,
+) -> Vec<Unresolved> {
     let mut unresolved = Vec::new();
-    let mut reported = vec![false; names.len()];
-    for &(oi, si, id) in &globals {
+    let mut reported = vec![false; names.names.len()];
+    for &(oi, si, id) in &names.globals {
         let obj = &objects[oi as usize];
         let sym = &obj.symbols[si as usize];
         *targets
             .entry_mut(oi as usize, si as usize)
             .expect("an entry") = if let Some(def) = &defs[id as usize] {
-            def_target(def, id)
+            own.target(def, id)
         } else if let Some(ext) = external[id as usize] {
             ext
         } else if sym.is_weak() {
@@ -557,58 +764,26 @@ pub(crate) fn resolve<'d>(
             Target::absolute(0)
         };
     }
-    if !unresolved.is_empty() {
-        return Err(Error::Unresolved(unresolved));
-    }
+    unresolved
+}
 
-    // Their sizes are checked only if a copy is made (dladdr1 scans a
-    // library's whole symbol table).
-    let mut copyable: Vec<CopyCandidate> = Vec::new();
-    for &name in COPYABLE {
-        let ext = ids.get(name).and_then(|&id| external[id as usize]);
-        if let Some(Target::Absolute { addr, .. }) = ext {
-            copyable.push(CopyCandidate { addr });
-        }
-    }
-
-    let exports: Vec<(&'d str, Target)> = defs
+/// The (object, symbol, name id) of `globals` whose name `undefined`
+/// says nothing defines, weak ones aside: what lazy binding gives stubs.
+/// Out of line: only a lazy open with such names gets here.
+#[cold]
+#[inline(never)]
+fn lazy_symbols(
+    objects: &[ObjectFile<'_>],
+    globals: &[(u32, u32, u32)],
+    undefined: impl Fn(u32) -> bool,
+) -> Vec<(u32, u32, u32)> {
+    globals
         .iter()
-        .enumerate()
-        .filter_map(|(id, d)| {
-            let d = d.as_ref().filter(|d| d.exported)?;
-            Some((names[id], def_target(d, id as u32)))
+        .filter(|&&(oi, si, id)| {
+            undefined(id) && !objects[oi as usize].symbols[si as usize].is_weak()
         })
-        .collect();
-    // The entry point, as ld finds `-e SYMBOL` (crt1.o's reference to
-    // `main`): any global definition of the unit, hidden ones too.
-    let entry = entry
-        .and_then(|name| ids.get(name))
-        .and_then(|&id| Some(def_target(defs[id as usize].as_ref()?, id)));
-    let versioned_exports = versioned_exports
-        .into_iter()
-        .map(|(alias, id)| {
-            let d = defs[id as usize].as_ref().expect("a definition");
-            (alias, def_target(d, id))
-        })
-        .collect();
-
-    Ok(Resolution {
-        targets,
-        commons,
-        exports,
-        versioned_exports,
-        synthetics_used,
-        section_redirects,
-        deps,
-        copyable,
-        groups,
-        ifuncs,
-        bounds: bounds.names,
-        initial_exec_names: Vec::new(),
-        initial_exec: FxHashMap::default(),
-        dynamic_tls: Vec::new(),
-        entry,
-    })
+        .copied()
+        .collect()
 }
 
 fn local_target(obj: u32, def: SymbolDef, size: u64) -> Target {
@@ -744,17 +919,19 @@ fn discard_duplicate_groups(objects: &mut [ObjectFile<'_>]) -> FxHashMap<(u32, u
     redirects
 }
 
-/// Adds what some relocations need to know of an external symbol, found in
-/// one pass over the relocations (checked, with the types in `kinds`, one
-/// bit set per object) and only where asked, since dladdr1 and reading the
-/// maps are not free: its size for SIZE32/64; whether it is code for a
-/// 32-bit absolute (an executable mapping: dlsym returns an IFUNC's chosen
-/// implementation, which often has no symbol of its own); and for a
-/// thread-local of another module reached with TLSGD, a TLS descriptor or
-/// DTPMOD64/DTPOFF, the module whose TLS block holds the address dlsym gave for this thread,
-/// which is the pair glibc understands. Only the planner needs these; a
-/// unit relocated without planning has none of those types but SIZE, whose
-/// size the relocation pass looks up itself.
+/// Adds what some relocations need to know of an external symbol (an
+/// [`ExternalFact`]), found in one pass over the relocations (checked, with
+/// the types in `kinds`, one bit set per object) and only where asked,
+/// since dladdr1 and reading the maps are not free: its size for a size
+/// relocation; whether it is code for a 32-bit absolute (an executable
+/// mapping: dlsym returns an IFUNC's chosen implementation, which often has
+/// no symbol of its own); and for a thread-local of another module reached
+/// with the general-dynamic forms (a `tls_index` pair, a TLS descriptor, a
+/// module id or offset), the module whose TLS block holds the address
+/// dlsym gave for this thread, which is the pair glibc understands. Only
+/// the planner needs these; a unit relocated without planning has none of
+/// those types but the size relocations, whose size the relocation pass
+/// looks up itself.
 pub(crate) fn external_facts<'d>(
     objects: &[ObjectFile<'d>],
     res: &mut Resolution<'d>,
@@ -762,28 +939,20 @@ pub(crate) fn external_facts<'d>(
 ) {
     let mut code_ranges: Option<Vec<(u64, u64)>> = None;
     let mut ie_ids: KeyedMap<&'d str, u32> = KeyedMap::default();
-    const FACT_KINDS: [elf::RelocationType; 12] = [
-        elf::R_X86_64_SIZE32,
-        elf::R_X86_64_SIZE64,
-        elf::R_X86_64_32,
-        elf::R_X86_64_32S,
-        elf::R_X86_64_TLSGD,
-        elf::R_X86_64_DTPMOD64,
-        elf::R_X86_64_DTPOFF64,
-        elf::R_X86_64_DTPOFF32,
-        elf::R_X86_64_GOTPC32_TLSDESC,
-        elf::R_X86_64_GOTTPOFF,
-        elf::R_X86_64_TPOFF32,
-        elf::R_X86_64_TPOFF64,
-    ];
-    let fact_mask = FACT_KINDS.iter().fold(0u64, |m, k| m | 1 << k.0);
+    // `kinds` has bit `i % 64` for the kind of dense index `i`.
+    let fact_mask = (0..arch::KINDS)
+        .map(arch::kind_of_index)
+        .filter(|&kind| arch::external_fact(kind).is_some())
+        .fold(0u64, |m, kind| m | 1 << (arch::count_index(kind) % 64));
     for ((oi, obj), &obj_kinds) in objects.iter().enumerate().zip(kinds) {
         if obj_kinds & fact_mask == 0 {
             continue;
         }
         for r in obj.sections.iter().flat_map(|s| s.relocs.iter()) {
-            let kind = r.kind();
-            if !FACT_KINDS.contains(&kind) || obj.symbols[r.sym() as usize].is_local() {
+            let Some(fact) = arch::external_fact(r.kind()) else {
+                continue;
+            };
+            if obj.symbols[r.sym() as usize].is_local() {
                 continue;
             }
             let Some(t) = res.targets.entry_mut(oi, r.sym() as usize) else {
@@ -791,10 +960,7 @@ pub(crate) fn external_facts<'d>(
             };
             // Initial-exec: `ld.so` gives the offset, by name (see
             // `crate::load::shim`); the target stays as it is.
-            let initial_exec = matches!(
-                kind,
-                elf::R_X86_64_GOTTPOFF | elf::R_X86_64_TPOFF32 | elf::R_X86_64_TPOFF64
-            );
+            let initial_exec = fact == ExternalFact::InitialExecTls;
             let thread_local = match *t {
                 Target::ExternalTls { .. } | Target::DeferredTls => true,
                 // dlsym gives this thread's copy of a thread-local variable.
@@ -821,21 +987,23 @@ pub(crate) fn external_facts<'d>(
             if addr == 0 {
                 continue;
             }
-            *t = match kind {
-                elf::R_X86_64_SIZE32 | elf::R_X86_64_SIZE64 if size == 0 => {
+            *t = match fact {
+                ExternalFact::Size if size == 0 => {
                     let size = host::host_symbol(addr).map_or(0, |(s, _)| s);
                     Target::Absolute { addr, size, code }
                 }
-                elf::R_X86_64_32 | elf::R_X86_64_32S => {
+                ExternalFact::LowAbsolute => {
                     let ranges = code_ranges.get_or_insert_with(host::executable_ranges);
                     let code = ranges.iter().any(|&(lo, hi)| (lo..hi).contains(&addr));
                     Target::Absolute { addr, size, code }
                 }
-                elf::R_X86_64_SIZE32 | elf::R_X86_64_SIZE64 => continue,
-                _ => match host::tls_module_of(addr) {
-                    Some((module, offset)) => Target::ExternalTls { module, offset },
-                    None => continue,
-                },
+                ExternalFact::Size => continue,
+                ExternalFact::InitialExecTls | ExternalFact::DynamicTls => {
+                    match host::tls_module_of(addr) {
+                        Some((module, offset)) => Target::ExternalTls { module, offset },
+                        None => continue,
+                    }
+                }
             };
         }
     }

@@ -8,6 +8,15 @@ use std::io;
 
 use crate::error::{Error, Result};
 
+/// The page size: the granule of protection and of placement.
+pub(crate) const PAGE: u64 = 4096;
+
+/// `v` rounded up to a multiple of `a` (a power of two; the caller keeps
+/// `v + a` within range).
+pub(crate) fn align_up(v: u64, a: u64) -> u64 {
+    (v + a - 1) & !(a - 1)
+}
+
 /// Memory protections objdl uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Protection {

@@ -7,7 +7,7 @@
 //!   out for every thread. glibc keeps a surplus there for modules loaded
 //!   later, and only `ld.so` can hand it out and initialise it in every
 //!   existing and future thread. The shim's `PT_TLS` has the unit's block
-//!   (size, alignment and initial image), and one `R_X86_64_TPOFF64`
+//!   (size, alignment and initial image), and one thread-pointer-offset word (`arch::TP_OFFSET_WORD`)
 //!   relocation against it (symbol 0: the shim's own block) makes `ld.so`
 //!   allocate it in static TLS; the relocated word is read back. Thread-local
 //!   symbols of other modules that the unit reaches with initial-exec get a
@@ -28,6 +28,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use object::elf;
 use object::write::elf::{FileHeader, ProgramHeader, Rel, Sym, Writer};
 use object::Endianness;
+
+use crate::arch;
 
 /// What the shim is asked for.
 #[derive(Debug, Default)]
@@ -90,16 +92,84 @@ pub(crate) enum ShimError {
 
 /// Where the parts of the shim go: one read-write segment whose file
 /// offsets are also its addresses.
-struct Plan {
+struct ShimLayout {
     words: u64,
     tdata: u64,
     end: u64,
 }
 
+/// Where each part of the shim goes, reserved before anything is written.
+struct Reserved {
+    /// The dynamic string of each external symbol's name.
+    names: Vec<object::write::StringId>,
+    /// Dynamic symbols, the null one included.
+    symbols: u32,
+    /// Whether the shim has a block of its own (`PT_TLS`).
+    has_block: bool,
+    /// Dynamic relocations: the block's own, then one per external symbol.
+    relocations: usize,
+    dynsym: u64,
+    dynstr: u64,
+    hash: u64,
+    rela: u64,
+    dynamic: u64,
+    /// The relocated words.
+    words: u64,
+    /// The block's initial image, its length, and the block's size and
+    /// alignment.
+    tdata: u64,
+    image_len: u64,
+    block_size: u64,
+    block_align: u64,
+    /// The end of what is loaded.
+    end: u64,
+}
+
+/// The `.dynamic` entries the shim has, `DT_NULL` included.
+const DYNAMIC_ENTRIES: usize = 10;
+
 /// Builds the shim's bytes for `spec`.
-fn build(spec: &ShimSpec<'_>) -> object::write::Result<(Vec<u8>, Plan)> {
+fn build(spec: &ShimSpec<'_>) -> object::write::Result<(Vec<u8>, ShimLayout)> {
     let mut bytes = Vec::new();
     let mut w = Writer::new(Endianness::Little, true, &mut bytes);
+    let r = reserve(&mut w, spec)?;
+
+    w.write_file_header(&FileHeader {
+        os_abi: elf::ELFOSABI_NONE,
+        abi_version: 0,
+        e_type: elf::ET_DYN,
+        e_machine: elf::EM_X86_64,
+        e_entry: 0,
+        e_flags: elf::FileFlags(0),
+    })?;
+    write_program_headers(&mut w, spec, &r);
+    write_dynamic_symbols(&mut w, spec, &r);
+    write_relocations(&mut w, &r);
+    write_dynamic(&mut w, &r)?;
+    w.pad_until(r.words);
+    w.write(&vec![0; r.relocations * 8]);
+    if let Some(b) = spec.block {
+        w.pad_until(r.tdata);
+        w.write(b.image);
+    }
+    debug_assert_eq!(w.len(), r.end);
+    w.write_shstrtab();
+    w.write_null_section_header();
+    w.write_shstrtab_section_header();
+    w.write_dynsym_section_header(r.dynsym, 1);
+    w.write_dynstr_section_header(r.dynstr);
+    w.write_hash_section_header(r.hash);
+    w.write_dynamic_section_header(r.dynamic);
+    let plan = ShimLayout {
+        words: r.words,
+        tdata: r.tdata,
+        end: r.end,
+    };
+    Ok((bytes, plan))
+}
+
+/// Reserves every part of the shim, in file order.
+fn reserve<'a>(w: &mut Writer<'a>, spec: &ShimSpec<'a>) -> object::write::Result<Reserved> {
     let has_block = spec.block.is_some();
     let relocations = usize::from(has_block) + spec.external.len();
     let segments = 3 + u32::from(has_block); // LOAD, DYNAMIC, GNU_STACK (+ TLS)
@@ -127,8 +197,7 @@ fn build(spec: &ShimSpec<'_>) -> object::write::Result<(Vec<u8>, Plan)> {
     let dynstr = w.reserve_dynstr()?;
     let hash = w.reserve_hash(1, symbols);
     let rela = w.reserve_relocations(relocations, true);
-    let dynamic_count = 10;
-    let dynamic = w.reserve_dynamic(dynamic_count);
+    let dynamic = w.reserve_dynamic(DYNAMIC_ENTRIES);
     let words = w.reserve(relocations as u64 * 8, 8);
     let (tdata, image_len, block_size, block_align) = match spec.block {
         Some(b) => (
@@ -142,15 +211,28 @@ fn build(spec: &ShimSpec<'_>) -> object::write::Result<(Vec<u8>, Plan)> {
     let end = w.reserved_len();
     w.reserve_shstrtab()?;
     w.reserve_section_headers();
+    Ok(Reserved {
+        names,
+        symbols,
+        has_block,
+        relocations,
+        dynsym,
+        dynstr,
+        hash,
+        rela,
+        dynamic,
+        words,
+        tdata,
+        image_len,
+        block_size,
+        block_align,
+        end,
+    })
+}
 
-    w.write_file_header(&FileHeader {
-        os_abi: elf::ELFOSABI_NONE,
-        abi_version: 0,
-        e_type: elf::ET_DYN,
-        e_machine: elf::EM_X86_64,
-        e_entry: 0,
-        e_flags: elf::FileFlags(0),
-    })?;
+/// One read-write `PT_LOAD` of everything, `PT_DYNAMIC`, the block's
+/// `PT_TLS` if there is one, and `PT_GNU_STACK`.
+fn write_program_headers(w: &mut Writer<'_>, spec: &ShimSpec<'_>, r: &Reserved) {
     w.write_align_program_headers();
     let segment = |p_type, p_flags, offset, filesz, memsz, align| ProgramHeader {
         p_type,
@@ -162,31 +244,19 @@ fn build(spec: &ShimSpec<'_>) -> object::write::Result<(Vec<u8>, Plan)> {
         p_memsz: memsz,
         p_align: align,
     };
-    w.write_program_header(&segment(
-        elf::PT_LOAD,
-        elf::PF_R | elf::PF_W,
-        0,
-        end,
-        end,
-        0x1000,
-    ));
-    let dyn_size = dynamic_count as u64 * 16;
-    w.write_program_header(&segment(
-        elf::PT_DYNAMIC,
-        elf::PF_R | elf::PF_W,
-        dynamic,
-        dyn_size,
-        dyn_size,
-        8,
-    ));
-    if has_block {
+    let rw = elf::PF_R | elf::PF_W;
+    w.write_program_header(&segment(elf::PT_LOAD, rw, 0, r.end, r.end, 0x1000));
+    let dyn_size = DYNAMIC_ENTRIES as u64 * 16;
+    let dynamic = segment(elf::PT_DYNAMIC, rw, r.dynamic, dyn_size, dyn_size, 8);
+    w.write_program_header(&dynamic);
+    if r.has_block {
         w.write_program_header(&segment(
             elf::PT_TLS,
             elf::PF_R,
-            tdata,
-            image_len,
-            block_size,
-            block_align,
+            r.tdata,
+            r.image_len,
+            r.block_size,
+            r.block_align,
         ));
     }
     // Always present: without it glibc takes the stack to be executable.
@@ -196,9 +266,12 @@ fn build(spec: &ShimSpec<'_>) -> object::write::Result<(Vec<u8>, Plan)> {
         elf::PF_R | elf::PF_W
     };
     w.write_program_header(&segment(elf::PT_GNU_STACK, stack, 0, 0, 0, 16));
+}
 
+/// The external symbols (undefined, TLS), their names and their hash table.
+fn write_dynamic_symbols(w: &mut Writer<'_>, spec: &ShimSpec<'_>, r: &Reserved) {
     w.write_null_dynamic_symbol();
-    for &name in &names {
+    for &name in &r.names {
         w.write_dynamic_symbol(&Sym {
             section: None,
             st_name: w.dynamic_string_offset(Some(name)),
@@ -215,52 +288,47 @@ fn build(spec: &ShimSpec<'_>) -> object::write::Result<(Vec<u8>, Plan)> {
         .iter()
         .map(|n| elf::hash(n.as_bytes()))
         .collect();
-    w.write_hash(1, symbols, |i| i.checked_sub(1).map(|i| hashes[i as usize]));
+    w.write_hash(1, r.symbols, |i| {
+        i.checked_sub(1).map(|i| hashes[i as usize])
+    });
+}
+
+/// Word 0: the block's own offset (symbol 0 is the shim itself); then one
+/// word per external symbol.
+fn write_relocations(w: &mut Writer<'_>, r: &Reserved) {
     w.write_align_relocation();
-    // Word 0: the block's own offset (symbol 0 is the shim itself); then
-    // one word per external symbol.
-    let targets = has_block.then_some(0).into_iter().chain(
-        (1..=spec.external.len() as u32)
-            .map(Some)
-            .map(Option::unwrap),
-    );
+    let targets = r
+        .has_block
+        .then_some(0)
+        .into_iter()
+        .chain(1..=r.names.len() as u32);
     for (i, sym) in targets.enumerate() {
         w.write_relocation(
             true,
             &Rel {
-                r_offset: words + i as u64 * 8,
+                r_offset: r.words + i as u64 * 8,
                 r_sym: sym,
-                r_type: elf::R_X86_64_TPOFF64,
+                r_type: arch::TP_OFFSET_WORD,
                 r_addend: 0,
             },
         );
     }
+}
+
+/// `.dynamic`: what `ld.so` needs to bind the words, and `DF_STATIC_TLS`.
+fn write_dynamic(w: &mut Writer<'_>, r: &Reserved) -> object::write::Result<()> {
     w.write_align_dynamic();
-    w.write_dynamic(elf::DT_HASH, hash)?;
-    w.write_dynamic(elf::DT_STRTAB, dynstr)?;
-    w.write_dynamic(elf::DT_SYMTAB, dynsym)?;
+    w.write_dynamic(elf::DT_HASH, r.hash)?;
+    w.write_dynamic(elf::DT_STRTAB, r.dynstr)?;
+    w.write_dynamic(elf::DT_SYMTAB, r.dynsym)?;
     w.write_dynamic(elf::DT_STRSZ, u64::from(w.dynstr_len()))?;
     w.write_dynamic(elf::DT_SYMENT, 24)?;
-    w.write_dynamic(elf::DT_RELA, rela)?;
-    w.write_dynamic(elf::DT_RELASZ, relocations as u64 * 24)?;
+    w.write_dynamic(elf::DT_RELA, r.rela)?;
+    w.write_dynamic(elf::DT_RELASZ, r.relocations as u64 * 24)?;
     w.write_dynamic(elf::DT_RELAENT, 24)?;
     w.write_dynamic(elf::DT_FLAGS, elf::DF_STATIC_TLS.0)?;
     w.write_dynamic(elf::DT_NULL, 0)?;
-    w.pad_until(words);
-    w.write(&vec![0; relocations * 8]);
-    if let Some(b) = spec.block {
-        w.pad_until(tdata);
-        w.write(b.image);
-    }
-    debug_assert_eq!(w.len(), end);
-    w.write_shstrtab();
-    w.write_null_section_header();
-    w.write_shstrtab_section_header();
-    w.write_dynsym_section_header(dynsym, 1);
-    w.write_dynstr_section_header(dynstr);
-    w.write_hash_section_header(hash);
-    w.write_dynamic_section_header(dynamic);
-    Ok((bytes, Plan { words, tdata, end }))
+    Ok(())
 }
 
 /// Makes the shim for `spec` and opens it.

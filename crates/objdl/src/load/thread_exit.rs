@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 pub(crate) type Keep = Weak<dyn Any + Send + Sync>;
 
 /// An open unit.
-struct Unit {
+struct TrackedUnit {
     end: u64,
     /// The unit's `__dso_handle`.
     dso: u64,
@@ -36,9 +36,9 @@ struct Unit {
 }
 
 /// Open units, by start address.
-static UNITS: Mutex<BTreeMap<u64, Unit>> = Mutex::new(BTreeMap::new());
+static UNITS: Mutex<BTreeMap<u64, TrackedUnit>> = Mutex::new(BTreeMap::new());
 
-fn units<R>(f: impl FnOnce(&mut BTreeMap<u64, Unit>) -> R) -> R {
+fn units<R>(f: impl FnOnce(&mut BTreeMap<u64, TrackedUnit>) -> R) -> R {
     let mut guard = UNITS.lock().unwrap_or_else(|e| e.into_inner());
     crate::load::annotate::acquired(&UNITS);
     let r = f(&mut guard);
@@ -47,7 +47,7 @@ fn units<R>(f: impl FnOnce(&mut BTreeMap<u64, Unit>) -> R) -> R {
 }
 
 /// The open unit whose memory holds `addr`.
-fn unit_at(map: &mut BTreeMap<u64, Unit>, addr: u64) -> Option<&mut Unit> {
+fn unit_at(map: &mut BTreeMap<u64, TrackedUnit>, addr: u64) -> Option<&mut TrackedUnit> {
     map.range_mut(..=addr)
         .next_back()
         .map(|(_, u)| u)
@@ -67,7 +67,7 @@ pub(crate) fn register((start, end): (u64, u64), dso: u64, keep: Keep) -> Regist
     units(|m| {
         m.insert(
             start,
-            Unit {
+            TrackedUnit {
                 end,
                 dso,
                 keep,

@@ -34,6 +34,9 @@ pub struct LoadStats {
     pub lea_rewrites: u64,
     /// Host variables read from a copy in the unit (see the README).
     pub copies: usize,
+    /// Functions bound at their first call ([`crate::OpenOptions::lazy`]).
+    /// Shown by `Display` only when there are some.
+    pub lazy_stubs: usize,
     /// The unit's base address.
     pub base: u64,
     /// The unit's size in bytes.
@@ -51,7 +54,7 @@ impl fmt::Display for LoadStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "objects {} sections {} relocations {} trampolines {} got-slots {} relaxations {} lea-rewrites {} copies {} base {:#x} size {:#x} load {} us",
+            "objects {} sections {} relocations {} trampolines {} got-slots {} relaxations {} lea-rewrites {} copies {}{} base {:#x} size {:#x} load {} us",
             self.objects,
             self.sections,
             self.relocations,
@@ -60,10 +63,24 @@ impl fmt::Display for LoadStats {
             self.relaxations,
             self.lea_rewrites,
             self.copies,
+            LazyStubs(self.lazy_stubs),
             self.base,
             self.size,
             self.load_time.as_micros()
         )
+    }
+}
+
+/// ` lazy-stubs N` in the stats line, only when N is not 0 (the line is
+/// otherwise as it was before lazy binding).
+struct LazyStubs(usize);
+
+impl fmt::Display for LazyStubs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            0 => Ok(()),
+            n => write!(f, " lazy-stubs {n}"),
+        }
     }
 }
 
@@ -74,6 +91,9 @@ struct Retained {
     /// Unmapped when dropped.
     _mem: Reservation,
     _tls: ThreadLocals,
+    /// The stubs and slots of lazily bound functions, and the Global units
+    /// they bound to: as long as the code that calls through them.
+    _lazy: Option<crate::load::lazy::LazyArea>,
 }
 
 pub(crate) struct UnitInner {
@@ -195,6 +215,7 @@ pub(crate) struct UnitParts {
     pub lifecycle: Lifecycle,
     pub no_exec: bool,
     pub deps: Vec<Held>,
+    pub lazy: Option<crate::load::lazy::LazyArea>,
     pub summary: RelocationSummary,
     pub groups: Vec<String>,
     pub tls: ThreadLocals,
@@ -215,6 +236,7 @@ impl UnitInner {
             mut lifecycle,
             no_exec,
             deps,
+            lazy,
             summary,
             groups,
             tls,
@@ -230,6 +252,7 @@ impl UnitInner {
         let retained = Arc::new(Retained {
             _mem: mem,
             _tls: tls,
+            _lazy: lazy,
         });
         let keep: thread_exit::Keep = Arc::downgrade(&retained) as _;
         UnitInner {

@@ -171,7 +171,8 @@ fn executable_stack(
         Ok(_) => Ok(()),
         Err(why) => Err(Error::Unsupported {
             file: obj.name.clone(),
-            what: format!("an executable stack: glibc would not make the stacks executable: {why}"),
+            what: format!("an executable stack: glibc would not make the stacks executable: {why}")
+                .into(),
         }),
     }
 }

@@ -5,7 +5,7 @@
 //! | stage | where |
 //! |---|---|
 //! | 1 parse | [`inputs::parse`]: `input::parse`, `input::archive` |
-//! | 2 resolve | `link::resolve` |
+//! | 2 resolve | `link::resolve`; with lazy binding, `link::lazy` gives the names nothing defines stubs |
 //! | 3 lay out | `link::layout` |
 //! | 4-7 plan, place, map, relocate | [`placement_free::place`] when no relocation constrains the base, else [`planned::place`] (`link::plan`, `link::placement`, `load::memory`, `link::relocate`) |
 //! | after relocation | [`finish::linked`]: synthetics, `link::lifecycle`, exports, figures |
@@ -26,13 +26,16 @@ mod thread_locals;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::arch;
 use crate::error::{Error, Result};
 use crate::input::parse;
 use crate::link::layout::{self, PAGE};
+use crate::link::lazy;
 use crate::link::plan;
 use crate::link::relocate::{self, Tail};
 use crate::link::resolve;
 use crate::load::debug;
+use crate::load::lazy::LazyArea;
 use crate::load::memory::{Protection, Reservation};
 use crate::load::runtime;
 use crate::load::tls::ThreadLocals;
@@ -50,7 +53,7 @@ use inputs::FileBytes;
 #[derive(Clone, Copy)]
 pub(crate) struct Context<'a> {
     /// The host's definitions, libraries and `dlsym`.
-    pub host: &'a Host,
+    pub host: &'a Arc<Host>,
     /// The exports of Global units (a unit joins it, and leaves it when closed).
     pub namespace: &'a Arc<Namespace>,
 }
@@ -78,6 +81,7 @@ pub(crate) unsafe fn load(
         dso_handle,
         lifecycle,
         deps,
+        lazy,
         stand_ins,
         summary,
         groups,
@@ -107,6 +111,7 @@ pub(crate) unsafe fn load(
         lifecycle,
         no_exec: opts.no_exec,
         deps,
+        lazy,
         summary,
         groups,
         tls,
@@ -126,8 +131,9 @@ pub(crate) unsafe fn load(
 }
 
 /// Stage 8, protect: text RX, read-only R, data RW, GOT R, trampolines RX
-/// (`rodata` and the text's end are page-aligned offsets); the part of the
-/// reservation the plan did not need is released.
+/// (`rodata` and the text's end are page-aligned offsets), the code first
+/// made visible to instruction fetch ([`arch::flush_icache`]); the part of
+/// the reservation the plan did not need is released.
 fn protect(
     mem: Reservation,
     tail: Tail,
@@ -135,6 +141,8 @@ fn protect(
     text_end: u64,
     rodata: (u64, u64),
 ) -> Result<Reservation> {
+    arch::flush_icache(mem.base(), text_end);
+    arch::flush_icache(mem.base() + tail.trampolines, size - tail.trampolines);
     mem.protect(0, text_end, Protection::RX)?;
     mem.protect(rodata.0, rodata.1 - rodata.0, Protection::R)?;
     mem.protect(tail.got, tail.trampolines - tail.got, Protection::R)?;
@@ -216,14 +224,23 @@ fn link(cx: &Context<'_>, inputs: Vec<Input>, opts: &OpenOptions, check: bool) -
     }
     let user_inputs = files.len();
     let mut tried = 0;
+    // Lazy binding is for what the implicit libraries leave unresolved
+    // too: until they have all been searched, attempts bind immediately.
+    let mut lazy_now = opts.no_implicit_libraries;
     loop {
-        let linked = link_files(cx, &files, user_inputs, started, opts, check);
+        let lazy = opts.lazy && lazy_now;
+        let linked = link_files(cx, &files, user_inputs, started, opts, lazy, check);
         // The implicit libraries are looked for only when needed.
         let Err(Error::Unresolved(_)) = &linked else {
             return linked;
         };
         let stage = match implicit::stages().get(tried) {
             Some(stage) if !opts.no_implicit_libraries => stage,
+            // Every library searched: a last attempt, lazily.
+            _ if opts.lazy && !lazy_now => {
+                lazy_now = true;
+                continue;
+            }
             _ => return linked,
         };
         tried += 1;
@@ -244,17 +261,22 @@ fn link(cx: &Context<'_>, inputs: Vec<Input>, opts: &OpenOptions, check: bool) -
 }
 
 /// [`link`] of `files`, of which those from `user_inputs` on are archives
-/// of the libraries the gcc driver adds.
+/// of the libraries the gcc driver adds; with `lazy`, calls to what
+/// nothing defines are bound at their first call.
 fn link_files(
     cx: &Context<'_>,
     files: &[(String, FileBytes)],
     user_inputs: usize,
     started: Instant,
     opts: &OpenOptions,
+    lazy: bool,
     check: bool,
 ) -> Result<Linked> {
     let mut objects = inputs::parse(cx, files, user_inputs, opts, check)?;
-    let mut res = resolve::resolve(&mut objects, cx.host, cx.namespace, opts.entry.as_deref())
+    let entry = opts.entry.as_deref();
+    let mut res = resolve::resolve(&mut objects, cx.host, cx.namespace, entry, lazy)
+        .map_err(|err| inputs::malformed_first(&objects, err))?;
+    let lazy_area = lazy::prepare(&objects, &mut res, cx.host, cx.namespace)
         .map_err(|err| inputs::malformed_first(&objects, err))?;
     let layout =
         layout::layout(&objects, &res).map_err(|err| inputs::malformed_first(&objects, err))?;
@@ -280,7 +302,8 @@ fn link_files(
             planned::place(cx, &parts, opts, check, initial_exec)?
         }
     };
-    finish::linked(cx, &objects, res, &layout, placed, opts, check, started)
+    let linked = finish::linked(cx, &objects, res, &layout, placed, opts, check, started)?;
+    Ok(linked.with_lazy(lazy_area))
 }
 
 /// The strictest alignment any loaded section or COMMON symbol needs (a
@@ -364,6 +387,8 @@ pub(super) struct Linked {
     pub dso_handle: u64,
     pub lifecycle: runtime::Lifecycle,
     pub deps: Vec<Held>,
+    /// The stubs and slots of the names bound at their first call.
+    pub lazy: Option<LazyArea>,
     /// (host function, address) of the stand-ins this unit made.
     pub stand_ins: Vec<(u64, u64)>,
     pub summary: RelocationSummary,
@@ -381,4 +406,19 @@ pub(super) struct Linked {
     /// The unit's range and name, when its functions went to the perf map.
     pub perf: Option<(u64, u64, String)>,
     pub report: Option<Report>,
+}
+
+impl Linked {
+    /// The unit with the stubs of its names bound at their first call:
+    /// counted in its figures, listed in its report.
+    fn with_lazy(mut self, lazy: Option<LazyArea>) -> Linked {
+        if let Some(area) = &lazy {
+            self.stats.lazy_stubs = area.len();
+            if let Some(report) = &mut self.report {
+                report.lazy = area.names().collect();
+            }
+        }
+        self.lazy = lazy;
+        self
+    }
 }

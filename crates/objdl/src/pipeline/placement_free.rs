@@ -5,7 +5,6 @@ use crate::arch;
 use crate::error::Result;
 use crate::input::parse;
 use crate::link::layout::{align_up, PAGE};
-use crate::link::placement::Placement;
 use crate::link::plan;
 use crate::link::relocate::{self, Tail};
 use crate::load::memory::Reservation;
@@ -17,7 +16,7 @@ use super::{Image, Parts, Placed};
 
 /// Stages 4 and 5 without planning, when the unit may go anywhere: no
 /// relocation type constrains the base (see
-/// [`arch::PLACEMENT_FREE_KINDS`]). The unit is mapped where the kernel
+/// [`arch::placement_free`]). The unit is mapped where the kernel
 /// likes and relocated there in one pass, which also checks each
 /// relocation it applies; the few sites that do not fit as they are get
 /// GOT slots. `None` (and nothing stays mapped) when a site needs more,
@@ -36,7 +35,7 @@ pub(super) fn place(
         max_align,
     } = *unit;
     // A TLS section (even an empty `.tdata`) sends the unit to the planner.
-    if check || opts.placement != Placement::Auto || !layout.tls.offsets.is_empty() {
+    if check || !opts.placement.kernel_may_choose() || !layout.tls.offsets.is_empty() {
         return Ok(None);
     }
     // A first look at a few relocations of each section: code that

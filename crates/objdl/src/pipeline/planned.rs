@@ -6,13 +6,13 @@ use crate::arch;
 use crate::error::{Error, Result};
 use crate::input::parse;
 use crate::link::layout::{align_up, PAGE};
-use crate::link::placement::{self, Placement};
+use crate::link::placement;
 use crate::link::plan;
 use crate::link::relocate::{self, Tail};
 use crate::link::resolve;
 use crate::options::OpenOptions;
 
-use super::inputs::map_sections;
+use super::inputs::{map_sections, unit_name};
 use super::thread_locals::{initial_exec_offsets, thread_locals, InitialExec};
 use super::{Context, Image, Parts, Placed};
 
@@ -36,8 +36,8 @@ pub(super) fn prepare<'d>(
     Ok(initial_exec)
 }
 
-/// Stages 3b to 5 the full way: plan every relocation, choose a base
-/// the demands allow, map, relocate.
+/// Stages 4 to 7 the full way: plan every relocation, choose a base the
+/// demands allow, map, relocate.
 pub(super) fn place(
     cx: &Context<'_>,
     unit: &Parts<'_, '_>,
@@ -50,79 +50,11 @@ pub(super) fn place(
         res,
         layout,
         files,
-        max_align,
+        ..
     } = *unit;
     let demands = plan::demands(objects, res, layout)?;
-    let max_got = align_up(
-        // A TLS site needs a pair and, for TLSDESC, a descriptor.
-        demands.max_slots * arch::GOT_SLOT_SIZE as u64 + demands.tls_sites.len() as u64 * 32,
-        PAGE,
-    );
-    let max_tramp = align_up(demands.max_trampolines * arch::TRAMPOLINE_SIZE as u64, PAGE);
-    let upper = layout.got_offset + max_got + max_tramp;
-    let limit = opts.size_limit.unwrap_or(crate::limits::MAX_UNIT_SIZE);
-    if upper > limit {
-        let names: Vec<&str> = objects.iter().map(|o| o.name.as_str()).collect();
-        return Err(Error::NoPlacement {
-            size: upper,
-            why: format!(
-                "the unit ({}) needs more than its {limit:#x}-byte limit",
-                names.join(", ")
-            ),
-        });
-    }
-    // Reads of copyable host variables (resolve::COPYABLE) that no
-    // placement reaches may use copies; never under Far, the test mode
-    // for references that must really reach.
-    let copies_allowed = opts.placement != Placement::Far && !res.copyable.is_empty();
-    let feasible =
-        |lo: i128, hi: i128| lo <= hi && (opts.placement != Placement::Low || lo < 1 << 31);
-    let (lo, hi) = if !feasible(demands.lo, demands.hi) && copies_allowed {
-        (demands.lo_without_copies, demands.hi_without_copies)
-    } else {
-        (demands.lo, demands.hi)
-    };
-    // Trampolines standing in for host functions in 32-bit absolutes
-    // must lie below the limit, and they come last in the unit.
-    let hi = match demands.abs_limit {
-        Some(limit) => hi.min(limit + 1 - upper as i128),
-        None => hi,
-    };
-    let req = placement::Request {
-        size: upper,
-        align: max_align,
-        lo,
-        hi,
-        preferred: &demands.preferred,
-    };
-
-    // 4. Place and map (or, for a check at a given address, only pretend to).
-    if let Placement::At(base) = opts.placement {
-        let names: Vec<&str> = objects.iter().map(|o| o.name.as_str()).collect();
-        placement::check_base(base, upper, &names.join(", "))?;
-    }
-    let mut image = match (check, opts.placement) {
-        (true, Placement::At(base)) => {
-            if base % max_align != 0 {
-                return Err(Error::NoPlacement {
-                    size: upper,
-                    why: format!(
-                        "{base:#x} is not aligned to {max_align:#x}, as the unit ({}) needs",
-                        objects
-                            .iter()
-                            .map(|o| o.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                });
-            }
-            Image::Virtual {
-                base,
-                bytes: vec![0; upper as usize],
-            }
-        }
-        _ => Image::Mapped(placement::reserve(opts.placement, &req)?),
-    };
+    let (upper, copies_allowed) = bounds(unit, &demands, opts)?;
+    let mut image = reserve(unit, &demands, opts, check, upper, copies_allowed)?;
     let base = image.base();
     let (mut bad, mut copies) =
         plan::violations(objects, res, layout, &demands, base, copies_allowed);
@@ -142,8 +74,7 @@ pub(super) fn place(
         objects, res, &demands, base, upper,
     ));
     if !bad.is_empty() {
-        let fix = plan::fix_for(&bad);
-        return Err(Error::Unreachable { sites: bad, fix });
+        return Err(bad.into_error());
     }
     // Stand-ins other units already made are canonical: use theirs
     // (and keep their units loaded).
@@ -224,5 +155,90 @@ pub(super) fn place(
         stand_in_deps,
         tls: tls.keep,
         window: (demands.lo, demands.hi),
+    })
+}
+
+/// The most the unit may take (a GOT slot and a trampoline for every site
+/// that may need one), within the size limit; and whether host variables
+/// may be copied into the unit ([`resolve::COPYABLE`] reads that no
+/// placement reaches; never under `Far`, the test mode for references that
+/// must really reach).
+fn bounds(
+    unit: &Parts<'_, '_>,
+    demands: &plan::Demands,
+    opts: &OpenOptions,
+) -> Result<(u64, bool)> {
+    let max_got = align_up(
+        // A TLS site needs a pair and, for TLSDESC, a descriptor.
+        demands.max_slots * arch::GOT_SLOT_SIZE as u64 + demands.tls_sites.len() as u64 * 32,
+        PAGE,
+    );
+    let max_tramp = align_up(demands.max_trampolines * arch::TRAMPOLINE_SIZE as u64, PAGE);
+    let upper = unit.layout.got_offset + max_got + max_tramp;
+    let limit = opts.size_limit.unwrap_or(crate::limits::MAX_UNIT_SIZE);
+    if upper > limit {
+        return Err(Error::NoPlacement {
+            size: upper,
+            why: format!(
+                "the unit ({}) needs more than its {limit:#x}-byte limit",
+                unit_name(unit.objects)
+            ),
+        });
+    }
+    let copies_allowed = opts.placement.allows_copies() && !unit.res.copyable.is_empty();
+    Ok((upper, copies_allowed))
+}
+
+/// Stage 5, place and map: `upper` bytes where the demands allow (or, for
+/// a check at a given address, a buffer that stands for memory there).
+fn reserve(
+    unit: &Parts<'_, '_>,
+    demands: &plan::Demands,
+    opts: &OpenOptions,
+    check: bool,
+    upper: u64,
+    copies_allowed: bool,
+) -> Result<Image> {
+    let admitted = opts.placement.admits(demands.lo, demands.hi);
+    let (lo, hi) = if !admitted && copies_allowed {
+        (demands.lo_without_copies, demands.hi_without_copies)
+    } else {
+        (demands.lo, demands.hi)
+    };
+    // Trampolines standing in for host functions in 32-bit absolutes
+    // must lie below the limit, and they come last in the unit.
+    let hi = match demands.abs_limit {
+        Some(limit) => hi.min(limit + 1 - upper as i128),
+        None => hi,
+    };
+    let req = placement::Request {
+        size: upper,
+        align: unit.max_align,
+        lo,
+        hi,
+        preferred: &demands.preferred,
+    };
+    let fixed = opts.placement.fixed_base();
+    if let Some(base) = fixed {
+        placement::check_base(base, upper, &unit_name(unit.objects))?;
+    }
+    Ok(match (check, fixed) {
+        (true, Some(base)) => {
+            let max_align = unit.max_align;
+            if base % max_align != 0 {
+                return Err(Error::NoPlacement {
+                    size: upper,
+                    why: format!(
+                        "{base:#x} is not aligned to {max_align:#x}, as the unit ({}) needs",
+                        unit_name(unit.objects)
+                    ),
+                });
+            }
+            Image::Virtual {
+                base,
+                bytes: vec![0; upper as usize],
+            }
+        }
+        _ => Image::Mapped(placement::reserve(opts.placement, &req)?),
     })
 }

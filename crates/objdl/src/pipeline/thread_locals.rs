@@ -3,7 +3,7 @@
 //! and other modules' thread-locals that initial-exec code reaches.
 
 use crate::arch;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Unsupported};
 use crate::input::parse::{self, RelocFields as _};
 use crate::link::layout::{self, align_up};
 use crate::link::plan;
@@ -137,7 +137,7 @@ pub(super) fn thread_locals(
     if template.holds_module {
         return Err(Error::Unsupported {
             file: unit_name(objects),
-            what: "a thread-local initialised with its own TLS module id (DTPMOD64 in .tdata) in a unit whose thread-locals are in static TLS".into(),
+            what: Unsupported::ModuleIdInStaticTls,
         });
     }
     if check {
@@ -175,7 +175,7 @@ pub(super) fn thread_locals(
         }
         shim::ShimError::Other(why) => Error::Unsupported {
             file: unit_name(objects),
-            what: format!("thread-locals in static TLS: {why}"),
+            what: format!("thread-locals in static TLS: {why}").into(),
         },
     })?;
     Ok(ThreadLocalPlan {
@@ -192,10 +192,10 @@ pub(super) fn thread_locals(
 fn tls_block_error(objects: &[parse::ObjectFile<'_>], layout: &layout::Layout) -> Error {
     Error::Unsupported {
         file: unit_name(objects),
-        what: format!(
-            "a TLS block of {:#x} bytes aligned to {:#x}",
-            layout.tls.size, layout.tls.align
-        ),
+        what: Unsupported::TlsBlock {
+            size: layout.tls.size,
+            align: layout.tls.align,
+        },
     }
 }
 
@@ -222,6 +222,6 @@ fn initial_exec_error(
     }
     Error::Unsupported {
         file: unit_name(objects),
-        what: format!("initial-exec thread-locals: {why}"),
+        what: format!("initial-exec thread-locals: {why}").into(),
     }
 }

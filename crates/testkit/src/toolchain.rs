@@ -1,23 +1,22 @@
 //! Running the toolchain from tests and benches: compilers, `rustc`, the
-//! Rust staticlib demo, the SQLite cache script. Plain `std`, shared by
-//! objdl's tests and benches (through `tests/common/mod.rs`) and by
-//! objdl-cli's tests (through their own `tests/common/mod.rs`, with
-//! `#[path]`).
+//! Rust staticlib demo, the SQLite cache script.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-/// Runs `cmd`, panicking with its standard error if it cannot be run or
-/// fails. Returns its output.
+/// Runs `cmd`, panicking with its output if it cannot be run or fails.
+/// Returns its output.
 pub fn run_ok(cmd: &mut Command) -> Output {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
-        "{cmd:?} failed:\n{}",
+        "{cmd:?} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     out

@@ -1,9 +1,9 @@
 //! Where the C API's shared and static libraries of this very build are,
-//! for tests that compile C or C++ hosts against them. Shared by
-//! objdl-capi's tests/c_api.rs and objdl-cli's tests/cpp.rs (`#[path]`).
+//! for tests that compile C or C++ hosts against them (objdl-capi's
+//! tests/c_api.rs, objdl-cli's tests/cpp.rs and tests/install.rs).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 
 /// The libraries the hosts link with.
@@ -55,7 +55,7 @@ pub fn library_dir() -> &'static Path {
         if !cfg!(debug_assertions) {
             cmd.arg("--release");
         }
-        run(&mut cmd);
+        crate::run_ok(&mut cmd);
         assert!(
             has_all(&profile),
             "cargo build made no {LIBRARIES:?} in {}",
@@ -75,21 +75,6 @@ fn with_soname_link(dir: &Path) -> PathBuf {
         .and_then(|()| std::fs::rename(&temp, &link))
         .unwrap_or_else(|e| panic!("link {}: {e}", link.display()));
     dir.to_path_buf()
-}
-
-/// Runs `cmd`, panicking with its output if it fails.
-pub fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// Adds to the compiler command `cmd` what links a host with the C API:

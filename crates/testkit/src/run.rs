@@ -1,20 +1,7 @@
-//! Helpers shared by the CLI's integration tests. Each test file is a crate
-//! of its own and uses only part of them.
-#![allow(dead_code)]
-
-// Compilers, `rustc` and the SQLite cache, as objdl's own tests run them.
-#[path = "../../../objdl/tests/common/toolchain.rs"]
-mod toolchain;
-#[allow(unused_imports)] // some test files use none of it
-pub use toolchain::*;
-
-// The mutation tests' random generator.
-#[path = "../../../objdl/tests/common/rng.rs"]
-mod rng;
-#[allow(unused_imports)]
-pub use rng::Rng;
+//! Running programs with a time limit, and comparing what they print.
 
 use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -104,4 +91,57 @@ pub fn show(o: &Output) -> String {
 /// An output's standard output, as text.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Fails the test, naming `what` and showing both runs, unless `got` has
+/// the status, standard output and standard error of `expected` (the
+/// native executable's run).
+pub fn assert_same(expected: &Output, got: &Output, what: &str) {
+    assert!(
+        expected.status == got.status
+            && expected.stdout == got.stdout
+            && expected.stderr == got.stderr,
+        "{what}: objdl's run differs from the native executable's\n=== native ===\n{}\n=== objdl ===\n{}",
+        show(expected),
+        show(got)
+    );
+}
+
+/// Fails the test, naming `what`, unless `got` has the exit status code
+/// and standard output of `want` (standard error may differ; it is shown).
+pub fn assert_same_stdout(what: &str, got: &Output, want: &Output) {
+    let err = String::from_utf8_lossy(&got.stderr);
+    assert_eq!(
+        got.status.code(),
+        want.status.code(),
+        "{what}: status; stderr: {err}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&got.stdout),
+        String::from_utf8_lossy(&want.stdout),
+        "{what}: stdout"
+    );
+}
+
+/// A command running `program` (the `objdl` of this build, as a test gets
+/// it from `env!("CARGO_BIN_EXE_objdl")`) without the compiler variables
+/// of the test's environment (`CC`, `CXX`, `CFLAGS`, `CXXFLAGS`,
+/// `CPPFLAGS`, `ASFLAGS`): tests set them themselves where they mean to.
+pub fn objdl_command(program: &str) -> Command {
+    let mut cmd = Command::new(program);
+    for var in ["CC", "CXX", "CFLAGS", "CXXFLAGS", "CPPFLAGS", "ASFLAGS"] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Writes `text` to `dir/name`, making the directories `name` names, and
+/// returns the file's path.
+pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{}: {e}", parent.display()));
+    }
+    std::fs::write(&p, text).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
+    p
 }
