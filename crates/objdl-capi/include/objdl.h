@@ -68,6 +68,13 @@
 #define OBJDL_RTLD_LAZY 4
 
 /**
+ * Mode flag: the unit can be reloaded with `objdl_reload`; each of its
+ * functions is then reached through an entry of its own, which a reload
+ * repoints. Combines with the other flags by OR.
+ */
+#define OBJDL_RTLD_RELOADABLE 8
+
+/**
  * Placement for `objdl_dlopen_unit`: inside the window that every
  * reference which cannot be redirected allows, next to the unit's most-used
  * targets (the default, as for `objdl_dlopen`).
@@ -177,6 +184,20 @@ const char *objdl_version(void);
  * undefined behaviour, as with `dlsym`.
  */
 void *objdl_dlsym(void *handle, const char *name);
+
+/**
+ * Reloads `path`, one of the objects the unit behind `handle` was opened
+ * from (with `OBJDL_RTLD_RELOADABLE`), from its current contents: 0 on
+ * success, or -1 with `objdl_dlerror` set, the old code running on.
+ * After a reload every caller reaches the new code at its next call
+ * (function pointers taken before included); data both versions have
+ * keeps its storage and values; initialisers do not run again.
+ *
+ * # Safety
+ * `handle` may be any value; `path` is NULL or a NUL-terminated string.
+ * The new code runs with the old data: the caller vouches that they fit.
+ */
+int objdl_reload(void *handle, const char *path);
 
 /**
  * Closes a handle: 0 on success, -1 (and an error for `objdl_dlerror`) if

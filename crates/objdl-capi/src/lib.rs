@@ -76,6 +76,11 @@ pub const OBJDL_RTLD_NOEXEC: c_int = 2;
 /// Combines with the other flags by OR.
 pub const OBJDL_RTLD_LAZY: c_int = 4;
 
+/// Mode flag: the unit can be reloaded with `objdl_reload`; each of its
+/// functions is then reached through an entry of its own, which a reload
+/// repoints. Combines with the other flags by OR.
+pub const OBJDL_RTLD_RELOADABLE: c_int = 8;
+
 /// Placement for `objdl_dlopen_unit`: inside the window that every
 /// reference which cannot be redirected allows, next to the unit's most-used
 /// targets (the default, as for `objdl_dlopen`).
@@ -92,13 +97,14 @@ pub const OBJDL_PLACE_FAR: u64 = 1;
 pub const OBJDL_PLACE_LOW: u64 = 2;
 
 /// The mode flags objdl knows; any other bit is an error.
-const KNOWN_MODES: c_int = OBJDL_RTLD_GLOBAL | OBJDL_RTLD_NOEXEC | OBJDL_RTLD_LAZY;
+const KNOWN_MODES: c_int =
+    OBJDL_RTLD_GLOBAL | OBJDL_RTLD_NOEXEC | OBJDL_RTLD_LAZY | OBJDL_RTLD_RELOADABLE;
 
 /// The open options for `mode`, or an error naming the unknown bits.
 fn options(mode: c_int) -> Result<OpenOptions, String> {
     if mode & !KNOWN_MODES != 0 {
         return Err(format!(
-            "invalid mode {mode:#x}: unknown bits {:#x} (use OBJDL_RTLD_LOCAL or OBJDL_RTLD_GLOBAL, optionally | OBJDL_RTLD_NOEXEC | OBJDL_RTLD_LAZY)",
+            "invalid mode {mode:#x}: unknown bits {:#x} (use OBJDL_RTLD_LOCAL or OBJDL_RTLD_GLOBAL, optionally | OBJDL_RTLD_NOEXEC | OBJDL_RTLD_LAZY | OBJDL_RTLD_RELOADABLE)",
             mode & !KNOWN_MODES
         ));
     }
@@ -109,7 +115,8 @@ fn options(mode: c_int) -> Result<OpenOptions, String> {
         Scope::Local
     })
     .no_exec(mode & OBJDL_RTLD_NOEXEC != 0)
-    .lazy(mode & OBJDL_RTLD_LAZY != 0);
+    .lazy(mode & OBJDL_RTLD_LAZY != 0)
+    .reloadable(mode & OBJDL_RTLD_RELOADABLE != 0);
     Ok(opts)
 }
 
@@ -343,6 +350,38 @@ pub unsafe extern "C" fn objdl_dlsym(handle: *mut c_void, name: *const c_char) -
             })??,
         };
         Ok(addr as usize as *mut c_void)
+    })
+}
+
+/// Reloads `path`, one of the objects the unit behind `handle` was opened
+/// from (with `OBJDL_RTLD_RELOADABLE`), from its current contents: 0 on
+/// success, or -1 with `objdl_dlerror` set, the old code running on.
+/// After a reload every caller reaches the new code at its next call
+/// (function pointers taken before included); data both versions have
+/// keeps its storage and values; initialisers do not run again.
+///
+/// # Safety
+/// `handle` may be any value; `path` is NULL or a NUL-terminated string.
+/// The new code runs with the old data: the caller vouches that they fit.
+#[no_mangle]
+pub unsafe extern "C" fn objdl_reload(handle: *mut c_void, path: *const c_char) -> c_int {
+    guard(-1, || {
+        if path.is_null() {
+            return Err("objdl_reload: path is NULL".to_string());
+        }
+        // SAFETY: not NULL, and the caller passes a NUL-terminated string.
+        let path = unsafe { CStr::from_ptr(path) }
+            .to_str()
+            .map_err(|_| "objdl_reload: path is not UTF-8".to_string())?;
+        if let Target::Global = state::target(handle)? {
+            return Err("objdl_reload: the global handle is not a unit".to_string());
+        }
+        state::with_handle(handle, |h, _| {
+            // SAFETY: forwarded from the caller.
+            unsafe { h.unit.reload(path) }
+                .map(|_| 0)
+                .map_err(|e| open_error(path, &e))
+        })?
     })
 }
 

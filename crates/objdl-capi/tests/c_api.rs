@@ -354,6 +354,101 @@ int main(int argc, char **argv) {
     );
 }
 
+/// `OBJDL_RTLD_RELOADABLE` and `objdl_reload`: a function pointer taken
+/// before the reload leads to the new code, the counter carries on, and a
+/// reload of a broken object fails with a message, the old code running on.
+#[test]
+fn reload_from_c() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let versions = [
+        "static int n;\nint tick(void) { return ++n; }\n",
+        "static int n;\nint tick(void) { return 100 * ++n; }\n",
+        "int missing_in_reload(void);\nint tick(void) { return missing_in_reload(); }\n",
+    ];
+    let builds: Vec<PathBuf> = versions
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let src = dir.path().join(format!("tick{i}.c"));
+            std::fs::write(&src, text).expect("write a version");
+            let obj = dir.path().join(format!("tick{i}.o"));
+            run(Command::new("gcc")
+                .args(["-c", "-O2", "-o"])
+                .arg(&obj)
+                .arg(&src));
+            obj
+        })
+        .collect();
+    let live = dir.path().join("tick.o");
+    std::fs::copy(&builds[0], &live).expect("copy");
+    let src = dir.path().join("reload.c");
+    std::fs::write(
+        &src,
+        r#"#include <objdl.h>
+#include <stdio.h>
+#include <string.h>
+static int copy(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    if (!in || !out) return -1;
+    char buf[4096]; size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
+    fclose(in); return fclose(out);
+}
+int main(int argc, char **argv) {
+    (void)argc;
+    void *h = objdl_dlopen(argv[1], OBJDL_RTLD_LOCAL | OBJDL_RTLD_RELOADABLE);
+    if (!h) { printf("%s\n", objdl_dlerror()); return 10; }
+    int (*tick)(void) = (int (*)(void))objdl_dlsym(h, "tick");
+    int a = tick(), b = tick();
+    printf("%d %d\n", a, b);
+    if (copy(argv[3], argv[1]) != 0 || objdl_reload(h, argv[1]) != 0) {
+        printf("%s\n", objdl_dlerror()); return 11;
+    }
+    printf("%d\n", tick());
+    if (copy(argv[4], argv[1]) != 0) return 12;
+    printf("reload: %d\n", objdl_reload(h, argv[1]));
+    printf("error: %s\n", strstr(objdl_dlerror(), "missing_in_reload") ? "named" : "?");
+    printf("%d\n", tick());
+    printf("global: %d\n", objdl_reload(NULL, argv[1]));
+    objdl_dlerror();
+    void *plain = objdl_dlopen(argv[2], OBJDL_RTLD_LOCAL);
+    printf("plain: %d\n", objdl_reload(plain, argv[2]));
+    return objdl_dlclose(h);
+}
+"#,
+    )
+    .expect("write the program");
+    let exe = dir.path().join("reload");
+    let mut cmd = Command::new("gcc");
+    cmd.args(["-std=c11", "-Wall", "-Werror", "-o"])
+        .arg(&exe)
+        .arg("-I")
+        .arg(crate_dir().join("include"))
+        .arg(&src);
+    library::link_with_capi(&mut cmd, true);
+    run(&mut cmd);
+    let out = Command::new(&exe)
+        .arg(&live)
+        .args(&builds)
+        .output()
+        .expect("run it");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}: {stdout}", out.status);
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "1 2",
+            "300",
+            "reload: -1",
+            "error: named",
+            "400",
+            "global: -1",
+            "plain: -1"
+        ],
+        "{stdout}"
+    );
+}
+
 /// SIGABRT on Linux.
 fn libc_sigabrt() -> i32 {
     6

@@ -67,6 +67,13 @@ pub(crate) struct CompileFlags {
     warn: Vec<String>,
 }
 
+impl CompileFlags {
+    /// Adds `-fFLAG` to what the compiler is given.
+    pub(crate) fn add_code_flag(&mut self, flag: &str) {
+        self.code.push(flag.to_string());
+    }
+}
+
 /// An optimisation level gcc and clang know.
 fn opt_level(v: &str) -> Result<String, String> {
     match v {

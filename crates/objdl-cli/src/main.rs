@@ -1,6 +1,6 @@
 //! `objdl`: run x86-64 ELF objects in-process.
 //!
-//! - `objdl run [-l LIB]... [-L DIR]... [--entry SYM] [--stats] [--place P] [--unit FILE]... [--lazy] [--map[=FILE]] [-I -D -U -O -g -std= -f -m -W...] INPUT... [-- ARGS...]`
+//! - `objdl run [-l LIB]... [-L DIR]... [--entry SYM] [--stats] [--place P] [--unit FILE]... [--lazy] [--watch] [--map[=FILE]] [-I -D -U -O -g -std= -f -m -W...] INPUT... [-- ARGS...]`
 //!   loads every INPUT (`.o`, `.a`, or a source compiled first: see
 //!   `compile.rs`) as one unit and calls `main(argc, argv, envp)`. When objdl
 //!   itself fails, it prints one line `objdl: error: ...` and exits with 125.
@@ -23,6 +23,7 @@ mod lazy;
 mod lto;
 mod map;
 mod restart;
+mod watch;
 
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -172,6 +173,13 @@ struct RunArgs {
     /// same policy; the main inputs can call it (repeatable).
     #[arg(long = "unit", value_name = "FILE")]
     units: Vec<PathBuf>,
+    /// Watch the inputs while the program runs: when one changes, compile
+    /// it again (a source) and reload it, its data kept; one line on stderr
+    /// per reload. Sources are compiled with -ffunction-sections -fno-inline
+    /// -fno-ipa-cp -fno-ipa-sra, so that every function an edit changes is
+    /// reached anew, even from a loop running in old code.
+    #[arg(long)]
+    watch: bool,
     /// Run with this sanitizer's runtime first in the process: address,
     /// thread, undefined or leak (repeatable). objdl finds the runtimes
     /// that the inputs call into itself; -fsanitize=leak leaves no mark in
@@ -241,7 +249,17 @@ fn run(args: RunArgs) -> Result<Outcome, String> {
     let mut scratch = Scratch::default();
     // Every source, of the units and the inputs, compiled in one batch.
     let paths: Vec<PathBuf> = args.units.iter().chain(&args.inputs).cloned().collect();
-    let prepared = compile::prepare(&paths, &args.compile, compile::Caller::Run, &mut scratch)?;
+    let mut flags = args.compile.clone();
+    if args.watch {
+        // Each function stays one function that an edit replaces: not
+        // inlined into a caller or cloned under another name, and in a
+        // section of its own, so that even calls from old code running a
+        // loop go through the entries.
+        for f in ["function-sections", "no-inline", "no-ipa-cp", "no-ipa-sra"] {
+            flags.add_code_flag(f);
+        }
+    }
+    let prepared = compile::prepare(&paths, &flags, compile::Caller::Run, &mut scratch)?;
     let libs = compile::libraries(&args.libs, prepared.cxx);
     let archives = load_libraries(&linker, &libs, &args.lib_dirs)?;
     let mut prepared = prepared.inputs.into_iter();
@@ -267,7 +285,7 @@ fn run(args: RunArgs) -> Result<Outcome, String> {
     let mut inputs: Vec<Input> = prepared.collect();
     inputs.extend(archives.iter().map(Input::path));
     let mut opts = args.link.options(args.place);
-    opts.entry(&args.entry);
+    opts.entry(&args.entry).reloadable(args.watch);
     let unit = open(
         &linker,
         &opts,
@@ -288,6 +306,10 @@ fn run(args: RunArgs) -> Result<Outcome, String> {
     // SAFETY: the C `main` signature; the user chose the entry point, which
     // the unit defines, and the unit stays loaded (kept) while it runs.
     let entry: launch::MainFn = unsafe { std::mem::transmute(entry as usize) };
+    let unit = std::sync::Arc::new(unit);
+    if args.watch {
+        watch::start(unit.clone(), &args.inputs, &flags);
+    }
     Ok(Outcome::Run(launch::Program {
         entry,
         args: argv,

@@ -857,6 +857,15 @@ pub enum Error {
         fix: String,
     },
 
+    /// A reload ([`crate::Unit::reload`]) was refused; the unit is unchanged.
+    #[error("{}: cannot reload: {why}", path.display())]
+    Reload {
+        /// The input asked for.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
+
     /// No free address range satisfies the unit's placement constraints.
     #[error("no place for the unit ({size:#x} bytes): {why}")]
     NoPlacement {

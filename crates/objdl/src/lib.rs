@@ -165,6 +165,7 @@ pub use link::placement::Placement;
 pub use linker::Linker;
 pub use load::unit::{LoadStats, RelocationSummary, Symbol, Unit};
 pub use options::{Input, OpenOptions, Scope};
+pub use pipeline::ReloadReport;
 pub use process_map::{process_map, Mapping};
 pub use report::{GotSlot, LoadedSection, Report, Trampoline};
 pub use scope::host::{find_library, LibraryFile};

@@ -70,6 +70,7 @@ pub struct OpenOptions {
     pub(crate) no_implicit_libraries: bool,
     pub(crate) exec_stack: bool,
     pub(crate) lazy: bool,
+    pub(crate) reloadable: bool,
 }
 
 /// Whether a unit's exports resolve the references of units opened later.
@@ -215,6 +216,30 @@ impl OpenOptions {
     /// ```
     pub fn lazy(&mut self, yes: bool) -> &mut OpenOptions {
         self.lazy = yes;
+        self
+    }
+
+    /// Whether the unit can be reloaded ([`Unit::reload`]): each function
+    /// is then reached through an entry of its own, a stub
+    /// `jmp *slot(%rip)` whose slot a reload repoints, so that every
+    /// caller (the unit, other units, the host, function pointers and data
+    /// that hold one) reaches the new code at its next call. Calls cost one
+    /// indirect jump more; the unit's inputs are read into memory, so that
+    /// a reload re-reads only the input it names. Off by default.
+    ///
+    /// ```no_run
+    /// use objdl::{Linker, OpenOptions, Symbol};
+    /// let linker = Linker::new();
+    /// let unit = unsafe { OpenOptions::new().reloadable(true).open(&linker, ["game.o"])? };
+    /// let step: Symbol<extern "C" fn() -> i32> = unsafe { unit.get("step")? };
+    /// // ... game.c edited and recompiled ...
+    /// let report = unsafe { unit.reload("game.o")? };
+    /// println!("{report}");
+    /// step(); // the new code, with the old data
+    /// # Ok::<(), objdl::Error>(())
+    /// ```
+    pub fn reloadable(&mut self, yes: bool) -> &mut OpenOptions {
+        self.reloadable = yes;
         self
     }
 

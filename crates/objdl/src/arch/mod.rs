@@ -133,6 +133,13 @@ pub(crate) trait Arch {
     /// through a lazy stub; `None` for a field out of bounds.
     fn call_only(r_type: RelocationType, addend: i64, bytes: &[u8], off: u64) -> Option<bool>;
 
+    /// The offset from its symbol of the location a relocation of type
+    /// `r_type` and `addend` in code or data refers to, when it takes an
+    /// address (absolute, or PC-relative at the end of its instruction);
+    /// `None` for the GOT, thread-local and other forms. A reloadable unit
+    /// sends references to a function's start through its entry.
+    fn referenced_offset(r_type: RelocationType, addend: i64) -> Option<i64>;
+
     /// A rewrite that lets a GOT load reach its target directly.
     type Relax: Copy + Eq + Debug;
 
@@ -370,6 +377,11 @@ pub(crate) fn call_only(
     off: u64,
 ) -> Option<bool> {
     Native::call_only(r_type, addend, bytes, off)
+}
+
+/// See [`Arch::referenced_offset`].
+pub(crate) fn referenced_offset(r_type: RelocationType, addend: i64) -> Option<i64> {
+    Native::referenced_offset(r_type, addend)
 }
 
 /// See [`Arch::relaxation`].

@@ -5,6 +5,7 @@
 //! where the unit may go, [`placement`] chooses the base, [`relocate`]
 //! fills the image, and [`lifecycle`] reads from it what the unit will run.
 
+pub(crate) mod entries;
 pub(crate) mod layout;
 pub(crate) mod lazy;
 pub(crate) mod lifecycle;

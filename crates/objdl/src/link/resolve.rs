@@ -158,6 +158,18 @@ impl Targets {
         }
     }
 
+    /// Sets the target of symbol `sym` of object `obj`, local or global: a
+    /// local symbol gets an entry of its own.
+    pub fn set_any(&mut self, obj: usize, sym: usize, target: Target) {
+        match self.slots[obj][sym] {
+            LOCAL => {
+                self.slots[obj][sym] = self.entries[obj].len() as u32;
+                self.entries[obj].push(target);
+            }
+            slot => self.entries[obj][slot as usize] = target,
+        }
+    }
+
     fn entry_mut(&mut self, obj: usize, sym: usize) -> Option<&mut Target> {
         match self.slots[obj][sym] {
             LOCAL => None,

@@ -7,6 +7,7 @@
 
 pub(crate) mod annotate;
 pub(crate) mod debug;
+pub(crate) mod entries;
 pub(crate) mod lazy;
 pub(crate) mod memory;
 pub(crate) mod opened;

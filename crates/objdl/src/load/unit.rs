@@ -130,6 +130,17 @@ pub(crate) struct UnitInner {
     groups: Vec<String>,
     /// The entry point's address ([`crate::OpenOptions::entry`]).
     entry_point: Option<u64>,
+    /// What a reloadable unit needs to reload, and the code it replaced.
+    reloadable: Option<Box<dyn Reloads>>,
+}
+
+/// What a reloadable unit ([`crate::OpenOptions::reloadable`]) keeps, held
+/// opaquely: the pipeline, which reloads, knows what it is.
+pub(crate) trait Reloads: Send + Sync {
+    /// The address of `name` in the latest reload, for names it added.
+    fn address(&self, name: &str) -> Option<u64>;
+    /// Itself, for the pipeline to read.
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 /// A unit's exported symbols: every name in one string, found through a
@@ -224,6 +235,7 @@ pub(crate) struct UnitParts {
     pub entry_point: Option<u64>,
     /// The unit's writable data: `[start, end)`.
     pub data: (u64, u64),
+    pub reloadable: Option<Box<dyn Reloads>>,
 }
 
 impl UnitInner {
@@ -244,6 +256,7 @@ impl UnitInner {
             perf,
             entry_point,
             data,
+            reloadable,
         } = parts;
         let fins = Box::new(Finalizers {
             fini: std::mem::take(&mut lifecycle.fini),
@@ -275,7 +288,23 @@ impl UnitInner {
             summary,
             groups,
             entry_point,
+            reloadable,
         }
+    }
+
+    /// A reloadable unit's state.
+    pub(crate) fn reloadable(&self) -> Option<&dyn Reloads> {
+        self.reloadable.as_deref()
+    }
+
+    /// The unit's memory: (base, size).
+    pub(crate) fn range(&self) -> (u64, u64) {
+        (self.stats.base, self.stats.size)
+    }
+
+    /// The address of an export of this unit.
+    pub(crate) fn export(&self, name: &str) -> Option<u64> {
+        self.exports.get(name)
     }
 
     /// The COMDAT groups the unit provides.
@@ -370,10 +399,33 @@ impl Unit {
         Arc::new(inner)
     }
 
+    /// Registers a reload's unit: its unwind tables, and no initialiser
+    /// (the data it shares with the unit was initialised by the first).
+    ///
+    /// # Safety
+    /// `inner` must be fully relocated and protected.
+    pub(crate) unsafe fn start_generation(
+        mut inner: UnitInner,
+        started: Instant,
+    ) -> Arc<UnitInner> {
+        inner.stats.load_time = started.elapsed();
+        if !inner.no_exec {
+            inner.started = true;
+            // SAFETY: as in `start`; nothing was registered with `__cxa_atexit`.
+            unsafe { runtime::register_frames(&inner.entry, &inner.lifecycle.eh_frames) };
+        }
+        Arc::new(inner)
+    }
+
     /// A new handle on `inner`.
     pub(crate) fn new(inner: Arc<UnitInner>, namespace: Arc<Namespace>) -> Unit {
         inner.handles.fetch_add(1, Ordering::AcqRel);
         Unit { inner, namespace }
+    }
+
+    /// The linker's global scope.
+    pub(crate) fn namespace(&self) -> Arc<Namespace> {
+        self.namespace.clone()
     }
 
     pub(crate) fn inner(&self) -> &Arc<UnitInner> {
@@ -453,7 +505,10 @@ impl Unit {
     /// # Ok::<(), objdl::Error>(())
     /// ```
     pub fn address(&self, name: &str) -> Option<u64> {
-        self.inner.exports.get(name)
+        self.inner.exports.get(name).or_else(|| {
+            // A function or variable a reload added.
+            self.inner.reloadable()?.address(name)
+        })
     }
 
     /// The address of the unit's entry point, the symbol named with

@@ -7,6 +7,7 @@ use std::time::Instant;
 use crate::arch;
 use crate::error::Result;
 use crate::input::parse;
+use crate::link::entries;
 use crate::link::layout::{self, align_up, PAGE};
 use crate::link::lifecycle;
 use crate::link::plan;
@@ -18,7 +19,7 @@ use crate::load::unit::{Exports, LoadStats};
 use crate::options::OpenOptions;
 use crate::report::{address_of, report, summary};
 
-use super::{Context, Linked, Placed};
+use super::{Context, HotLinked, Linked, Placed};
 
 /// What linking produced, from the unit placed and relocated: objdl's own
 /// code and data written in, what the unit will run (refusing what is not
@@ -31,7 +32,7 @@ pub(super) fn linked(
     layout: &layout::Layout,
     placed: Placed,
     opts: &OpenOptions,
-    check: bool,
+    (check, bound): (bool, Option<entries::Bound>),
     started: Instant,
 ) -> Result<Linked> {
     let Placed {
@@ -64,6 +65,7 @@ pub(super) fn linked(
         &code,
     )?;
 
+    let hot = bound.map(|bound| hot_linked(objects, &res, layout, (tail, base), bound));
     let name_bytes = res.exports.iter().map(|(name, _)| name.len()).sum();
     let mut exports = Exports::with_capacity(res.exports.len(), name_bytes);
     for &(name, t) in &res.exports {
@@ -143,7 +145,27 @@ pub(super) fn linked(
             .map(|dest| (*dest, base + tail.trampoline(plan.trampolines[dest])))
             .collect(),
         report,
+        hot,
     })
+}
+
+/// A reloadable unit's link: where each entry leads now, and the data.
+fn hot_linked(
+    objects: &[parse::ObjectFile<'_>],
+    res: &resolve::Resolution<'_>,
+    layout: &layout::Layout,
+    (tail, base): (Tail, u64),
+    bound: entries::Bound,
+) -> HotLinked {
+    HotLinked {
+        slots: bound
+            .functions
+            .iter()
+            .map(|&(entry, t)| (entry, address_of(t, layout, res, tail, base)))
+            .collect(),
+        data: entries::record(objects, res, layout, base, &bound),
+        kept: bound.kept,
+    }
 }
 
 /// Registers the unit with a debugger and the perf map, as `opts` and the

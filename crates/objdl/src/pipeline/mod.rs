@@ -21,6 +21,9 @@ mod finish;
 mod inputs;
 mod placement_free;
 mod planned;
+mod reload;
+
+pub use reload::ReloadReport;
 mod thread_locals;
 
 use std::sync::Arc;
@@ -29,12 +32,14 @@ use std::time::Instant;
 use crate::arch;
 use crate::error::{Error, Result};
 use crate::input::parse;
+use crate::link::entries;
 use crate::link::layout::{self, PAGE};
 use crate::link::lazy;
 use crate::link::plan;
 use crate::link::relocate::{self, Tail};
 use crate::link::resolve;
 use crate::load::debug;
+use crate::load::entries::HotContext;
 use crate::load::lazy::LazyArea;
 use crate::load::memory::{Protection, Reservation};
 use crate::load::runtime;
@@ -69,7 +74,16 @@ pub(crate) unsafe fn load(
     opts: &OpenOptions,
 ) -> Result<Unit> {
     let started = Instant::now();
-    let linked = link(cx, inputs, opts, false)?;
+    let (inputs, reload_state) = if opts.reloadable {
+        let (inputs, state) = reload::prepare(inputs)?;
+        (inputs, Some(state))
+    } else {
+        (inputs, None)
+    };
+    let hot_context = reload_state
+        .as_ref()
+        .map(|_| Arc::new(HotContext::default()));
+    let linked = link(cx, inputs, opts, false, hot_context.as_deref())?;
     let Linked {
         image,
         tail,
@@ -91,6 +105,7 @@ pub(crate) unsafe fn load(
         entry_point,
         gdb,
         perf,
+        hot,
         ..
     } = linked;
     let Image::Mapped(mem) = image else {
@@ -119,6 +134,10 @@ pub(crate) unsafe fn load(
         perf,
         entry_point,
         data: (mem.base() + rodata.1, mem.base() + tail.got),
+        reloadable: match (hot, reload_state, hot_context) {
+            (Some(hot), Some(state), Some(ctx)) => Some(reload::first(cx, hot, state, ctx, opts)),
+            _ => None,
+        },
     };
     let inner = UnitInner::new(mem, parts);
     // 7, 8. Register and initialise.
@@ -184,7 +203,7 @@ fn run_ifunc_resolvers(
 
 /// Every stage up to relocation, for a check: the report, with the image.
 pub(crate) fn check(cx: &Context<'_>, inputs: Vec<Input>, opts: &OpenOptions) -> Result<Report> {
-    let linked = link(cx, inputs, opts, true)?;
+    let linked = link(cx, inputs, opts, true, None)?;
     let Linked {
         image,
         stats,
@@ -207,7 +226,15 @@ pub(crate) fn check(cx: &Context<'_>, inputs: Vec<Input>, opts: &OpenOptions) ->
 /// What stays unresolved is looked for in the libraries the gcc driver
 /// adds (see [`crate::scope::implicit`]), one stage at a time, relinking after
 /// each.
-fn link(cx: &Context<'_>, inputs: Vec<Input>, opts: &OpenOptions, check: bool) -> Result<Linked> {
+/// With `hot`, the unit is reloadable: its functions are reached through
+/// its entries, and its data kept from its last link (`link::entries`).
+fn link(
+    cx: &Context<'_>,
+    inputs: Vec<Input>,
+    opts: &OpenOptions,
+    check: bool,
+    hot: Option<&HotContext>,
+) -> Result<Linked> {
     let started = Instant::now();
     let mut files: Vec<(String, FileBytes)> = Vec::with_capacity(inputs.len());
     for input in inputs {
@@ -229,7 +256,7 @@ fn link(cx: &Context<'_>, inputs: Vec<Input>, opts: &OpenOptions, check: bool) -
     let mut lazy_now = opts.no_implicit_libraries;
     loop {
         let lazy = opts.lazy && lazy_now;
-        let linked = link_files(cx, &files, user_inputs, started, opts, lazy, check);
+        let linked = link_files(cx, &files, user_inputs, started, opts, (lazy, check, hot));
         // The implicit libraries are looked for only when needed.
         let Err(Error::Unresolved(_)) = &linked else {
             return linked;
@@ -269,8 +296,7 @@ fn link_files(
     user_inputs: usize,
     started: Instant,
     opts: &OpenOptions,
-    lazy: bool,
-    check: bool,
+    (lazy, check, hot): (bool, bool, Option<&HotContext>),
 ) -> Result<Linked> {
     let mut objects = inputs::parse(cx, files, user_inputs, opts, check)?;
     let entry = opts.entry.as_deref();
@@ -278,6 +304,14 @@ fn link_files(
         .map_err(|err| inputs::malformed_first(&objects, err))?;
     let lazy_area = lazy::prepare(&objects, &mut res, cx.host, cx.namespace)
         .map_err(|err| inputs::malformed_first(&objects, err))?;
+    let bound = match hot {
+        Some(hot) if !check => {
+            let mut table = hot.table.lock().unwrap_or_else(|e| e.into_inner());
+            let data = hot.data.lock().unwrap_or_else(|e| e.into_inner());
+            Some(entries::bind(&mut objects, &mut res, &mut table, &data)?)
+        }
+        _ => None,
+    };
     let layout =
         layout::layout(&objects, &res).map_err(|err| inputs::malformed_first(&objects, err))?;
     let max_align = max_align(&objects, &res);
@@ -302,7 +336,16 @@ fn link_files(
             planned::place(cx, &parts, opts, check, initial_exec)?
         }
     };
-    let linked = finish::linked(cx, &objects, res, &layout, placed, opts, check, started)?;
+    let linked = finish::linked(
+        cx,
+        &objects,
+        res,
+        &layout,
+        placed,
+        opts,
+        (check, bound),
+        started,
+    )?;
     Ok(linked.with_lazy(lazy_area))
 }
 
@@ -406,6 +449,18 @@ pub(super) struct Linked {
     /// The unit's range and name, when its functions went to the perf map.
     pub perf: Option<(u64, u64, String)>,
     pub report: Option<Report>,
+    /// A reloadable unit's entries to fill and data, once linked.
+    pub hot: Option<HotLinked>,
+}
+
+/// What linking a reloadable unit adds.
+pub(super) struct HotLinked {
+    /// (entry, the function's address in this link).
+    pub slots: Vec<(u32, u64)>,
+    /// The unit's data as linked, for the next reload.
+    pub data: crate::load::entries::DataMap,
+    /// What a reload kept, made and reset.
+    pub kept: entries::Kept,
 }
 
 impl Linked {

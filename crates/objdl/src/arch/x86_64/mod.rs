@@ -107,6 +107,10 @@ impl Arch for X86_64 {
         instructions::call_only(r_type, addend, bytes, off)
     }
 
+    fn referenced_offset(r_type: RelocationType, addend: i64) -> Option<i64> {
+        relocations::referenced_offset(r_type, addend)
+    }
+
     type Relax = Relax;
 
     #[inline(always)]

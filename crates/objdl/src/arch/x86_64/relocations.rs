@@ -178,6 +178,17 @@ pub(super) fn placement_free(r_type: elf::RelocationType) -> bool {
     }
 }
 
+/// See [`Arch::referenced_offset`]: an absolute field refers to S + A; a
+/// 32-bit PC-relative one, which ends its instruction (`call`, `jmp`,
+/// `lea`, RIP-relative operands without an immediate), to S + A + 4.
+pub(super) fn referenced_offset(r_type: elf::RelocationType, addend: i64) -> Option<i64> {
+    match r_type {
+        elf::R_X86_64_64 | elf::R_X86_64_32 | elf::R_X86_64_32S => Some(addend),
+        elf::R_X86_64_PC32 | elf::R_X86_64_PLT32 => addend.checked_add(4),
+        _ => None,
+    }
+}
+
 /// The size of the field a relocation type patches, for bounds checks at
 /// parse time. Unknown types report 0 and are refused later, with their site.
 #[inline]

@@ -1,0 +1,426 @@
+//! A reloadable unit at link time ([`crate::OpenOptions::reloadable`]),
+//! after resolution: every function is reached through its entry
+//! ([`crate::load::entries`]), and on a reload the data that the new
+//! objects share with the old ones keeps its storage.
+//!
+//! [`bind`] gives each function (a `STT_FUNC` symbol at the start of
+//! code) the entry of its object and name, making one if it is new, and
+//! makes the entry's stub the function's target: for calls and address
+//! references from every object, exports and the entry point alike. A
+//! reference to a `static` function goes through its section's symbol
+//! (`.text+0x40`); those that refer to a function's start are rewritten to
+//! name the function ([`arch::referenced_offset`]), so that a running loop
+//! in old code also calls the new version of a `static` helper. `.eh_frame`
+//! and debug sections keep their direct references.
+//!
+//! Data is kept by section: a writable `.data*`/`.bss*` section whose name,
+//! size and named variables (name, offset, size) are those of the same
+//! object's section before is not loaded again; every symbol in it,
+//! local or global, is bound to the old storage, and its relocations are
+//! not applied, so the old values stay. A section that changed is loaded
+//! fresh, with its initial values; in it, a global variable of the same
+//! name and size as before still keeps its old storage. What was kept, new
+//! and reset is reported ([`Kept`]).
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use object::elf;
+
+use crate::arch;
+use crate::error::Result;
+use crate::input::parse::{ObjectFile, RelocFields, SectionKind, SymbolDef};
+use crate::link::layout::Layout;
+use crate::link::resolve::{Resolution, Target};
+use crate::load::entries::{DataMap, DataSection, EntryTable, ObjectData};
+
+/// What [`bind`] decided, for after placement.
+#[derive(Debug, Default)]
+pub(crate) struct Bound {
+    /// (entry, the function's own target): the slots to fill.
+    pub functions: Vec<(u32, Target)>,
+    /// (object, section) kept → the old section's address.
+    pub kept_sections: FxHashMap<(u32, u32), u64>,
+    /// What was kept, new and reset.
+    pub kept: Kept,
+}
+
+/// The data of a reload, compared with what it replaces.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Kept {
+    /// Variables that kept their storage and value.
+    pub kept: Vec<String>,
+    /// Their bytes (whole sections, for sections kept whole).
+    pub kept_bytes: u64,
+    /// Variables that did not exist before: initialised.
+    pub new: Vec<String>,
+    /// Variables that existed but could not be kept: reset to their
+    /// initial values, each with why.
+    pub reset: Vec<String>,
+}
+
+/// Binds the functions of `objects` to their entries in `table`, and their
+/// data to `old` (the same objects' data before a reload, else empty).
+pub(crate) fn bind(
+    objects: &mut [ObjectFile<'_>],
+    res: &mut Resolution<'_>,
+    table: &mut EntryTable,
+    old: &DataMap,
+) -> Result<Bound> {
+    let mut bound = Bound::default();
+    // (object, section, offset) of a function's start → its entry's stub.
+    let mut stubs: FxHashMap<(u32, u32, u64), u64> = FxHashMap::default();
+    // (object, section, offset) of a kept global variable → its old address.
+    let mut kept_globals: FxHashMap<(u32, u32, u64), u64> = FxHashMap::default();
+    for (oi, obj) in objects.iter_mut().enumerate() {
+        let functions = functions_of(obj);
+        for ((sec, value), syms) in &functions {
+            let names: Vec<String> = syms.iter().map(|&s| obj.symbol_name(s)).collect();
+            let existing = names.iter().find_map(|n| table.find(&obj.name, n));
+            let entry = match existing {
+                Some(e) => e,
+                None => table.entry(&obj.name, &names[0])?,
+            };
+            for n in &names {
+                table.alias(&obj.name, n, entry);
+            }
+            stubs.insert((oi as u32, *sec, *value), table.stub(entry));
+            let size = obj.symbols[syms[0] as usize].size;
+            bound.functions.push((
+                entry,
+                Target::Section {
+                    obj: oi as u32,
+                    sec: *sec,
+                    value: *value,
+                    size,
+                },
+            ));
+        }
+        name_function_starts(obj, &functions);
+        if let Some(before) = old.objects.get(&obj.name) {
+            keep_data(obj, oi as u32, before, &mut bound, &mut kept_globals);
+        } else if !old.objects.is_empty() {
+            // An object new to the unit: all its data is new.
+            for (_, name, _) in named_variables(obj) {
+                bound.kept.new.push(name);
+            }
+        }
+    }
+    let redirect = |t: Target, function: bool| -> Option<Target> {
+        let Target::Section {
+            obj,
+            sec,
+            value,
+            size,
+        } = t
+        else {
+            return None;
+        };
+        if let Some(&old) = bound.kept_sections.get(&(obj, sec)) {
+            return Some(Target::Absolute {
+                addr: old + value,
+                size,
+                code: false,
+            });
+        }
+        if let Some(&old) = kept_globals.get(&(obj, sec, value)) {
+            return Some(Target::Absolute {
+                addr: old,
+                size,
+                code: false,
+            });
+        }
+        let stub = *stubs.get(&(obj, sec, value)).filter(|_| function)?;
+        Some(Target::Absolute {
+            addr: stub,
+            size,
+            code: true,
+        })
+    };
+    for (oi, obj) in objects.iter().enumerate() {
+        for (si, sym) in obj.symbols.iter().enumerate() {
+            let entry = res.targets.entry(oi, si);
+            // A local symbol names a function only as one (not as its
+            // section's symbol or a label at its start); a global one's
+            // definition is the function.
+            let function = entry.is_some() || sym.kind == elf::STT_FUNC;
+            let t = entry.unwrap_or_else(|| res.targets.get(obj, oi, si));
+            if let Some(new) = redirect(t, function) {
+                res.targets.set_any(oi, si, new);
+            }
+        }
+    }
+    for (_, t) in res.exports.iter_mut() {
+        *t = redirect(*t, true).unwrap_or(*t);
+    }
+    for (_, t) in res.versioned_exports.iter_mut() {
+        *t = redirect(*t, true).unwrap_or(*t);
+    }
+    if let Some(t) = res.entry {
+        res.entry = Some(redirect(t, true).unwrap_or(t));
+    }
+    for &(oi, si) in bound.kept_sections.keys() {
+        objects[oi as usize].sections[si as usize].discarded = true;
+    }
+    Ok(bound)
+}
+
+/// The functions of `obj`: (section, offset) of each start in loaded code
+/// → the `STT_FUNC` symbols there, with a name.
+fn functions_of(obj: &ObjectFile<'_>) -> Vec<((u32, u64), Vec<u32>)> {
+    let mut at: FxHashMap<(u32, u64), usize> = FxHashMap::default();
+    let mut list: Vec<((u32, u64), Vec<u32>)> = Vec::new();
+    for (si, sym) in obj.symbols.iter().enumerate() {
+        let SymbolDef::Section { index, value } = sym.def else {
+            continue;
+        };
+        let sec = &obj.sections[index as usize];
+        if sym.kind != elf::STT_FUNC || sec.kind != SectionKind::Text || sec.discarded {
+            continue;
+        }
+        if obj.symbol_name(si as u32).is_empty() {
+            continue;
+        }
+        let i = *at.entry((index, value)).or_insert_with(|| {
+            list.push(((index, value), Vec::new()));
+            list.len() - 1
+        });
+        list[i].1.push(si as u32);
+    }
+    list
+}
+
+/// Rewrites the relocations of `obj`'s code and data that refer to a
+/// function's start through its section's symbol to name the function.
+fn name_function_starts(obj: &mut ObjectFile<'_>, functions: &[((u32, u64), Vec<u32>)]) {
+    if functions.is_empty() {
+        return;
+    }
+    let starts: FxHashMap<(u32, u64), u32> =
+        functions.iter().map(|(at, syms)| (*at, syms[0])).collect();
+    let sections: FxHashSet<u32> = starts.keys().map(|&(sec, _)| sec).collect();
+    // The section symbols of sections with functions: symbol → section.
+    let section_symbols: FxHashMap<u32, u32> = obj
+        .symbols
+        .iter()
+        .enumerate()
+        .filter_map(|(si, s)| match s.def {
+            SymbolDef::Section { index, value: 0 }
+                if s.kind == elf::STT_SECTION && sections.contains(&index) =>
+            {
+                Some((si as u32, index))
+            }
+            _ => None,
+        })
+        .collect();
+    if section_symbols.is_empty() {
+        return;
+    }
+    for sec in obj.sections.iter_mut() {
+        if !matches!(
+            sec.kind,
+            SectionKind::Text | SectionKind::ReadOnly | SectionKind::Data | SectionKind::Table(_)
+        ) || sec.discarded
+        {
+            continue;
+        }
+        let rewrite = |r: &crate::input::parse::Reloc| -> Option<(u32, i64)> {
+            let &target_sec = section_symbols.get(&r.sym())?;
+            let off = arch::referenced_offset(r.kind(), r.addend())?;
+            let at = u64::try_from(off).ok()?;
+            let &f = starts.get(&(target_sec, at))?;
+            Some((f, r.addend() - off))
+        };
+        if !sec.relocs.iter().any(|r| rewrite(r).is_some()) {
+            continue;
+        }
+        for r in sec.relocs.to_mut().iter_mut() {
+            if let Some((f, addend)) = rewrite(r) {
+                let kind = r.kind();
+                r.set_r_info(object::LittleEndian, false, f, kind);
+                r.r_addend.set(object::LittleEndian, addend);
+            }
+        }
+    }
+}
+
+/// Whether section `sec` of `obj` holds data a reload may keep: writable,
+/// loaded, and named as the compiler names data (not a section collected
+/// by name across objects, whose `__start_`/`__stop_` bounds would move).
+fn is_keepable(obj: &ObjectFile<'_>, sec: u32) -> bool {
+    let s = &obj.sections[sec as usize];
+    matches!(s.kind, SectionKind::Data | SectionKind::Bss)
+        && !s.discarded
+        && (s.name.starts_with(".data") || s.name.starts_with(".bss"))
+}
+
+/// (section, name, offset, size) of the named variables (`STT_OBJECT`,
+/// `STT_TLS` and `STT_COMMON`) of `obj`, as (section or `u32::MAX`, name,
+/// (offset, size)).
+fn named_variables(obj: &ObjectFile<'_>) -> Vec<(u32, String, (u64, u64))> {
+    obj.symbols
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| matches!(s.kind, elf::STT_OBJECT | elf::STT_TLS | elf::STT_COMMON))
+        .filter_map(|(si, s)| {
+            let name = obj.symbol_name(si as u32);
+            if name.is_empty() {
+                return None;
+            }
+            Some(match s.def {
+                SymbolDef::Section { index, value } => (index, name, (value, s.size)),
+                SymbolDef::Common { .. } => (u32::MAX, name, (0, s.size)),
+                _ => return None,
+            })
+        })
+        .collect()
+}
+
+/// `vars` ([`named_variables`]) by section, each list sorted.
+fn variables_by_section(
+    vars: &[(u32, String, (u64, u64))],
+) -> FxHashMap<u32, Vec<(String, u64, u64)>> {
+    let mut by_section: FxHashMap<u32, Vec<(String, u64, u64)>> = FxHashMap::default();
+    for (sec, name, (value, size)) in vars {
+        by_section
+            .entry(*sec)
+            .or_default()
+            .push((name.clone(), *value, *size));
+    }
+    for list in by_section.values_mut() {
+        list.sort();
+    }
+    by_section
+}
+
+/// Decides which of `obj`'s data keeps `before`'s storage: sections kept
+/// whole, else global variables of the same name and size.
+fn keep_data(
+    obj: &ObjectFile<'_>,
+    oi: u32,
+    before: &ObjectData,
+    bound: &mut Bound,
+    kept_globals: &mut FxHashMap<(u32, u32, u64), u64>,
+) {
+    let vars = named_variables(obj);
+    let mut by_section = variables_by_section(&vars);
+    // (name, section, offset) of each global definition.
+    let globals: FxHashSet<(&str, u32, u64)> = obj
+        .symbols
+        .iter()
+        .filter(|s| !s.is_local() && !s.name.is_empty())
+        .filter_map(|s| match s.def {
+            SymbolDef::Section { index, value } => Some((s.name, index, value)),
+            _ => None,
+        })
+        .collect();
+    // The old sections of each name, in order; each is matched once.
+    let mut old_by_name: FxHashMap<&str, std::collections::VecDeque<&DataSection>> =
+        FxHashMap::default();
+    for old in &before.sections {
+        old_by_name.entry(&old.name).or_default().push_back(old);
+    }
+    let kept = &mut bound.kept;
+    for (si, sec) in obj.sections.iter().enumerate() {
+        let si = si as u32;
+        if !is_keepable(obj, si) {
+            continue;
+        }
+        let symbols = by_section.remove(&si).unwrap_or_default();
+        let candidate = old_by_name.get_mut(sec.name).and_then(|q| q.pop_front());
+        let same = candidate.filter(|old| old.size == sec.size && old.symbols == symbols);
+        if let Some(old) = same {
+            bound.kept_sections.insert((oi, si), old.addr);
+            kept.kept_bytes += sec.size;
+            kept.kept.extend(symbols.into_iter().map(|(n, _, _)| n));
+            continue;
+        }
+        for (name, value, size) in symbols {
+            let sym_is_global = globals.contains(&(name.as_str(), si, value));
+            match before.globals.get(&name) {
+                Some(&(addr, old_size)) if sym_is_global && old_size == size => {
+                    kept_globals.insert((oi, si, value), addr);
+                    kept.kept_bytes += size;
+                    kept.kept.push(name);
+                }
+                Some(&(_, old_size)) if old_size != size => kept
+                    .reset
+                    .push(format!("{name} (size {old_size} -> {size})")),
+                _ if before.names.contains(&name) => kept.reset.push(format!(
+                    "{name} (a static in a section whose layout changed)"
+                )),
+                _ => kept.new.push(name),
+            }
+        }
+    }
+    for (sec, name, _) in &vars {
+        if *sec == u32::MAX || !is_keepable(obj, *sec) {
+            let why = match obj.sections.get(*sec as usize).map(|s| s.kind) {
+                Some(SectionKind::Tls { .. }) => "thread-local: not kept yet",
+                Some(SectionKind::ReadOnly | SectionKind::Text) => continue,
+                _ => "COMMON or a section objdl does not keep",
+            };
+            if before.names.contains(name) {
+                kept.reset.push(format!("{name} ({why})"));
+            } else {
+                kept.new.push(name.clone());
+            }
+        }
+    }
+}
+
+/// What a link's data became, for the next reload to compare with: per
+/// object, its keepable sections and global variables, at their addresses
+/// in the unit at `base` (or the old ones, where kept).
+pub(crate) fn record(
+    objects: &[ObjectFile<'_>],
+    res: &Resolution<'_>,
+    layout: &Layout,
+    base: u64,
+    bound: &Bound,
+) -> DataMap {
+    let mut map = DataMap::default();
+    for (oi, obj) in objects.iter().enumerate() {
+        let oi32 = oi as u32;
+        let vars = named_variables(obj);
+        let mut by_section = variables_by_section(&vars);
+        let mut data = ObjectData::default();
+        for (si, sec) in obj.sections.iter().enumerate() {
+            let si = si as u32;
+            let kept = bound.kept_sections.get(&(oi32, si)).copied();
+            let offset = layout.sec_offsets[oi][si as usize];
+            let addr = match kept {
+                Some(addr) => addr,
+                None if is_keepable(obj, si) && offset != crate::link::layout::NOT_LOADED => {
+                    base + offset
+                }
+                None => continue,
+            };
+            let symbols = by_section.remove(&si).unwrap_or_default();
+            data.sections.push(DataSection {
+                name: sec.name.to_string(),
+                addr,
+                size: sec.size,
+                symbols,
+            });
+        }
+        for (si, sym) in obj.symbols.iter().enumerate() {
+            if sym.is_local() || sym.kind != elf::STT_OBJECT || sym.name.is_empty() {
+                continue;
+            }
+            let SymbolDef::Section { index, .. } = sym.def else {
+                continue;
+            };
+            if !is_keepable(obj, index) && !bound.kept_sections.contains_key(&(oi32, index)) {
+                continue;
+            }
+            let t = res.targets.get(obj, oi, si);
+            let addr = layout.address(t, res, base);
+            if addr != 0 {
+                data.globals.insert(sym.name.to_string(), (addr, sym.size));
+            }
+        }
+        data.names = vars.into_iter().map(|(_, n, _)| n).collect();
+        map.objects.insert(obj.name.clone(), data);
+    }
+    map
+}

@@ -1,0 +1,420 @@
+//! Hot reload ([`Unit::reload`]): the unit linked again, its inputs as
+//! before except the one named, read anew. Every stage runs as for a load,
+//! with the functions bound to the unit's entries and the data to its old
+//! storage (`link::entries`); then, once the new code is protected and
+//! registered, each function's entry is repointed with one atomic store
+//! (`load::entries`). Initialisers do not run again: the data they set up
+//! is kept. Any error before that changes nothing: the old code runs on.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::link::entries::Kept;
+use crate::load::entries::{self, HotContext};
+use crate::load::unit::{Reloads, Unit, UnitInner, UnitParts};
+use crate::options::{Input, OpenOptions};
+use crate::scope::host::Host;
+
+use super::{link, protect, run_ifunc_resolvers, Context, HotLinked, Image, Linked};
+
+/// What a reload did.
+///
+/// ```no_run
+/// # let unit = unsafe { objdl::OpenOptions::new().reloadable(true).open(&objdl::Linker::new(), ["a.o"])? };
+/// let report = unsafe { unit.reload("a.o")? };
+/// eprintln!("{report}"); // reloaded a.o: 12 functions repointed, ...
+/// assert!(report.reset.is_empty(), "reset: {:?}", report.reset);
+/// # Ok::<(), objdl::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ReloadReport {
+    /// The input reloaded, as named when the unit was opened.
+    pub input: String,
+    /// Functions whose entries now lead to the new code.
+    pub functions: usize,
+    /// Of those, the functions the unit did not have before.
+    pub new_functions: usize,
+    /// Variables that kept their storage and value.
+    pub kept: Vec<String>,
+    /// Their bytes.
+    pub kept_bytes: u64,
+    /// Variables new to the unit, with their initial values.
+    pub new: Vec<String>,
+    /// Variables that existed but start again from their initial values,
+    /// each with why (its size changed, ...).
+    pub reset: Vec<String>,
+    /// Bytes of replaced code and data kept mapped (every generation's),
+    /// since a thread may still run old code.
+    pub retained_bytes: u64,
+    /// Parse, resolve, lay out, place and relocate.
+    pub link_time: Duration,
+    /// Protect, register and repoint.
+    pub patch_time: Duration,
+}
+
+impl fmt::Display for ReloadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "reloaded {}: {} functions repointed ({} new), {} variables kept ({} bytes), {} new, {} reset; link {:.2} ms, patch {:.2} ms",
+            self.input,
+            self.functions,
+            self.new_functions,
+            self.kept.len(),
+            self.kept_bytes,
+            self.new.len(),
+            self.reset.len(),
+            self.link_time.as_secs_f64() * 1e3,
+            self.patch_time.as_secs_f64() * 1e3,
+        )?;
+        if !self.reset.is_empty() {
+            write!(f, "; reset: {}", self.reset.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// What a reloadable unit ([`OpenOptions::reloadable`]) keeps.
+pub(super) struct Reloadable {
+    /// Its entries and its data as last linked.
+    ctx: Arc<HotContext>,
+    /// The options it was opened with, placed automatically.
+    opts: OpenOptions,
+    /// The process it links against.
+    host: Arc<Host>,
+    /// Its inputs and its generations; held while a reload runs.
+    state: Mutex<ReloadState>,
+}
+
+/// The inputs of a reloadable unit and the code it replaced.
+pub(super) struct ReloadState {
+    /// Each input as last linked: its canonical path (when it came from a
+    /// path), its name and its contents.
+    inputs: Vec<(Option<std::path::PathBuf>, String, Vec<u8>)>,
+    /// Every reload's unit, oldest first: kept mapped, since a thread may
+    /// still run code of any of them, and their unwind tables registered.
+    generations: Vec<Arc<UnitInner>>,
+}
+
+impl Reloads for Reloadable {
+    fn address(&self, name: &str) -> Option<u64> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.generations.last()?.export(name)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// For a reloadable open: the inputs read into memory (kept, so that a
+/// reload re-reads only the input it names), and the options with the
+/// unit's entries.
+pub(super) fn prepare(inputs: Vec<Input>) -> Result<(Vec<Input>, ReloadState)> {
+    let mut kept = Vec::with_capacity(inputs.len());
+    let mut linked = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let (path, name, bytes) = match input {
+            Input::Path(p) => {
+                let bytes = read(&p)?;
+                let canonical = std::fs::canonicalize(&p).ok();
+                (canonical, p.display().to_string(), bytes)
+            }
+            Input::Bytes { name, bytes } => (None, name, bytes),
+        };
+        linked.push(Input::Bytes {
+            name: name.clone(),
+            bytes: bytes.clone(),
+        });
+        kept.push((path, name, bytes));
+    }
+    let state = ReloadState {
+        inputs: kept,
+        generations: Vec::new(),
+    };
+    Ok((linked, state))
+}
+
+/// The contents of input `path`, checked as every input is.
+fn read(path: &Path) -> Result<Vec<u8>> {
+    let bytes = super::inputs::FileBytes::map(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(bytes.to_vec())
+}
+
+/// The first link of a reloadable unit is in place: its entries lead to
+/// its functions. What the unit keeps to reload.
+pub(super) fn first(
+    cx: &Context<'_>,
+    hot: HotLinked,
+    state: ReloadState,
+    ctx: Arc<HotContext>,
+    opts: &OpenOptions,
+) -> Box<dyn Reloads> {
+    publish(&ctx, hot);
+    // A reload goes where it reaches what it keeps: the old data, the
+    // entries and what the unit binds to, wherever the first link went.
+    let mut opts = opts.clone();
+    opts.placement = crate::link::placement::Placement::Auto;
+    Box::new(Reloadable {
+        ctx,
+        opts,
+        host: cx.host.clone(),
+        state: Mutex::new(state),
+    })
+}
+
+/// Points every linked function's entry at its new code, and keeps the
+/// data as linked for the next reload.
+fn publish(ctx: &HotContext, hot: HotLinked) -> (usize, Kept) {
+    entries::sync_cores();
+    let table = ctx.table.lock().unwrap_or_else(|e| e.into_inner());
+    for &(entry, code) in &hot.slots {
+        table.set(entry, code);
+    }
+    *ctx.data.lock().unwrap_or_else(|e| e.into_inner()) = hot.data;
+    (hot.slots.len(), hot.kept)
+}
+
+impl Unit {
+    /// Reloads the unit's input `path` (one of the paths it was opened
+    /// from) from its current contents: the unit is linked again, with the
+    /// other inputs as they were, and each function's entry is repointed
+    /// to its new code, so that every caller (the unit, other units, the
+    /// host, function pointers, pointers in data, C++ vtables) reaches it
+    /// at its next call. A thread inside old code finishes there; old code
+    /// stays mapped until the unit closes. Data that both versions have
+    /// (same object, name and size; whole sections when their layout is
+    /// unchanged) keeps its storage and values; new variables get their
+    /// initial values; initialisers do not run again. The unit must have
+    /// been opened with [`OpenOptions::reloadable`].
+    ///
+    /// A reload that fails (the input does not parse, a name is
+    /// unresolved, a site is unreachable...) changes nothing: the old code
+    /// runs on. Reloads of one unit run one at a time; other threads may
+    /// keep calling into the unit meanwhile.
+    ///
+    /// ```no_run
+    /// use objdl::{Linker, OpenOptions};
+    /// let linker = Linker::new();
+    /// let unit = unsafe { OpenOptions::new().reloadable(true).open(&linker, ["a.o", "b.o"])? };
+    /// // ... b.c edited, b.o rebuilt ...
+    /// match unsafe { unit.reload("b.o") } {
+    ///     Ok(report) => eprintln!("{report}"),
+    ///     Err(e) => eprintln!("b.o not reloaded, the old code runs on: {e}"),
+    /// }
+    /// # Ok::<(), objdl::Error>(())
+    /// ```
+    ///
+    /// # Safety
+    /// The new code runs with the old data: the caller vouches that the
+    /// new version of the input works with what the old one left (the
+    /// types of kept variables unchanged, ...), as for [`OpenOptions::open`].
+    pub unsafe fn reload(&self, path: impl AsRef<Path>) -> Result<ReloadReport> {
+        // SAFETY: forwarded.
+        unsafe { self.reload_input(Input::path(path.as_ref())) }
+    }
+
+    /// [`Unit::reload`] of an input given as a path (one the unit was
+    /// opened from), or as bytes with the name of one of its inputs (an
+    /// object compiled in memory, named after its source, as `objdl run`
+    /// does).
+    ///
+    /// ```no_run
+    /// use objdl::{Input, Linker, OpenOptions};
+    /// let linker = Linker::new();
+    /// let bytes = std::fs::read("build/a.o")?;
+    /// let unit = unsafe { OpenOptions::new().reloadable(true).open(&linker, [Input::bytes("a.c", bytes)])? };
+    /// let rebuilt = std::fs::read("build/a.o")?;
+    /// unsafe { unit.reload_input(Input::bytes("a.c", rebuilt))? };
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Safety
+    /// As for [`Unit::reload`].
+    pub unsafe fn reload_input(&self, input: Input) -> Result<ReloadReport> {
+        let started = Instant::now();
+        let inner = self.inner();
+        let (path, bytes) = match input {
+            Input::Path(p) => (p, None),
+            Input::Bytes { name, bytes } => (name.into(), Some(bytes)),
+        };
+        let path = path.as_path();
+        let Some(hot) = inner
+            .reloadable()
+            .and_then(|r| r.as_any().downcast_ref::<Reloadable>())
+        else {
+            return Err(Error::Reload {
+                path: path.to_path_buf(),
+                why: "the unit was not opened reloadable (OpenOptions::reloadable)".into(),
+            });
+        };
+        let mut state = hot.state.lock().unwrap_or_else(|e| e.into_inner());
+        let index = match &bytes {
+            Some(_) => {
+                let name = path.to_string_lossy();
+                state.inputs.iter().position(|(_, n, _)| *n == name)
+            }
+            None => {
+                let canonical = std::fs::canonicalize(path).map_err(|source| Error::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                state
+                    .inputs
+                    .iter()
+                    .position(|(p, _, _)| p.as_deref() == Some(canonical.as_path()))
+            }
+        };
+        let Some(index) = index else {
+            return Err(Error::Reload {
+                path: path.to_path_buf(),
+                why: "not one of the inputs the unit was opened from".into(),
+            });
+        };
+        let bytes = match bytes {
+            Some(b) => b,
+            None => read(path)?,
+        };
+        let inputs: Vec<Input> = state
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(i, (_, name, old))| Input::Bytes {
+                name: name.clone(),
+                bytes: if i == index {
+                    bytes.clone()
+                } else {
+                    old.clone()
+                },
+            })
+            .collect();
+        let namespace = self.namespace();
+        let cx = Context {
+            host: &hot.host,
+            namespace: &namespace,
+        };
+        let before = hot
+            .ctx
+            .table
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len();
+        let linked = link(&cx, inputs, &hot.opts, false, Some(&hot.ctx))?;
+        let link_time = started.elapsed();
+        let patching = Instant::now();
+        let (generation, hot_linked) = start(linked, inner, hot.opts.no_exec)?;
+        let (functions, kept) = publish(&hot.ctx, hot_linked);
+        let new_functions = hot
+            .ctx
+            .table
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+            - before;
+        state.inputs[index].2 = bytes;
+        state.generations.push(generation);
+        let entry_bytes = hot
+            .ctx
+            .table
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .mapped_bytes();
+        let retained_bytes = std::iter::once(inner)
+            .chain(&state.generations)
+            .map(|g| g.range().1)
+            .sum::<u64>()
+            + entry_bytes;
+        let Kept {
+            kept,
+            kept_bytes,
+            new,
+            reset,
+        } = kept;
+        Ok(ReloadReport {
+            input: state.inputs[index].1.clone(),
+            functions,
+            new_functions,
+            kept,
+            kept_bytes,
+            new,
+            reset,
+            retained_bytes,
+            link_time,
+            patch_time: patching.elapsed(),
+        })
+    }
+}
+
+/// Protects and registers a reload's unit, which binds to the Global
+/// units its predecessor does (not to the unit itself, which holds it).
+fn start(
+    linked: Linked,
+    unit: &Arc<UnitInner>,
+    no_exec: bool,
+) -> Result<(Arc<UnitInner>, HotLinked)> {
+    let started = Instant::now();
+    let Linked {
+        image,
+        tail,
+        size,
+        layout_text_end,
+        rodata,
+        exports,
+        stats,
+        dso_handle,
+        lifecycle,
+        deps,
+        lazy,
+        summary,
+        groups,
+        ifuncs,
+        tls,
+        entry,
+        entry_point,
+        gdb,
+        perf,
+        hot,
+        ..
+    } = linked;
+    let Image::Mapped(mem) = image else {
+        unreachable!("a reload always maps")
+    };
+    let hot = hot.expect("a reloadable unit's link has entries");
+    let mut mem = protect(mem, tail, size, layout_text_end, rodata)?;
+    if !no_exec {
+        run_ifunc_resolvers(&mut mem, &ifuncs, rodata)?;
+    }
+    let deps = deps
+        .into_iter()
+        .filter(|d| Arc::as_ptr(d).cast::<()>() != Arc::as_ptr(unit).cast::<()>())
+        .collect();
+    let parts = UnitParts {
+        exports,
+        stats,
+        entry,
+        dso_handle,
+        lifecycle,
+        no_exec,
+        deps,
+        lazy,
+        summary,
+        groups,
+        tls,
+        gdb,
+        perf,
+        entry_point,
+        data: (mem.base() + rodata.1, mem.base() + tail.got),
+        reloadable: None,
+    };
+    let inner = UnitInner::new(mem, parts);
+    // SAFETY: relocated and protected; it stays mapped while the unit holds it.
+    let inner = unsafe { Unit::start_generation(inner, started) };
+    Ok((inner, hot))
+}
