@@ -363,6 +363,8 @@ extern "C" int area() { return made->area(); }
 extern "C" int counter() { static int n = start(); return 1000 + ++n; }
 extern "C" int name_length() { return (int)name.size(); }
 extern "C" void grow_name() { name += "!"; }
+__attribute__((noinline)) static int checked(int b) { if (!b) throw std::string("zero"); return 100 / b; }
+extern "C" int thrown() { try { return checked(seed - 5); } catch (const std::string &e) { return -(int)e.size(); } }
 "#,
     ];
     let dir = tempfile::tempdir().unwrap();
@@ -401,5 +403,86 @@ extern "C" void grow_name() { name += "!"; }
     );
     grow();
     assert_eq!(call(&unit, "name_length"), 8);
+    assert_eq!(
+        call(&unit, "thrown"),
+        -4,
+        "an exception through the new code"
+    );
     drop(unit);
+}
+
+/// Thread-locals keep their values when the unit's block is unchanged:
+/// in objdl's own TLS module (`-fPIC`: general dynamic) and in static TLS
+/// (the default PIE code: local-exec). A block whose layout changed starts
+/// again, named in the report.
+#[test]
+fn thread_locals_are_kept() {
+    for flags in [&["-fPIC"][..], &[][..]] {
+        let dir = tempfile::tempdir().unwrap();
+        let v = |k: i32, extra: &str| {
+            format!("__thread int tcount;\n{extra}\nint bump(void) {{ return ++tcount + {k}; }}\n")
+        };
+        let obj = build(dir.path(), "tls", &v(0, ""), flags);
+        let linker = Linker::new();
+        let unit = reloadable(&linker, &[&obj], Placement::Auto);
+        for i in 1..=3 {
+            assert_eq!(call(&unit, "bump"), i, "{flags:?}");
+        }
+        build(dir.path(), "tls", &v(100, ""), flags);
+        // SAFETY: the same thread-locals.
+        let report = unsafe { unit.reload(&obj) }.expect("reload");
+        assert_eq!(
+            report.kept,
+            vec!["tcount".to_string()],
+            "{flags:?}: {report}"
+        );
+        assert_eq!(call(&unit, "bump"), 104, "{flags:?}: kept in this thread");
+        // SAFETY: `int (void)`.
+        let bump: Symbol<IntFn> = unsafe { unit.get("bump") }.unwrap();
+        let f = *bump;
+        let other = std::thread::spawn(move || f()).join().unwrap();
+        assert_eq!(other, 101, "{flags:?}: another thread has its own");
+        // A new thread-local changes the block: reset, and named.
+        build(dir.path(), "tls", &v(200, "__thread long more = 5;"), flags);
+        // SAFETY: as above.
+        let report = unsafe { unit.reload(&obj) }.expect("reload");
+        assert!(
+            report.reset.iter().any(|r| r.starts_with("tcount")),
+            "{flags:?}: {report}"
+        );
+        assert_eq!(report.new, vec!["more".to_string()], "{flags:?}: {report}");
+        assert_eq!(call(&unit, "bump"), 201, "{flags:?}: a fresh block");
+    }
+}
+
+/// Every kept byte is the same after the reload: a 64 KiB buffer that the
+/// first version filled, and the statics around it.
+#[test]
+fn kept_bytes_are_unchanged() {
+    let v = |k: u32| {
+        format!(
+            "unsigned char blob[65536];\nstatic unsigned seed = 7;\n\
+             void fill(void) {{ for (int i = 0; i < 65536; i++) blob[i] = (unsigned char)((seed = seed * 1103515245u + 12345u) >> 16); }}\n\
+             unsigned version(void) {{ return {k}; }}\n"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let obj = build(dir.path(), "blob", &v(1), &[]);
+    let linker = Linker::new();
+    let unit = reloadable(&linker, &[&obj], Placement::Auto);
+    // SAFETY: `void (void)` and the buffer's address.
+    let fill: Symbol<extern "C" fn()> = unsafe { unit.get("fill") }.unwrap();
+    fill();
+    let blob = unit.address("blob").unwrap() as *const u8;
+    // SAFETY: the unit's 64 KiB buffer.
+    let before = unsafe { std::slice::from_raw_parts(blob, 65536) }.to_vec();
+    build(dir.path(), "blob", &v(2), &[]);
+    // SAFETY: the same data.
+    let report = unsafe { unit.reload(&obj) }.expect("reload");
+    assert!(report.kept_bytes >= 65536, "{report}");
+    assert_eq!(call(&unit, "version"), 2);
+    assert_eq!(unit.address("blob").unwrap() as *const u8, blob, "in place");
+    // SAFETY: as above.
+    let after = unsafe { std::slice::from_raw_parts(blob, 65536) };
+    assert!(before == after, "every kept byte unchanged");
 }

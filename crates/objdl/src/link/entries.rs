@@ -31,7 +31,7 @@ use crate::error::Result;
 use crate::input::parse::{ObjectFile, RelocFields, SectionKind, SymbolDef};
 use crate::link::layout::Layout;
 use crate::link::resolve::{Resolution, Target};
-use crate::load::entries::{DataMap, DataSection, EntryTable, ObjectData};
+use crate::load::entries::{DataMap, DataSection, EntryTable, KeptTls, ObjectData, TlsSignature};
 
 /// What [`bind`] decided, for after placement.
 #[derive(Debug, Default)]
@@ -42,6 +42,11 @@ pub(crate) struct Bound {
     pub kept_sections: FxHashMap<(u32, u32), u64>,
     /// What was kept, new and reset.
     pub kept: Kept,
+    /// The unit's thread-locals as this link has them.
+    pub tls_signature: TlsSignature,
+    /// The block of the link before, when this link's is the same: its
+    /// (module id, static offset) are used again, so the values stay.
+    pub kept_tls: Option<(u64, Option<i64>)>,
 }
 
 /// The data of a reload, compared with what it replaces.
@@ -66,7 +71,15 @@ pub(crate) fn bind(
     table: &mut EntryTable,
     old: &DataMap,
 ) -> Result<Bound> {
-    let mut bound = Bound::default();
+    let mut bound = Bound {
+        tls_signature: tls_signature(objects),
+        ..Bound::default()
+    };
+    bound.kept_tls = old
+        .tls
+        .as_ref()
+        .filter(|k| k.signature == bound.tls_signature)
+        .map(|k| (k.module_id, k.block));
     // (object, section, offset) of a function's start → its entry's stub.
     let mut stubs: FxHashMap<(u32, u32, u64), u64> = FxHashMap::default();
     // (object, section, offset) of a kept global variable → its old address.
@@ -352,10 +365,18 @@ fn keep_data(
             }
         }
     }
-    for (sec, name, _) in &vars {
+    let tls_kept = bound.kept_tls.is_some();
+    for (sec, name, (_, size)) in &vars {
         if *sec == u32::MAX || !is_keepable(obj, *sec) {
             let why = match obj.sections.get(*sec as usize).map(|s| s.kind) {
-                Some(SectionKind::Tls { .. }) => "thread-local: not kept yet",
+                Some(SectionKind::Tls { .. }) if tls_kept => {
+                    kept.kept.push(name.clone());
+                    kept.kept_bytes += size;
+                    continue;
+                }
+                Some(SectionKind::Tls { .. }) => {
+                    "thread-local: the unit's thread-locals changed layout"
+                }
                 Some(SectionKind::ReadOnly | SectionKind::Text) => continue,
                 _ => "COMMON or a section objdl does not keep",
             };
@@ -368,17 +389,54 @@ fn keep_data(
     }
 }
 
+/// The thread-locals of `objects`: per object, its TLS sections in order,
+/// with their named variables. Two links with the same signature lay out
+/// the same block.
+fn tls_signature(objects: &[ObjectFile<'_>]) -> TlsSignature {
+    let mut signature = Vec::new();
+    for obj in objects {
+        let has_tls = obj
+            .sections
+            .iter()
+            .any(|s| matches!(s.kind, SectionKind::Tls { .. }) && !s.discarded);
+        if !has_tls {
+            continue;
+        }
+        let mut by_section = variables_by_section(&named_variables(obj));
+        let sections = obj
+            .sections
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches!(s.kind, SectionKind::Tls { .. }) && !s.discarded)
+            .map(|(si, s)| {
+                let vars = by_section.remove(&(si as u32)).unwrap_or_default();
+                (s.name.to_string(), s.size, s.align, vars)
+            })
+            .collect();
+        signature.push((obj.name.clone(), sections));
+    }
+    signature
+}
+
 /// What a link's data became, for the next reload to compare with: per
 /// object, its keepable sections and global variables, at their addresses
-/// in the unit at `base` (or the old ones, where kept).
+/// in the unit at `base` (or the old ones, where kept), and its thread-local
+/// block (`tls`: module id and static offset, none without thread-locals).
 pub(crate) fn record(
     objects: &[ObjectFile<'_>],
     res: &Resolution<'_>,
     layout: &Layout,
-    base: u64,
+    (base, tls): (u64, (u64, Option<i64>)),
     bound: &Bound,
 ) -> DataMap {
-    let mut map = DataMap::default();
+    let mut map = DataMap {
+        tls: (layout.tls.size > 0).then(|| KeptTls {
+            signature: bound.tls_signature.clone(),
+            module_id: tls.0,
+            block: tls.1,
+        }),
+        ..DataMap::default()
+    };
     for (oi, obj) in objects.iter().enumerate() {
         let oi32 = oi as u32;
         let vars = named_variables(obj);

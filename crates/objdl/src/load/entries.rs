@@ -36,7 +36,25 @@ pub(crate) struct HotContext {
 #[derive(Debug, Default)]
 pub(crate) struct DataMap {
     pub objects: FxHashMap<String, ObjectData>,
+    /// The unit's thread-locals, if it has any.
+    pub tls: Option<KeptTls>,
 }
+
+/// A unit's thread-local block after a link: what it is made of, and
+/// where it is, for a reload whose block is the same to use it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeptTls {
+    /// Per object, its TLS sections in order: (name, size, alignment, its
+    /// named variables (name, offset, size), sorted).
+    pub signature: TlsSignature,
+    /// The TLS module id (as TLSGD/DTPMOD64 hold it).
+    pub module_id: u64,
+    /// The block's offset from the thread pointer, when it is in static TLS.
+    pub block: Option<i64>,
+}
+
+/// See [`KeptTls::signature`].
+pub(crate) type TlsSignature = Vec<(String, Vec<(String, u64, u64, Vec<(String, u64, u64)>)>)>;
 
 /// One object's data after a link.
 #[derive(Debug, Default)]

@@ -44,6 +44,7 @@ pub(super) fn linked(
         copies,
         stand_in_deps,
         tls,
+        tls_ids,
         window,
     } = placed;
     let base = image.base();
@@ -65,7 +66,7 @@ pub(super) fn linked(
         &code,
     )?;
 
-    let hot = bound.map(|bound| hot_linked(objects, &res, layout, (tail, base), bound));
+    let hot = bound.map(|bound| hot_linked(objects, &res, layout, (tail, base, tls_ids), bound));
     let name_bytes = res.exports.iter().map(|(name, _)| name.len()).sum();
     let mut exports = Exports::with_capacity(res.exports.len(), name_bytes);
     for &(name, t) in &res.exports {
@@ -154,7 +155,7 @@ fn hot_linked(
     objects: &[parse::ObjectFile<'_>],
     res: &resolve::Resolution<'_>,
     layout: &layout::Layout,
-    (tail, base): (Tail, u64),
+    (tail, base, tls): (Tail, u64, (u64, Option<i64>)),
     bound: entries::Bound,
 ) -> HotLinked {
     HotLinked {
@@ -163,7 +164,7 @@ fn hot_linked(
             .iter()
             .map(|&(entry, t)| (entry, address_of(t, layout, res, tail, base)))
             .collect(),
-        data: entries::record(objects, res, layout, base, &bound),
+        data: entries::record(objects, res, layout, (base, tls), &bound),
         kept: bound.kept,
     }
 }

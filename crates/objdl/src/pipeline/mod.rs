@@ -315,12 +315,14 @@ fn link_files(
     let layout =
         layout::layout(&objects, &res).map_err(|err| inputs::malformed_first(&objects, err))?;
     let max_align = max_align(&objects, &res);
+    let kept_tls = bound.as_ref().and_then(|b| b.kept_tls);
     let parts = Parts {
         objects: &objects,
         res: &res,
         layout: &layout,
         files,
         max_align,
+        kept_tls,
     };
     let placed = match placement_free::place(&parts, opts, check)? {
         Some(placed) => placed,
@@ -332,6 +334,7 @@ fn link_files(
                 layout: &layout,
                 files,
                 max_align,
+                kept_tls,
             };
             planned::place(cx, &parts, opts, check, initial_exec)?
         }
@@ -400,6 +403,9 @@ pub(super) struct Parts<'a, 'd> {
     pub files: &'a [(String, FileBytes)],
     /// The strictest alignment any section or COMMON symbol needs.
     pub max_align: u64,
+    /// For a reload, the thread-local block to use again: (module id,
+    /// static offset) (see `link::entries::Bound::kept_tls`).
+    pub kept_tls: Option<(u64, Option<i64>)>,
 }
 
 /// A unit placed, mapped and relocated.
@@ -414,6 +420,8 @@ pub(super) struct Placed {
     /// Units whose stand-ins this one uses.
     pub stand_in_deps: Vec<Held>,
     pub tls: ThreadLocals,
+    /// The unit's TLS module id and static offset (0 and none without a block).
+    pub tls_ids: (u64, Option<i64>),
     /// The base addresses the demands allowed.
     pub window: (i128, i128),
 }

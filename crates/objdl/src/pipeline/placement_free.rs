@@ -33,6 +33,7 @@ pub(super) fn place(
         layout,
         files,
         max_align,
+        ..
     } = *unit;
     // A TLS section (even an empty `.tdata`) sends the unit to the planner.
     if check || !opts.placement.kernel_may_choose() || !layout.tls.offsets.is_empty() {
@@ -124,6 +125,7 @@ pub(super) fn place(
         copies: 0,
         stand_in_deps: Vec::new(),
         tls: ThreadLocals::default(),
+        tls_ids: (0, None),
         window: (plan::USER_LO, plan::USER_HI),
     }))
 }

@@ -153,6 +153,7 @@ pub(super) fn place(
         counts,
         copies: copies.len(),
         stand_in_deps,
+        tls_ids: (tls.module_id, tls.tp.block),
         tls: tls.keep,
         window: (demands.lo, demands.hi),
     })

@@ -105,6 +105,24 @@ pub(super) fn thread_locals(
         offsets: external,
         shim: external_shim,
     } = initial_exec;
+    if let Some((module_id, kept_block)) = unit.kept_tls.filter(|_| block && !check) {
+        // A reload whose block is the one before: its storage (every
+        // thread's) and values stay, in the module or static TLS it is in.
+        if static_block && kept_block.is_none() {
+            return Err(Error::Unsupported {
+                file: unit_name(objects),
+                what: "thread-locals: the new code reaches them with initial-exec or local-exec, but the unit's block is not in static TLS, so it cannot be kept; open the unit again".into(),
+            });
+        }
+        return Ok(ThreadLocalPlan {
+            module_id,
+            tp: plan::ThreadPointerOffsets {
+                block: kept_block,
+                external,
+            },
+            keep: ThreadLocals::new(None, external_shim.into_iter().collect()),
+        });
+    }
     if !static_block {
         let module = if block {
             let m = TlsModule::register(layout.tls.size, layout.tls.align)
