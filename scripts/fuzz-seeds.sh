@@ -38,7 +38,7 @@ matrix=crates/objdl-cli/tests/matrix
 plugins=crates/objdl-capi/tests/c/plugins
 cpp=crates/objdl-cli/tests/cpp
 
-for t in parse link link_pair archive open place; do
+for t in parse link link_pair archive open place reload; do
     mkdir -p "$out/$t"
 done
 
@@ -181,7 +181,14 @@ for f in "$out"/link/*; do
     i=$((i + 1))
 done
 
-for t in parse link link_pair archive open place; do
+# `reload`: each pair as a first version and a second, and each single
+# object as both (a reload that changes nothing).
+cp "$out"/link_pair/* "$out/reload/"
+for f in "$out"/link/*; do
+    { le32 "$(stat -c %s "$f")"; cat "$f" "$f"; } >"$out/reload/self-$(basename "$f")"
+done
+
+for t in parse link link_pair archive open place reload; do
     n=$(find "$out/$t" -type f | wc -l)
     size=$(du -sk "$out/$t" | cut -f1)
     echo "fuzz-seeds: $t: $n inputs, ${size} KiB"

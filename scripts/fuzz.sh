@@ -15,10 +15,12 @@
 #              (fuzz/src/lib.rs: placement_address), the rest as one object,
 #              linked at that address: the checks on the base, and every
 #              address computation with the unit at the edges of the space
+#   reload     the input split into two objects: the first opened
+#              reloadable for real (no_exec), then reloaded as the second
 #
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 #   SECONDS   how long each target runs (default 60)
-#   TARGET    the targets to run (default: all six)
+#   TARGET    the targets to run (default: all seven)
 #
 # It installs cargo-fuzz if it is missing (`cargo install`, from crates.io),
 # makes the seed corpus (scripts/fuzz-seeds.sh), builds the targets with
@@ -42,7 +44,7 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(parse archive link link_pair open place)
+    targets=(parse archive link link_pair open place reload)
 fi
 
 cargo_fuzz_version=0.13.2

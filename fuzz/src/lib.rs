@@ -109,6 +109,35 @@ pub fn open(inputs: Vec<Input>) {
     }
 }
 
+/// Opens `first` as a reloadable unit for real (`no_exec`: nothing of it
+/// runs), then reloads it with `second` as the new version of the same
+/// input: the entries, the data kept or reset, the reload's link. An error
+/// is one line that names the input; a reload that fails leaves the unit
+/// as it was (it is closed right after either way).
+pub fn reload(first: &[u8], second: &[u8]) {
+    let linker = linker();
+    define_missing(&linker, &[Input::bytes("fuzz.o", first)]);
+    define_missing(&linker, &[Input::bytes("fuzz.o", second)]);
+    // SAFETY: `no_exec`: no code of the unit runs, before or after the reload.
+    let Ok(unit) = (unsafe {
+        OpenOptions::new()
+            .no_exec(true)
+            .reloadable(true)
+            .open(&linker, [Input::bytes("fuzz.o", first)])
+    }) else {
+        return;
+    };
+    // SAFETY: as above.
+    if let Err(e) = unsafe { unit.reload_input(Input::bytes("fuzz.o", second)) } {
+        let msg = e.to_string();
+        assert!(!msg.contains('\n'), "an error of several lines: {msg:?}");
+        assert!(
+            msg.contains("fuzz.o"),
+            "an error that names no input: {msg:?}"
+        );
+    }
+}
+
 /// What [`Linker::check`] at [`AT`] makes of `inputs`, with a new
 /// [`linker`] (and, with `define`, [`define_missing`]).
 pub fn outcome(inputs: Vec<Input>, define: bool) -> objdl::Result<Report> {
@@ -149,7 +178,10 @@ pub fn check_outcome_at(names: &[String], at: u64, outcome: objdl::Result<Report
 /// The invariants of a successful check of a unit at `base`.
 fn check_report(r: &Report, base: u64) {
     let size = r.stats.size;
-    assert_eq!(r.stats.base, base, "the unit is not where it was asked to be");
+    assert_eq!(
+        r.stats.base, base,
+        "the unit is not where it was asked to be"
+    );
     assert!(
         base >= LOWEST_BASE && base.checked_add(size).is_some_and(|end| end <= USER_TOP),
         "a unit checked at {base:#x} ({size:#x} bytes), outside user space"
