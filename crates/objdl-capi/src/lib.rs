@@ -358,7 +358,7 @@ pub unsafe extern "C" fn objdl_dlsym(handle: *mut c_void, name: *const c_char) -
 /// success, or -1 with `objdl_dlerror` set, the old code running on.
 /// After a reload every caller reaches the new code at its next call
 /// (function pointers taken before included); data both versions have
-/// keeps its storage and values; initialisers do not run again.
+/// keeps its storage and values and is not initialised again.
 ///
 /// # Safety
 /// `handle` may be any value; `path` is NULL or a NUL-terminated string.

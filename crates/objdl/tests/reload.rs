@@ -486,3 +486,58 @@ fn kept_bytes_are_unchanged() {
     let after = unsafe { std::slice::from_raw_parts(blob, 65536) };
     assert!(before == after, "every kept byte unchanged");
 }
+
+/// A reload constructs new C++ objects (the object's data is all new) and
+/// does not run constructors again where data was kept.
+#[test]
+fn constructors_run_only_for_new_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let linker = Linker::new();
+    linker.load_library("stdc++", &[]).expect("libstdc++");
+    let obj = common::compile_with(
+        "g++",
+        dir.path(),
+        "greet",
+        "extern \"C\" int greeting_length() { return 0; }\n",
+        &[],
+    );
+    let kept = build(
+        dir.path(),
+        "kept",
+        "int x = 1;\nint get_x(void) { return x; }\n",
+        &[],
+    );
+    let unit = reloadable(&linker, &[&obj, &kept], Placement::Auto);
+    assert_eq!(call(&unit, "greeting_length"), 0);
+    common::compile_with(
+        "g++",
+        dir.path(),
+        "greet",
+        "#include <string>\nstd::string greeting(\"hello\");\nextern \"C\" int greeting_length() { return (int)greeting.size(); }\n",
+        &[],
+    );
+    // SAFETY: a new global, constructed by the reload.
+    let report = unsafe { unit.reload(&obj) }.expect("reload");
+    assert!(
+        report.new.len() == 1 && report.new[0].contains("greeting"),
+        "{report}"
+    );
+    assert_eq!(
+        call(&unit, "greeting_length"),
+        5,
+        "the new std::string is constructed"
+    );
+    build(
+        dir.path(),
+        "kept",
+        "int x = 1;\nint get_x(void) { return x; }\n__attribute__((constructor)) static void again(void) { x = 99; }\n",
+        &[],
+    );
+    // SAFETY: `x` is kept: the new constructor does not run.
+    unsafe { unit.reload(&kept) }.expect("reload");
+    assert_eq!(
+        call(&unit, "get_x"),
+        1,
+        "kept data is not initialised again"
+    );
+}

@@ -47,6 +47,12 @@ pub(crate) struct Bound {
     /// The block of the link before, when this link's is the same: its
     /// (module id, static offset) are used again, so the values stay.
     pub kept_tls: Option<(u64, Option<i64>)>,
+    /// A reload (not the first link): only the objects in `initialise` run
+    /// their initialisers.
+    pub reload: bool,
+    /// On a reload, the objects whose variables are all new: their
+    /// initialisers run (dynamic initialisation of new C++ objects).
+    pub initialise: FxHashSet<u32>,
 }
 
 /// The data of a reload, compared with what it replaces.
@@ -73,6 +79,7 @@ pub(crate) fn bind(
 ) -> Result<Bound> {
     let mut bound = Bound {
         tls_signature: tls_signature(objects),
+        reload: !old.objects.is_empty(),
         ..Bound::default()
     };
     bound.kept_tls = old
@@ -109,6 +116,12 @@ pub(crate) fn bind(
             ));
         }
         name_function_starts(obj, &functions);
+        let kept_before = (
+            bound.kept_sections.len(),
+            kept_globals.len(),
+            bound.kept.kept.len(),
+        );
+        let fresh_before = bound.kept.new.len() + bound.kept.reset.len();
         if let Some(before) = old.objects.get(&obj.name) {
             keep_data(obj, oi as u32, before, &mut bound, &mut kept_globals);
         } else if !old.objects.is_empty() {
@@ -117,7 +130,37 @@ pub(crate) fn bind(
                 bound.kept.new.push(name);
             }
         }
+        // On a reload, an object whose data is all new (none kept) is
+        // initialised: its constructors make its new C++ objects. One that
+        // kept data, or has no new variable, is not.
+        let kept_some = kept_before
+            != (
+                bound.kept_sections.len(),
+                kept_globals.len(),
+                bound.kept.kept.len(),
+            );
+        let fresh = bound.kept.new.len() + bound.kept.reset.len() > fresh_before;
+        if !old.objects.is_empty() && fresh && !kept_some {
+            bound.initialise.insert(oi as u32);
+        }
     }
+    redirect_targets(objects, res, &bound, &stubs, &kept_globals);
+    for &(oi, si) in bound.kept_sections.keys() {
+        objects[oi as usize].sections[si as usize].discarded = true;
+    }
+    Ok(bound)
+}
+
+/// Makes every reference to a function's start its entry's stub, and
+/// every reference into kept data the old storage: the targets of every
+/// object's symbols, the exports and the entry point.
+fn redirect_targets(
+    objects: &[ObjectFile<'_>],
+    res: &mut Resolution<'_>,
+    bound: &Bound,
+    stubs: &FxHashMap<(u32, u32, u64), u64>,
+    kept_globals: &FxHashMap<(u32, u32, u64), u64>,
+) {
     let redirect = |t: Target, function: bool| -> Option<Target> {
         let Target::Section {
             obj,
@@ -171,10 +214,6 @@ pub(crate) fn bind(
     if let Some(t) = res.entry {
         res.entry = Some(redirect(t, true).unwrap_or(t));
     }
-    for &(oi, si) in bound.kept_sections.keys() {
-        objects[oi as usize].sections[si as usize].discarded = true;
-    }
-    Ok(bound)
 }
 
 /// The functions of `obj`: (section, offset) of each start in loaded code
@@ -257,12 +296,13 @@ fn name_function_starts(obj: &mut ObjectFile<'_>, functions: &[((u32, u64), Vec<
 }
 
 /// Whether section `sec` of `obj` holds data a reload may keep: writable,
-/// loaded, and named as the compiler names data (not a section collected
+/// loaded, not empty, and named as the compiler names data (not a section collected
 /// by name across objects, whose `__start_`/`__stop_` bounds would move).
 fn is_keepable(obj: &ObjectFile<'_>, sec: u32) -> bool {
     let s = &obj.sections[sec as usize];
     matches!(s.kind, SectionKind::Data | SectionKind::Bss)
         && !s.discarded
+        && s.size > 0
         && (s.name.starts_with(".data") || s.name.starts_with(".bss"))
 }
 

@@ -379,15 +379,34 @@ impl Unit {
     ///
     /// # Safety
     /// `inner` must be fully relocated and protected.
-    pub(crate) unsafe fn start(mut inner: UnitInner, started: Instant) -> Arc<UnitInner> {
+    pub(crate) unsafe fn start(inner: UnitInner, started: Instant) -> Arc<UnitInner> {
+        // SAFETY: forwarded.
+        unsafe { Unit::start_with(inner, started, || {}) }
+    }
+
+    /// [`Unit::start`], calling `between` once the unwind tables are
+    /// registered and before the initialisers run (a reload repoints its
+    /// entries there, so that initialisers calling through them reach the
+    /// new code).
+    ///
+    /// # Safety
+    /// As for [`Unit::start`].
+    pub(crate) unsafe fn start_with(
+        mut inner: UnitInner,
+        started: Instant,
+        between: impl FnOnce(),
+    ) -> Arc<UnitInner> {
         inner.stats.load_time = started.elapsed();
-        if !inner.no_exec {
+        if inner.no_exec {
+            between();
+        } else {
             inner.started = true;
             // SAFETY: the frames are terminated .eh_frame copies in the unit,
             // deregistered in Drop before the unmap; the init functions are
             // the unit's own, and `fins` lives in a Box owned by the unit.
             unsafe {
                 runtime::register_frames(&inner.entry, &inner.lifecycle.eh_frames);
+                between();
                 runtime::start(
                     &inner.entry,
                     inner.dso_handle,
@@ -395,24 +414,6 @@ impl Unit {
                     &inner.lifecycle.init,
                 );
             }
-        }
-        Arc::new(inner)
-    }
-
-    /// Registers a reload's unit: its unwind tables, and no initialiser
-    /// (the data it shares with the unit was initialised by the first).
-    ///
-    /// # Safety
-    /// `inner` must be fully relocated and protected.
-    pub(crate) unsafe fn start_generation(
-        mut inner: UnitInner,
-        started: Instant,
-    ) -> Arc<UnitInner> {
-        inner.stats.load_time = started.elapsed();
-        if !inner.no_exec {
-            inner.started = true;
-            // SAFETY: as in `start`; nothing was registered with `__cxa_atexit`.
-            unsafe { runtime::register_frames(&inner.entry, &inner.lifecycle.eh_frames) };
         }
         Arc::new(inner)
     }

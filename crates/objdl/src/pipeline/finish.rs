@@ -52,7 +52,7 @@ pub(super) fn linked(
     let entry = runtime::Entry::lookup(cx.host);
     let dso_offset = layout.synthetic.dso_handle;
     write_synthetics(bytes, base, &res, layout, &entry);
-    let lifecycle = lifecycle::lifecycle(bytes, base, &layout.tables, &layout.eh_frames);
+    let lifecycle = unit_lifecycle(bytes, base, layout, bound.as_ref());
     let code = [
         (layout.text.offset, layout.text.offset + layout.text.size),
         (tail.trampolines, size),
@@ -148,6 +148,28 @@ pub(super) fn linked(
         report,
         hot,
     })
+}
+
+/// What the unit will run: its initialisers and finalisers (on a reload,
+/// only those of the objects whose data is all new) and unwind tables.
+fn unit_lifecycle(
+    bytes: &[u8],
+    base: u64,
+    layout: &layout::Layout,
+    bound: Option<&entries::Bound>,
+) -> runtime::Lifecycle {
+    match bound {
+        Some(b) if b.reload => {
+            let tables: Vec<layout::Table> = layout
+                .tables
+                .iter()
+                .filter(|t| b.initialise.contains(&t.obj))
+                .copied()
+                .collect();
+            lifecycle::lifecycle(bytes, base, &tables, &layout.eh_frames)
+        }
+        _ => lifecycle::lifecycle(bytes, base, &layout.tables, &layout.eh_frames),
+    }
 }
 
 /// A reloadable unit's link: where each entry leads now, and the data.

@@ -3,8 +3,8 @@
 //! with the functions bound to the unit's entries and the data to its old
 //! storage (`link::entries`); then, once the new code is protected and
 //! registered, each function's entry is repointed with one atomic store
-//! (`load::entries`). Initialisers do not run again: the data they set up
-//! is kept. Any error before that changes nothing: the old code runs on.
+//! (`load::entries`), and only then do initialisers run: those of objects
+//! whose variables are all new; kept data is not initialised again. Any error before that changes nothing: the old code runs on.
 
 use std::fmt;
 use std::path::Path;
@@ -192,7 +192,9 @@ impl Unit {
     /// stays mapped until the unit closes. Data that both versions have
     /// (same object, name and size; whole sections when their layout is
     /// unchanged) keeps its storage and values; new variables get their
-    /// initial values; initialisers do not run again. The unit must have
+    /// initial values (and an object whose variables are all new runs its
+    /// initialisers: its new C++ objects are constructed); kept data is
+    /// never initialised again. The unit must have
     /// been opened with [`OpenOptions::reloadable`].
     ///
     /// A reload that fails (the input does not parse, a name is
@@ -309,8 +311,18 @@ impl Unit {
         let linked = link(&cx, inputs, &hot.opts, false, Some(&hot.ctx))?;
         let link_time = started.elapsed();
         let patching = Instant::now();
-        let (generation, hot_linked) = start(linked, inner, hot.opts.no_exec)?;
-        let (functions, kept) = publish(&hot.ctx, hot_linked);
+        let (generation, hot_linked) = prepare_generation(linked, inner, hot.opts.no_exec)?;
+        let mut published = None;
+        // SAFETY: relocated and protected; it stays mapped while the unit
+        // holds it. The entries are repointed once its unwind tables are
+        // registered, then its initialisers run: only those of objects
+        // whose data is all new (`link::entries::Bound::initialise`).
+        let generation = unsafe {
+            Unit::start_with(generation, patching, || {
+                published = Some(publish(&hot.ctx, hot_linked));
+            })
+        };
+        let (functions, kept) = published.expect("start_with calls `between` once");
         let new_functions = hot
             .ctx
             .table
@@ -352,14 +364,14 @@ impl Unit {
     }
 }
 
-/// Protects and registers a reload's unit, which binds to the Global
-/// units its predecessor does (not to the unit itself, which holds it).
-fn start(
+/// Protects a reload's unit (and runs its IFUNC resolvers); it binds to the
+/// Global units its predecessor does (not to the unit itself, which holds
+/// it).
+fn prepare_generation(
     linked: Linked,
     unit: &Arc<UnitInner>,
     no_exec: bool,
-) -> Result<(Arc<UnitInner>, HotLinked)> {
-    let started = Instant::now();
+) -> Result<(UnitInner, HotLinked)> {
     let Linked {
         image,
         tail,
@@ -413,8 +425,5 @@ fn start(
         data: (mem.base() + rodata.1, mem.base() + tail.got),
         reloadable: None,
     };
-    let inner = UnitInner::new(mem, parts);
-    // SAFETY: relocated and protected; it stays mapped while the unit holds it.
-    let inner = unsafe { Unit::start_generation(inner, started) };
-    Ok((inner, hot))
+    Ok((UnitInner::new(mem, parts), hot))
 }
