@@ -548,6 +548,31 @@ fn versioned_definitions_in_a_global_unit() {
     );
 }
 
+/// A non-default `api@V1` alone does not satisfy a plain `api`, as ld
+/// says "undefined reference" for it: only `api@@V2` would.
+#[test]
+fn a_lone_non_default_version_does_not_satisfy_a_plain_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = Twin::new(&[(
+        "old_only.c",
+        r#"
+        int api_v1(void) { return 1; }
+        __asm__(".symver api_v1, api@V1");
+        "#,
+    )])
+    .objects(dir.path(), "pic", &["-fPIC"]);
+    let main = Twin::new(&[(
+        "plain.c",
+        "int api(void);\nint main(void) { return api(); }\n",
+    )])
+    .objects(dir.path(), "pie", &[]);
+    let out = objdl(
+        dir.path(),
+        &["run", main[0].to_str().unwrap(), lib[0].to_str().unwrap()],
+    );
+    refused(&out, 125, &["`api`"]);
+}
+
 // 7. COMDAT groups and unwind tables.
 
 const INLINE_H: &str = r#"
@@ -850,6 +875,38 @@ fn pthread_exit_of_the_main_thread_and_on_exit() {
             pthread_create(&t, 0, worker, 0);
             puts("main exits"); fflush(stdout);
             pthread_exit(0);
+        }
+        "#,
+    )])
+    .same(&PIE_AND_PIC);
+}
+
+/// The main thread cancelled (deferred cancellation, at a cancellation
+/// point) while another thread runs: as in the linked program, the other
+/// thread finishes, the exit handlers run, and the status is the same.
+#[test]
+fn cancellation_of_the_main_thread() {
+    Twin::new(&[(
+        "maincancel.c",
+        r#"
+        #include <pthread.h>
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <unistd.h>
+        static void bye(void) { puts("atexit ran"); }
+        static void cleanup(void *arg) { printf("cleanup %s\n", (char *)arg); fflush(stdout); }
+        static void *worker(void *p) { usleep(100000); puts("worker done"); return p; }
+        int main(void) {
+            pthread_t t;
+            atexit(bye);
+            pthread_create(&t, 0, worker, 0);
+            pthread_cleanup_push(cleanup, "main");
+            puts("main cancels itself"); fflush(stdout);
+            pthread_cancel(pthread_self());
+            pthread_testcancel();
+            pthread_cleanup_pop(0);
+            puts("not reached");
+            return 3;
         }
         "#,
     )])

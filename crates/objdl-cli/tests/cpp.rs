@@ -8,9 +8,9 @@
 //! constructors and destructors, COMDAT inline functions, vtables and
 //! typeinfo shared by two objects of one unit and by two units, RTTI and
 //! `dynamic_cast`, iostream and the containers, exceptions (and one nobody
-//! catches), `std::thread`, `thread_local` (-fPIC only: PIE code uses
-//! local-exec TLS, which objdl refuses), and exceptions crossing between a
-//! C++ host using the C API and a unit, both ways.
+//! catches), `std::thread`, `thread_local` (PIE local-exec in static TLS,
+//! -fPIC general-dynamic, TLS descriptors), and exceptions crossing between
+//! a C++ host using the C API and a unit, both ways.
 
 use common::{assert_same, show, stdout};
 use objdl_testkit as common;

@@ -421,3 +421,31 @@ fn units_mapped_where_the_kernel_likes_fall_back_to_planning() {
     assert_eq!(s.trampolines, 0, "{s}");
     assert!(near(s.base, FAR), "{s}");
 }
+
+/// A unit's `on_exit` handlers are tied to it as its `atexit` handlers
+/// are: they run when it closes (with status 0, as `__cxa_finalize` calls
+/// them), before its memory goes, and never again at process exit.
+#[test]
+fn on_exit_handlers_run_when_their_unit_closes() {
+    let (_d, obj) = compile_in_tempdir(
+        "onexit",
+        r#"
+        #include <stdlib.h>
+        static void handler(int status, void *arg) { *(int *)arg = 1000 + status; }
+        void arm(int *flag) { on_exit(handler, flag); }
+        "#,
+        &[],
+    );
+    let flag = Box::leak(Box::new(0i32));
+    let linker = Linker::new();
+    // SAFETY: the test's object.
+    let unit = unsafe { linker.open(&obj) }.unwrap();
+    {
+        // SAFETY: `void (int *)`.
+        let arm: Symbol<extern "C" fn(*mut i32)> = unsafe { unit.get("arm") }.unwrap();
+        arm(flag);
+    }
+    assert_eq!(*flag, 0, "not before the close");
+    unit.close();
+    assert_eq!(*flag, 1000, "run at close, with status 0");
+}
