@@ -18,7 +18,8 @@ pub enum Reach {
     Any,
     /// A call or jump: direct within ±2 GiB, otherwise through a trampoline.
     Branch,
-    /// `lea sym(%rip)`: within ±2 GiB, otherwise rewritten to load from a GOT slot.
+    /// An address computed PC-relatively (x86-64: `lea sym(%rip)`): within
+    /// ±2 GiB, otherwise rewritten to load the address from a GOT slot.
     Lea,
     /// A load through the GOT: the slot is in the unit; relaxed to a direct
     /// form when the target is within ±2 GiB.
@@ -44,7 +45,7 @@ impl fmt::Display for Reach {
         match self {
             Reach::Any => f.write_str("any distance"),
             Reach::Branch => f.write_str("±2 GiB, else a trampoline"),
-            Reach::Lea => f.write_str("±2 GiB, else lea→mov from a GOT slot"),
+            Reach::Lea => f.write_str("±2 GiB, else the address loaded from a GOT slot"),
             Reach::GotSlot => f.write_str("a GOT slot in the unit (direct if within ±2 GiB)"),
             Reach::PcRelative(32) => f.write_str("±2 GiB of the site (irreducible)"),
             Reach::PcRelative(bits) => write!(f, "±2^{} bytes of the site (irreducible)", bits - 1),

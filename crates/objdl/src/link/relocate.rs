@@ -800,14 +800,15 @@ fn lookup<K: std::hash::Hash + Eq>(
 
 /// An invariant of the plan broken at relocation `r` of section `si`.
 #[cold]
-fn internal(obj: &ObjectFile<'_>, si: usize, r: &crate::input::parse::Reloc, what: &str) -> Error {
-    Error::Malformed {
+fn internal(
+    obj: &ObjectFile<'_>,
+    si: usize,
+    r: &crate::input::parse::Reloc,
+    what: &'static str,
+) -> Error {
+    Error::Internal {
         file: obj.name.clone(),
-        what: format!(
-            "internal error: {what} for {} at {}",
-            arch::reloc_name(r.kind()),
-            plan::site(obj, si, r.offset())
-        )
-        .into(),
+        what,
+        at: Some(Box::new(plan::site(obj, si, r.offset()))),
     }
 }
