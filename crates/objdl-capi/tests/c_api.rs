@@ -226,9 +226,9 @@ fn dlopen_of_a_fifo_fails_at_once() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let fifo = dir.path().join("plugin.o");
     run(Command::new("mkfifo").arg(&fifo));
-    let src = dir.path().join("open_fifo.c");
-    std::fs::write(
-        &src,
+    let exe = c_host(
+        dir.path(),
+        "open_fifo",
         r#"#include <objdl.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -240,17 +240,7 @@ int main(int argc, char **argv) {
     return h != NULL;
 }
 "#,
-    )
-    .expect("write the program");
-    let exe = dir.path().join("open_fifo");
-    let mut cmd = Command::new("gcc");
-    cmd.args(["-std=c11", "-Wall", "-Werror", "-o"])
-        .arg(&exe)
-        .arg("-I")
-        .arg(crate_dir().join("include"))
-        .arg(&src);
-    library::link_with_capi(&mut cmd, true);
-    run(&mut cmd);
+    );
     let out = Command::new(&exe).arg(&fifo).output().expect("run it");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}: {stdout}", out.status);
@@ -285,9 +275,9 @@ fn lazy_binding_from_c() {
             obj
         })
         .collect();
-    let src = dir.path().join("lazy.c");
-    std::fs::write(
-        &src,
+    let exe = c_host(
+        dir.path(),
+        "lazy",
         r#"#include <objdl.h>
 #include <stdio.h>
 #include <string.h>
@@ -313,17 +303,7 @@ int main(int argc, char **argv) {
     return 0;
 }
 "#,
-    )
-    .expect("write the program");
-    let exe = dir.path().join("lazy");
-    let mut cmd = Command::new("gcc");
-    cmd.args(["-std=c11", "-Wall", "-Werror", "-o"])
-        .arg(&exe)
-        .arg("-I")
-        .arg(crate_dir().join("include"))
-        .arg(&src);
-    library::link_with_capi(&mut cmd, true);
-    run(&mut cmd);
+    );
 
     let out = Command::new(&exe).args(&objects).output().expect("run it");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -381,9 +361,9 @@ fn reload_from_c() {
         .collect();
     let live = dir.path().join("tick.o");
     std::fs::copy(&builds[0], &live).expect("copy");
-    let src = dir.path().join("reload.c");
-    std::fs::write(
-        &src,
+    let exe = c_host(
+        dir.path(),
+        "reload",
         r#"#include <objdl.h>
 #include <stdio.h>
 #include <string.h>
@@ -416,17 +396,7 @@ int main(int argc, char **argv) {
     return objdl_dlclose(h);
 }
 "#,
-    )
-    .expect("write the program");
-    let exe = dir.path().join("reload");
-    let mut cmd = Command::new("gcc");
-    cmd.args(["-std=c11", "-Wall", "-Werror", "-o"])
-        .arg(&exe)
-        .arg("-I")
-        .arg(crate_dir().join("include"))
-        .arg(&src);
-    library::link_with_capi(&mut cmd, true);
-    run(&mut cmd);
+    );
     let out = Command::new(&exe)
         .arg(&live)
         .args(&builds)
@@ -447,6 +417,23 @@ int main(int argc, char **argv) {
         ],
         "{stdout}"
     );
+}
+
+/// Writes the C program `source` to `dir/NAME.c` and builds it against the
+/// shared C library (`gcc -std=c11 -Wall -Werror`), as `dir/NAME`.
+fn c_host(dir: &Path, name: &str, source: &str) -> PathBuf {
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, source).expect("write the program");
+    let exe = dir.join(name);
+    let mut cmd = Command::new("gcc");
+    cmd.args(["-std=c11", "-Wall", "-Werror", "-o"])
+        .arg(&exe)
+        .arg("-I")
+        .arg(crate_dir().join("include"))
+        .arg(&src);
+    library::link_with_capi(&mut cmd, true);
+    run(&mut cmd);
+    exe
 }
 
 /// SIGABRT on Linux.

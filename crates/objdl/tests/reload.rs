@@ -47,25 +47,15 @@ fp get_version(void) { return version; }
 int calls_so_far(void) { return calls; }
 "#;
 
-const GAME_V2: &str = r#"
-static int calls;
-int total = 100;
-__attribute__((noipa)) static int helper(int x) { return x + 2; }
-int version(void) { return 2; }
-typedef int (*fp)(void);
-fp callback = version;
-int step(void) {
-    static int local_count;
-    local_count++;
-    calls++;
-    total += helper(0);
-    return 2000 + local_count;
+/// The edit: the helper, `version` and `step` return other values, and a
+/// function is added; the data is the same.
+fn game_v2() -> String {
+    let v2 = GAME_V1
+        .replace("return x + 1;", "return x + 2;")
+        .replace("version(void) { return 1; }", "version(void) { return 2; }")
+        .replace("return 1000 + local_count;", "return 2000 + local_count;");
+    v2 + "int added(void) { return 42; }\n"
 }
-int call_callback(void) { return callback(); }
-fp get_version(void) { return version; }
-int calls_so_far(void) { return calls; }
-int added(void) { return 42; }
-"#;
 
 type IntFn = extern "C" fn() -> i32;
 
@@ -95,7 +85,7 @@ fn reload_keeps_data_and_repoints_code(place: Placement) {
     // SAFETY: `int *`.
     let total: *mut i32 = *unsafe { unit.get::<*mut i32>("total") }.unwrap();
 
-    build(dir.path(), "game", GAME_V2, &[]);
+    build(dir.path(), "game", &game_v2(), &[]);
     // SAFETY: the new version works with the old data.
     let report = unsafe { unit.reload(&obj) }.expect("reload");
     eprintln!("{report}");
@@ -131,8 +121,12 @@ fn reload_keeps_data_and_repoints_code(place: Placement) {
 
     // And back, again and again: the data carries on.
     for round in 0..10 {
-        let src = if round % 2 == 0 { GAME_V1 } else { GAME_V2 };
-        build(dir.path(), "game", src, &[]);
+        let src = if round % 2 == 0 {
+            GAME_V1.to_string()
+        } else {
+            game_v2()
+        };
+        build(dir.path(), "game", &src, &[]);
         // SAFETY: as above.
         unsafe { unit.reload(&obj) }.expect("reload");
     }

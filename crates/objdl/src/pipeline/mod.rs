@@ -84,6 +84,40 @@ pub(crate) unsafe fn load(
         .as_ref()
         .map(|_| Arc::new(HotContext::default()));
     let linked = link(cx, inputs, opts, false, hot_context.as_deref())?;
+    let Protected {
+        mem,
+        mut parts,
+        stand_ins,
+        hot,
+    } = protected(linked, opts.no_exec)?;
+    parts.reloadable = match (hot, reload_state, hot_context) {
+        (Some(hot), Some(state), Some(ctx)) => Some(reload::first(cx, hot, state, ctx, opts)),
+        _ => None,
+    };
+    let inner = UnitInner::new(mem, parts);
+    // 7, 8. Register and initialise.
+    // SAFETY: the unit is mapped with final protections; it stays mapped
+    // until `UnitInner` drops, which first runs `stop` and deregisters.
+    let inner = unsafe { Unit::start(inner, started) };
+    let held: Held = inner.clone();
+    cx.namespace.add_stand_ins(&held, &stand_ins);
+    Ok(Unit::new(inner, cx.namespace.clone()))
+}
+
+/// A linked unit protected: its memory, and what the unit is made of.
+struct Protected {
+    mem: Reservation,
+    parts: UnitParts,
+    /// (host function, address) of the stand-ins this unit made.
+    stand_ins: Vec<(u64, u64)>,
+    /// A reloadable unit's entries to fill and data.
+    hot: Option<HotLinked>,
+}
+
+/// Stage 8 for a load or a reload: the linked unit protected, its IFUNC
+/// resolvers run (unless `no_exec`), taken apart into its memory and parts
+/// (not reloadable: the caller says).
+fn protected(linked: Linked, no_exec: bool) -> Result<Protected> {
     let Linked {
         image,
         tail,
@@ -111,20 +145,18 @@ pub(crate) unsafe fn load(
     let Image::Mapped(mem) = image else {
         unreachable!("a load always maps")
     };
-
     let mut mem = protect(mem, tail, size, layout_text_end, rodata)?;
     // Not in no-exec mode: IFUNC resolvers are code.
-    if !opts.no_exec {
+    if !no_exec {
         run_ifunc_resolvers(&mut mem, &ifuncs, rodata)?;
     }
-
     let parts = UnitParts {
         exports,
         stats,
         entry,
         dso_handle,
         lifecycle,
-        no_exec: opts.no_exec,
+        no_exec,
         deps,
         lazy,
         summary,
@@ -134,19 +166,14 @@ pub(crate) unsafe fn load(
         perf,
         entry_point,
         data: (mem.base() + rodata.1, mem.base() + tail.got),
-        reloadable: match (hot, reload_state, hot_context) {
-            (Some(hot), Some(state), Some(ctx)) => Some(reload::first(cx, hot, state, ctx, opts)),
-            _ => None,
-        },
+        reloadable: None,
     };
-    let inner = UnitInner::new(mem, parts);
-    // 7, 8. Register and initialise.
-    // SAFETY: the unit is mapped with final protections; it stays mapped
-    // until `UnitInner` drops, which first runs `stop` and deregisters.
-    let inner = unsafe { Unit::start(inner, started) };
-    let held: Held = inner.clone();
-    cx.namespace.add_stand_ins(&held, &stand_ins);
-    Ok(Unit::new(inner, cx.namespace.clone()))
+    Ok(Protected {
+        mem,
+        parts,
+        stand_ins,
+        hot,
+    })
 }
 
 /// Stage 8, protect: text RX, read-only R, data RW, GOT R, trampolines RX

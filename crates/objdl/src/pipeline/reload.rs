@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::link::entries::Kept;
 use crate::load::entries::{self, HotContext};
-use crate::load::unit::{Reloads, Unit, UnitInner, UnitParts};
+use crate::load::unit::{Reloads, Unit, UnitInner};
 use crate::options::{Input, OpenOptions};
 use crate::scope::host::Host;
 
-use super::{link, protect, run_ifunc_resolvers, Context, HotLinked, Image, Linked};
+use super::{link, protected, Context, HotLinked, Linked, Protected};
 
 /// What a reload did.
 ///
@@ -372,58 +372,15 @@ fn prepare_generation(
     unit: &Arc<UnitInner>,
     no_exec: bool,
 ) -> Result<(UnitInner, HotLinked)> {
-    let Linked {
-        image,
-        tail,
-        size,
-        layout_text_end,
-        rodata,
-        exports,
-        stats,
-        dso_handle,
-        lifecycle,
-        deps,
-        lazy,
-        summary,
-        groups,
-        ifuncs,
-        tls,
-        entry,
-        entry_point,
-        gdb,
-        perf,
+    let Protected {
+        mem,
+        mut parts,
         hot,
         ..
-    } = linked;
-    let Image::Mapped(mem) = image else {
-        unreachable!("a reload always maps")
-    };
+    } = protected(linked, no_exec)?;
     let hot = hot.expect("a reloadable unit's link has entries");
-    let mut mem = protect(mem, tail, size, layout_text_end, rodata)?;
-    if !no_exec {
-        run_ifunc_resolvers(&mut mem, &ifuncs, rodata)?;
-    }
-    let deps = deps
-        .into_iter()
-        .filter(|d| Arc::as_ptr(d).cast::<()>() != Arc::as_ptr(unit).cast::<()>())
-        .collect();
-    let parts = UnitParts {
-        exports,
-        stats,
-        entry,
-        dso_handle,
-        lifecycle,
-        no_exec,
-        deps,
-        lazy,
-        summary,
-        groups,
-        tls,
-        gdb,
-        perf,
-        entry_point,
-        data: (mem.base() + rodata.1, mem.base() + tail.got),
-        reloadable: None,
-    };
+    parts
+        .deps
+        .retain(|d| Arc::as_ptr(d).cast::<()>() != Arc::as_ptr(unit).cast::<()>());
     Ok((UnitInner::new(mem, parts), hot))
 }
