@@ -161,7 +161,11 @@ fn redirect_targets(
     stubs: &FxHashMap<(u32, u32, u64), u64>,
     kept_globals: &FxHashMap<(u32, u32, u64), u64>,
 ) {
-    let redirect = |t: Target, function: bool| -> Option<Target> {
+    // `named`: the symbol names what lies at its address (a function, a
+    // kept global), not a section or a label that happens to share it: a
+    // section's symbol (offset 0) must not follow a function or variable
+    // at its start.
+    let redirect = |t: Target, named: bool| -> Option<Target> {
         let Target::Section {
             obj,
             sec,
@@ -178,6 +182,9 @@ fn redirect_targets(
                 code: false,
             });
         }
+        if !named {
+            return None;
+        }
         if let Some(&old) = kept_globals.get(&(obj, sec, value)) {
             return Some(Target::Absolute {
                 addr: old,
@@ -185,7 +192,7 @@ fn redirect_targets(
                 code: false,
             });
         }
-        let stub = *stubs.get(&(obj, sec, value)).filter(|_| function)?;
+        let stub = *stubs.get(&(obj, sec, value))?;
         Some(Target::Absolute {
             addr: stub,
             size,
@@ -195,12 +202,12 @@ fn redirect_targets(
     for (oi, obj) in objects.iter().enumerate() {
         for (si, sym) in obj.symbols.iter().enumerate() {
             let entry = res.targets.entry(oi, si);
-            // A local symbol names a function only as one (not as its
-            // section's symbol or a label at its start); a global one's
-            // definition is the function.
-            let function = entry.is_some() || sym.kind == elf::STT_FUNC;
+            // A local symbol names a function or variable only as one
+            // (not as its section's symbol or a label at its start); a
+            // global one's definition is what it names.
+            let named = entry.is_some() || matches!(sym.kind, elf::STT_FUNC | elf::STT_OBJECT);
             let t = entry.unwrap_or_else(|| res.targets.get(obj, oi, si));
-            if let Some(new) = redirect(t, function) {
+            if let Some(new) = redirect(t, named) {
                 res.targets.set_any(oi, si, new);
             }
         }
