@@ -245,6 +245,13 @@ fn changed_and_new_variables() {
     assert_eq!(call(&unit, "get_kept"), 6);
     assert_eq!(call(&unit, "get_grows"), 9);
     assert_eq!(call(&unit, "get_fresh"), 11);
+    // The same again: the section is kept whole now, and `kept` still
+    // lives where it has since the first version.
+    // SAFETY: the same object.
+    let report = unsafe { unit.reload(&obj) }.expect("reload");
+    assert!(report.reset.is_empty() && report.new.is_empty(), "{report}");
+    assert_eq!(call(&unit, "get_kept"), 7, "the older storage, still");
+    assert_eq!(call(&unit, "count"), 72);
 }
 
 /// Eight threads call into the unit, and one spins in old code calling a

@@ -175,6 +175,14 @@ fn redirect_targets(
         else {
             return None;
         };
+        let kept_global = kept_globals.get(&(obj, sec, value)).filter(|_| named);
+        if let Some(&old) = kept_global {
+            return Some(Target::Absolute {
+                addr: old,
+                size,
+                code: false,
+            });
+        }
         if let Some(&old) = bound.kept_sections.get(&(obj, sec)) {
             return Some(Target::Absolute {
                 addr: old + value,
@@ -184,13 +192,6 @@ fn redirect_targets(
         }
         if !named {
             return None;
-        }
-        if let Some(&old) = kept_globals.get(&(obj, sec, value)) {
-            return Some(Target::Absolute {
-                addr: old,
-                size,
-                code: false,
-            });
         }
         let stub = *stubs.get(&(obj, sec, value))?;
         Some(Target::Absolute {
@@ -390,6 +391,10 @@ fn keep_data(
         let same = candidate.filter(|old| old.size == sec.size && old.symbols == symbols);
         if let Some(old) = same {
             bound.kept_sections.insert((oi, si), old.addr);
+            // Its globals that live in older storage stay there.
+            for &(value, addr) in &old.moved {
+                kept_globals.insert((oi, si, value), addr);
+            }
             kept.kept_bytes += sec.size;
             kept.kept.extend(symbols.into_iter().map(|(n, _, _)| n));
             continue;
@@ -489,6 +494,8 @@ pub(crate) fn record(
         let vars = named_variables(obj);
         let mut by_section = variables_by_section(&vars);
         let mut data = ObjectData::default();
+        // Section index → its place in `data.sections`.
+        let mut section_at: FxHashMap<u32, usize> = FxHashMap::default();
         for (si, sec) in obj.sections.iter().enumerate() {
             let si = si as u32;
             let kept = bound.kept_sections.get(&(oi32, si)).copied();
@@ -506,22 +513,29 @@ pub(crate) fn record(
                 addr,
                 size: sec.size,
                 symbols,
+                moved: Vec::new(),
             });
+            section_at.insert(si, data.sections.len() - 1);
         }
         for (si, sym) in obj.symbols.iter().enumerate() {
             if sym.is_local() || sym.kind != elf::STT_OBJECT || sym.name.is_empty() {
                 continue;
             }
-            let SymbolDef::Section { index, .. } = sym.def else {
+            let SymbolDef::Section { index, value } = sym.def else {
                 continue;
             };
-            if !is_keepable(obj, index) && !bound.kept_sections.contains_key(&(oi32, index)) {
+            let Some(&at) = section_at.get(&index) else {
                 continue;
-            }
+            };
             let t = res.targets.get(obj, oi, si);
             let addr = layout.address(t, res, base);
-            if addr != 0 {
-                data.globals.insert(sym.name.to_string(), (addr, sym.size));
+            if addr == 0 {
+                continue;
+            }
+            data.globals.insert(sym.name.to_string(), (addr, sym.size));
+            let section = &mut data.sections[at];
+            if section.addr.checked_add(value) != Some(addr) {
+                section.moved.push((value, addr));
             }
         }
         data.names = vars.into_iter().map(|(_, n, _)| n).collect();

@@ -75,6 +75,9 @@ pub(crate) struct DataSection {
     pub size: u64,
     /// (name, offset, size) of its named variables, sorted.
     pub symbols: Vec<(String, u64, u64)>,
+    /// (offset, address) of its global variables whose storage is not
+    /// here but older (kept when the section changed).
+    pub moved: Vec<(u64, u64)>,
 }
 
 /// Entries per chunk: a page of stubs, then a page of slots.
