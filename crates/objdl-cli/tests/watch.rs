@@ -104,6 +104,7 @@ fn an_edited_source_is_reloaded_and_a_broken_one_is_not() {
         .filter(|l| l.starts_with("objdl: reloaded value.c: "))
         .collect();
     assert_eq!(reloaded.len(), 1, "{stderr}");
+    assert!(reloaded[0].contains(": changed value; "), "{stderr}");
     assert!(
         reloaded[0].contains(" link ") && reloaded[0].contains(" patch "),
         "{stderr}"
@@ -141,7 +142,10 @@ fn the_bundled_example_changes_while_it_runs() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("objdl: reloaded frame.c"), "{stderr}");
+    assert!(
+        stderr.contains("objdl: reloaded frame.c: changed draw_frame; "),
+        "{stderr}"
+    );
     let frames: Vec<&str> = stdout.split('\r').filter(|f| f.contains('|')).collect();
     assert!(frames.first().unwrap().contains('o'), "{stdout}");
     assert!(frames.last().unwrap().contains('@'), "{stdout}");

@@ -92,6 +92,9 @@ fn reload_keeps_data_and_repoints_code(place: Placement) {
     assert!(report.reset.is_empty(), "{report}");
     assert!(report.functions >= 7, "{report}");
     assert_eq!(report.new_functions, 1, "{report}");
+    assert_eq!(report.changed, ["helper", "step", "version"], "{report}");
+    assert_eq!(report.added, ["added"], "{report}");
+    assert!(report.removed.is_empty(), "{report}");
 
     assert_eq!(version(), 2, "a pointer taken before the reload");
     assert_eq!(from_unit(), 2);
@@ -224,6 +227,10 @@ fn changed_and_new_variables() {
     // SAFETY: compatible, except `grows`, which is reset.
     let report = unsafe { unit.reload(&obj) }.expect("reload");
     assert_eq!(report.kept, vec!["kept".to_string()], "{report}");
+    // `count` reaches `counter`, which moved in .data: not a change; nor
+    // is `get_grows`, whose code reads the low 4 bytes in both versions.
+    assert!(report.changed.is_empty(), "{report}");
+    assert_eq!(report.added, ["get_fresh"], "{report}");
     assert_eq!(report.new, vec!["fresh".to_string()], "{report}");
     // `counter`, a static in the changed .data, starts again; `kept`, a
     // global at the section's start, keeps its storage, and the section's

@@ -543,3 +543,156 @@ pub(crate) fn record(
     }
     map
 }
+
+/// What an edit changed in an object: the functions whose code (bytes and
+/// what their relocations refer to) differs, and those added and removed,
+/// each list sorted. References through a section symbol are described
+/// by what they reach (a function's name, a string's text), so that code
+/// moving elsewhere in its section is not taken for a change.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Changes {
+    pub changed: Vec<String>,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+/// [`Changes`] from `old` to `new`, two versions of one object.
+pub(crate) fn changes(old: &ObjectFile<'_>, new: &ObjectFile<'_>) -> Changes {
+    let before = fingerprints(old);
+    let after = fingerprints(new);
+    let mut c = Changes::default();
+    for (name, print) in &after {
+        match before.get(name) {
+            None => c.added.push(name.clone()),
+            Some(p) if p != print => c.changed.push(name.clone()),
+            Some(_) => {}
+        }
+    }
+    c.removed = before
+        .keys()
+        .filter(|n| !after.contains_key(*n))
+        .cloned()
+        .collect();
+    for list in [&mut c.changed, &mut c.added, &mut c.removed] {
+        list.sort();
+    }
+    c
+}
+
+/// Each named function of `obj` → a hash of its bytes and of what its
+/// relocations refer to.
+fn fingerprints(obj: &ObjectFile<'_>) -> FxHashMap<String, u64> {
+    use std::hash::{Hash, Hasher};
+    let functions = functions_of(obj);
+    // Per section, its functions' ranges by start: (start, end, index).
+    let mut ranges: FxHashMap<u32, Vec<(u64, u64, usize)>> = FxHashMap::default();
+    let mut hashers: Vec<rustc_hash::FxHasher> = Vec::with_capacity(functions.len());
+    let starts: FxHashMap<(u32, u64), u32> =
+        functions.iter().map(|(at, syms)| (*at, syms[0])).collect();
+    // Per section, its named variables: (offset, size, name), sorted.
+    let mut objects_at: FxHashMap<u32, Vec<(u64, u64, String)>> = FxHashMap::default();
+    for (sec, name, (value, size)) in named_variables(obj) {
+        objects_at.entry(sec).or_default().push((value, size, name));
+    }
+    for list in objects_at.values_mut() {
+        list.sort_unstable();
+    }
+    for (i, ((sec, value), syms)) in functions.iter().enumerate() {
+        let size = obj.symbols[syms[0] as usize].size;
+        let data = obj.sections[*sec as usize].data;
+        let mut h = rustc_hash::FxHasher::default();
+        let lo = (*value as usize).min(data.len());
+        let hi = (value.saturating_add(size) as usize).min(data.len());
+        data[lo..hi].hash(&mut h);
+        hashers.push(h);
+        ranges
+            .entry(*sec)
+            .or_default()
+            .push((*value, value.saturating_add(size), i));
+    }
+    for (sec, list) in ranges.iter_mut() {
+        list.sort_unstable();
+        for r in obj.sections[*sec as usize].relocs.iter() {
+            let off = r.offset();
+            let at = list.partition_point(|&(start, _, _)| start <= off);
+            let Some(&(start, end, i)) = at.checked_sub(1).map(|k| &list[k]) else {
+                continue;
+            };
+            if off >= end {
+                continue;
+            }
+            let h = &mut hashers[i];
+            (off - start).hash(h);
+            r.kind().0.hash(h);
+            reference(obj, r, &starts, &objects_at).hash(h);
+        }
+    }
+    functions
+        .iter()
+        .zip(hashers)
+        .map(|((_, syms), h)| (obj.symbol_name(syms[0]), h.finish()))
+        .collect()
+}
+
+/// What relocation `r` of `obj` refers to, in words that do not depend on
+/// where things lie in their sections: a symbol's name and the addend,
+/// or, through a section's symbol or a local label, the function that
+/// starts there, the string there, the variable there, the constant
+/// there, else the section's name and the offset.
+fn reference(
+    obj: &ObjectFile<'_>,
+    r: &crate::input::parse::Reloc,
+    starts: &FxHashMap<(u32, u64), u32>,
+    objects_at: &FxHashMap<u32, Vec<(u64, u64, String)>>,
+) -> (String, i64) {
+    let Some(sym) = obj.symbols.get(r.sym() as usize) else {
+        return (String::new(), r.addend());
+    };
+    let SymbolDef::Section { index, value } = sym.def else {
+        return (obj.symbol_name(r.sym()), r.addend());
+    };
+    // A section's symbol, or an assembler's local label (`.LC0`, kept for
+    // mergeable strings): described by what lies there.
+    let name = obj.symbol_name(r.sym());
+    if sym.kind != elf::STT_SECTION && !(sym.is_local() && name.starts_with(".L")) {
+        return (name, r.addend());
+    }
+    let section = &obj.sections[index as usize];
+    let bias = arch::referenced_offset(r.kind(), r.addend()).map_or(0, |o| o - r.addend());
+    let at = r
+        .addend()
+        .saturating_add(bias)
+        .saturating_add_unsigned(value);
+    if let Ok(at) = u64::try_from(at) {
+        if let Some(&f) = starts.get(&(index, at)) {
+            return (obj.symbol_name(f), -bias);
+        }
+        if section.name.starts_with(".rodata.str") {
+            let rest = section.data.get(at as usize..).unwrap_or(&[]);
+            let text = rest.split(|&b| b == 0).next().unwrap_or(&[]);
+            return (format!("\"{}\"", String::from_utf8_lossy(text)), -bias);
+        }
+        // A variable (a `static` reached through its section): its name.
+        if let Some(list) = objects_at.get(&index) {
+            let k = list.partition_point(|&(start, _, _)| start <= at);
+            if let Some((start, size, name)) = k.checked_sub(1).map(|k| &list[k]) {
+                if at < start + (*size).max(1) {
+                    return (format!("{name}+{}", at - start), -bias);
+                }
+            }
+        }
+        // Merged constants (`.rodata.cst8`...): their bytes.
+        if let Some(width) = section
+            .name
+            .strip_prefix(".rodata.cst")
+            .and_then(|w| w.parse::<usize>().ok())
+        {
+            let bytes = section.data.get(at as usize..).unwrap_or(&[]);
+            let bytes = &bytes[..width.min(bytes.len())];
+            return (format!("{bytes:02x?}"), -bias);
+        }
+    }
+    // Elsewhere, the place itself: a move reads as a change, never the
+    // other way round.
+    (format!("{}+{at:#x}", section.name), -bias)
+}

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::link::entries::Kept;
+use crate::link::entries::{self as entries_link, Kept};
 use crate::load::entries::{self, HotContext};
 use crate::load::unit::{Reloads, Unit, UnitInner};
 use crate::options::{Input, OpenOptions};
@@ -34,7 +34,16 @@ use super::{link, protected, Context, HotLinked, Linked, Protected};
 pub struct ReloadReport {
     /// The input reloaded, as named when the unit was opened.
     pub input: String,
-    /// Functions whose entries now lead to the new code.
+    /// The functions of the input whose code the edit changed (its bytes,
+    /// or what it refers to), sorted; empty when the input is an archive.
+    pub changed: Vec<String>,
+    /// The functions the edit added to the input, and those it removed.
+    pub added: Vec<String>,
+    /// See [`ReloadReport::added`]; a removed function's old code still
+    /// serves the pointers taken before.
+    pub removed: Vec<String>,
+    /// Functions whose entries now lead to the new code (every function of
+    /// the unit, which is linked again whole).
     pub functions: usize,
     /// Of those, the functions the unit did not have before.
     pub new_functions: usize,
@@ -58,10 +67,24 @@ pub struct ReloadReport {
 
 impl fmt::Display for ReloadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "reloaded {}: ", self.input)?;
+        let mut what = Vec::new();
+        for (label, names) in [
+            ("changed", &self.changed),
+            ("added", &self.added),
+            ("removed", &self.removed),
+        ] {
+            if !names.is_empty() {
+                what.push(format!("{label} {}", names.join(", ")));
+            }
+        }
+        if what.is_empty() {
+            what.push("no function changed".into());
+        }
         write!(
             f,
-            "reloaded {}: {} functions repointed ({} new), {} variables kept ({} bytes), {} new, {} reset; link {:.2} ms, patch {:.2} ms",
-            self.input,
+            "{}; {} functions repointed ({} new), {} variables kept ({} bytes), {} new, {} reset; link {:.2} ms, patch {:.2} ms",
+            what.join("; "),
             self.functions,
             self.new_functions,
             self.kept.len(),
@@ -258,32 +281,7 @@ impl Unit {
             });
         };
         let mut state = hot.state.lock().unwrap_or_else(|e| e.into_inner());
-        let index = match &bytes {
-            Some(_) => {
-                let name = path.to_string_lossy();
-                state.inputs.iter().position(|(_, n, _)| *n == name)
-            }
-            None => {
-                let canonical = std::fs::canonicalize(path).map_err(|source| Error::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-                state
-                    .inputs
-                    .iter()
-                    .position(|(p, _, _)| p.as_deref() == Some(canonical.as_path()))
-            }
-        };
-        let Some(index) = index else {
-            return Err(Error::Reload {
-                path: path.to_path_buf(),
-                why: "not one of the inputs the unit was opened from".into(),
-            });
-        };
-        let bytes = match bytes {
-            Some(b) => b,
-            None => read(path)?,
-        };
+        let (index, bytes) = input_named(&state, path, bytes)?;
         let inputs: Vec<Input> = state
             .inputs
             .iter()
@@ -323,6 +321,8 @@ impl Unit {
             })
         };
         let (functions, kept) = published.expect("start_with calls `between` once");
+        let patch_time = patching.elapsed();
+        let changes = changes_between(&state.inputs[index].1, &state.inputs[index].2, &bytes);
         let new_functions = hot
             .ctx
             .table
@@ -351,6 +351,9 @@ impl Unit {
         } = kept;
         Ok(ReloadReport {
             input: state.inputs[index].1.clone(),
+            changed: changes.changed,
+            added: changes.added,
+            removed: changes.removed,
             functions,
             new_functions,
             kept,
@@ -359,8 +362,55 @@ impl Unit {
             reset,
             retained_bytes,
             link_time,
-            patch_time: patching.elapsed(),
+            patch_time,
         })
+    }
+}
+
+/// The index among `state`'s inputs of the input named `path` (its
+/// canonical path, or with `bytes`, its name), and its new contents.
+fn input_named(
+    state: &ReloadState,
+    path: &Path,
+    bytes: Option<Vec<u8>>,
+) -> Result<(usize, Vec<u8>)> {
+    let index = match &bytes {
+        Some(_) => {
+            let name = path.to_string_lossy();
+            state.inputs.iter().position(|(_, n, _)| *n == name)
+        }
+        None => {
+            let canonical = std::fs::canonicalize(path).map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            state
+                .inputs
+                .iter()
+                .position(|(p, _, _)| p.as_deref() == Some(canonical.as_path()))
+        }
+    };
+    let Some(index) = index else {
+        return Err(Error::Reload {
+            path: path.to_path_buf(),
+            why: "not one of the inputs the unit was opened from".into(),
+        });
+    };
+    let bytes = match bytes {
+        Some(b) => b,
+        None => read(path)?,
+    };
+    Ok((index, bytes))
+}
+
+/// What the edit from `old` to `new` (two versions of the input `name`)
+/// changed, function by function; nothing for archives and what does not
+/// parse (the link has taken both already, so this cannot fail).
+fn changes_between(name: &str, old: &[u8], new: &[u8]) -> entries_link::Changes {
+    let parse = |bytes| crate::input::parse::parse(name, bytes).ok();
+    match (parse(old), parse(new)) {
+        (Some(a), Some(b)) => entries_link::changes(&a, &b),
+        _ => entries_link::Changes::default(),
     }
 }
 

@@ -5,6 +5,7 @@
 mod arch;
 mod archive;
 mod build;
+mod entries;
 mod errors;
 mod layout;
 mod namespace;
