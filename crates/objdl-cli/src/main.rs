@@ -173,9 +173,9 @@ struct RunArgs {
     /// same policy; the main inputs can call it (repeatable).
     #[arg(long = "unit", value_name = "FILE")]
     units: Vec<PathBuf>,
-    /// Watch the inputs while the program runs: when one changes, compile
-    /// it again (a source) and reload it, its data kept; one line on stderr
-    /// per reload. Sources are compiled with -ffunction-sections -fno-inline
+    /// Watch the inputs (and the --unit files) while the program runs: when
+    /// one changes, compile it again (a source) and reload it, its data
+    /// kept; one line on stderr per reload. Sources are compiled with -ffunction-sections -fno-inline
     /// -fno-ipa-cp -fno-ipa-sra, so that every function an edit changes is
     /// reached anew, even from a loop running in old code.
     #[arg(long)]
@@ -267,7 +267,7 @@ fn run(args: RunArgs) -> Result<Outcome, String> {
     let mut views = Vec::new();
     for (path, input) in args.units.iter().zip(prepared.by_ref()) {
         let mut opts = args.link.options(args.place);
-        opts.scope(Scope::Global);
+        opts.scope(Scope::Global).reloadable(args.watch);
         let unit = open(
             &linker,
             &opts,
@@ -280,7 +280,7 @@ fn run(args: RunArgs) -> Result<Outcome, String> {
             eprintln!("objdl: unit {}: {}", path.display(), unit.stats());
         }
         views.push(map::UnitView::of(std::slice::from_ref(path), unit.stats()));
-        units.push(unit);
+        units.push(std::sync::Arc::new(unit));
     }
     let mut inputs: Vec<Input> = prepared.collect();
     inputs.extend(archives.iter().map(Input::path));
@@ -308,7 +308,13 @@ fn run(args: RunArgs) -> Result<Outcome, String> {
     let entry: launch::MainFn = unsafe { std::mem::transmute(entry as usize) };
     let unit = std::sync::Arc::new(unit);
     if args.watch {
-        watch::start(unit.clone(), &args.inputs, &flags);
+        let watched = units
+            .iter()
+            .zip(&args.units)
+            .map(|(u, p)| (u.clone(), vec![p.clone()]))
+            .chain([(unit.clone(), args.inputs.clone())])
+            .collect();
+        watch::start(watched, &flags);
     }
     Ok(Outcome::Run(launch::Program {
         entry,

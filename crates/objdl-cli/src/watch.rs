@@ -30,17 +30,23 @@ fn stamp(path: &PathBuf) -> Stamp {
     Some((meta.modified().ok()?, meta.len()))
 }
 
-/// Watches `paths`, the inputs `unit` was opened from, on a thread of its
-/// own for as long as the process runs.
-pub(crate) fn start(unit: Arc<Unit>, paths: &[PathBuf], flags: &CompileFlags) {
-    let mut watched: Vec<(PathBuf, Stamp, Option<Stamp>)> =
-        paths.iter().map(|p| (p.clone(), stamp(p), None)).collect();
+/// Watches the inputs of each unit (a unit and the paths it was opened
+/// from), on a thread of its own for as long as the process runs.
+pub(crate) fn start(units: Vec<(Arc<Unit>, Vec<PathBuf>)>, flags: &CompileFlags) {
+    // (index of the unit in `units`, path, what it was, what it changed to).
+    let mut watched: Vec<(usize, PathBuf, Stamp, Option<Stamp>)> = Vec::new();
+    for (i, (_, paths)) in units.iter().enumerate() {
+        for p in paths {
+            watched.push((i, p.clone(), stamp(p), None));
+        }
+    }
     let flags = flags.clone();
     std::thread::Builder::new()
         .name("objdl-watch".into())
         .spawn(move || loop {
             std::thread::sleep(POLL);
-            for (path, seen, pending) in watched.iter_mut() {
+            for (unit, path, seen, pending) in watched.iter_mut() {
+                let unit = &units[*unit].0;
                 let now = stamp(path);
                 if now == *seen {
                     *pending = None;
@@ -54,7 +60,7 @@ pub(crate) fn start(unit: Arc<Unit>, paths: &[PathBuf], flags: &CompileFlags) {
                 *seen = now;
                 *pending = None;
                 if now.is_some() {
-                    reload(&unit, path, &flags);
+                    reload(unit, path, &flags);
                 }
             }
         })

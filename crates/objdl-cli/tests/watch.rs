@@ -151,3 +151,24 @@ fn the_bundled_example_changes_while_it_runs() {
     assert!(frames.last().unwrap().contains('@'), "{stdout}");
     assert!(stdout.contains("40 frames, 40 steps"), "{stdout}");
 }
+
+/// A `--unit` (a Global unit the program calls) is watched and reloaded
+/// too.
+#[test]
+fn a_unit_given_with_dash_dash_unit_is_reloaded() {
+    let d = tempfile::tempdir().unwrap();
+    common::write_file(d.path(), "loop.c", LOOP_C);
+    let value = common::write_file(d.path(), "value.c", &value_c("1"));
+    let (mut child, rx) = start(d.path(), &["--unit", "value.c", "loop.c"]);
+    wait_for(&rx, |l| l.starts_with("1 "));
+    std::fs::write(&value, value_c("2")).unwrap();
+    wait_for(&rx, |l| l.starts_with("2 "));
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(
+        stderr.contains("objdl: reloaded value.c: changed value; "),
+        "{stderr}"
+    );
+}
