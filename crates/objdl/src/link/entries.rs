@@ -589,12 +589,15 @@ fn fingerprints(obj: &ObjectFile<'_>) -> FxHashMap<String, u64> {
     let mut hashers: Vec<rustc_hash::FxHasher> = Vec::with_capacity(functions.len());
     let starts: FxHashMap<(u32, u64), u32> =
         functions.iter().map(|(at, syms)| (*at, syms[0])).collect();
-    // Per section, its named variables: (offset, size, name), sorted.
-    let mut objects_at: FxHashMap<u32, Vec<(u64, u64, String)>> = FxHashMap::default();
-    for (sec, name, (value, size)) in named_variables(obj) {
-        objects_at.entry(sec).or_default().push((value, size, name));
+    // Per section (by index), its named variables: (offset, size, symbol),
+    // sorted.
+    let mut objects_at: Vec<VariablesAt> = vec![Vec::new(); obj.sections.len()];
+    for (si, sym) in obj.symbols.iter().enumerate() {
+        if let (elf::STT_OBJECT, SymbolDef::Section { index, value }) = (sym.kind, sym.def) {
+            objects_at[index as usize].push((value, sym.size, si as u32));
+        }
     }
-    for list in objects_at.values_mut() {
+    for list in objects_at.iter_mut() {
         list.sort_unstable();
     }
     for (i, ((sec, value), syms)) in functions.iter().enumerate() {
@@ -624,7 +627,7 @@ fn fingerprints(obj: &ObjectFile<'_>) -> FxHashMap<String, u64> {
             let h = &mut hashers[i];
             (off - start).hash(h);
             r.kind().0.hash(h);
-            reference(obj, r, &starts, &objects_at).hash(h);
+            hash_reference(obj, r, (&starts, &objects_at), h);
         }
     }
     functions
@@ -634,28 +637,44 @@ fn fingerprints(obj: &ObjectFile<'_>) -> FxHashMap<String, u64> {
         .collect()
 }
 
-/// What relocation `r` of `obj` refers to, in words that do not depend on
-/// where things lie in their sections: a symbol's name and the addend,
-/// or, through a section's symbol or a local label, the function that
-/// starts there, the string there, the variable there, the constant
-/// there, else the section's name and the offset.
-fn reference(
+/// A section's named variables: (offset, size, symbol), sorted.
+type VariablesAt = Vec<(u64, u64, u32)>;
+
+/// The name of symbol `sym` of `obj`, as bytes, without allocating (the
+/// string table's, for a local symbol).
+fn raw_name<'d>(obj: &ObjectFile<'d>, sym: u32) -> &'d [u8] {
+    let s = &obj.symbols[sym as usize];
+    if !s.name.is_empty() {
+        return s.name.as_bytes();
+    }
+    let rest = obj.strtab.get(s.name_offset as usize..).unwrap_or(&[]);
+    rest.split(|&b| b == 0).next().unwrap_or(&[])
+}
+
+/// Hashes what relocation `r` of `obj` refers to, in words that do not
+/// depend on where things lie in their sections: a symbol's name and the
+/// addend, or, through a section's symbol or a local label, the function
+/// that starts there, the string there, the variable there, the constant
+/// there, else the section's name and the offset. Allocates nothing: it
+/// runs for every relocation of the input, twice per reload.
+fn hash_reference(
     obj: &ObjectFile<'_>,
     r: &crate::input::parse::Reloc,
-    starts: &FxHashMap<(u32, u64), u32>,
-    objects_at: &FxHashMap<u32, Vec<(u64, u64, String)>>,
-) -> (String, i64) {
+    (starts, objects_at): (&FxHashMap<(u32, u64), u32>, &[VariablesAt]),
+    h: &mut rustc_hash::FxHasher,
+) {
+    use std::hash::Hash;
     let Some(sym) = obj.symbols.get(r.sym() as usize) else {
-        return (String::new(), r.addend());
+        return r.addend().hash(h);
     };
+    let name = raw_name(obj, r.sym());
     let SymbolDef::Section { index, value } = sym.def else {
-        return (obj.symbol_name(r.sym()), r.addend());
+        return (name, r.addend()).hash(h);
     };
     // A section's symbol, or an assembler's local label (`.LC0`, kept for
     // mergeable strings): described by what lies there.
-    let name = obj.symbol_name(r.sym());
-    if sym.kind != elf::STT_SECTION && !(sym.is_local() && name.starts_with(".L")) {
-        return (name, r.addend());
+    if sym.kind != elf::STT_SECTION && !(sym.is_local() && name.starts_with(b".L")) {
+        return (name, r.addend()).hash(h);
     }
     let section = &obj.sections[index as usize];
     let bias = arch::referenced_offset(r.kind(), r.addend()).map_or(0, |o| o - r.addend());
@@ -663,36 +682,38 @@ fn reference(
         .addend()
         .saturating_add(bias)
         .saturating_add_unsigned(value);
-    if let Ok(at) = u64::try_from(at) {
+    (-bias).hash(h);
+    let Ok(at) = u64::try_from(at) else {
+        return (section.name, at).hash(h);
+    };
+    if section.kind == SectionKind::Text {
         if let Some(&f) = starts.get(&(index, at)) {
-            return (obj.symbol_name(f), -bias);
+            return (0u8, raw_name(obj, f)).hash(h);
         }
-        if section.name.starts_with(".rodata.str") {
-            let rest = section.data.get(at as usize..).unwrap_or(&[]);
-            let text = rest.split(|&b| b == 0).next().unwrap_or(&[]);
-            return (format!("\"{}\"", String::from_utf8_lossy(text)), -bias);
-        }
-        // A variable (a `static` reached through its section): its name.
-        if let Some(list) = objects_at.get(&index) {
-            let k = list.partition_point(|&(start, _, _)| start <= at);
-            if let Some((start, size, name)) = k.checked_sub(1).map(|k| &list[k]) {
-                if at < start + (*size).max(1) {
-                    return (format!("{name}+{}", at - start), -bias);
-                }
+    }
+    if section.name.starts_with(".rodata.str") {
+        let rest = section.data.get(at as usize..).unwrap_or(&[]);
+        return (1u8, rest.split(|&b| b == 0).next().unwrap_or(&[])).hash(h);
+    }
+    // A variable (a `static` reached through its section): its name.
+    if let Some(list) = objects_at.get(index as usize).filter(|l| !l.is_empty()) {
+        let k = list.partition_point(|&(start, _, _)| start <= at);
+        if let Some(&(start, size, var)) = k.checked_sub(1).map(|k| &list[k]) {
+            if at < start + size.max(1) {
+                return (2u8, raw_name(obj, var), at - start).hash(h);
             }
         }
-        // Merged constants (`.rodata.cst8`...): their bytes.
-        if let Some(width) = section
-            .name
-            .strip_prefix(".rodata.cst")
-            .and_then(|w| w.parse::<usize>().ok())
-        {
-            let bytes = section.data.get(at as usize..).unwrap_or(&[]);
-            let bytes = &bytes[..width.min(bytes.len())];
-            return (format!("{bytes:02x?}"), -bias);
-        }
+    }
+    // Merged constants (`.rodata.cst8`...): their bytes.
+    if let Some(width) = section
+        .name
+        .strip_prefix(".rodata.cst")
+        .and_then(|w| w.parse::<usize>().ok())
+    {
+        let bytes = section.data.get(at as usize..).unwrap_or(&[]);
+        return (3u8, &bytes[..width.min(bytes.len())]).hash(h);
     }
     // Elsewhere, the place itself: a move reads as a change, never the
     // other way round.
-    (format!("{}+{at:#x}", section.name), -bias)
+    (4u8, section.name, at).hash(h)
 }
