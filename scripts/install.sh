@@ -4,7 +4,8 @@
 # layout, with a pkg-config file):
 #
 #   PREFIX/bin/objdl
-#   PREFIX/share/man/man1/objdl.1, objdl-run.1, objdl-check.1, objdl-inspect.1
+#   PREFIX/share/man/man1/objdl.1, objdl-run.1, objdl-check.1, objdl-inspect.1,
+#   objdl-cache.1
 #   PREFIX/share/bash-completion/completions/objdl
 #   PREFIX/share/zsh/site-functions/_objdl
 #   PREFIX/share/fish/vendor_completions.d/objdl.fish

@@ -75,6 +75,15 @@
 #define OBJDL_RTLD_RELOADABLE 8
 
 /**
+ * Mode flag: keep the linked unit in the cache (`$XDG_CACHE_HOME/objdl`,
+ * else `~/.cache/objdl`) and take it from there when the same objects are
+ * opened again with the same mode, in this process or another: the load
+ * then maps it and moves only its absolute addresses. Combines with the
+ * other flags by OR.
+ */
+#define OBJDL_RTLD_CACHE 16
+
+/**
  * Placement for `objdl_dlopen_unit`: inside the window that every
  * reference which cannot be redirected allows, next to the unit's most-used
  * targets (the default, as for `objdl_dlopen`).

@@ -81,6 +81,13 @@ pub const OBJDL_RTLD_LAZY: c_int = 4;
 /// repoints. Combines with the other flags by OR.
 pub const OBJDL_RTLD_RELOADABLE: c_int = 8;
 
+/// Mode flag: keep the linked unit in the cache (`$XDG_CACHE_HOME/objdl`,
+/// else `~/.cache/objdl`) and take it from there when the same objects are
+/// opened again with the same mode, in this process or another: the load
+/// then maps it and moves only its absolute addresses. Combines with the
+/// other flags by OR.
+pub const OBJDL_RTLD_CACHE: c_int = 16;
+
 /// Placement for `objdl_dlopen_unit`: inside the window that every
 /// reference which cannot be redirected allows, next to the unit's most-used
 /// targets (the default, as for `objdl_dlopen`).
@@ -97,14 +104,17 @@ pub const OBJDL_PLACE_FAR: u64 = 1;
 pub const OBJDL_PLACE_LOW: u64 = 2;
 
 /// The mode flags objdl knows; any other bit is an error.
-const KNOWN_MODES: c_int =
-    OBJDL_RTLD_GLOBAL | OBJDL_RTLD_NOEXEC | OBJDL_RTLD_LAZY | OBJDL_RTLD_RELOADABLE;
+const KNOWN_MODES: c_int = OBJDL_RTLD_GLOBAL
+    | OBJDL_RTLD_NOEXEC
+    | OBJDL_RTLD_LAZY
+    | OBJDL_RTLD_RELOADABLE
+    | OBJDL_RTLD_CACHE;
 
 /// The open options for `mode`, or an error naming the unknown bits.
 fn options(mode: c_int) -> Result<OpenOptions, String> {
     if mode & !KNOWN_MODES != 0 {
         return Err(format!(
-            "invalid mode {mode:#x}: unknown bits {:#x} (use OBJDL_RTLD_LOCAL or OBJDL_RTLD_GLOBAL, optionally | OBJDL_RTLD_NOEXEC | OBJDL_RTLD_LAZY | OBJDL_RTLD_RELOADABLE)",
+            "invalid mode {mode:#x}: unknown bits {:#x} (use OBJDL_RTLD_LOCAL or OBJDL_RTLD_GLOBAL, optionally | OBJDL_RTLD_NOEXEC | OBJDL_RTLD_LAZY | OBJDL_RTLD_RELOADABLE | OBJDL_RTLD_CACHE)",
             mode & !KNOWN_MODES
         ));
     }
@@ -117,6 +127,9 @@ fn options(mode: c_int) -> Result<OpenOptions, String> {
     .no_exec(mode & OBJDL_RTLD_NOEXEC != 0)
     .lazy(mode & OBJDL_RTLD_LAZY != 0)
     .reloadable(mode & OBJDL_RTLD_RELOADABLE != 0);
+    if mode & OBJDL_RTLD_CACHE != 0 {
+        opts.cache(objdl::default_cache_dir());
+    }
     Ok(opts)
 }
 

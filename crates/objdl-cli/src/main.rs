@@ -62,12 +62,28 @@ enum Command {
         #[arg(required = true, value_name = "INPUT")]
         inputs: Vec<PathBuf>,
     },
+    /// The cache of linked units (`run --cache`): what it holds, or clear it.
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+        /// The cache directory (default: $XDG_CACHE_HOME/objdl, else ~/.cache/objdl).
+        #[arg(long, value_name = "DIR", global = true)]
+        dir: Option<PathBuf>,
+    },
     /// Print the shell completion script for SHELL (scripts/install.sh installs them).
     #[command(hide = true)]
     Completions { shell: clap_complete::Shell },
     /// Write the man pages into DIR (scripts/install.sh installs them).
     #[command(hide = true)]
     Manpages { dir: PathBuf },
+}
+
+#[derive(clap::Subcommand)]
+enum CacheAction {
+    /// Entries and bytes in the cache.
+    Stats,
+    /// Remove every entry.
+    Clear,
 }
 
 #[derive(clap::Args)]
@@ -173,6 +189,12 @@ struct RunArgs {
     /// same policy; the main inputs can call it (repeatable).
     #[arg(long = "unit", value_name = "FILE")]
     units: Vec<PathBuf>,
+    /// Keep the linked unit in a cache (in DIR, else $XDG_CACHE_HOME/objdl
+    /// or ~/.cache/objdl), and take it from there when the same inputs run
+    /// again with the same options: the second load maps it and moves only
+    /// its absolute addresses. `objdl cache stats|clear` manage it.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "")]
+    cache: Option<PathBuf>,
     /// Watch the inputs (and the --unit files) while the program runs: when
     /// one changes, compile it again (a source) and reload it, its data
     /// kept; one line on stderr per reload. Sources are compiled with -ffunction-sections -fno-inline
@@ -218,6 +240,7 @@ fn objdl_main() -> Outcome {
         Command::Run(lazy::Deferred(args)) => return run(args).unwrap_or_else(fail),
         Command::Check(lazy::Deferred(args)) => return Outcome::Exit(check(args)),
         Command::Inspect { inputs } => inspect(&inputs),
+        Command::Cache { action, dir } => cache_command(action, dir),
         Command::Completions { shell } => docs::completions(shell),
         Command::Manpages { dir } => docs::manpages(&dir),
     };
@@ -225,6 +248,33 @@ fn objdl_main() -> Outcome {
         Ok(code) => Outcome::Exit(code),
         Err(msg) => fail(msg),
     }
+}
+
+/// `objdl cache stats` and `objdl cache clear`.
+fn cache_command(action: CacheAction, dir: Option<PathBuf>) -> Result<u8, String> {
+    let dir = dir
+        .or_else(objdl::default_cache_dir)
+        .ok_or("no cache directory: set XDG_CACHE_HOME or HOME, or give --dir")?;
+    match action {
+        CacheAction::Stats => {
+            let s = objdl::cache_stats(&dir);
+            println!(
+                "{}: {} entries, {} bytes",
+                dir.display(),
+                s.entries,
+                s.bytes
+            );
+        }
+        CacheAction::Clear => {
+            let n = match objdl::cache_clear(&dir) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+                Err(e) => return Err(format!("{}: {e}", dir.display())),
+            };
+            println!("{}: {n} entries removed", dir.display());
+        }
+    }
+    Ok(0)
 }
 
 /// objdl's own failure: one line, and its exit status.
@@ -286,6 +336,14 @@ fn run(args: RunArgs) -> Result<Outcome, String> {
     inputs.extend(archives.iter().map(Input::path));
     let mut opts = args.link.options(args.place);
     opts.entry(&args.entry).reloadable(args.watch);
+    if let Some(dir) = &args.cache {
+        let dir = if dir.as_os_str().is_empty() {
+            objdl::default_cache_dir().ok_or("no cache directory: set XDG_CACHE_HOME or HOME")?
+        } else {
+            dir.clone()
+        };
+        opts.cache(Some(dir));
+    }
     let unit = open(
         &linker,
         &opts,

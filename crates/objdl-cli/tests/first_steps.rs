@@ -261,7 +261,13 @@ fn man_pages() {
     names.sort();
     assert_eq!(
         names,
-        ["objdl-check.1", "objdl-inspect.1", "objdl-run.1", "objdl.1"]
+        [
+            "objdl-cache.1",
+            "objdl-check.1",
+            "objdl-inspect.1",
+            "objdl-run.1",
+            "objdl.1"
+        ]
     );
     let run = std::fs::read_to_string(d.path().join("objdl-run.1")).unwrap();
     assert!(run.starts_with(".ie"), "roff: {run}");

@@ -1,5 +1,7 @@
 //! In-process open + close of the SQLite objects (sqlite3.o + shell.o), per
 //! flavour. The objects come from `scripts/fetch-sqlite.sh` (run on demand).
+//! `pie-cached`: the PIE objects from the cache (`OpenOptions::cache`),
+//! filled by a first open.
 //!
 //! The anchor, `dlopen-so`: `dlopen(RTLD_NOW | RTLD_LOCAL)` + `dlclose` of
 //! the same code linked by gcc into a shared object (the -fPIC objects).
@@ -40,6 +42,26 @@ fn open_close(c: &mut Criterion) {
             })
         });
     }
+    // Warm: from the cache, after a first open filled it.
+    let cache = tempfile::tempdir().expect("a cache directory");
+    let inputs = [dir.join("pie/sqlite3.o"), dir.join("pie/shell.o")];
+    let open_cached = || {
+        // SAFETY: as above.
+        unsafe {
+            OpenOptions::new()
+                .cache(Some(cache.path()))
+                .open(&linker, inputs.iter())
+        }
+        .expect("open")
+    };
+    open_cached().close();
+    group.bench_function("pie-cached", |b| {
+        b.iter(|| {
+            let unit = open_cached();
+            assert!(unit.stats().cached);
+            unit.close();
+        })
+    });
     // The same code as a shared object, through the dynamic linker.
     let so = std::env::temp_dir().join(format!("objdl-bench-{}.so", std::process::id()));
     let status = std::process::Command::new("gcc")

@@ -857,6 +857,15 @@ pub enum Error {
         fix: String,
     },
 
+    /// The cache directory ([`crate::OpenOptions::cache`]) cannot be used.
+    #[error("{}: refused as a cache directory: {why}", dir.display())]
+    Cache {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        why: String,
+    },
+
     /// A reload ([`crate::Unit::reload`]) was refused; the unit is unchanged.
     #[error("{}: cannot reload: {why}", path.display())]
     Reload {

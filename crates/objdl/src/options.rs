@@ -71,6 +71,7 @@ pub struct OpenOptions {
     pub(crate) exec_stack: bool,
     pub(crate) lazy: bool,
     pub(crate) reloadable: bool,
+    pub(crate) cache: Option<PathBuf>,
 }
 
 /// Whether a unit's exports resolve the references of units opened later.
@@ -240,6 +241,33 @@ impl OpenOptions {
     /// ```
     pub fn reloadable(&mut self, yes: bool) -> &mut OpenOptions {
         self.reloadable = yes;
+        self
+    }
+
+    /// A persistent cache of linked units in `dir` (`None`: no cache, the
+    /// default; [`crate::default_cache_dir`] is where `objdl run` keeps
+    /// its own). The first load of some inputs links them and writes the
+    /// result there; a later load of the same inputs with the same options,
+    /// in any process, maps it again and moves only its absolute addresses
+    /// by the distance the shared libraries moved, then protects,
+    /// registers and initialises the unit as a link would. Anything that
+    /// differs (an input changed, a library replaced, other options, the
+    /// place not free, a damaged or foreign file) is a miss and a fresh
+    /// link. Units with thread-locals, IFUNCs, copies of host variables,
+    /// stand-ins, lazy bindings, Global-unit or executable dependencies
+    /// are linked every time. The directory must be the user's own and
+    /// writable by no one else ([`Error::Cache`] otherwise).
+    ///
+    /// ```no_run
+    /// use objdl::{Linker, OpenOptions};
+    /// let mut opts = OpenOptions::new();
+    /// opts.cache(objdl::default_cache_dir());
+    /// let unit = unsafe { opts.open(&Linker::new(), ["sqlite3.o"])? };
+    /// println!("{}", unit.stats()); // `cached` on the second run
+    /// # Ok::<(), objdl::Error>(())
+    /// ```
+    pub fn cache(&mut self, dir: Option<impl Into<PathBuf>>) -> &mut OpenOptions {
+        self.cache = dir.map(Into::into);
         self
     }
 

@@ -177,6 +177,10 @@ pub(crate) trait Arch {
     /// anywhere and clobbers nothing.
     fn write_trampoline(buf: &mut [u8], target: u64);
 
+    /// Where in a trampoline its target's 8-byte address lies (a word a
+    /// cached unit moves).
+    const TRAMPOLINE_TARGET_AT: usize;
+
     /// The size of an IFUNC stub (see [`Arch::write_ifunc_stub`]).
     const IFUNC_STUB_SIZE: usize;
 
@@ -412,6 +416,8 @@ pub(crate) const GOT_SLOT_SIZE: usize = <Native as Arch>::GOT_SLOT_SIZE;
 
 /// See [`Arch::TRAMPOLINE_SIZE`].
 pub(crate) const TRAMPOLINE_SIZE: usize = <Native as Arch>::TRAMPOLINE_SIZE;
+/// See [`Arch::TRAMPOLINE_TARGET_AT`].
+pub(crate) const TRAMPOLINE_TARGET_AT: usize = <Native as Arch>::TRAMPOLINE_TARGET_AT;
 
 /// See [`Arch::write_trampoline`].
 pub(crate) fn write_trampoline(buf: &mut [u8], target: u64) {

@@ -100,15 +100,17 @@ impl Reservation {
 
     /// Replaces `len` bytes at `offset` (both page-aligned, inside the
     /// reservation) with a private, read-write copy of the file's bytes at
-    /// `file_offset`. `MAP_POPULATE` on a private writable mapping makes the
-    /// kernel copy every page now (it breaks copy-on-write), so the unit
-    /// never depends on the file again and takes no page faults there.
+    /// `file_offset`. With `populate`, `MAP_POPULATE` on a private writable
+    /// mapping makes the kernel copy every page now (it breaks
+    /// copy-on-write), so the unit never depends on the file again and
+    /// takes no page faults there; without, pages stay shared with the
+    /// page cache until written (a cached unit's text).
     pub fn map_file(
         &self,
         offset: u64,
         len: u64,
         fd: std::os::fd::BorrowedFd<'_>,
-        file_offset: u64,
+        (file_offset, populate): (u64, bool),
     ) -> Result<()> {
         use std::os::fd::AsRawFd;
         assert!(
@@ -129,7 +131,7 @@ impl Reservation {
                 self.base.add(offset as usize).cast(),
                 len as usize,
                 Protection::RW.bits(),
-                libc::MAP_PRIVATE | libc::MAP_FIXED | libc::MAP_POPULATE,
+                libc::MAP_PRIVATE | libc::MAP_FIXED | if populate { libc::MAP_POPULATE } else { 0 },
                 fd.as_raw_fd(),
                 file_offset,
             )

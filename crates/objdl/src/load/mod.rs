@@ -6,6 +6,7 @@
 //! it keeps alive, [`opened`] the units opened from paths.
 
 pub(crate) mod annotate;
+pub(crate) mod cache;
 pub(crate) mod debug;
 pub(crate) mod entries;
 pub(crate) mod lazy;

@@ -48,13 +48,16 @@ pub struct LoadStats {
     pub window: (u64, u64),
     /// Time from reading the inputs to just before the initialisers run.
     pub load_time: Duration,
+    /// The unit came from the cache ([`crate::OpenOptions::cache`]), not
+    /// from a link.
+    pub cached: bool,
 }
 
 impl fmt::Display for LoadStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "objects {} sections {} relocations {} trampolines {} got-slots {} relaxations {} lea-rewrites {} copies {}{} base {:#x} size {:#x} load {} us",
+            "objects {} sections {} relocations {} trampolines {} got-slots {} relaxations {} lea-rewrites {} copies {}{} base {:#x} size {:#x} load {} us{}",
             self.objects,
             self.sections,
             self.relocations,
@@ -66,7 +69,8 @@ impl fmt::Display for LoadStats {
             LazyStubs(self.lazy_stubs),
             self.base,
             self.size,
-            self.load_time.as_micros()
+            self.load_time.as_micros(),
+            if self.cached { " cached" } else { "" }
         )
     }
 }

@@ -95,8 +95,13 @@ pub(super) fn linked(
         size,
         window: (window.0.max(0) as u64, window.1.max(0) as u64),
         load_time: started.elapsed(),
+        cached: false,
     };
     let report = check.then(|| report(objects, &res, layout, &plan, tail, base));
+    let cache = (opts.cache.is_some() && !check).then(|| {
+        let stand_ins = !plan.own_stand_ins.is_empty() || !stand_in_deps.is_empty();
+        super::cache::capture(objects, &res, layout, (opts, copies, stand_ins))
+    });
     // 7b. Debuggers and profilers (only for a real load).
     let (gdb, perf) = if check {
         (Vec::new(), None)
@@ -147,6 +152,7 @@ pub(super) fn linked(
             .collect(),
         report,
         hot,
+        cache,
     })
 }
 

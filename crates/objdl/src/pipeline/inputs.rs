@@ -187,7 +187,7 @@ pub(super) fn map_sections(
 ) -> bool {
     sections.iter().all(|m| match &files[m.file as usize].1 {
         FileBytes::Mapped(f) => image
-            .map_file(m.offset, m.len, f.fd(), m.file_offset)
+            .map_file(m.offset, m.len, f.fd(), (m.file_offset, true))
             .is_ok(),
         FileBytes::Owned(_) => false,
     })

@@ -17,6 +17,7 @@
 //! (resolve), the [`Layout`](crate::link::layout::Layout) (lay out), a
 //! [`Placed`] unit (plan to relocate), a [`Linked`] one (after).
 
+mod cache;
 mod finish;
 mod inputs;
 mod placement_free;
@@ -74,6 +75,20 @@ pub(crate) unsafe fn load(
     opts: &OpenOptions,
 ) -> Result<Unit> {
     let started = Instant::now();
+    // A unit from the cache, if its entry is good here.
+    let cache_key = match &opts.cache {
+        Some(dir) if !opts.reloadable => {
+            crate::load::cache::check_dir(dir)?;
+            cache::key(cx, &inputs, opts)
+        }
+        _ => None,
+    };
+    if let (Some(dir), Some(key)) = (&opts.cache, &cache_key) {
+        // SAFETY: forwarded from the caller.
+        if let Some(unit) = unsafe { cache::reuse(cx, dir, key, opts)? } {
+            return Ok(unit);
+        }
+    }
     let (inputs, reload_state) = if opts.reloadable {
         let (inputs, state) = reload::prepare(inputs)?;
         (inputs, Some(state))
@@ -89,7 +104,12 @@ pub(crate) unsafe fn load(
         mut parts,
         stand_ins,
         hot,
+        shape,
+        cache: capture,
     } = protected(linked, opts.no_exec)?;
+    if let (Some(dir), Some(key), Some(capture)) = (&opts.cache, cache_key, &capture) {
+        cache::store(dir, key, capture, &mem, &parts, shape);
+    }
     parts.reloadable = match (hot, reload_state, hot_context) {
         (Some(hot), Some(state), Some(ctx)) => Some(reload::first(cx, hot, state, ctx, opts)),
         _ => None,
@@ -112,6 +132,10 @@ struct Protected {
     stand_ins: Vec<(u64, u64)>,
     /// A reloadable unit's entries to fill and data.
     hot: Option<HotLinked>,
+    /// The GOT and trampolines, the size, the text's end, the read-only data.
+    shape: (Tail, u64, u64, (u64, u64)),
+    /// What the cache needs, when there is one.
+    cache: Option<cache::Capture>,
 }
 
 /// Stage 8 for a load or a reload: the linked unit protected, its IFUNC
@@ -140,6 +164,7 @@ fn protected(linked: Linked, no_exec: bool) -> Result<Protected> {
         gdb,
         perf,
         hot,
+        cache,
         ..
     } = linked;
     let Image::Mapped(mem) = image else {
@@ -173,6 +198,8 @@ fn protected(linked: Linked, no_exec: bool) -> Result<Protected> {
         parts,
         stand_ins,
         hot,
+        shape: (tail, size, layout_text_end, rodata),
+        cache,
     })
 }
 
@@ -486,6 +513,8 @@ pub(super) struct Linked {
     pub report: Option<Report>,
     /// A reloadable unit's entries to fill and data, once linked.
     pub hot: Option<HotLinked>,
+    /// What the cache needs, when there is one.
+    pub cache: Option<cache::Capture>,
 }
 
 /// What linking a reloadable unit adds.

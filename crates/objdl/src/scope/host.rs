@@ -39,6 +39,15 @@ impl Host {
             .insert(name.to_string(), addr);
     }
 
+    /// Whether anything was defined ([`crate::Linker::define`]).
+    pub fn has_defines(&self) -> bool {
+        !self
+            .defines
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
     pub fn defined(&self, name: &str) -> Option<u64> {
         self.defines
             .read()

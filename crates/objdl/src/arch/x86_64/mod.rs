@@ -139,6 +139,8 @@ impl Arch for X86_64 {
 
     const TRAMPOLINE_SIZE: usize = stubs::TRAMPOLINE_SIZE;
 
+    const TRAMPOLINE_TARGET_AT: usize = 6;
+
     fn write_trampoline(buf: &mut [u8], target: u64) {
         stubs::write_trampoline(buf, target)
     }

@@ -1,0 +1,699 @@
+//! The persistent cache of linked units ([`crate::OpenOptions::cache`]): a
+//! unit as linked, written to a file once, and mapped again by later loads
+//! of the same inputs, in any process, with only its absolute addresses
+//! moved.
+//!
+//! Why that is enough: the shared libraries a process maps at start-up and
+//! later all move together between processes (one random mmap base; the
+//! executable alone moves on its own), so a unit placed at the same
+//! distance from them needs none of its PC-relative fields changed, and
+//! each word that holds an address, of the unit or of a library, moves by
+//! that one distance ([`Entry::fixups`], a list like RELR's). A unit that
+//! reaches the executable, or anything that is not a library, is not
+//! cached.
+//!
+//! An entry is one file, `KEY.objdl`, named after a hash of its key (the
+//! inputs' identities, the options, objdl's version) and holding the key
+//! itself; written to a temporary file and renamed, so that a reader sees
+//! a whole entry or none. Everything in it is checked before use (magic,
+//! version, length, an xxh3 checksum of the rest, then the key): a file
+//! that fails any check is a miss, never an error. The directory must be
+//! the user's own and writable by no one else: a cache is code.
+
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::load::memory::{Reservation, PAGE};
+
+/// The file's first bytes.
+const MAGIC: &[u8; 8] = b"OBJDLC01";
+
+/// The most the cache directory holds before old entries go.
+pub(crate) const MAX_BYTES: u64 = 512 << 20;
+
+/// A shared library of the process: its path, its file's identity, and
+/// where it is mapped (its base and its loaded ranges).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Module {
+    /// Its path; empty for the executable (and the vDSO: `library` false).
+    pub path: String,
+    /// A shared library or the vDSO (not the executable), which move
+    /// together.
+    pub library: bool,
+    /// The unit reaches it (then it must move by the unit's distance).
+    pub referenced: bool,
+    /// (device, inode, size, modification time in ns) of its file.
+    pub identity: (u64, u64, u64, i128),
+    pub base: u64,
+    pub ranges: Vec<(u64, u64)>,
+}
+
+/// The modules the process has mapped, each with its loaded ranges: the
+/// shared libraries (with their files' identities) and the vDSO, which
+/// move together, and the executable, which moves on its own.
+pub(crate) fn modules() -> Vec<Module> {
+    unsafe extern "C" fn one(
+        info: *mut libc::dl_phdr_info,
+        _size: libc::size_t,
+        data: *mut libc::c_void,
+    ) -> libc::c_int {
+        // SAFETY: dl_iterate_phdr passes a valid info and our Vec.
+        let (info, out) = unsafe { (&*info, &mut *(data as *mut Vec<Module>)) };
+        if info.dlpi_name.is_null() {
+            return 0;
+        }
+        // SAFETY: a NUL-terminated path that glibc owns during the call.
+        let name = unsafe { std::ffi::CStr::from_ptr(info.dlpi_name) };
+        let path = name.to_str().unwrap_or("");
+        // The vDSO moves with the libraries (one mmap base); glibc's
+        // `time` and `gettimeofday` resolve into it.
+        let vdso = path.starts_with("linux-vdso") || path.starts_with("linux-gate");
+        let library = path.starts_with('/') || vdso;
+        let mut ranges = Vec::new();
+        for i in 0..info.dlpi_phnum as usize {
+            // SAFETY: dlpi_phdr holds dlpi_phnum headers.
+            let ph = unsafe { &*info.dlpi_phdr.add(i) };
+            if ph.p_type == libc::PT_LOAD {
+                let lo = info.dlpi_addr.wrapping_add(ph.p_vaddr);
+                ranges.push((lo, lo.wrapping_add(ph.p_memsz)));
+            }
+        }
+        let identity = if vdso {
+            // No file: the kernel's, known by its size.
+            (0, 0, ranges.iter().map(|(lo, hi)| hi - lo).sum(), 0)
+        } else if library {
+            identity(Path::new(path)).unwrap_or_default()
+        } else {
+            (0, 0, 0, 0)
+        };
+        out.push(Module {
+            path: path.to_string(),
+            library,
+            referenced: false,
+            identity,
+            base: info.dlpi_addr,
+            ranges,
+        });
+        0
+    }
+    let mut out: Vec<Module> = Vec::new();
+    // SAFETY: the callback only reads what glibc passes and pushes to `out`.
+    unsafe { libc::dl_iterate_phdr(Some(one), (&mut out as *mut Vec<Module>).cast()) };
+    out
+}
+
+/// (device, inode, size, modification time in ns) of the file at `path`.
+pub(crate) fn identity(path: &Path) -> Option<(u64, u64, u64, i128)> {
+    let m = std::fs::metadata(path).ok()?;
+    let mtime = i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec());
+    Some((m.dev(), m.ino(), m.size(), mtime))
+}
+
+/// What a cached unit is: everything a load needs to make the unit again
+/// from its image, at its base plus the libraries' distance.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Entry {
+    /// The key it was written under (compared whole on reading).
+    pub key: Vec<u8>,
+    /// The base it was linked at, and its size.
+    pub base: u64,
+    pub size: u64,
+    /// Offsets: the text's end, the read-only data, the GOT, the
+    /// trampolines, `__dso_handle`, the writable data's end.
+    pub text_end: u64,
+    pub rodata: (u64, u64),
+    pub got: u64,
+    pub trampolines: u64,
+    pub dso_handle: u64,
+    /// The entry point: (address, whether it moves with the unit).
+    pub entry_point: Option<(u64, bool)>,
+    /// Exports: (name, address, whether it moves).
+    pub exports: Vec<(String, u64, bool)>,
+    /// Constructor and destructor tables: (offset, length, kind, priority).
+    pub tables: Vec<(u64, u64, u8, u32)>,
+    /// Offsets of the `.eh_frame` copies.
+    pub eh_frames: Vec<u64>,
+    /// objects, sections, relocations, trampolines, GOT slots,
+    /// relaxations, lea rewrites, window low, window high.
+    pub stats: [u64; 9],
+    /// Relocations applied, by type name.
+    pub by_type: Vec<(String, u64)>,
+    /// (address, target) of each trampoline and (address, value) of each
+    /// GOT slot, at `base`.
+    pub trampoline_list: Vec<(u64, u64)>,
+    pub got_list: Vec<(u64, u64)>,
+    /// COMDAT groups the unit provides.
+    pub groups: Vec<String>,
+    /// The names the unit takes from outside: none of them may be defined
+    /// by a Global unit when it is reused.
+    pub names: Vec<String>,
+    /// (offset, width in bytes) of each word that holds an address.
+    pub fixups: Vec<(u64, u8)>,
+    /// The libraries the process had, with their bases then.
+    pub modules: Vec<Module>,
+}
+
+/// Little-endian writer of an entry's fields.
+struct Out(Vec<u8>);
+
+impl Out {
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.u64(b.len() as u64);
+        self.0.extend_from_slice(b);
+    }
+    fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+}
+
+/// Reader of an entry's fields: `None` at the first thing out of bounds.
+struct In<'a>(&'a [u8]);
+
+impl<'a> In<'a> {
+    fn u64(&mut self) -> Option<u64> {
+        let (head, rest) = self.0.split_first_chunk::<8>()?;
+        self.0 = rest;
+        Some(u64::from_le_bytes(*head))
+    }
+    fn len(&mut self, each: usize) -> Option<usize> {
+        let n = usize::try_from(self.u64()?).ok()?;
+        // No count can ask for more than the bytes left.
+        (n.checked_mul(each.max(1))? <= self.0.len()).then_some(n)
+    }
+    fn bytes(&mut self) -> Option<&'a [u8]> {
+        let n = self.len(1)?;
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+    fn string(&mut self) -> Option<String> {
+        String::from_utf8(self.bytes()?.to_vec()).ok()
+    }
+}
+
+impl Entry {
+    /// The file's bytes up to its image, which follows them (`size` bytes,
+    /// from a page boundary): magic, objdl's version, the checksum of the
+    /// rest (the fields and `image`), then the fields.
+    pub fn encode(&self, image: &[u8]) -> Vec<u8> {
+        let mut o = Out(Vec::with_capacity(4096));
+        o.bytes(&self.key);
+        for v in [
+            self.base,
+            self.size,
+            self.text_end,
+            self.rodata.0,
+            self.rodata.1,
+            self.got,
+            self.trampolines,
+            self.dso_handle,
+        ] {
+            o.u64(v);
+        }
+        match self.entry_point {
+            Some((a, moves)) => {
+                o.u64(1 + u64::from(moves));
+                o.u64(a);
+            }
+            None => o.u64(0),
+        }
+        o.u64(self.exports.len() as u64);
+        for (n, a, m) in &self.exports {
+            o.str(n);
+            o.u64(*a);
+            o.u64(u64::from(*m));
+        }
+        o.u64(self.tables.len() as u64);
+        for &(off, len, kind, prio) in &self.tables {
+            o.u64(off);
+            o.u64(len);
+            o.u64(u64::from(kind));
+            o.u64(u64::from(prio));
+        }
+        o.u64(self.eh_frames.len() as u64);
+        for &e in &self.eh_frames {
+            o.u64(e);
+        }
+        for s in self.stats {
+            o.u64(s);
+        }
+        o.u64(self.by_type.len() as u64);
+        for (n, c) in &self.by_type {
+            o.str(n);
+            o.u64(*c);
+        }
+        for list in [&self.trampoline_list, &self.got_list] {
+            o.u64(list.len() as u64);
+            for &(a, b) in list.iter() {
+                o.u64(a);
+                o.u64(b);
+            }
+        }
+        for list in [&self.groups, &self.names] {
+            o.u64(list.len() as u64);
+            for s in list.iter() {
+                o.str(s);
+            }
+        }
+        o.u64(self.fixups.len() as u64);
+        for &(off, w) in &self.fixups {
+            o.u64(off);
+            o.u64(u64::from(w));
+        }
+        o.u64(self.modules.len() as u64);
+        for m in &self.modules {
+            o.str(&m.path);
+            o.u64(u64::from(m.library) | u64::from(m.referenced) << 1);
+            o.u64(m.identity.0);
+            o.u64(m.identity.1);
+            o.u64(m.identity.2);
+            o.bytes(&m.identity.3.to_le_bytes());
+            o.u64(m.base);
+            o.u64(m.ranges.len() as u64);
+            for &(lo, hi) in &m.ranges {
+                o.u64(lo);
+                o.u64(hi);
+            }
+        }
+        // The image starts on a page of the file, so that a load maps it.
+        let head_len = (MAGIC.len() + 8 + env!("CARGO_PKG_VERSION").len() + 16) as u64;
+        let at = head_len + o.0.len() as u64 + 16;
+        let pad = at.next_multiple_of(PAGE) - at;
+        o.u64(pad);
+        o.0.resize(o.0.len() + pad as usize, 0);
+        o.u64(image.len() as u64);
+        let body = o.0;
+        let mut sum = xxhash_rust::xxh3::Xxh3::new();
+        sum.update(&body);
+        sum.update(image);
+        let mut file = Vec::with_capacity(body.len() + 64);
+        file.extend_from_slice(MAGIC);
+        let mut head = Out(Vec::new());
+        head.str(env!("CARGO_PKG_VERSION"));
+        head.u64(sum.digest());
+        head.u64((body.len() + image.len()) as u64);
+        file.extend_from_slice(&head.0);
+        file.extend_from_slice(&body);
+        file
+    }
+
+    /// The entry in `file`, if it is whole, of this objdl, and consistent,
+    /// with where its image lies in `file` (not copied); `None` for
+    /// anything else (a miss).
+    pub fn decode(file: &[u8]) -> Option<(Entry, std::ops::Range<usize>)> {
+        let rest = file.strip_prefix(MAGIC.as_slice())?;
+        let mut h = In(rest);
+        if h.string()? != env!("CARGO_PKG_VERSION") {
+            return None;
+        }
+        let sum = h.u64()?;
+        let len = usize::try_from(h.u64()?).ok()?;
+        if h.0.len() != len || xxhash_rust::xxh3::xxh3_64(h.0) != sum {
+            return None;
+        }
+        let mut i = In(h.0);
+        let mut e = Entry {
+            key: i.bytes()?.to_vec(),
+            ..Entry::default()
+        };
+        let mut f = [0u64; 8];
+        for v in f.iter_mut() {
+            *v = i.u64()?;
+        }
+        [
+            e.base,
+            e.size,
+            e.text_end,
+            e.rodata.0,
+            e.rodata.1,
+            e.got,
+            e.trampolines,
+            e.dso_handle,
+        ] = f;
+        e.entry_point = match i.u64()? {
+            0 => None,
+            k @ (1 | 2) => Some((i.u64()?, k == 2)),
+            _ => return None,
+        };
+        for _ in 0..i.len(24)? {
+            e.exports.push((i.string()?, i.u64()?, i.u64()? != 0));
+        }
+        for _ in 0..i.len(32)? {
+            let (off, len) = (i.u64()?, i.u64()?);
+            let kind = u8::try_from(i.u64()?).ok()?;
+            let prio = u32::try_from(i.u64()?).ok()?;
+            e.tables.push((off, len, kind, prio));
+        }
+        for _ in 0..i.len(8)? {
+            e.eh_frames.push(i.u64()?);
+        }
+        for s in e.stats.iter_mut() {
+            *s = i.u64()?;
+        }
+        for _ in 0..i.len(16)? {
+            e.by_type.push((i.string()?, i.u64()?));
+        }
+        for list in [&mut e.trampoline_list, &mut e.got_list] {
+            for _ in 0..i.len(16)? {
+                list.push((i.u64()?, i.u64()?));
+            }
+        }
+        for list in [&mut e.groups, &mut e.names] {
+            for _ in 0..i.len(8)? {
+                list.push(i.string()?);
+            }
+        }
+        for _ in 0..i.len(16)? {
+            let off = i.u64()?;
+            let w = u8::try_from(i.u64()?).ok()?;
+            e.fixups.push((off, w));
+        }
+        for _ in 0..i.len(48)? {
+            let path = i.string()?;
+            let flags = i.u64()?;
+            let (library, referenced) = (flags & 1 != 0, flags & 2 != 0);
+            let identity = (
+                i.u64()?,
+                i.u64()?,
+                i.u64()?,
+                i128::from_le_bytes(i.bytes()?.try_into().ok()?),
+            );
+            let base = i.u64()?;
+            let mut ranges = Vec::new();
+            for _ in 0..i.len(16)? {
+                ranges.push((i.u64()?, i.u64()?));
+            }
+            e.modules.push(Module {
+                path,
+                library,
+                referenced,
+                identity,
+                base,
+                ranges,
+            });
+        }
+        let pad = i.len(1)?;
+        i.0 = &i.0[pad..];
+        let image = i.bytes()?;
+        let start = image.as_ptr() as usize - file.as_ptr() as usize;
+        (i.0.is_empty() && image.len() as u64 == e.size).then_some((e, start..start + image.len()))
+    }
+}
+
+/// Checks that `dir` may hold code: made (mode 0700) if missing; else it
+/// must be a directory of this user's that no one else may write to.
+pub(crate) fn check_dir(dir: &Path) -> Result<()> {
+    let refuse = |why: String| Error::Cache {
+        dir: dir.to_path_buf(),
+        why,
+    };
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| refuse(format!("cannot create it: {e}")))?;
+    }
+    let m = std::fs::symlink_metadata(dir).map_err(|e| refuse(e.to_string()))?;
+    if !m.is_dir() {
+        return Err(refuse("not a directory".into()));
+    }
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if m.uid() != me {
+        return Err(refuse(format!(
+            "owned by user {}, not by this user ({me}): a cache is code",
+            m.uid()
+        )));
+    }
+    if m.permissions().mode() & 0o022 != 0 {
+        return Err(refuse(format!(
+            "writable by others (mode {:o}): a cache is code",
+            m.permissions().mode() & 0o777
+        )));
+    }
+    Ok(())
+}
+
+/// The file of the entry for `key` in `dir`.
+pub(crate) fn entry_path(dir: &Path, key: &[u8]) -> PathBuf {
+    dir.join(format!("{:016x}.objdl", xxhash_rust::xxh3::xxh3_64(key)))
+}
+
+/// The entry for `key` in `dir`, if there is a good one.
+pub(crate) fn read(dir: &Path, key: &[u8]) -> Option<Read> {
+    let file = MappedFile::open(&entry_path(dir, key))?;
+    let (entry, image) = Entry::decode(file.bytes())?;
+    (entry.key == key).then_some(Read { entry, file, image })
+}
+
+/// An entry read back: its fields, and its image still in the file.
+pub(crate) struct Read {
+    pub entry: Entry,
+    file: MappedFile,
+    image: std::ops::Range<usize>,
+}
+
+impl Read {
+    /// Maps the image into `mem` (its size), private to the unit, its
+    /// pages shared with the page cache until written.
+    pub fn map_image(&self, mem: &Reservation) -> Result<()> {
+        use std::os::fd::AsFd;
+        mem.map_file(
+            0,
+            mem.len(),
+            self.file.file.as_fd(),
+            (self.image.start as u64, false),
+        )
+    }
+}
+
+/// A cache file mapped read-only, away from where the kernel puts new
+/// mappings by default (just below the libraries), so that it never takes
+/// the place the unit it holds goes back to.
+struct MappedFile {
+    file: std::fs::File,
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+impl MappedFile {
+    fn open(path: &Path) -> Option<MappedFile> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)
+            .ok()?;
+        let m = f.metadata().ok()?;
+        if !m.is_file() || m.len() == 0 || m.len() > crate::limits::MAX_INPUT_SIZE {
+            return None;
+        }
+        let len = m.len() as usize;
+        // A hint far below the libraries (1 TiB); the kernel takes it when
+        // it is free.
+        let hint = (1u64 << 40) as *mut libc::c_void;
+        // SAFETY: a new private read-only mapping of a regular file; no
+        // memory of the process is replaced (no MAP_FIXED).
+        let ptr = unsafe {
+            libc::mmap(
+                hint,
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                std::os::fd::AsRawFd::as_raw_fd(&f),
+                0,
+            )
+        };
+        (ptr != libc::MAP_FAILED).then_some(MappedFile { file: f, ptr, len })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: a readable mapping of `len` bytes, ours until dropped. A
+        // file truncated meanwhile would fault (SIGBUS), as for inputs;
+        // entries are only ever replaced by rename, never truncated.
+        unsafe { std::slice::from_raw_parts(self.ptr.cast(), self.len) }
+    }
+}
+
+impl Drop for MappedFile {
+    fn drop(&mut self) {
+        // SAFETY: our own mapping.
+        unsafe { libc::munmap(self.ptr, self.len) };
+    }
+}
+
+/// Writes `entry` with `image` into `dir`: a temporary file, then a
+/// rename; then old entries go while the directory holds more than
+/// [`MAX_BYTES`]. Errors are ignored: a cache that cannot be written is
+/// only a cache missed.
+pub(crate) fn write(dir: &Path, entry: &Entry, image: &[u8]) {
+    let path = entry_path(dir, &entry.key);
+    let tmp = dir.join(format!(
+        ".tmp-{}-{:x}",
+        std::process::id(),
+        xxhash_rust::xxh3::xxh3_64(&entry.key) ^ nanos()
+    ));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| {
+            f.write_all(&entry.encode(image))?;
+            f.write_all(image)
+        });
+    use std::os::unix::fs::OpenOptionsExt as _;
+    if written.is_err() || std::fs::rename(&tmp, &path).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+        return;
+    }
+    evict(dir, MAX_BYTES);
+}
+
+fn nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// The entries in `dir`: (path, size, modification time), oldest first.
+fn entries(dir: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".objdl"))
+        .filter_map(|e| {
+            let m = e.metadata().ok()?;
+            Some((e.path(), m.len(), m.modified().ok()?))
+        })
+        .collect();
+    out.sort_by_key(|e| e.2);
+    out
+}
+
+/// Removes the oldest entries until `dir` holds at most `max` bytes.
+fn evict(dir: &Path, max: u64) {
+    let all = entries(dir);
+    let mut total: u64 = all.iter().map(|e| e.1).sum();
+    for (path, len, _) in all {
+        if total <= max {
+            break;
+        }
+        if std::fs::remove_file(&path).is_ok() {
+            total -= len;
+        }
+    }
+}
+
+/// What a cache directory holds.
+///
+/// ```no_run
+/// let s = objdl::cache_stats(std::path::Path::new("/home/me/.cache/objdl"));
+/// println!("{} entries, {} bytes", s.entries, s.bytes);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Entries (linked units).
+    pub entries: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+/// What the cache directory `dir` holds (nothing if it does not exist).
+///
+/// ```no_run
+/// println!("{:?}", objdl::cache_stats(std::path::Path::new("cache")));
+/// ```
+pub fn cache_stats(dir: &Path) -> CacheStats {
+    let all = entries(dir);
+    CacheStats {
+        entries: all.len() as u64,
+        bytes: all.iter().map(|e| e.1).sum(),
+    }
+}
+
+/// Removes every entry (and temporary file) from the cache directory
+/// `dir`, returning how many entries went.
+///
+/// ```no_run
+/// let n = objdl::cache_clear(std::path::Path::new("cache"))?;
+/// println!("{n} entries removed");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn cache_clear(dir: &Path) -> std::io::Result<u64> {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir)?.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(".objdl") || name.starts_with(".tmp-") {
+            std::fs::remove_file(e.path())?;
+            n += u64::from(name.ends_with(".objdl"));
+        }
+    }
+    Ok(n)
+}
+
+/// The default cache directory: `$XDG_CACHE_HOME/objdl`, else
+/// `$HOME/.cache/objdl`.
+///
+/// ```
+/// if let Some(dir) = objdl::default_cache_dir() {
+///     assert!(dir.ends_with("objdl"));
+/// }
+/// ```
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("objdl"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip_and_damage_is_a_miss() {
+        let e = Entry {
+            key: b"key".to_vec(),
+            base: 0x7f00_0000_0000,
+            size: 16,
+            entry_point: Some((0x7f00_0000_0008, true)),
+            exports: vec![("f".into(), 0x7f00_0000_0000, true)],
+            tables: vec![(8, 8, 1, 65535)],
+            names: vec!["puts".into()],
+            fixups: vec![(8, 8)],
+            modules: vec![Module {
+                path: "/lib/libc.so.6".into(),
+                library: true,
+                referenced: true,
+                identity: (1, 2, 3, 4),
+                base: 0x7f10_0000_0000,
+                ranges: vec![(0x7f10_0000_0000, 0x7f10_0010_0000)],
+            }],
+            ..Entry::default()
+        };
+        let mut bytes = e.encode(&[7; 16]);
+        bytes.extend_from_slice(&[7; 16]);
+        let (back, image) = Entry::decode(&bytes).unwrap();
+        assert_eq!(image.start % PAGE as usize, 0, "the image starts on a page");
+        assert_eq!(&bytes[image], &[7; 16]);
+        assert_eq!(back, e);
+        for cut in [0, 8, bytes.len() / 2, bytes.len() - 1] {
+            assert!(Entry::decode(&bytes[..cut]).is_none(), "truncated at {cut}");
+        }
+        for at in [0, 12, bytes.len() - 3] {
+            let mut bad = bytes.clone();
+            bad[at] ^= 1;
+            assert!(Entry::decode(&bad).is_none(), "damaged at {at}");
+        }
+    }
+}

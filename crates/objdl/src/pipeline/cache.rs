@@ -1,0 +1,583 @@
+//! The cache in the pipeline ([`crate::OpenOptions::cache`], the file in
+//! `load::cache`): a load first looks for its inputs' entry ([`reuse`]);
+//! a miss links as always, and a unit that may be cached is written out
+//! ([`store`]) once protected and before any of its code runs.
+
+use std::path::Path;
+use std::time::Instant;
+
+use rustc_hash::FxHashSet;
+
+use crate::arch::{self, Field, Formula};
+use crate::error::Result;
+use crate::input::parse::{ObjectFile, RelocFields, SectionKind, SymbolDef};
+use crate::link::layout::{Layout, Table, NOT_LOADED};
+use crate::link::lifecycle;
+use crate::link::placement::Placement;
+use crate::link::resolve::{Resolution, Target};
+use crate::load::cache::{self, Entry, Module};
+use crate::load::memory::Reservation;
+use crate::load::runtime;
+use crate::load::unit::{Exports, LoadStats, RelocationSummary, Unit, UnitInner, UnitParts};
+use crate::options::{Input, OpenOptions};
+
+use super::{protect, Context, Tail};
+
+/// What linking tells the cache, beyond the unit's parts: where the
+/// addresses may be, and whether the unit may be cached at all.
+#[derive(Debug, Default)]
+pub(crate) struct Capture {
+    /// Nothing in the unit ties it to this process beyond the libraries.
+    pub eligible: bool,
+    /// (offset, field) of each absolute field the relocations wrote.
+    pub abs_sites: Vec<(u64, Field)>,
+    /// Offsets of the words objdl filled with addresses (its stubs' slots).
+    pub words: Vec<u64>,
+    /// Every address outside the unit the unit was bound to.
+    pub external: Vec<u64>,
+    /// The names the unit took from outside.
+    pub names: Vec<String>,
+    /// The constructor and destructor tables, the `.eh_frame` copies.
+    pub tables: Vec<(u64, u64, u8, u32)>,
+    pub eh_frames: Vec<u64>,
+}
+
+/// What the cache needs of a link, found while its stages' results are
+/// at hand (see [`Capture`]).
+pub(super) fn capture(
+    objects: &[ObjectFile<'_>],
+    res: &Resolution<'_>,
+    layout: &Layout,
+    (opts, copies, stand_ins): (&OpenOptions, usize, bool),
+) -> Capture {
+    let eligible = res.ifuncs.is_empty()
+        && layout.tls.size == 0
+        && res.initial_exec_names.is_empty()
+        && res.dynamic_tls.is_empty()
+        && res.deps.is_empty()
+        && res.lazy.is_empty()
+        && copies == 0
+        && !stand_ins
+        && !opts.reloadable
+        && !opts.exec_stack
+        && opts.placement == Placement::Auto;
+    let mut c = Capture {
+        eligible,
+        ..Capture::default()
+    };
+    if !eligible {
+        return c;
+    }
+    let mut names: FxHashSet<&str> = FxHashSet::default();
+    for (oi, obj) in objects.iter().enumerate() {
+        for (si, sec) in obj.sections.iter().enumerate() {
+            let off = layout.sec_offsets[oi][si];
+            if off == NOT_LOADED || matches!(sec.kind, SectionKind::Tls { .. }) {
+                continue;
+            }
+            for r in sec.relocs.iter() {
+                if let Some(Formula::Abs(field)) = arch::formula(r.kind()) {
+                    c.abs_sites.push((off + r.offset(), field));
+                }
+            }
+        }
+        for (si, sym) in obj.symbols.iter().enumerate() {
+            if let Some(Target::Absolute { addr, .. }) = res.targets.entry(oi, si) {
+                if addr != 0 {
+                    c.external.push(addr);
+                }
+                if sym.def == SymbolDef::Undefined && !sym.name.is_empty() {
+                    names.insert(sym.name);
+                }
+            }
+        }
+    }
+    c.external.sort_unstable();
+    c.external.dedup();
+    c.names = names.into_iter().map(str::to_string).collect();
+    c.words = layout.synthetic.stub_slots.to_vec();
+    c.tables = layout
+        .tables
+        .iter()
+        .map(|t| (t.offset, t.len, table_kind_code(t.kind), t.priority))
+        .collect();
+    c.eh_frames = layout.eh_frames.clone();
+    c
+}
+
+fn table_kind_code(k: crate::input::parse::TableKind) -> u8 {
+    use crate::input::parse::TableKind::*;
+    match k {
+        PreinitArray => 0,
+        InitArray => 1,
+        FiniArray => 2,
+        Ctors => 3,
+        Dtors => 4,
+    }
+}
+
+fn table_kind(code: u8) -> Option<crate::input::parse::TableKind> {
+    use crate::input::parse::TableKind::*;
+    Some(match code {
+        0 => PreinitArray,
+        1 => InitArray,
+        2 => FiniArray,
+        3 => Ctors,
+        4 => Dtors,
+        _ => return None,
+    })
+}
+
+/// The key of `inputs` opened with `opts`: objdl's version, the options,
+/// and each input's canonical path and file identity (device, inode,
+/// size, modification and change times). `None` when the inputs cannot
+/// be cached (bytes, not paths) or the host has definitions of its own.
+pub(super) fn key(cx: &Context<'_>, inputs: &[Input], opts: &OpenOptions) -> Option<Vec<u8>> {
+    use std::os::unix::fs::MetadataExt;
+    if cx.host.has_defines() {
+        return None;
+    }
+    let mut key = format!("objdl {}\n{opts:?}\n", env!("CARGO_PKG_VERSION")).into_bytes();
+    for input in inputs {
+        let Input::Path(p) = input else {
+            return None;
+        };
+        let canonical = std::fs::canonicalize(p).ok()?;
+        let m = std::fs::metadata(&canonical).ok()?;
+        key.extend_from_slice(canonical.as_os_str().as_encoded_bytes());
+        key.extend_from_slice(
+            format!(
+                "\n{} {} {} {}.{} {}.{}\n",
+                m.dev(),
+                m.ino(),
+                m.size(),
+                m.mtime(),
+                m.mtime_nsec(),
+                m.ctime(),
+                m.ctime_nsec()
+            )
+            .as_bytes(),
+        );
+    }
+    Some(key)
+}
+
+/// The unit `entry` makes in this process, if everything it was made of is
+/// here as it was: the same libraries (paths and files), all moved by one
+/// distance; no Global unit defining a name it takes from outside; its
+/// place (its base plus that distance) free; every absolute address that
+/// moves still fitting its field. `None` is a miss.
+///
+/// # Safety
+/// The unit's initialisers run (see `OpenOptions::open`).
+pub(super) unsafe fn reuse(
+    cx: &Context<'_>,
+    dir: &Path,
+    key: &[u8],
+    opts: &OpenOptions,
+) -> Result<Option<Unit>> {
+    let started = Instant::now();
+    let miss = |why: &str| {
+        if std::env::var_os("OBJDL_CACHE_DEBUG").is_some() {
+            eprintln!("objdl cache: miss: {why}");
+        }
+        Ok(None)
+    };
+    // A debugger or profiler wants the unit's objects, which a cached unit
+    // does not have: link it.
+    if opts
+        .debugger
+        .unwrap_or_else(crate::load::debug::debugger_wanted)
+        || opts
+            .perf_map
+            .unwrap_or_else(crate::load::debug::perf_map_wanted)
+    {
+        return miss("a debugger or the perf map wants the objects");
+    }
+    let Some(read) = cache::read(dir, key) else {
+        return miss("no entry");
+    };
+    let entry = &read.entry;
+    let now = cache::modules();
+    let Some(delta) = distance(&entry.modules, &now) else {
+        return miss("the libraries differ");
+    };
+    if entry.names.iter().any(|n| cx.namespace.lookup(n).is_some()) {
+        return miss("a Global unit defines a name");
+    }
+    let base = entry.base.wrapping_add(delta);
+    let Ok(mut mem) = Reservation::map(Some(base), entry.size) else {
+        return miss("its place is taken");
+    };
+    if entry.size % crate::load::memory::PAGE != 0 || read.map_image(&mem).is_err() {
+        return miss("its image cannot be mapped");
+    }
+    {
+        // SAFETY: the reservation is mapped read-write (a private file
+        // mapping now), ours alone.
+        let bytes = unsafe { mem.bytes_mut() };
+        if !move_addresses(bytes, &entry.fixups, delta) {
+            return miss("an address does not fit");
+        }
+    }
+    let tail = Tail {
+        got: entry.got,
+        trampolines: entry.trampolines,
+    };
+    let mem = protect(mem, tail, entry.size, entry.text_end, entry.rodata)?;
+    let parts = parts(cx, entry, &mem, delta, opts, started)?;
+    drop(read);
+    let inner = UnitInner::new(mem, parts);
+    // SAFETY: the unit is mapped with final protections, as after a link.
+    let inner = unsafe { Unit::start(inner, started) };
+    Ok(Some(Unit::new(inner, cx.namespace.clone())))
+}
+
+/// The one distance every library the unit reaches (of `then`) moved by
+/// to be where it is in `now`, if the process has the same libraries
+/// (same paths, same files) and nothing else; the others may lie anywhere.
+fn distance(then: &[Module], now: &[Module]) -> Option<u64> {
+    let now: Vec<&Module> = now.iter().filter(|m| m.library).collect();
+    if then.len() != now.len() {
+        return None;
+    }
+    let mut delta = None;
+    for m in then {
+        let here = now.iter().find(|n| n.path == m.path)?;
+        if here.identity != m.identity || m.identity == (0, 0, 0, 0) {
+            return None;
+        }
+        if m.referenced {
+            let d = here.base.wrapping_sub(m.base);
+            if *delta.get_or_insert(d) != d {
+                return None;
+            }
+        }
+    }
+    Some(delta.unwrap_or(0))
+}
+
+/// Moves each address word of `fixups` by `delta`: `false` if one no
+/// longer fits its field.
+fn move_addresses(bytes: &mut [u8], fixups: &[(u64, u8)], delta: u64) -> bool {
+    for &(off, code) in fixups {
+        let Some(field) = field_of(code) else {
+            return false;
+        };
+        let w = field.width();
+        let Some(at) = usize::try_from(off).ok().filter(|&o| o + w <= bytes.len()) else {
+            return false;
+        };
+        let mut word = [0u8; 8];
+        word[..w].copy_from_slice(&bytes[at..at + w]);
+        let old = u64::from_le_bytes(word);
+        let old = match field {
+            Field::S32 => i128::from(old as u32 as i32),
+            _ => i128::from(old),
+        };
+        let new = old + i128::from(delta as i64);
+        let new = if field == Field::W64 {
+            i128::from(new as u64 as i64)
+        } else {
+            new
+        };
+        if !field.fits(new) {
+            return false;
+        }
+        field.write(&mut bytes[at..], new);
+    }
+    true
+}
+
+fn field_code(f: Field) -> Option<u8> {
+    match f {
+        Field::W64 => Some(8),
+        Field::S32 => Some(4),
+        Field::U32 => Some(3),
+        _ => None,
+    }
+}
+
+fn field_of(code: u8) -> Option<Field> {
+    match code {
+        8 => Some(Field::W64),
+        4 => Some(Field::S32),
+        3 => Some(Field::U32),
+        _ => None,
+    }
+}
+
+/// The unit's parts, from `entry` moved by `delta`.
+fn parts(
+    cx: &Context<'_>,
+    entry: &Entry,
+    mem: &Reservation,
+    delta: u64,
+    opts: &OpenOptions,
+    started: Instant,
+) -> Result<UnitParts> {
+    let base = mem.base();
+    let moved = |a: u64, moves: bool| if moves { a.wrapping_add(delta) } else { a };
+    let name_bytes = entry.exports.iter().map(|(n, _, _)| n.len()).sum();
+    let mut exports = Exports::with_capacity(entry.exports.len(), name_bytes);
+    for (n, a, m) in &entry.exports {
+        exports.insert_unique(n, moved(*a, *m));
+    }
+    let tables: Vec<Table> = entry
+        .tables
+        .iter()
+        .filter_map(|&(offset, len, kind, priority)| {
+            Some(Table {
+                obj: 0,
+                sec: 0,
+                kind: table_kind(kind)?,
+                priority,
+                offset,
+                len,
+            })
+        })
+        .collect();
+    // Every page of the unit is readable after `protect`.
+    let lifecycle = lifecycle::lifecycle(mem.bytes(), base, &tables, &entry.eh_frames);
+    let s = entry.stats;
+    let stats = LoadStats {
+        objects: s[0] as usize,
+        sections: s[1] as usize,
+        relocations: s[2],
+        trampolines: s[3] as usize,
+        got_slots: s[4] as usize,
+        relaxations: s[5],
+        lea_rewrites: s[6],
+        copies: 0,
+        lazy_stubs: 0,
+        base,
+        size: entry.size,
+        window: (s[7], s[8]),
+        load_time: started.elapsed(),
+        cached: true,
+    };
+    let image = mem.bytes();
+    let word = |off: u64| {
+        usize::try_from(off)
+            .ok()
+            .and_then(|o| image.get(o..o + 8))
+            .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    };
+    let summary = RelocationSummary {
+        by_type: entry.by_type.clone(),
+        trampolines: entry
+            .trampoline_list
+            .iter()
+            .map(|&(a, _)| {
+                let off = a.wrapping_sub(entry.base);
+                (base + off, word(off + arch::TRAMPOLINE_TARGET_AT as u64))
+            })
+            .collect(),
+        got_slots: entry
+            .got_list
+            .iter()
+            .map(|&(a, _)| {
+                let off = a.wrapping_sub(entry.base);
+                (base + off, word(off))
+            })
+            .collect(),
+    };
+    Ok(UnitParts {
+        exports,
+        stats,
+        entry: runtime::Entry::lookup(cx.host),
+        dso_handle: base + entry.dso_handle,
+        lifecycle,
+        no_exec: opts.no_exec,
+        deps: Vec::new(),
+        lazy: None,
+        summary,
+        groups: entry.groups.clone(),
+        tls: Default::default(),
+        gdb: Vec::new(),
+        perf: None,
+        entry_point: entry.entry_point.map(|(a, m)| moved(a, m)),
+        data: (base + entry.rodata.1, base + entry.got),
+        reloadable: None,
+    })
+}
+
+/// Where `image` (the unit at `base`) holds addresses that move with it or
+/// with the libraries (`moves`): the absolute fields the relocations
+/// wrote, the GOT slots, the trampolines' targets, objdl's own slots and
+/// `__dso_handle`; and the addresses outside the unit among them. `None`
+/// if one lies in the executable, or in a field objdl cannot move.
+fn address_words(
+    capture: &Capture,
+    parts: &UnitParts,
+    image: &[u8],
+    base: u64,
+    moves: &dyn Fn(u64) -> Option<bool>,
+) -> Option<AddressWords> {
+    let size = image.len() as u64;
+    let read = |off: u64, w: usize| -> Option<u64> {
+        let at = usize::try_from(off).ok()?;
+        let b = image.get(at..at.checked_add(w)?)?;
+        let mut word = [0u8; 8];
+        word[..w].copy_from_slice(b);
+        Some(u64::from_le_bytes(word))
+    };
+    let (mut fixups, mut reached) = (Vec::new(), Vec::new());
+    let mut add = |off: u64, field: Field| -> Option<()> {
+        let v = read(off, field.width())?;
+        let v = if field == Field::S32 {
+            v as u32 as i32 as i64 as u64
+        } else {
+            v
+        };
+        if moves(v)? {
+            fixups.push((off, field_code(field)?));
+            if v.wrapping_sub(base) >= size {
+                reached.push(v);
+            }
+        }
+        Some(())
+    };
+    for &(off, field) in &capture.abs_sites {
+        add(off, field)?;
+    }
+    for &(addr, _) in &parts.summary.got_slots {
+        add(addr - base, Field::W64)?;
+    }
+    for &(addr, _) in &parts.summary.trampolines {
+        add(addr - base + arch::TRAMPOLINE_TARGET_AT as u64, Field::W64)?;
+    }
+    for &off in capture.words.iter().chain([&(parts.dso_handle - base)]) {
+        if off != 0 {
+            add(off, Field::W64)?;
+        }
+    }
+    Some(AddressWords { fixups, reached })
+}
+
+/// What [`address_words`] found.
+struct AddressWords {
+    /// (offset, field code) of each word to move.
+    fixups: Vec<(u64, u8)>,
+    /// The addresses outside the unit among their values.
+    reached: Vec<u64>,
+}
+
+/// Writes the entry of a unit just linked, protected and not yet started,
+/// if nothing ties it to this process but the shared libraries: every
+/// address it holds lies in the unit, in a library, or in nothing mapped
+/// (a constant), and none in the executable or the heap.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn store(
+    dir: &Path,
+    key: Vec<u8>,
+    capture: &Capture,
+    mem: &Reservation,
+    parts: &UnitParts,
+    (tail, size, text_end, rodata): (Tail, u64, u64, (u64, u64)),
+) {
+    let why = |w: &str| {
+        if std::env::var_os("OBJDL_CACHE_DEBUG").is_some() {
+            eprintln!("objdl cache: not stored: {w}");
+        }
+    };
+    if !capture.eligible || !parts.gdb.is_empty() || parts.perf.is_some() {
+        return why("not eligible");
+    }
+    let base = mem.base();
+    let all = cache::modules();
+    let within = |a: u64, library: bool| {
+        all.iter()
+            .filter(|m| m.library == library)
+            .any(|m| m.ranges.iter().any(|&(lo, hi)| (lo..hi).contains(&a)))
+    };
+    let in_unit = |a: u64| a.wrapping_sub(base) < size;
+    // An address moves with the libraries (or the unit); one in the
+    // executable or the vDSO ties the unit to this process; one in nothing
+    // mapped is a constant. (Heap addresses come only from definitions,
+    // Global units, stand-ins and copies, which keep a unit out.)
+    let moves = |a: u64| -> Option<bool> {
+        if in_unit(a) || within(a, true) {
+            Some(true)
+        } else if within(a, false) {
+            None
+        } else {
+            Some(false)
+        }
+    };
+    let mut modules: Vec<Module> = all.iter().filter(|m| m.library).cloned().collect();
+    let mut reference = |a: u64| {
+        for m in modules.iter_mut() {
+            if m.ranges.iter().any(|&(lo, hi)| (lo..hi).contains(&a)) {
+                m.referenced = true;
+            }
+        }
+    };
+    for &a in &capture.external {
+        reference(a);
+    }
+    if let Some(a) = capture.external.iter().find(|&&a| moves(a) != Some(true)) {
+        let m = all
+            .iter()
+            .find(|m| m.ranges.iter().any(|&(lo, hi)| (lo..hi).contains(a)));
+        return why(&format!(
+            "external {a:#x}: {:?} in {:?}",
+            moves(*a),
+            m.map(|m| &m.path)
+        ));
+    }
+    // Every page of the unit is readable after `protect`, and no code of
+    // it has run yet.
+    let image = &mem.bytes()[..size as usize];
+    let Some(AddressWords {
+        mut fixups,
+        reached,
+    }) = address_words(capture, parts, image, base, &moves)
+    else {
+        return why("an address field objdl cannot move");
+    };
+    for a in reached {
+        reference(a);
+    }
+    fixups.sort_unstable();
+    fixups.dedup();
+    let s = &parts.stats;
+    let exports = parts
+        .exports
+        .iter()
+        .map(|(n, a)| (n.to_string(), a, moves(a) == Some(true)))
+        .collect();
+    let entry = Entry {
+        key,
+        base,
+        size,
+        text_end,
+        rodata,
+        got: tail.got,
+        trampolines: tail.trampolines,
+        dso_handle: parts.dso_handle - base,
+        entry_point: parts.entry_point.map(|a| (a, moves(a) == Some(true))),
+        exports,
+        tables: capture.tables.clone(),
+        eh_frames: capture.eh_frames.clone(),
+        stats: [
+            s.objects as u64,
+            s.sections as u64,
+            s.relocations,
+            s.trampolines as u64,
+            s.got_slots as u64,
+            s.relaxations,
+            s.lea_rewrites,
+            s.window.0,
+            s.window.1,
+        ],
+        by_type: parts.summary.by_type.clone(),
+        trampoline_list: parts.summary.trampolines.clone(),
+        got_list: parts.summary.got_slots.clone(),
+        groups: parts.groups.clone(),
+        names: capture.names.clone(),
+        fixups,
+        modules,
+    };
+    cache::write(dir, &entry, image);
+}
