@@ -302,6 +302,37 @@ impl Entry {
         file
     }
 
+    /// Whether every offset lies where a load will use it: the segments in
+    /// order, on pages, inside the image, and every table, unwind table
+    /// and moved word inside it (a file that passes its checksum was
+    /// written by objdl, but this keeps a damaged one from ever reaching
+    /// the loader).
+    fn plausible(&self) -> bool {
+        let size = self.size;
+        let on_page = |v: u64| v % PAGE == 0;
+        let inside = |off: u64, len: u64| off.checked_add(len).is_some_and(|end| end <= size);
+        on_page(size)
+            && on_page(self.text_end)
+            && on_page(self.rodata.0)
+            && on_page(self.rodata.1)
+            && on_page(self.trampolines)
+            && self.text_end <= self.rodata.0
+            && self.rodata.0 <= self.rodata.1
+            && self.rodata.1 <= self.got
+            && self.got <= self.trampolines
+            && self.trampolines <= size
+            && inside(self.dso_handle, 8)
+            && self
+                .tables
+                .iter()
+                .all(|&(off, len, _, _)| len.checked_mul(8).is_some_and(|bytes| inside(off, bytes)))
+            && self.eh_frames.iter().all(|&off| inside(off, 4))
+            && self
+                .fixups
+                .iter()
+                .all(|&(off, w)| inside(off, u64::from(w)))
+    }
+
     /// The entry in `file`, if it is whole, of this objdl, and consistent,
     /// with where its image lies in `file` (not copied); `None` for
     /// anything else (a miss).
@@ -401,7 +432,8 @@ impl Entry {
         i.0 = &i.0[pad..];
         let image = i.bytes()?;
         let start = image.as_ptr() as usize - file.as_ptr() as usize;
-        (i.0.is_empty() && image.len() as u64 == e.size).then_some((e, start..start + image.len()))
+        (i.0.is_empty() && image.len() as u64 == e.size && e.plausible())
+            .then_some((e, start..start + image.len()))
     }
 }
 
@@ -665,10 +697,12 @@ mod tests {
         let e = Entry {
             key: b"key".to_vec(),
             base: 0x7f00_0000_0000,
-            size: 16,
+            size: 4096,
+            got: 4096,
+            trampolines: 4096,
             entry_point: Some((0x7f00_0000_0008, true)),
             exports: vec![("f".into(), 0x7f00_0000_0000, true)],
-            tables: vec![(8, 8, 1, 65535)],
+            tables: vec![(8, 1, 1, 65535)],
             names: vec!["puts".into()],
             fixups: vec![(8, 8)],
             modules: vec![Module {
@@ -681,19 +715,23 @@ mod tests {
             }],
             ..Entry::default()
         };
-        let mut bytes = e.encode(&[7; 16]);
-        bytes.extend_from_slice(&[7; 16]);
-        let (back, image) = Entry::decode(&bytes).unwrap();
-        assert_eq!(image.start % PAGE as usize, 0, "the image starts on a page");
-        assert_eq!(&bytes[image], &[7; 16]);
+        let image = vec![7u8; 4096];
+        let mut bytes = e.encode(&image);
+        bytes.extend_from_slice(&image);
+        let (back, at) = Entry::decode(&bytes).unwrap();
+        assert_eq!(at.start % PAGE as usize, 0, "the image starts on a page");
+        assert_eq!(&bytes[at], &image[..]);
         assert_eq!(back, e);
-        for cut in [0, 8, bytes.len() / 2, bytes.len() - 1] {
+        // Every truncation, and a flipped bit at every byte, is refused
+        // (never a panic, never an entry).
+        for cut in 0..bytes.len() {
             assert!(Entry::decode(&bytes[..cut]).is_none(), "truncated at {cut}");
         }
-        for at in [0, 12, bytes.len() - 3] {
-            let mut bad = bytes.clone();
-            bad[at] ^= 1;
+        let mut bad = bytes.clone();
+        for at in 0..bytes.len() {
+            bad[at] ^= 0x10;
             assert!(Entry::decode(&bad).is_none(), "damaged at {at}");
+            bad[at] ^= 0x10;
         }
     }
 }
