@@ -268,29 +268,23 @@ fn changed_and_new_variables() {
 /// spinning thread sees the new helper.
 #[test]
 fn threads_call_during_reloads() {
-    const V: [&str; 2] = [
-        r#"
-#include <stdatomic.h>
-static _Atomic long counter;
-__attribute__((noipa)) static int helper(void) { return 1; }
-long bump(void) { return atomic_fetch_add(&counter, 1) + helper() - 1; }
-long count(void) { return counter; }
-int spin(volatile int *stop) { int seen2 = 0; while (!*stop) { if (helper() == 2) seen2 = 1; } return seen2; }
-"#,
-        r#"
-#include <stdatomic.h>
-static _Atomic long counter;
-__attribute__((noipa)) static int helper(void) { return 2; }
-long bump(void) { return atomic_fetch_add(&counter, 1) + helper() - 2; }
-long count(void) { return counter; }
-int spin(volatile int *stop) { int seen2 = 0; while (!*stop) { if (helper() == 2) seen2 = 1; } return seen2; }
-"#,
-    ];
+    // Version K: the helper returns K, and `bump` subtracts it again.
+    let version = |k: u32| {
+        format!(
+            "#include <stdatomic.h>\n\
+             static _Atomic long counter;\n\
+             __attribute__((noipa)) static int helper(void) {{ return {k}; }}\n\
+             long bump(void) {{ return atomic_fetch_add(&counter, 1) + helper() - {k}; }}\n\
+             long count(void) {{ return counter; }}\n\
+             int spin(volatile int *stop) {{ int seen2 = 0; while (!*stop) {{ if (helper() == 2) seen2 = 1; }} return seen2; }}\n"
+        )
+    };
+    let v = [version(1), version(2)];
     let dir = tempfile::tempdir().unwrap();
     // Calls within one section are resolved by the assembler: with a
     // section per function, every call goes through the entries.
     let flags = ["-ffunction-sections"];
-    let obj = build(dir.path(), "hot", V[0], &flags);
+    let obj = build(dir.path(), "hot", &v[0], &flags);
     let linker = Linker::new();
     let unit = Arc::new(reloadable(&linker, &[&obj], Placement::Auto));
     let stop = Arc::new(AtomicBool::new(false));
@@ -318,7 +312,7 @@ int spin(volatile int *stop) { int seen2 = 0; while (!*stop) { if (helper() == 2
     };
     let mut reloads = 0;
     let mut sources = Vec::new();
-    for (i, src) in V.iter().enumerate() {
+    for (i, src) in v.iter().enumerate() {
         let d = dir.path().join(format!("v{i}"));
         std::fs::create_dir(&d).unwrap();
         sources.push(std::fs::read(build(&d, "hot", src, &flags)).unwrap());
