@@ -64,6 +64,16 @@ fn start(dir: &Path, args: &[&str]) -> (std::process::Child, mpsc::Receiver<Stri
     (child, rx)
 }
 
+/// Waits for `child` to exit, checks that it succeeded, and returns its
+/// standard error.
+fn finish(mut child: std::process::Child) -> String {
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{status}: {stderr}");
+    stderr
+}
+
 /// Waits for a line of `rx` that satisfies `want`, returning the lines up
 /// to it.
 fn wait_for(rx: &mpsc::Receiver<String>, want: impl Fn(&str) -> bool) -> Vec<String> {
@@ -83,7 +93,7 @@ fn an_edited_source_is_reloaded_and_a_broken_one_is_not() {
     let d = tempfile::tempdir().unwrap();
     common::write_file(d.path(), "loop.c", LOOP_C);
     let value = common::write_file(d.path(), "value.c", &value_c("1"));
-    let (mut child, rx) = start(d.path(), &["loop.c", "value.c"]);
+    let (child, rx) = start(d.path(), &["loop.c", "value.c"]);
     wait_for(&rx, |l| l.starts_with("1 "));
     // A compile error: reported, the program runs on.
     std::fs::write(&value, "int value(void) { return }\n").unwrap();
@@ -91,10 +101,7 @@ fn an_edited_source_is_reloaded_and_a_broken_one_is_not() {
     wait_for(&rx, |l| l.starts_with("1 "));
     std::fs::write(&value, value_c("2")).unwrap();
     let lines = wait_for(&rx, |l| l.starts_with("2 "));
-    let status = child.wait().unwrap();
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert!(status.success(), "{status}: {stderr}");
+    let stderr = finish(child);
     assert!(
         stderr.contains("objdl: value.c: not reloaded, the old code runs on"),
         "{stderr}"
@@ -159,14 +166,11 @@ fn a_unit_given_with_dash_dash_unit_is_reloaded() {
     let d = tempfile::tempdir().unwrap();
     common::write_file(d.path(), "loop.c", LOOP_C);
     let value = common::write_file(d.path(), "value.c", &value_c("1"));
-    let (mut child, rx) = start(d.path(), &["--unit", "value.c", "loop.c"]);
+    let (child, rx) = start(d.path(), &["--unit", "value.c", "loop.c"]);
     wait_for(&rx, |l| l.starts_with("1 "));
     std::fs::write(&value, value_c("2")).unwrap();
     wait_for(&rx, |l| l.starts_with("2 "));
-    let status = child.wait().unwrap();
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert!(status.success(), "{status}: {stderr}");
+    let stderr = finish(child);
     assert!(
         stderr.contains("objdl: reloaded value.c: changed value; "),
         "{stderr}"

@@ -193,16 +193,30 @@ pub(super) fn first(
     })
 }
 
+/// What [`publish`] did: the functions repointed, the data kept, and the
+/// entries there are now and the bytes they take.
+struct Published {
+    functions: usize,
+    kept: Kept,
+    entries: usize,
+    entry_bytes: u64,
+}
+
 /// Points every linked function's entry at its new code, and keeps the
 /// data as linked for the next reload.
-fn publish(ctx: &HotContext, hot: HotLinked) -> (usize, Kept) {
+fn publish(ctx: &HotContext, hot: HotLinked) -> Published {
     entries::sync_cores();
     let table = ctx.table.lock().unwrap_or_else(|e| e.into_inner());
     for &(entry, code) in &hot.slots {
         table.set(entry, code);
     }
     *ctx.data.lock().unwrap_or_else(|e| e.into_inner()) = hot.data;
-    (hot.slots.len(), hot.kept)
+    Published {
+        functions: hot.slots.len(),
+        kept: hot.kept,
+        entries: table.len(),
+        entry_bytes: table.mapped_bytes(),
+    }
 }
 
 impl Unit {
@@ -320,24 +334,17 @@ impl Unit {
                 published = Some(publish(&hot.ctx, hot_linked));
             })
         };
-        let (functions, kept) = published.expect("start_with calls `between` once");
+        let Published {
+            functions,
+            kept,
+            entries,
+            entry_bytes,
+        } = published.expect("start_with calls `between` once");
         let patch_time = patching.elapsed();
         let changes = changes_between(&state.inputs[index].1, &state.inputs[index].2, &bytes);
-        let new_functions = hot
-            .ctx
-            .table
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .len()
-            - before;
+        let new_functions = entries - before;
         state.inputs[index].2 = bytes;
         state.generations.push(generation);
-        let entry_bytes = hot
-            .ctx
-            .table
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .mapped_bytes();
         let retained_bytes = std::iter::once(inner)
             .chain(&state.generations)
             .map(|g| g.range().1)
