@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn objdl() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_objdl"));
+    let mut cmd = common::objdl_command(env!("CARGO_BIN_EXE_objdl"));
     for var in ["CC", "CXX", "CFLAGS", "CXXFLAGS", "CPPFLAGS", "ASFLAGS"] {
         cmd.env_remove(var);
     }

@@ -163,7 +163,7 @@ pub use input::file::regular_file;
 pub use input::parse::{lto_object, LtoObject};
 pub use link::placement::Placement;
 pub use linker::Linker;
-pub use load::cache::{cache_clear, cache_stats, default_cache_dir, CacheStats};
+pub use load::cache::{cache_clear, cache_stats, check_cache_dir, default_cache_dir, CacheStats};
 pub use load::unit::{LoadStats, RelocationSummary, Symbol, Unit};
 pub use options::{Input, OpenOptions, Scope};
 pub use pipeline::ReloadReport;

@@ -76,19 +76,19 @@ pub(crate) unsafe fn load(
 ) -> Result<Unit> {
     let started = Instant::now();
     // A unit from the cache, if its entry is good here.
-    let cache_key = match &opts.cache {
-        Some(dir) if !opts.reloadable => {
-            crate::load::cache::check_dir(dir)?;
-            cache::key(cx, &inputs, opts)
+    let uncached;
+    // SAFETY: forwarded from the caller.
+    let (opts, cache_key) = match unsafe { cache::look_up(cx, &inputs, opts)? } {
+        cache::Lookup::Hit(unit) => return Ok(unit),
+        cache::Lookup::Link(key) => (opts, key),
+        cache::Lookup::Filling => {
+            uncached = OpenOptions {
+                cache: None,
+                ..opts.clone()
+            };
+            (&uncached, None)
         }
-        _ => None,
     };
-    if let (Some(dir), Some(key)) = (&opts.cache, &cache_key) {
-        // SAFETY: forwarded from the caller.
-        if let Some(unit) = unsafe { cache::reuse(cx, dir, key, opts)? } {
-            return Ok(unit);
-        }
-    }
     let (inputs, reload_state) = if opts.reloadable {
         let (inputs, state) = reload::prepare(inputs)?;
         (inputs, Some(state))
