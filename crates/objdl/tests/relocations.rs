@@ -1579,7 +1579,7 @@ get_stdout:                     # the default (PIE) code model's external data l
         assert_eq!(sites.len(), 1);
         assert_eq!(sites[0].symbol, "stdout");
         assert_eq!(sites[0].target, host("stdout"));
-        assert!(fix.contains("-fPIC"));
+        assert_eq!(*fix, objdl::UnreachableFix::Pic);
     }
 
     let unit = open(&obj, Placement::Auto);

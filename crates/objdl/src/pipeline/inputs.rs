@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Unsupported};
 use crate::input::archive;
 use crate::input::parse;
 use crate::link::layout;
@@ -171,8 +171,7 @@ fn executable_stack(
         Ok(_) => Ok(()),
         Err(why) => Err(Error::Unsupported {
             file: obj.name.clone(),
-            what: format!("an executable stack: glibc would not make the stacks executable: {why}")
-                .into(),
+            what: Unsupported::ExecutableStackRefused { why: why.clone() },
         }),
     }
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ReloadRefusal, Result};
 use crate::link::entries::{self as entries_link, Kept};
 use crate::load::entries::{self, HotContext};
 use crate::load::unit::{Reloads, Unit, UnitInner};
@@ -291,7 +291,7 @@ impl Unit {
         else {
             return Err(Error::Reload {
                 path: path.to_path_buf(),
-                why: "the unit was not opened reloadable (OpenOptions::reloadable)".into(),
+                why: ReloadRefusal::NotReloadable,
             });
         };
         let mut state = hot.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -400,7 +400,7 @@ fn input_named(
     let Some(index) = index else {
         return Err(Error::Reload {
             path: path.to_path_buf(),
-            why: "not one of the inputs the unit was opened from".into(),
+            why: ReloadRefusal::NotAnInput,
         });
     };
     let bytes = match bytes {
