@@ -1661,7 +1661,7 @@ near:                           # internal: stays a lea
     expect_reloc(&obj, elf::R_X86_64_PC32);
     let unit = open(&obj, Placement::Far);
     let s = unit.stats().clone();
-    assert_eq!(s.lea_rewrites, 3, "{s}");
+    assert_eq!(s.address_rewrites, 3, "{s}");
     assert_eq!(s.got_slots, 3, "{s}");
     assert_eq!(call0(&unit, "addr_of_labs"), host("labs"));
     assert_eq!(call0(&unit, "addr_past_labs"), host("labs") + 16);

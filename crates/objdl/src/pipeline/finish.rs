@@ -88,7 +88,7 @@ pub(super) fn linked(
         trampolines: plan.trampolines.len(),
         got_slots: plan.slots.len(),
         relaxations: plan.relaxations,
-        lea_rewrites: plan.address_rewrites,
+        address_rewrites: plan.address_rewrites,
         copies,
         lazy_stubs: 0,
         base,
