@@ -14,6 +14,7 @@ use crate::input::parse::{ObjectFile, RelocFields, SectionKind, SymbolDef};
 use crate::link::layout::{Layout, Table, NOT_LOADED};
 use crate::link::lifecycle;
 use crate::link::placement::Placement;
+use crate::link::relocate::Tail;
 use crate::link::resolve::{Resolution, Target};
 use crate::load::cache::{self, Entry, Module};
 use crate::load::memory::Reservation;
@@ -21,7 +22,8 @@ use crate::load::runtime;
 use crate::load::unit::{Exports, LoadStats, RelocationSummary, Unit, UnitInner, UnitParts};
 use crate::options::{Input, OpenOptions};
 
-use super::{protect, Context, Tail};
+use super::context::Context;
+use super::protect::protect;
 
 /// What linking tells the cache, beyond the unit's parts: where the
 /// addresses may be, and whether the unit may be cached at all.

@@ -14,7 +14,7 @@ use crate::load::memory::Reservation;
 use crate::load::shim;
 use crate::options::OpenOptions;
 
-use super::Context;
+use super::context::Context;
 
 /// Parses the inputs in `files` (those from `user_inputs` on are archives
 /// of the libraries the gcc driver adds), pulls archive members, checks

@@ -13,7 +13,7 @@ use crate::load::shim;
 use crate::load::tls::{ThreadLocals, TlsModule};
 
 use super::inputs::unit_name;
-use super::Parts;
+use super::stage_data::Parts;
 
 /// What [`thread_locals`] decided.
 pub(super) struct ThreadLocalPlan {
