@@ -570,8 +570,15 @@ fn print_report(r: &objdl::Report) {
         println!("lazy {}", one_line(&u.to_string()));
     }
     println!(
-        "objects {} sections {} relocations {} trampolines {} got-slots {} relaxations {} lea-rewrites {}",
-        s.objects, s.sections, s.relocations, s.trampolines, s.got_slots, s.relaxations, s.lea_rewrites
+        "objects {} sections {} relocations {} trampolines {} got-slots {} relaxations {} {} {}",
+        s.objects,
+        s.sections,
+        s.relocations,
+        s.trampolines,
+        s.got_slots,
+        s.relaxations,
+        objdl::LoadStats::ADDRESS_REWRITES_LABEL,
+        s.address_rewrites
     );
 }
 

@@ -15,7 +15,9 @@
 //! ([`decide`]) that the relocation pass applies.
 
 use crate::arch::{self, Field, Formula, Quick, Relax};
-use crate::error::{Error, Malformed, Result, Site, UnreachableSite, Unsupported};
+use crate::error::{
+    Error, Malformed, Result, Site, StaticTlsRefusal, UnreachableFix, UnreachableSite, Unsupported,
+};
 use crate::hash::{KeyedMap, KeyedSet};
 use crate::input::parse::{ObjectFile, Reloc, RelocFields, SectionKind};
 use crate::link::layout::{Layout, EXTERNAL, NOT_LOADED, UNLOADED};
@@ -421,7 +423,7 @@ fn demand_static_tls(
             site: Box::new(site(obj, si, r.offset())),
             r_type: arch::reloc_name(r.kind()).into_owned(),
             symbol: symbol_name(obj, r.sym()),
-            why: "it is not a thread-local variable of the unit or of a loaded module".into(),
+            why: StaticTlsRefusal::NotThreadLocal,
         });
     }
     if got {
@@ -619,11 +621,11 @@ impl Unreachable {
 
 /// The fix to suggest for unreachable sites, some of them 32-bit
 /// absolutes when `low_absolute`.
-fn fix_for(low_absolute: bool) -> String {
+fn fix_for(low_absolute: bool) -> UnreachableFix {
     if low_absolute {
-        "recompile with -fPIC (or -mcmodel=large), or load with --place low".to_string()
+        UnreachableFix::PicOrLow
     } else {
-        "recompile with -fPIC, so that data outside the unit is reached through the GOT".to_string()
+        UnreachableFix::Pic
     }
 }
 

@@ -136,7 +136,7 @@ pub(crate) struct Entry {
     /// Offsets of the `.eh_frame` copies.
     pub eh_frames: Vec<u64>,
     /// objects, sections, relocations, trampolines, GOT slots,
-    /// relaxations, lea rewrites, window low, window high.
+    /// relaxations, address rewrites, window low, window high.
     pub stats: [u64; 9],
     /// Relocations applied, by type name.
     pub by_type: Vec<(String, u64)>,

@@ -153,9 +153,7 @@ impl EntryTable {
         if self.len >= MAX_ENTRIES {
             return Err(Error::Unsupported {
                 file: object.to_string(),
-                what: Unsupported::Other(format!(
-                    "more than {MAX_ENTRIES} functions in one reloadable unit"
-                )),
+                what: Unsupported::ReloadableFunctions { limit: MAX_ENTRIES },
             });
         }
         if self.len == self.chunks.len() * PER_CHUNK {

@@ -14,6 +14,7 @@ use crate::input::parse::{ObjectFile, RelocFields, SectionKind, SymbolDef};
 use crate::link::layout::{Layout, Table, NOT_LOADED};
 use crate::link::lifecycle;
 use crate::link::placement::Placement;
+use crate::link::relocate::Tail;
 use crate::link::resolve::{Resolution, Target};
 use crate::load::cache::{self, Entry, Module};
 use crate::load::memory::Reservation;
@@ -21,7 +22,8 @@ use crate::load::runtime;
 use crate::load::unit::{Exports, LoadStats, RelocationSummary, Unit, UnitInner, UnitParts};
 use crate::options::{Input, OpenOptions};
 
-use super::{protect, Context, Tail};
+use super::context::Context;
+use super::protect::protect;
 
 /// What linking tells the cache, beyond the unit's parts: where the
 /// addresses may be, and whether the unit may be cached at all.
@@ -382,7 +384,7 @@ fn parts(
         trampolines: s[3] as usize,
         got_slots: s[4] as usize,
         relaxations: s[5],
-        lea_rewrites: s[6],
+        address_rewrites: s[6],
         copies: 0,
         lazy_stubs: 0,
         base,
@@ -686,7 +688,7 @@ fn try_store(
             s.trampolines as u64,
             s.got_slots as u64,
             s.relaxations,
-            s.lea_rewrites,
+            s.address_rewrites,
             s.window.0,
             s.window.1,
         ],

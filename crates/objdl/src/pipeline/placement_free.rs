@@ -12,7 +12,7 @@ use crate::load::tls::ThreadLocals;
 use crate::options::OpenOptions;
 
 use super::inputs::map_sections;
-use super::{Image, Parts, Placed};
+use super::stage_data::{Image, Parts, Placed};
 
 /// Stages 4 and 5 without planning, when the unit may go anywhere: no
 /// relocation type constrains the base (see
