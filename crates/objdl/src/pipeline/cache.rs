@@ -504,11 +504,10 @@ struct AddressWords {
 pub(super) enum Lookup {
     /// The unit, from its entry.
     Hit(Unit),
-    /// A link, then its entry written under this key (if any).
-    Link(Option<Vec<u8>>),
-    /// A link without the cache: a detached copy of the process links the
-    /// inputs again and writes the entry, none of it on this load's path.
-    Filling,
+    /// A link, and no entry to write.
+    Link,
+    /// A link, whose entry is to be written under this key.
+    Miss(Vec<u8>),
 }
 
 /// Looks `inputs` up in the cache of `opts`, if it has one.
@@ -521,50 +520,19 @@ pub(super) unsafe fn look_up(
     opts: &OpenOptions,
 ) -> Result<Lookup> {
     let Some(dir) = opts.cache.as_deref().filter(|_| !opts.reloadable) else {
-        return Ok(Lookup::Link(None));
+        return Ok(Lookup::Link);
     };
     cache::check_cache_dir(dir)?;
     let Some(key) = key(cx, inputs, opts) else {
-        return Ok(Lookup::Link(None));
+        return Ok(Lookup::Link);
     };
     // SAFETY: forwarded from the caller.
     match unsafe { reuse(cx, dir, &key, opts)? } {
         Reused::Unit(unit) => return Ok(Lookup::Hit(unit)),
-        Reused::Unusable => return Ok(Lookup::Link(None)),
+        Reused::Unusable => return Ok(Lookup::Link),
         Reused::Miss => {}
     }
-    if opts.cache_in_background {
-        let fill = || fill(cx, dir, key.clone(), inputs.to_vec(), opts);
-        if cache::detached(fill).is_none() {
-            return Ok(Lookup::Filling);
-        }
-    }
-    Ok(Lookup::Link(Some(key)))
-}
-
-/// Links `inputs` as a load would, without running any of their code,
-/// and writes the entry: the work of a detached copy of the process after
-/// a miss ([`crate::OpenOptions::cache_in_background`]).
-pub(super) fn fill(
-    cx: &Context<'_>,
-    dir: &Path,
-    key: Vec<u8>,
-    inputs: Vec<crate::Input>,
-    opts: &OpenOptions,
-) {
-    let Ok(linked) = super::link(cx, inputs, opts, false, None) else {
-        return;
-    };
-    if let Ok(super::Protected {
-        mem,
-        parts,
-        shape,
-        cache: Some(capture),
-        ..
-    }) = super::protected(linked, true)
-    {
-        store(dir, key, &capture, &mem, &parts, shape);
-    }
+    Ok(Lookup::Miss(key))
 }
 
 /// Writes the entry of a unit just linked, or, if it cannot be cached, an

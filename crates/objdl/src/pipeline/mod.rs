@@ -70,14 +70,23 @@ pub(crate) unsafe fn load(
     // SAFETY: forwarded from the caller.
     let (opts, cache_key) = match unsafe { cache::look_up(cx, &inputs, opts)? } {
         cache::Lookup::Hit(unit) => return Ok(unit),
-        cache::Lookup::Link(key) => (opts, key),
-        cache::Lookup::Filling => {
-            uncached = OpenOptions {
-                cache: None,
-                ..opts.clone()
-            };
-            (&uncached, None)
-        }
+        cache::Lookup::Link => (opts, None),
+        cache::Lookup::Miss(key) => match opts.cache_in_background {
+            // A detached copy of this process links the inputs again and
+            // writes the entry, none of it on this load's path; this load
+            // links without the cache.
+            true => match crate::load::cache::detached(|| fill(cx, key.clone(), &inputs, opts)) {
+                None => {
+                    uncached = OpenOptions {
+                        cache: None,
+                        ..opts.clone()
+                    };
+                    (&uncached, None)
+                }
+                Some(_) => (opts, Some(key)),
+            },
+            false => (opts, Some(key)),
+        },
     };
     let (inputs, reload_state) = if opts.reloadable {
         let (inputs, state) = reloadable::prepare(inputs)?;
@@ -112,6 +121,26 @@ pub(crate) unsafe fn load(
     let held: Held = inner.clone();
     cx.namespace.add_stand_ins(&held, &stand_ins);
     Ok(Unit::new(inner, cx.namespace.clone()))
+}
+
+/// Links `inputs` as a load would, without running any of their code,
+/// and writes the entry of `key`: the work of a detached copy of the
+/// process after a miss ([`OpenOptions::cache_in_background`]).
+fn fill(cx: &Context<'_>, key: Vec<u8>, inputs: &[Input], opts: &OpenOptions) {
+    let (Some(dir), Ok(linked)) = (&opts.cache, link(cx, inputs.to_vec(), opts, false, None))
+    else {
+        return;
+    };
+    if let Ok(Protected {
+        mem,
+        parts,
+        shape,
+        cache: Some(capture),
+        ..
+    }) = protected(linked, true)
+    {
+        cache::store(dir, key, &capture, &mem, &parts, shape);
+    }
 }
 
 /// A linked unit protected: its memory, and what the unit is made of.
