@@ -9,7 +9,7 @@
 use crate::error::{Error, Result};
 use crate::link::layout::{align_up, PAGE};
 use crate::link::plan::{USER_HI, USER_LO};
-use crate::load::memory::Reservation;
+use crate::load::memory::{Memory, Reservation};
 
 /// Where a unit may be placed.
 ///
@@ -246,7 +246,7 @@ pub(crate) fn reserve(policy: Placement, req: &Request<'_>) -> Result<Reservatio
     if policy == Placement::Auto {
         // Fast path: the kernel's own choice is usually next to the
         // shared libraries, which is where most targets are.
-        let r = Reservation::map(None, req.size)?;
+        let r = Reservation::reserve(None, req.size)?;
         if req.in_window(r.base()) && req.reaches_all(r.base()) {
             return Ok(r);
         }
@@ -265,7 +265,7 @@ pub(crate) fn reserve(policy: Placement, req: &Request<'_>) -> Result<Reservatio
                     why: format!("{addr:#x} is not aligned to {:#x}", req.align.max(PAGE)),
                 });
             }
-            Reservation::map(Some(addr), req.size)
+            Reservation::reserve(Some(addr), req.size)
         }
         Placement::Auto => {
             map_chosen(req.size, |maps| {
@@ -304,7 +304,7 @@ fn map_chosen(size: u64, choose: impl Fn(&[Occupied]) -> Result<u64>) -> Result<
     let mut attempts = 0;
     loop {
         let base = choose(&read_maps()?)?;
-        match Reservation::map(Some(base), size) {
+        match Reservation::reserve(Some(base), size) {
             Err(Error::Memory { ref source, .. })
                 if source.raw_os_error() == Some(libc::EEXIST) && attempts < RACE_RETRIES =>
             {

@@ -30,7 +30,6 @@ mod thread_locals;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::arch;
 use crate::error::{Error, Result};
 use crate::input::parse;
 use crate::link::entries;
@@ -42,7 +41,7 @@ use crate::link::resolve;
 use crate::load::debug;
 use crate::load::entries::HotContext;
 use crate::load::lazy::LazyArea;
-use crate::load::memory::{Protection, Reservation};
+use crate::load::memory::{Memory, Protection, Reservation};
 use crate::load::runtime;
 use crate::load::tls::ThreadLocals;
 use crate::load::unit::{Exports, LoadStats, RelocationSummary, Unit, UnitInner, UnitParts};
@@ -205,7 +204,7 @@ fn protected(linked: Linked, no_exec: bool) -> Result<Protected> {
 
 /// Stage 8, protect: text RX, read-only R, data RW, GOT R, trampolines RX
 /// (`rodata` and the text's end are page-aligned offsets), the code first
-/// made visible to instruction fetch ([`arch::flush_icache`]); the part of
+/// made visible to instruction fetch ([`Memory::finalise`]); the part of
 /// the reservation the plan did not need is released.
 fn protect(
     mem: Reservation,
@@ -214,12 +213,12 @@ fn protect(
     text_end: u64,
     rodata: (u64, u64),
 ) -> Result<Reservation> {
-    arch::flush_icache(mem.base(), text_end);
-    arch::flush_icache(mem.base() + tail.trampolines, size - tail.trampolines);
-    mem.protect(0, text_end, Protection::RX)?;
-    mem.protect(rodata.0, rodata.1 - rodata.0, Protection::R)?;
-    mem.protect(tail.got, tail.trampolines - tail.got, Protection::R)?;
-    mem.protect(tail.trampolines, size - tail.trampolines, Protection::RX)?;
+    mem.finalise(&[
+        (0, text_end, Protection::RX),
+        (rodata.0, rodata.1 - rodata.0, Protection::R),
+        (tail.got, tail.trampolines - tail.got, Protection::R),
+        (tail.trampolines, size - tail.trampolines, Protection::RX),
+    ])?;
     Ok(mem.truncate(size))
 }
 
