@@ -6,6 +6,7 @@
 //! (read from `/proc/self/maps`), and the reservation is made there with
 //! `MAP_FIXED_NOREPLACE`.
 
+use crate::arch;
 use crate::error::{Error, Result};
 use crate::link::layout::{align_up, PAGE};
 use crate::link::plan::{USER_HI, USER_LO};
@@ -153,7 +154,7 @@ pub(crate) fn lowest_base() -> u64 {
 
 /// Checks that a unit of `size` bytes (made of the inputs `names`) can have
 /// the base `base` at all: at or above [`lowest_base`], and ending at or
-/// below the top of user space ([`USER_HI`], with 47-bit addresses). The
+/// below the top of user space ([`USER_HI`], [`arch::USER_ADDRESS_END`]). The
 /// error names the reason and the range a base of this unit must lie in.
 pub(crate) fn check_base(base: u64, size: u64, names: &str) -> Result<()> {
     let lowest = lowest_base();
@@ -166,10 +167,10 @@ pub(crate) fn check_base(base: u64, size: u64, names: &str) -> Result<()> {
         format!(
             "base {base:#x} is below {lowest:#x}, the lowest address objdl maps (vm.mmap_min_addr, and never below 64 KiB)"
         )
-    } else if base >= 0xffff_8000_0000_0000 {
+    } else if base >= u64::MAX << arch::USER_ADDRESS_BITS {
         format!("base {base:#x} lies in the kernel's half of the address space")
-    } else if base >= 1 << 47 {
-        format!("base {base:#x} is not a canonical x86-64 address")
+    } else if base >= 1 << arch::USER_ADDRESS_BITS {
+        format!("base {base:#x} is not a canonical {} address", arch::NAME)
     } else {
         format!(
             "a unit at base {base:#x} would end at {:#x}, above the top of user space ({top:#x})",

@@ -80,9 +80,11 @@ impl Demands {
     }
 }
 
-/// Lowest and highest base addresses objdl ever considers (user space, 47 bits).
+/// Lowest and highest base addresses objdl ever considers: 64 KiB, and the
+/// top of user space ([`arch::USER_ADDRESS_END`]: 47 bits on x86-64).
 pub(crate) const USER_LO: i128 = 0x10000;
-pub(crate) const USER_HI: i128 = 0x7fff_ffff_f000;
+/// See [`USER_LO`].
+pub(crate) const USER_HI: i128 = arch::USER_ADDRESS_END as i128;
 
 /// Builds the error for a relocation type objdl does not handle.
 pub(crate) fn unsupported(
@@ -202,7 +204,7 @@ fn settle(d: &mut Demands, relocs: &[Reloc], from: usize, at: &Settle<'_>) -> us
         let settled = match arch::quick_class(r.kind()) {
             // Both in the unit: the distance does not depend on the base.
             Quick::Pc32 if sym_off < UNLOADED => {
-                arch::pc32(sym_off, at.sec_off + r.offset(), r.addend()).is_some()
+                arch::pc_relative_fits(sym_off, at.sec_off + r.offset(), r.addend())
             }
             Quick::Pc32 if sym_off == EXTERNAL => {
                 let branch =
@@ -1001,7 +1003,7 @@ pub(crate) fn finish(
             && table.offsets[oi as usize][r.sym() as usize] == EXTERNAL
         {
             let s = table.addresses[oi as usize][r.sym() as usize];
-            if arch::pc32(s, base + sec_off + r.offset(), r.addend()).is_some() {
+            if arch::pc_relative_fits(s, base + sec_off + r.offset(), r.addend()) {
                 continue;
             }
         }
