@@ -119,8 +119,9 @@ pub(crate) trait Arch {
 
     // The instruction around a field.
 
-    /// What kind of instruction owns the 32-bit PC-relative field at `off`
-    /// in `bytes` (a section's contents).
+    /// What kind of instruction owns the redirectable PC-relative field
+    /// ([`Arch::REDIRECT_FIELD`]) at `off` in `bytes` (a section's
+    /// contents).
     fn site_kind(bytes: &[u8], off: usize) -> SiteKind;
 
     /// Whether the instruction owning the PC-relative field at `off` only
@@ -159,7 +160,7 @@ pub(crate) trait Arch {
     /// (a GOT slot holding the address), in the same length.
     fn address_to_load(bytes: &mut [u8], off: usize);
 
-    /// How far past a redirectable 32-bit PC-relative field the address
+    /// How far past a redirectable PC-relative field the address
     /// lies that the processor adds the field to: x86-64's field ends its
     /// instruction, so 4 (AArch64's is relative to its own instruction).
     /// A branch whose field holds S + A − P lands on S + A + this.
@@ -296,8 +297,9 @@ pub(crate) trait Arch {
     const GNU_VENDOR: &'static str;
 }
 
-/// What kind of instruction owns a 32-bit PC-relative field, judged from the
-/// bytes before it (see [`Arch::site_kind`]).
+/// What kind of instruction owns a redirectable PC-relative field (one of
+/// [`Arch::REDIRECT_FIELD`], x86-64's `rel32`), judged from the bytes
+/// around it (see [`Arch::site_kind`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SiteKind {
     /// A call or jump (x86-64: `call rel32`, `jmp rel32`, `jcc rel32`):
