@@ -24,9 +24,11 @@
 //!   [`Arch::quick_class`], [`Arch::placement_free`], [`Arch::field_width`]);
 //!   names for messages ([`Arch::reloc_name`]); and the dynamic type `ld.so`
 //!   uses for a static TLS offset ([`Arch::TP_OFFSET_WORD`]).
-//! - **Instructions around a field**: what owns a PC-relative field
-//!   ([`Arch::site_kind`], [`Arch::reads_only`], [`Arch::call_only`]), where
-//!   the processor's PC is relative to it ([`Arch::PC_BIAS`]), GOT-load
+//! - **Instructions around a field**: the field of the PC-relative
+//!   references objdl redirects or rewrites ([`Arch::REDIRECT_FIELD`]), what
+//!   owns such a field ([`Arch::site_kind`], [`Arch::reads_only`],
+//!   [`Arch::call_only`], [`Arch::referenced_offset`]), where the
+//!   processor's PC is relative to it ([`Arch::PC_BIAS`]), GOT-load
 //!   relaxations ([`Arch::Relax`], [`Arch::relaxation`],
 //!   [`Arch::relaxed_value`], [`Arch::apply_relax`]) and the one rewrite of
 //!   an address computation into a load ([`Arch::address_to_load`]).
@@ -35,8 +37,14 @@
 //!   header, entries and common resolver, and the TLS descriptor resolvers
 //!   ([`Arch::tlsdesc_resolver`] and its siblings).
 //! - **Cache maintenance**: [`Arch::flush_icache`], called before code
-//!   objdl wrote first runs (a no-op where the instruction cache is
-//!   coherent, as on x86-64).
+//!   objdl wrote first runs (by `load::memory`'s `Memory::finalise`; a
+//!   no-op where the instruction cache is coherent, as on x86-64).
+//! - **The platform**: its name ([`Arch::NAME`]), ELF machine
+//!   ([`Arch::ELF_MACHINE`]), thread pointer ([`Arch::thread_pointer`]),
+//!   user address space ([`Arch::USER_ADDRESS_BITS`],
+//!   [`Arch::USER_ADDRESS_END`]) and the triples of its library
+//!   directories ([`Arch::MULTIARCH`], [`Arch::GNU_CPU`],
+//!   [`Arch::GNU_VENDOR`]).
 //!
 //! A new object format (COFF, Mach-O) must give each relocation as
 //! (offset, symbol, kind, addend): for formats with implicit addends

@@ -36,8 +36,8 @@ pub enum Placement {
     Low,
     /// Exactly at this (page-aligned) address. It must leave the unit in
     /// user space: at or above `vm.mmap_min_addr` (and 64 KiB), and below
-    /// the top of the 47-bit user address space; any other base is refused
-    /// with the range a base of the unit must lie in.
+    /// the top of the user address space (47 bits on x86-64); any other
+    /// base is refused with the range a base of the unit must lie in.
     At(u64),
 }
 
