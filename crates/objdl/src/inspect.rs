@@ -241,7 +241,7 @@ fn reach(formula: Option<Formula>, bytes: &[u8], off: usize) -> Reach {
         Some(
             Formula::GotPc(_)
             | Formula::TlsIndex { .. }
-            | Formula::TlsDesc
+            | Formula::TlsDesc(_)
             | Formula::TlsDescCall
             | Formula::DtpOff(_)
             | Formula::DtpMod,
@@ -252,11 +252,13 @@ fn reach(formula: Option<Formula>, bytes: &[u8], off: usize) -> Reach {
         Some(Formula::Abs(Field::U32)) => Reach::Low4GiB,
         Some(Formula::Abs(Field::S32)) => Reach::Low2GiB,
         Some(Formula::Abs(f)) => Reach::Absolute(bits(f)),
-        Some(Formula::Pc(Field::S32)) if bytes.is_empty() => Reach::PcRelative(32),
-        Some(Formula::Pc(Field::S32)) => match arch::site_kind(bytes, off) {
+        Some(Formula::Pc(f)) if f == arch::REDIRECT_FIELD && bytes.is_empty() => {
+            Reach::PcRelative(bits(f))
+        }
+        Some(Formula::Pc(f)) if f == arch::REDIRECT_FIELD => match arch::site_kind(bytes, off) {
             arch::SiteKind::Branch => Reach::Branch,
             arch::SiteKind::Address => Reach::AddressComputation,
-            arch::SiteKind::Other => Reach::PcRelative(32),
+            arch::SiteKind::Other => Reach::PcRelative(bits(f)),
         },
         Some(Formula::Pc(f)) => Reach::PcRelative(bits(f)),
     }

@@ -82,9 +82,11 @@ impl Demands {
     }
 }
 
-/// Lowest and highest base addresses objdl ever considers (user space, 47 bits).
+/// Lowest and highest base addresses objdl ever considers: 64 KiB, and the
+/// top of user space ([`arch::USER_ADDRESS_END`]: 47 bits on x86-64).
 pub(crate) const USER_LO: i128 = 0x10000;
-pub(crate) const USER_HI: i128 = 0x7fff_ffff_f000;
+/// See [`USER_LO`].
+pub(crate) const USER_HI: i128 = arch::USER_ADDRESS_END as i128;
 
 /// Builds the error for a relocation type objdl does not handle.
 pub(crate) fn unsupported(
@@ -204,7 +206,7 @@ fn settle(d: &mut Demands, relocs: &[Reloc], from: usize, at: &Settle<'_>) -> us
         let settled = match arch::quick_class(r.kind()) {
             // Both in the unit: the distance does not depend on the base.
             Quick::Pc32 if sym_off < UNLOADED => {
-                arch::pc32(sym_off, at.sec_off + r.offset(), r.addend()).is_some()
+                arch::pc_relative_fits(sym_off, at.sec_off + r.offset(), r.addend())
             }
             Quick::Pc32 if sym_off == EXTERNAL => {
                 let branch =
@@ -244,7 +246,7 @@ fn settle(d: &mut Demands, relocs: &[Reloc], from: usize, at: &Settle<'_>) -> us
                 let field = i128::from(at.sec_off + r.offset());
                 let relaxed = arch::relaxation(at.data, off, r.addend()).filter(|&relax| {
                     let value = i128::from(sym_off) + i128::from(r.addend()) - field;
-                    Field::S32.fits(arch::relaxed_value(relax, value))
+                    arch::REDIRECT_FIELD.fits(arch::relaxed_value(relax, value))
                 });
                 d.relaxations += relaxed.is_some() as u64;
                 relaxed.is_some()
@@ -301,7 +303,7 @@ fn demand(
     // The general- and local-dynamic forms: the unit's own block, or
     // another module's.
     if let Formula::TlsIndex { .. }
-    | Formula::TlsDesc
+    | Formula::TlsDesc(_)
     | Formula::TlsDescCall
     | Formula::DtpOff(_)
     | Formula::DtpMod = formula
@@ -342,7 +344,7 @@ fn demand(
         | Formula::GotOff(_)
         | Formula::GotPc(_)
         | Formula::TlsIndex { .. }
-        | Formula::TlsDesc
+        | Formula::TlsDesc(_)
         | Formula::TlsDescCall
         | Formula::DtpOff(_)
         | Formula::DtpMod
@@ -372,7 +374,7 @@ fn demand(
         Formula::Pc(f) => match internal {
             Some(t) => (f, t as i128 + a - field as i128, 0),
             None => {
-                if f == Field::S32 {
+                if f == arch::REDIRECT_FIELD {
                     match arch::site_kind(sec.data, r.offset() as usize) {
                         arch::SiteKind::Branch => {
                             d.max_trampolines += 1;
@@ -462,7 +464,7 @@ fn demand_dynamic_tls(
             },
         });
     }
-    if formula == Formula::TlsDesc && !arch::tlsdesc_supported() {
+    if matches!(formula, Formula::TlsDesc(_)) && !arch::tlsdesc_supported() {
         return Err(Error::Unsupported {
             file: obj.name.clone(),
             what: Unsupported::TlsDescriptorWithoutXsave {
@@ -471,7 +473,7 @@ fn demand_dynamic_tls(
             },
         });
     }
-    if let Formula::TlsIndex { .. } | Formula::TlsDesc = formula {
+    if let Formula::TlsIndex { .. } | Formula::TlsDesc(_) = formula {
         d.tls_sites.push((oi as u32, si as u32, ri as u32));
     }
     Ok(())
@@ -533,7 +535,7 @@ fn demand_value(
                 (c - fhi, c - flo)
             };
             let copy = match target {
-                Target::Absolute { addr, .. } if k == -1 && f == Field::S32 => res
+                Target::Absolute { addr, .. } if k == -1 && f == arch::REDIRECT_FIELD => res
                     .copyable
                     .iter()
                     .position(|c| c.addr == addr)
@@ -807,7 +809,7 @@ pub(crate) fn decide(formula: Formula, bytes: &[u8], off: usize, a: i64, at: &At
         // TLS layout; they never reach here.
         Formula::None
         | Formula::TlsIndex { .. }
-        | Formula::TlsDesc
+        | Formula::TlsDesc(_)
         | Formula::TlsDescCall
         | Formula::DtpOff(_)
         | Formula::DtpMod => Decision::Skip,
@@ -848,7 +850,7 @@ pub(crate) fn decide(formula: Formula, bytes: &[u8], off: usize, a: i64, at: &At
         },
         Formula::Pc(f) => {
             let value = s + a - p;
-            if f.fits(value) || f != Field::S32 {
+            if f.fits(value) || f != arch::REDIRECT_FIELD {
                 return Decision::Direct { f, value };
             }
             match arch::site_kind(bytes, off) {
@@ -873,7 +875,7 @@ pub(crate) fn decide(formula: Formula, bytes: &[u8], off: usize, a: i64, at: &At
                 if let Some(relax) = arch::relaxation(bytes, off, a as i64) {
                     // Relax only when the displacement itself fits.
                     let value = arch::relaxed_value(relax, s + a - p);
-                    if Field::S32.fits(value) {
+                    if arch::REDIRECT_FIELD.fits(value) {
                         return Decision::Relax { relax, value };
                     }
                 }
@@ -1003,7 +1005,7 @@ pub(crate) fn finish(
             && table.offsets[oi as usize][r.sym() as usize] == EXTERNAL
         {
             let s = table.addresses[oi as usize][r.sym() as usize];
-            if arch::pc32(s, base + sec_off + r.offset(), r.addend()).is_some() {
+            if arch::pc_relative_fits(s, base + sec_off + r.offset(), r.addend()) {
                 continue;
             }
         }
@@ -1150,7 +1152,7 @@ pub(crate) fn plan_tls_pairs(
         let key = tls_key(layout, formula, target, module);
         let n = plan.tls_pairs.len() as u32;
         plan.tls_pairs.entry(key).or_insert(n);
-        if formula == Some(Formula::TlsDesc) {
+        if matches!(formula, Some(Formula::TlsDesc(_))) {
             let n = plan.tls_descs.len() as u32;
             plan.tls_descs.entry(key).or_insert(n);
         }
@@ -1167,7 +1169,7 @@ pub(crate) fn tls_key(
     module: u64,
 ) -> (u64, u64) {
     match formula {
-        Some(Formula::TlsIndex { local: true }) => (module, 0),
+        Some(Formula::TlsIndex { local: true, .. }) => (module, 0),
         _ => layout.tls_place(target, module).unwrap_or((module, 0)),
     }
 }

@@ -25,7 +25,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::load::memory::{Reservation, PAGE};
+use crate::load::memory::{Memory, Reservation, PAGE};
 
 /// The file's first bytes.
 const MAGIC: &[u8; 8] = b"OBJDLC01";

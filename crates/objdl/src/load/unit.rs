@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::load::memory::Reservation;
+use crate::load::memory::{Memory, Reservation};
 use crate::load::runtime::{self, Entry, Finalizers, Lifecycle};
 use crate::load::thread_exit;
 use crate::load::tls::ThreadLocals;

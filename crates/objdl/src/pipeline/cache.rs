@@ -17,7 +17,7 @@ use crate::link::placement::Placement;
 use crate::link::relocate::Tail;
 use crate::link::resolve::{Resolution, Target};
 use crate::load::cache::{self, Entry, Module};
-use crate::load::memory::Reservation;
+use crate::load::memory::{Memory, Reservation};
 use crate::load::runtime;
 use crate::load::unit::{Exports, LoadStats, RelocationSummary, Unit, UnitInner, UnitParts};
 use crate::options::{Input, OpenOptions};
@@ -231,7 +231,7 @@ unsafe fn reuse(cx: &Context<'_>, dir: &Path, key: &[u8], opts: &OpenOptions) ->
         return unusable("a Global unit defines a name");
     }
     let base = entry.base.wrapping_add(delta);
-    let Ok(mut mem) = Reservation::map(Some(base), entry.size) else {
+    let Ok(mut mem) = Reservation::reserve(Some(base), entry.size) else {
         return unusable("its place is taken");
     };
     if entry.size % crate::load::memory::PAGE != 0 || read.map_image(&mem).is_err() {

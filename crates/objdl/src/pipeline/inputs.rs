@@ -10,7 +10,7 @@ use crate::input::archive;
 use crate::input::parse;
 use crate::link::layout;
 use crate::link::resolve;
-use crate::load::memory::Reservation;
+use crate::load::memory::{Memory, Reservation};
 use crate::load::shim;
 use crate::options::OpenOptions;
 

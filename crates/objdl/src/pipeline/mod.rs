@@ -43,6 +43,7 @@ use crate::link::lazy;
 use crate::link::relocate::Tail;
 use crate::link::resolve;
 use crate::load::entries::HotContext;
+use crate::load::memory::Memory;
 use crate::load::memory::{Protection, Reservation};
 use crate::load::unit::{Unit, UnitInner, UnitParts};
 use crate::options::{Input, OpenOptions};

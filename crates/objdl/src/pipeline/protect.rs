@@ -1,14 +1,13 @@
 //! Stage 8, protect: the page protections of a linked unit, for a load, a
 //! reload and a unit mapped from the cache.
 
-use crate::arch;
 use crate::error::Result;
 use crate::link::relocate::Tail;
-use crate::load::memory::{Protection, Reservation};
+use crate::load::memory::{Memory, Protection, Reservation};
 
 /// Stage 8, protect: text RX, read-only R, data RW, GOT R, trampolines RX
 /// (`rodata` and the text's end are page-aligned offsets), the code first
-/// made visible to instruction fetch ([`arch::flush_icache`]); the part of
+/// made visible to instruction fetch ([`Memory::finalise`]); the part of
 /// the reservation the plan did not need is released.
 pub(super) fn protect(
     mem: Reservation,
@@ -17,11 +16,11 @@ pub(super) fn protect(
     text_end: u64,
     rodata: (u64, u64),
 ) -> Result<Reservation> {
-    arch::flush_icache(mem.base(), text_end);
-    arch::flush_icache(mem.base() + tail.trampolines, size - tail.trampolines);
-    mem.protect(0, text_end, Protection::RX)?;
-    mem.protect(rodata.0, rodata.1 - rodata.0, Protection::R)?;
-    mem.protect(tail.got, tail.trampolines - tail.got, Protection::R)?;
-    mem.protect(tail.trampolines, size - tail.trampolines, Protection::RX)?;
+    mem.finalise(&[
+        (0, text_end, Protection::RX),
+        (rodata.0, rodata.1 - rodata.0, Protection::R),
+        (tail.got, tail.trampolines - tail.got, Protection::R),
+        (tail.trampolines, size - tail.trampolines, Protection::RX),
+    ])?;
     Ok(mem.truncate(size))
 }

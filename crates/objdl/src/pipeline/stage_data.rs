@@ -12,6 +12,7 @@ use crate::link::relocate::{self, Tail};
 use crate::link::resolve;
 use crate::load::debug;
 use crate::load::lazy::LazyArea;
+use crate::load::memory::Memory;
 use crate::load::memory::Reservation;
 use crate::load::runtime;
 use crate::load::tls::ThreadLocals;

@@ -62,7 +62,7 @@ pub(super) fn initial_exec_offsets(
         let (shim::ShimError::StaticTls(why) | shim::ShimError::Other(why)) = e;
         initial_exec_error(objects, res, StaticTlsRefusal::LdSoRefused { why })
     })?;
-    let tp = shim::thread_pointer();
+    let tp = arch::thread_pointer();
     for (name, &offset) in names.iter().zip(&loaded.external_offsets) {
         let here = crate::scope::host::dlsym_uncached(name);
         if here != Some(tp.wrapping_add_signed(offset)) {
