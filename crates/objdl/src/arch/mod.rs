@@ -70,6 +70,17 @@ pub(crate) type Native = X86_64;
 /// that code needs. Implemented by a zero-sized type; the stages reach it
 /// through [`Native`].
 pub(crate) trait Arch {
+    // The object format's machine facts.
+
+    /// The ELF `e_machine` of the objects this architecture loads
+    /// (x86-64: `EM_X86_64`); the ELF reader refuses any other.
+    const ELF_MACHINE: u16;
+
+    /// The processor-specific ELF section type that holds unwind tables,
+    /// loaded as `.eh_frame` is (x86-64: `SHT_X86_64_UNWIND`), if the
+    /// architecture has one.
+    const ELF_UNWIND_SECTION_TYPE: Option<u32>;
+
     // Relocations.
 
     /// How many relocation kinds the architecture numbers densely, from 0:

@@ -534,7 +534,7 @@ fn header<'d>(b: &Blame<'_>, data: &'d [u8]) -> Result<&'d elf::FileHeader64<LE>
     }
     let header = elf::FileHeader64::<LE>::parse(data).map_err(|e| b.read(Part::ElfHeader, e))?;
     let e = LE;
-    if header.e_machine(e) != elf::EM_X86_64 {
+    if header.e_machine(e).0 != <arch::Native as arch::Arch>::ELF_MACHINE {
         return Err(b.unsupported(Unsupported::Machine(header.e_machine(e).0)));
     }
     if header.e_type(e) != elf::ET_REL {
@@ -740,7 +740,9 @@ fn section_kind(
             elf::SHT_INIT_ARRAY => SectionKind::Table(TableKind::InitArray),
             elf::SHT_FINI_ARRAY => SectionKind::Table(TableKind::FiniArray),
             elf::SHT_PREINIT_ARRAY => SectionKind::Table(TableKind::PreinitArray),
-            elf::SHT_X86_64_UNWIND => SectionKind::EhFrame,
+            t if Some(t.0) == <arch::Native as arch::Arch>::ELF_UNWIND_SECTION_TYPE => {
+                SectionKind::EhFrame
+            }
             elf::SHT_PROGBITS if sname == ".eh_frame" => SectionKind::EhFrame,
             elf::SHT_PROGBITS if sname == ".ctors" || sname.starts_with(".ctors.") => {
                 SectionKind::Table(TableKind::Ctors)
