@@ -89,9 +89,9 @@ pub(crate) struct ObjectSymbol<'d> {
     pub name: &'d str,
     /// Where the name starts in the string table.
     pub name_offset: u32,
-    pub bind: elf::SymbolBind,
-    pub kind: elf::SymbolType,
-    pub visibility: elf::SymbolVisibility,
+    pub bind: Binding,
+    pub kind: SymbolKind,
+    pub visibility: Visibility,
     pub def: SymbolDef,
     pub size: u64,
     /// The name holds an `@`: a symbol version (`name@VER`, `name@@VER`).
@@ -99,12 +99,72 @@ pub(crate) struct ObjectSymbol<'d> {
 }
 
 impl ObjectSymbol<'_> {
+    /// Seen only in its own object.
     pub fn is_local(&self) -> bool {
-        self.bind == elf::STB_LOCAL
+        self.bind == Binding::Local
     }
+    /// A weak symbol: a weak definition gives way to a strong one, and a
+    /// weak reference left undefined is 0.
     pub fn is_weak(&self) -> bool {
-        self.bind == elf::STB_WEAK
+        self.bind == Binding::Weak
     }
+}
+
+/// How far a symbol is seen, and how its definition meets another of the
+/// same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Binding {
+    /// Seen only in its own object (ELF `STB_LOCAL`).
+    Local,
+    /// Seen by every object; two definitions clash (ELF `STB_GLOBAL`, and
+    /// any binding objdl does not know, which it treats so).
+    Global,
+    /// Seen by every object; gives way to a global definition, and is 0
+    /// when nothing defines it (ELF `STB_WEAK`).
+    Weak,
+    /// One definition in the whole process, the first loaded: a template's
+    /// static member or inline variable (ELF `STB_GNU_UNIQUE`).
+    Unique,
+}
+
+/// What a symbol names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SymbolKind {
+    /// Nothing said, or something objdl does not tell apart (ELF
+    /// `STT_NOTYPE`: assembly labels; unknown types).
+    Other,
+    /// A variable or other data (ELF `STT_OBJECT`).
+    Data,
+    /// A function, or other code (ELF `STT_FUNC`).
+    Function,
+    /// A section itself: relocations refer to its start through it (ELF
+    /// `STT_SECTION`).
+    Section,
+    /// The source file's name (ELF `STT_FILE`).
+    File,
+    /// A COMMON block: storage the linker allocates (ELF `STT_COMMON`;
+    /// most COMMON symbols are `Data` whose definition is
+    /// [`SymbolDef::Common`]).
+    Common,
+    /// A thread-local variable: its value is an offset in the TLS block
+    /// (ELF `STT_TLS`).
+    ThreadLocal,
+    /// An indirect function: its value is a resolver that returns the
+    /// function's address, called once at load (ELF `STT_GNU_IFUNC`).
+    Indirect,
+}
+
+/// Whether a defined symbol is seen outside the unit that defines it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Visibility {
+    /// As its binding says: a global symbol is exported (ELF `STV_DEFAULT`).
+    Default,
+    /// Exported, but always bound within its unit (ELF `STV_PROTECTED`).
+    Protected,
+    /// Not exported from its unit (ELF `STV_HIDDEN`).
+    Hidden,
+    /// Hidden, and never called from outside its unit (ELF `STV_INTERNAL`).
+    Internal,
 }
 
 /// One relocation, read in place from the file's `SHT_RELA` section. Parse
@@ -965,15 +1025,66 @@ enum BadSymbol {
     Extended,
 }
 
+/// The [`Binding`] of each ELF `STB_*` value: `STB_LOCAL`, `STB_WEAK`
+/// and `STB_GNU_UNIQUE` are their own; the others count as global.
+const BINDINGS: [Binding; 16] = {
+    let mut t = [Binding::Global; 16];
+    t[elf::STB_LOCAL.0 as usize] = Binding::Local;
+    t[elf::STB_WEAK.0 as usize] = Binding::Weak;
+    t[elf::STB_GNU_UNIQUE.0 as usize] = Binding::Unique;
+    t
+};
+
+/// The [`SymbolKind`] of each ELF `STT_*` value (`STT_NOTYPE` and the
+/// types objdl does not know are [`SymbolKind::Other`]).
+const SYMBOL_KINDS: [SymbolKind; 16] = {
+    let mut t = [SymbolKind::Other; 16];
+    t[elf::STT_OBJECT.0 as usize] = SymbolKind::Data;
+    t[elf::STT_FUNC.0 as usize] = SymbolKind::Function;
+    t[elf::STT_SECTION.0 as usize] = SymbolKind::Section;
+    t[elf::STT_FILE.0 as usize] = SymbolKind::File;
+    t[elf::STT_COMMON.0 as usize] = SymbolKind::Common;
+    t[elf::STT_TLS.0 as usize] = SymbolKind::ThreadLocal;
+    t[elf::STT_GNU_IFUNC.0 as usize] = SymbolKind::Indirect;
+    t
+};
+
+/// The [`Visibility`] of each ELF `STV_*` value.
+const VISIBILITIES: [Visibility; 4] = {
+    let mut t = [Visibility::Default; 4];
+    t[elf::STV_INTERNAL.0 as usize] = Visibility::Internal;
+    t[elf::STV_HIDDEN.0 as usize] = Visibility::Hidden;
+    t[elf::STV_PROTECTED.0 as usize] = Visibility::Protected;
+    t
+};
+
+/// The binding of an ELF symbol (a table lookup).
+#[inline(always)]
+fn binding(sym: &elf::Sym64<LE>) -> Binding {
+    BINDINGS[usize::from(sym.st_bind().0 & 0xf)]
+}
+
+/// The kind of an ELF symbol (a table lookup).
+#[inline(always)]
+fn symbol_kind(sym: &elf::Sym64<LE>) -> SymbolKind {
+    SYMBOL_KINDS[usize::from(sym.st_type().0 & 0xf)]
+}
+
+/// The visibility of an ELF symbol (a table lookup).
+#[inline(always)]
+fn visibility(sym: &elf::Sym64<LE>) -> Visibility {
+    VISIBILITIES[usize::from(sym.st_visibility().0 & 3)]
+}
+
 /// The fields of a symbol other than where it is defined.
 #[inline]
 fn symbol_fields<'d>(sym: &elf::Sym64<LE>, name: &'d str) -> ObjectSymbol<'d> {
     ObjectSymbol {
         name,
         name_offset: sym.st_name(LE),
-        bind: sym.st_bind(),
-        kind: sym.st_type(),
-        visibility: sym.st_visibility(),
+        bind: binding(sym),
+        kind: symbol_kind(sym),
+        visibility: visibility(sym),
         def: SymbolDef::Undefined,
         size: sym.st_size(LE),
         versioned: false,
@@ -1007,7 +1118,7 @@ fn read_symbols<'d>(
             }
             Err(bad) => return Err((i, bad)),
         };
-        if !symbol.is_local() || symbol.kind == elf::STT_GNU_IFUNC {
+        if !symbol.is_local() || symbol.kind == SymbolKind::Indirect {
             special.push(i as u32);
         }
         symbols.push(symbol);
@@ -1043,9 +1154,9 @@ fn read_plain_locals<'d>(
         symbols.push(ObjectSymbol {
             name: "",
             name_offset: sym.st_name(LE),
-            bind: elf::STB_LOCAL,
-            kind: sym.st_type(),
-            visibility: sym.st_visibility(),
+            bind: Binding::Local,
+            kind: symbol_kind(sym),
+            visibility: visibility(sym),
             def: SymbolDef::Section {
                 index: u32::from(shndx),
                 value,

@@ -3,7 +3,7 @@
 //! ([`crate::load::entries`]), and on a reload the data that the new
 //! objects share with the old ones keeps its storage.
 //!
-//! [`bind`] gives each function (a `STT_FUNC` symbol at the start of
+//! [`bind`] gives each function (a `SymbolKind::Function` symbol at the start of
 //! code) the entry of its object and name, making one if it is new, and
 //! makes the entry's stub the function's target: for calls and address
 //! references from every object, exports and the entry point alike. A
@@ -24,11 +24,9 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use object::elf;
-
 use crate::arch;
 use crate::error::Result;
-use crate::input::parse::{ObjectFile, RelocFields, SectionKind, SymbolDef};
+use crate::input::parse::{ObjectFile, RelocFields, SectionKind, SymbolDef, SymbolKind};
 use crate::link::layout::Layout;
 use crate::link::resolve::{Resolution, Target};
 use crate::load::entries::{DataMap, DataSection, EntryTable, KeptTls, ObjectData, TlsSignature};
@@ -206,7 +204,8 @@ fn redirect_targets(
             // A local symbol names a function or variable only as one
             // (not as its section's symbol or a label at its start); a
             // global one's definition is what it names.
-            let named = entry.is_some() || matches!(sym.kind, elf::STT_FUNC | elf::STT_OBJECT);
+            let named =
+                entry.is_some() || matches!(sym.kind, SymbolKind::Function | SymbolKind::Data);
             let t = entry.unwrap_or_else(|| res.targets.get(obj, oi, si));
             if let Some(new) = redirect(t, named) {
                 res.targets.set_any(oi, si, new);
@@ -225,7 +224,7 @@ fn redirect_targets(
 }
 
 /// The functions of `obj`: (section, offset) of each start in loaded code
-/// → the `STT_FUNC` symbols there, with a name.
+/// → the `SymbolKind::Function` symbols there, with a name.
 fn functions_of(obj: &ObjectFile<'_>) -> Vec<((u32, u64), Vec<u32>)> {
     let mut at: FxHashMap<(u32, u64), usize> = FxHashMap::default();
     let mut list: Vec<((u32, u64), Vec<u32>)> = Vec::new();
@@ -234,7 +233,7 @@ fn functions_of(obj: &ObjectFile<'_>) -> Vec<((u32, u64), Vec<u32>)> {
             continue;
         };
         let sec = &obj.sections[index as usize];
-        if sym.kind != elf::STT_FUNC || sec.kind != SectionKind::Text || sec.discarded {
+        if sym.kind != SymbolKind::Function || sec.kind != SectionKind::Text || sec.discarded {
             continue;
         }
         if obj.symbol_name(si as u32).is_empty() {
@@ -265,7 +264,7 @@ fn name_function_starts(obj: &mut ObjectFile<'_>, functions: &[((u32, u64), Vec<
         .enumerate()
         .filter_map(|(si, s)| match s.def {
             SymbolDef::Section { index, value: 0 }
-                if s.kind == elf::STT_SECTION && sections.contains(&index) =>
+                if s.kind == SymbolKind::Section && sections.contains(&index) =>
             {
                 Some((si as u32, index))
             }
@@ -314,14 +313,19 @@ fn is_keepable(obj: &ObjectFile<'_>, sec: u32) -> bool {
         && (s.name.starts_with(".data") || s.name.starts_with(".bss"))
 }
 
-/// (section, name, offset, size) of the named variables (`STT_OBJECT`,
-/// `STT_TLS` and `STT_COMMON`) of `obj`, as (section or `u32::MAX`, name,
+/// (section, name, offset, size) of the named variables (`Data`,
+/// `ThreadLocal` and `Common` symbols) of `obj`, as (section or `u32::MAX`, name,
 /// (offset, size)).
 fn named_variables(obj: &ObjectFile<'_>) -> Vec<(u32, String, (u64, u64))> {
     obj.symbols
         .iter()
         .enumerate()
-        .filter(|(_, s)| matches!(s.kind, elf::STT_OBJECT | elf::STT_TLS | elf::STT_COMMON))
+        .filter(|(_, s)| {
+            matches!(
+                s.kind,
+                SymbolKind::Data | SymbolKind::ThreadLocal | SymbolKind::Common
+            )
+        })
         .filter_map(|(si, s)| {
             let name = obj.symbol_name(si as u32);
             if name.is_empty() {
@@ -518,7 +522,7 @@ pub(crate) fn record(
             section_at.insert(si, data.sections.len() - 1);
         }
         for (si, sym) in obj.symbols.iter().enumerate() {
-            if sym.is_local() || sym.kind != elf::STT_OBJECT || sym.name.is_empty() {
+            if sym.is_local() || sym.kind != SymbolKind::Data || sym.name.is_empty() {
                 continue;
             }
             let SymbolDef::Section { index, value } = sym.def else {
@@ -593,7 +597,7 @@ fn fingerprints(obj: &ObjectFile<'_>) -> FxHashMap<String, u64> {
     // sorted.
     let mut objects_at: Vec<VariablesAt> = vec![Vec::new(); obj.sections.len()];
     for (si, sym) in obj.symbols.iter().enumerate() {
-        if let (elf::STT_OBJECT, SymbolDef::Section { index, value }) = (sym.kind, sym.def) {
+        if let (SymbolKind::Data, SymbolDef::Section { index, value }) = (sym.kind, sym.def) {
             objects_at[index as usize].push((value, sym.size, si as u32));
         }
     }
@@ -673,7 +677,7 @@ fn hash_reference(
     };
     // A section's symbol, or an assembler's local label (`.LC0`, kept for
     // mergeable strings): described by what lies there.
-    if sym.kind != elf::STT_SECTION && !(sym.is_local() && name.starts_with(b".L")) {
+    if sym.kind != SymbolKind::Section && !(sym.is_local() && name.starts_with(b".L")) {
         return (name, r.addend()).hash(h);
     }
     let section = &obj.sections[index as usize];

@@ -230,7 +230,7 @@ fn tools(
             for (i, sym) in obj.symbols.iter().enumerate() {
                 if let parse::SymbolDef::Section { index, value } = sym.def {
                     let off = layout.sec_offsets[oi][index as usize];
-                    if sym.kind == object::elf::STT_FUNC && off != layout::NOT_LOADED {
+                    if sym.kind == parse::SymbolKind::Function && off != layout::NOT_LOADED {
                         let name = obj.symbol_name(i as u32);
                         if !name.is_empty() {
                             lines.push((base + off + value, sym.size.max(1), name));

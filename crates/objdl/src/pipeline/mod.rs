@@ -237,7 +237,7 @@ fn run_ifunc_resolvers(
     let answers: Vec<u64> = ifuncs
         .iter()
         .map(|&(resolver, _)| {
-            // SAFETY: an STT_GNU_IFUNC symbol's value is its resolver,
+            // SAFETY: an indirect (IFUNC) symbol's value is its resolver,
             // `void *(void)` on x86-64, relocated and executable now.
             let f: unsafe extern "C" fn() -> u64 =
                 unsafe { std::mem::transmute::<usize, _>(resolver as usize) };

@@ -4,7 +4,9 @@
 
 use super::build::{locate, Obj};
 use super::{parsed, refusal};
-use crate::input::parse::{RelocFields, SectionKind, StackNote, SymbolDef, TableKind};
+use crate::input::parse::{
+    Binding, RelocFields, SectionKind, StackNote, SymbolDef, SymbolKind, TableKind,
+};
 use object::elf;
 
 fn index_of(obj: &crate::input::parse::ObjectFile<'_>, name: &str) -> usize {
@@ -71,8 +73,8 @@ fn symbols() {
         obj.symbols[i].clone()
     };
     let f = sym("f");
-    assert_eq!(f.bind, elf::STB_GLOBAL);
-    assert_eq!(f.kind, elf::STT_FUNC);
+    assert_eq!(f.bind, Binding::Global);
+    assert_eq!(f.kind, SymbolKind::Function);
     assert_eq!(f.size, 12);
     assert!(matches!(f.def, SymbolDef::Section { value: 4, .. }));
     assert!(sym("w").is_weak());
