@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::arch::{self, Field, Formula};
 use crate::error::{Error, Result};
-use crate::input::parse::{self, Binding, RelocFields, SectionKind, SymbolDef};
+use crate::input::{self, Binding, RelocFields, SectionKind, SymbolDef};
 
 /// What a relocated field needs in order to be served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +129,7 @@ pub struct ObjectInfo {
 /// # Ok::<(), objdl::Error>(())
 /// ```
 pub fn inspect(name: &str, bytes: &[u8]) -> Result<ObjectInfo> {
-    let obj = parse::parse(name, bytes)?;
+    let obj = input::parse(name, bytes)?;
     obj.check_relocations()?;
     let sections = obj
         .sections

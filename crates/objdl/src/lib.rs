@@ -159,8 +159,8 @@ pub use error::{
     Error, Malformed, NotCode, Part, Result, Sanitizer, Site, UnreachableSite, Unresolved,
     Unsupported, SANITIZERS,
 };
+pub use input::elf::{lto_object, LtoObject};
 pub use input::file::regular_file;
-pub use input::parse::{lto_object, LtoObject};
 pub use link::placement::Placement;
 pub use linker::Linker;
 pub use load::cache::{cache_clear, cache_stats, default_cache_dir, CacheStats};

@@ -26,7 +26,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::arch;
 use crate::error::Result;
-use crate::input::parse::{ObjectFile, RelocFields, SectionKind, SymbolDef, SymbolKind};
+use crate::input::{ObjectFile, RelocFields, SectionKind, SymbolDef, SymbolKind};
 use crate::link::layout::Layout;
 use crate::link::resolve::{Resolution, Target};
 use crate::load::entries::{DataMap, DataSection, EntryTable, KeptTls, ObjectData, TlsSignature};
@@ -282,7 +282,7 @@ fn name_function_starts(obj: &mut ObjectFile<'_>, functions: &[((u32, u64), Vec<
         {
             continue;
         }
-        let rewrite = |r: &crate::input::parse::Reloc| -> Option<(u32, i64)> {
+        let rewrite = |r: &crate::input::Reloc| -> Option<(u32, i64)> {
             let &target_sec = section_symbols.get(&r.sym())?;
             let off = arch::referenced_offset(r.kind(), r.addend())?;
             let at = u64::try_from(off).ok()?;
@@ -294,9 +294,7 @@ fn name_function_starts(obj: &mut ObjectFile<'_>, functions: &[((u32, u64), Vec<
         }
         for r in sec.relocs.to_mut().iter_mut() {
             if let Some((f, addend)) = rewrite(r) {
-                let kind = r.kind();
-                r.set_r_info(object::LittleEndian, false, f, kind);
-                r.r_addend.set(object::LittleEndian, addend);
+                r.retarget(f, addend);
             }
         }
     }
@@ -663,7 +661,7 @@ fn raw_name<'d>(obj: &ObjectFile<'d>, sym: u32) -> &'d [u8] {
 /// runs for every relocation of the input, twice per reload.
 fn hash_reference(
     obj: &ObjectFile<'_>,
-    r: &crate::input::parse::Reloc,
+    r: &crate::input::Reloc,
     (starts, objects_at): (&FxHashMap<(u32, u64), u32>, &[VariablesAt]),
     h: &mut rustc_hash::FxHasher,
 ) {

@@ -4,7 +4,7 @@
 //! checked to be code before anything runs.
 
 use crate::error::{Error, Malformed, NotCode, Result};
-use crate::input::parse::{ObjectFile, SectionKind, SymbolDef, SymbolKind, TableKind};
+use crate::input::{ObjectFile, SectionKind, SymbolDef, SymbolKind, TableKind};
 use crate::link::layout::{Layout, Table, NOT_LOADED};
 use crate::link::resolve::{Resolution, Target};
 use crate::load::runtime::Lifecycle;

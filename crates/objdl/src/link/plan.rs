@@ -17,7 +17,7 @@
 use crate::arch::{self, Field, Formula, Quick, Relax};
 use crate::error::{Error, Malformed, Result, Site, UnreachableSite, Unsupported};
 use crate::hash::{KeyedMap, KeyedSet};
-use crate::input::parse::{ObjectFile, Reloc, RelocFields, SectionKind};
+use crate::input::{ObjectFile, Reloc, RelocFields, SectionKind};
 use crate::link::layout::{Layout, EXTERNAL, NOT_LOADED, UNLOADED};
 use crate::link::resolve::{Resolution, Target};
 
@@ -85,11 +85,7 @@ pub(crate) const USER_LO: i128 = 0x10000;
 pub(crate) const USER_HI: i128 = 0x7fff_ffff_f000;
 
 /// Builds the error for a relocation type objdl does not handle.
-pub(crate) fn unsupported(
-    obj: &ObjectFile<'_>,
-    sec: usize,
-    r: &crate::input::parse::Reloc,
-) -> Error {
+pub(crate) fn unsupported(obj: &ObjectFile<'_>, sec: usize, r: &crate::input::Reloc) -> Error {
     Error::UnsupportedRelocation {
         site: Box::new(site(obj, sec, r.offset())),
         r_type: arch::reloc_name(r.kind()).into_owned(),
@@ -109,8 +105,7 @@ pub(crate) fn site(obj: &ObjectFile<'_>, sec: usize, offset: u64) -> Site {
 pub(crate) fn symbol_name(obj: &ObjectFile<'_>, sym: u32) -> String {
     let name = obj.symbol_name(sym);
     if name.is_empty() {
-        if let crate::input::parse::SymbolDef::Section { index, .. } = obj.symbols[sym as usize].def
-        {
+        if let crate::input::SymbolDef::Section { index, .. } = obj.symbols[sym as usize].def {
             return obj.sections[index as usize].name.to_string();
         }
     }
@@ -558,7 +553,7 @@ fn formula_name(r_type: object::elf::RelocationType) -> String {
 fn unreachable_site(
     obj: &ObjectFile<'_>,
     si: usize,
-    r: &crate::input::parse::Reloc,
+    r: &crate::input::Reloc,
     r_type: String,
     target: u64,
     value: i128,

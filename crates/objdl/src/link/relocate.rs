@@ -9,7 +9,7 @@
 
 use crate::arch::{self, Field, Formula, Quick};
 use crate::error::{Error, Result};
-use crate::input::parse::{ObjectFile, Reloc, RelocFields, SectionKind, SymbolDef};
+use crate::input::{ObjectFile, Reloc, RelocFields, SectionKind, SymbolDef};
 use crate::link::layout::{Layout, NOT_LOADED};
 use crate::link::plan::{self, At, Decision, Plan};
 use crate::link::resolve::{Resolution, Target};
@@ -772,7 +772,7 @@ fn relocate_tls_initialiser(
 fn overflow(
     obj: &ObjectFile<'_>,
     si: usize,
-    r: &crate::input::parse::Reloc,
+    r: &crate::input::Reloc,
     value: i128,
     f: Field,
 ) -> Error {
@@ -790,7 +790,7 @@ fn lookup<K: std::hash::Hash + Eq>(
     key: K,
     obj: &ObjectFile<'_>,
     si: usize,
-    r: &crate::input::parse::Reloc,
+    r: &crate::input::Reloc,
 ) -> Result<u32> {
     table
         .get(&key)
@@ -800,12 +800,7 @@ fn lookup<K: std::hash::Hash + Eq>(
 
 /// An invariant of the plan broken at relocation `r` of section `si`.
 #[cold]
-fn internal(
-    obj: &ObjectFile<'_>,
-    si: usize,
-    r: &crate::input::parse::Reloc,
-    what: &'static str,
-) -> Error {
+fn internal(obj: &ObjectFile<'_>, si: usize, r: &crate::input::Reloc, what: &'static str) -> Error {
     Error::Internal {
         file: obj.name.clone(),
         what,

@@ -12,7 +12,7 @@ use crate::arch::{self, ExternalFact};
 use crate::hash::{KeyedMap, KeyedSet};
 
 use crate::error::{Error, Result, Unresolved};
-use crate::input::parse::{
+use crate::input::{
     Binding, ObjectFile, RelocFields, SectionKind, SymbolDef, SymbolKind, Visibility,
 };
 use crate::scope::host::{self, Host};

@@ -32,7 +32,7 @@ use std::time::Instant;
 
 use crate::arch;
 use crate::error::{Error, Result};
-use crate::input::parse;
+use crate::input;
 use crate::link::entries;
 use crate::link::layout::{self, PAGE};
 use crate::link::lazy;
@@ -408,13 +408,13 @@ fn link_files(
 
 /// The strictest alignment any loaded section or COMMON symbol needs (a
 /// page at least).
-fn max_align(objects: &[parse::ObjectFile<'_>], res: &resolve::Resolution<'_>) -> u64 {
+fn max_align(objects: &[input::ObjectFile<'_>], res: &resolve::Resolution<'_>) -> u64 {
     objects
         .iter()
         .flat_map(|o| {
             o.sections
                 .iter()
-                .filter(|s| s.kind != parse::SectionKind::Skip)
+                .filter(|s| s.kind != input::SectionKind::Skip)
                 .map(|s| s.align)
         })
         .chain(res.commons.iter().map(|c| c.align))
@@ -451,7 +451,7 @@ impl Image {
 /// [`placement_free::place`].
 #[derive(Clone, Copy)]
 pub(super) struct Parts<'a, 'd> {
-    pub objects: &'a [parse::ObjectFile<'d>],
+    pub objects: &'a [input::ObjectFile<'d>],
     pub res: &'a resolve::Resolution<'d>,
     pub layout: &'a layout::Layout,
     pub files: &'a [(String, FileBytes)],

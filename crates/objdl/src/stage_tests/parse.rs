@@ -4,12 +4,12 @@
 
 use super::build::{locate, Obj};
 use super::{parsed, refusal};
-use crate::input::parse::{
+use crate::input::{
     Binding, RelocFields, SectionKind, StackNote, SymbolDef, SymbolKind, TableKind,
 };
 use object::elf;
 
-fn index_of(obj: &crate::input::parse::ObjectFile<'_>, name: &str) -> usize {
+fn index_of(obj: &crate::input::ObjectFile<'_>, name: &str) -> usize {
     obj.sections
         .iter()
         .position(|s| s.name == name)
