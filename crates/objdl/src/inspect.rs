@@ -185,7 +185,7 @@ pub fn inspect(name: &str, bytes: &[u8]) -> Result<ObjectInfo> {
                 offset: r.offset(),
                 r_type: arch::reloc_name(r.kind()).into_owned(),
                 symbol: crate::link::plan::symbol_name(&obj, r.sym()),
-                addend: r.addend(),
+                addend: r.addend(sec.data),
                 reach: reach(arch::formula(r.kind()), sec.data, r.offset() as usize),
             });
         }

@@ -69,8 +69,9 @@ impl RelocFields for Rela {
     fn sym(&self) -> u32 {
         (self.r_info.get(LE) >> 32) as u32
     }
+    /// The record's own `r_addend` (`section` is not read).
     #[inline]
-    fn addend(&self) -> i64 {
+    fn addend(&self, _section: &[u8]) -> i64 {
         self.r_addend.get(LE)
     }
     #[inline]

@@ -181,8 +181,12 @@ pub(crate) trait RelocFields: Clone + std::fmt::Debug {
     fn kind(&self) -> RelocationType;
     /// The index of the symbol it refers to, in [`ObjectFile::symbols`].
     fn sym(&self) -> u32;
-    /// The addend.
-    fn addend(&self) -> i64;
+    /// The addend. `section` is the contents of the section the
+    /// relocation applies to, as the input holds them ([`Section::data`],
+    /// never the relocated copy): a format with implicit addends (ELF
+    /// `REL`, COFF) reads the addend from the field there; one that keeps
+    /// it in the record (ELF `RELA`) ignores `section`, at no cost.
+    fn addend(&self, section: &[u8]) -> i64;
     /// Makes the record refer to symbol `sym` with `addend` instead: a
     /// reloadable unit names a function's start by the function, not by
     /// its section's symbol (`link::entries`). A format with implicit

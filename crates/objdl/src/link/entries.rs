@@ -282,12 +282,14 @@ fn name_function_starts(obj: &mut ObjectFile<'_>, functions: &[((u32, u64), Vec<
         {
             continue;
         }
+        let data = sec.data;
         let rewrite = |r: &crate::input::Reloc| -> Option<(u32, i64)> {
             let &target_sec = section_symbols.get(&r.sym())?;
-            let off = arch::referenced_offset(r.kind(), r.addend())?;
+            let addend = r.addend(data);
+            let off = arch::referenced_offset(r.kind(), addend)?;
             let at = u64::try_from(off).ok()?;
             let &f = starts.get(&(target_sec, at))?;
-            Some((f, r.addend() - off))
+            Some((f, addend - off))
         };
         if !sec.relocs.iter().any(|r| rewrite(r).is_some()) {
             continue;
@@ -629,7 +631,8 @@ fn fingerprints(obj: &ObjectFile<'_>) -> FxHashMap<String, u64> {
             let h = &mut hashers[i];
             (off - start).hash(h);
             r.kind().0.hash(h);
-            hash_reference(obj, r, (&starts, &objects_at), h);
+            let data = obj.sections[*sec as usize].data;
+            hash_reference(obj, (r, data), (&starts, &objects_at), h);
         }
     }
     functions
@@ -653,7 +656,7 @@ fn raw_name<'d>(obj: &ObjectFile<'d>, sym: u32) -> &'d [u8] {
     rest.split(|&b| b == 0).next().unwrap_or(&[])
 }
 
-/// Hashes what relocation `r` of `obj` refers to, in words that do not
+/// Hashes what relocation `r` of `obj` (in a section holding `data`) refers to, in words that do not
 /// depend on where things lie in their sections: a symbol's name and the
 /// addend, or, through a section's symbol or a local label, the function
 /// that starts there, the string there, the variable there, the constant
@@ -661,29 +664,27 @@ fn raw_name<'d>(obj: &ObjectFile<'d>, sym: u32) -> &'d [u8] {
 /// runs for every relocation of the input, twice per reload.
 fn hash_reference(
     obj: &ObjectFile<'_>,
-    r: &crate::input::Reloc,
+    (r, data): (&crate::input::Reloc, &[u8]),
     (starts, objects_at): (&FxHashMap<(u32, u64), u32>, &[VariablesAt]),
     h: &mut rustc_hash::FxHasher,
 ) {
     use std::hash::Hash;
+    let addend = r.addend(data);
     let Some(sym) = obj.symbols.get(r.sym() as usize) else {
-        return r.addend().hash(h);
+        return addend.hash(h);
     };
     let name = raw_name(obj, r.sym());
     let SymbolDef::Section { index, value } = sym.def else {
-        return (name, r.addend()).hash(h);
+        return (name, addend).hash(h);
     };
     // A section's symbol, or an assembler's local label (`.LC0`, kept for
     // mergeable strings): described by what lies there.
     if sym.kind != SymbolKind::Section && !(sym.is_local() && name.starts_with(b".L")) {
-        return (name, r.addend()).hash(h);
+        return (name, addend).hash(h);
     }
     let section = &obj.sections[index as usize];
-    let bias = arch::referenced_offset(r.kind(), r.addend()).map_or(0, |o| o - r.addend());
-    let at = r
-        .addend()
-        .saturating_add(bias)
-        .saturating_add_unsigned(value);
+    let bias = arch::referenced_offset(r.kind(), addend).map_or(0, |o| o - addend);
+    let at = addend.saturating_add(bias).saturating_add_unsigned(value);
     (-bias).hash(h);
     let Ok(at) = u64::try_from(at) else {
         return (section.name, at).hash(h);

@@ -197,7 +197,7 @@ fn settle(d: &mut Demands, relocs: &[Reloc], from: usize, at: &Settle<'_>) -> us
         let settled = match arch::quick_class(r.kind()) {
             // Both in the unit: the distance does not depend on the base.
             Quick::Pc32 if sym_off < UNLOADED => {
-                arch::pc32(sym_off, at.sec_off + r.offset(), r.addend()).is_some()
+                arch::pc32(sym_off, at.sec_off + r.offset(), r.addend(at.data)).is_some()
             }
             Quick::Pc32 if sym_off == EXTERNAL => {
                 let branch =
@@ -217,7 +217,7 @@ fn settle(d: &mut Demands, relocs: &[Reloc], from: usize, at: &Settle<'_>) -> us
                 let Some(Formula::Abs(f)) = arch::formula(r.kind()) else {
                     return i;
                 };
-                let c = i128::from(sym_off) + i128::from(r.addend());
+                let c = i128::from(sym_off) + i128::from(r.addend(at.data));
                 let (flo, fhi) = f.range();
                 d.constrain(Constraint {
                     obj: at.oi,
@@ -235,8 +235,8 @@ fn settle(d: &mut Demands, relocs: &[Reloc], from: usize, at: &Settle<'_>) -> us
             Quick::GotPcRelx if sym_off < UNLOADED => {
                 let off = r.offset() as usize;
                 let field = i128::from(at.sec_off + r.offset());
-                let relaxed = arch::relaxation(at.data, off, r.addend()).filter(|&relax| {
-                    let value = i128::from(sym_off) + i128::from(r.addend()) - field;
+                let relaxed = arch::relaxation(at.data, off, r.addend(at.data)).filter(|&relax| {
+                    let value = i128::from(sym_off) + i128::from(r.addend(at.data)) - field;
                     Field::S32.fits(arch::relaxed_value(relax, value))
                 });
                 d.relaxations += relaxed.is_some() as u64;
@@ -321,7 +321,7 @@ fn demand(
         });
     }
     let field = sec_off + r.offset();
-    let a = r.addend() as i128;
+    let a = r.addend(sec.data) as i128;
     // Addresses are 64-bit two's complement: an absolute symbol
     // at 0xffff_ffff_ffff_fff0 is -16 to a sign-extended field.
     let ext = match target {
@@ -347,7 +347,7 @@ fn demand(
                     relaxable: true,
                     ..
                 }
-            ) && arch::relaxation(sec.data, r.offset() as usize, r.addend())
+            ) && arch::relaxation(sec.data, r.offset() as usize, r.addend(sec.data))
                 .is_some();
             if internal.is_none() || !relaxed {
                 d.max_slots += 1;
@@ -496,7 +496,7 @@ fn demand_value(
         obj, oi, si, ri, ..
     } = at;
     let sec = &obj.sections[si];
-    let a = r.addend() as i128;
+    let a = r.addend(sec.data) as i128;
     let Value { field: f, c, k } = value;
     let (flo, fhi) = f.range();
     match k {
@@ -677,7 +677,7 @@ pub(crate) fn violations(
                 f.describe()
             ),
             _ => {
-                let dist = tval + r.addend() as i128 - field;
+                let dist = tval + r.addend(obj.sections[c.sec as usize].data) as i128 - field;
                 format!(
                     "distance {}{:#x} from {:#x} exceeds {}",
                     if dist < 0 { "-" } else { "" },
@@ -996,7 +996,13 @@ pub(crate) fn finish(
             && table.offsets[oi as usize][r.sym() as usize] == EXTERNAL
         {
             let s = table.addresses[oi as usize][r.sym() as usize];
-            if arch::pc32(s, base + sec_off + r.offset(), r.addend()).is_some() {
+            if arch::pc32(
+                s,
+                base + sec_off + r.offset(),
+                r.addend(obj.sections[si].data),
+            )
+            .is_some()
+            {
                 continue;
             }
         }
@@ -1074,7 +1080,7 @@ fn site_decision(
         formula,
         sec.data,
         r.offset() as usize,
-        r.addend(),
+        r.addend(sec.data),
         &at,
     ))
 }

@@ -103,14 +103,15 @@ fn relocations_read_in_place() {
     o.reloc(text, 8, d, elf::R_X86_64_PC32, -4 + 2);
     let bytes = o.bytes();
     let obj = parsed(&bytes);
-    let rel = &obj.sections[index_of(&obj, ".text")].relocs;
+    let text = &obj.sections[index_of(&obj, ".text")];
+    let (rel, data) = (&text.relocs, text.data);
     assert_eq!(rel.len(), 2);
     assert_eq!(
-        (rel[0].offset(), rel[0].kind(), rel[0].addend()),
+        (rel[0].offset(), rel[0].kind(), rel[0].addend(data)),
         (1, elf::R_X86_64_PLT32, -4)
     );
     assert_eq!(obj.symbol_name(rel[0].sym()), "puts");
-    assert_eq!((rel[1].offset(), rel[1].addend()), (8, -2));
+    assert_eq!((rel[1].offset(), rel[1].addend(data)), (8, -2));
     assert_eq!(obj.symbol_name(rel[1].sym()), "d");
     // The types seen, as a bit set.
     assert_eq!(
