@@ -16,6 +16,9 @@
 //! A zero-sized type in its own folder (as `x86_64/`), implementing
 //! [`Arch`], and `Native` set to it under its `target_arch`. It provides:
 //!
+//! - **Object-format facts**: the ELF machine its objects carry
+//!   ([`Arch::ELF_MACHINE`]) and its unwind-table section type, if any
+//!   ([`Arch::ELF_UNWIND_SECTION_TYPE`]).
 //! - **Relocation kinds**: a dense index from 0 ([`Arch::KINDS`],
 //!   [`Arch::kind_index`], [`Arch::kind_of_index`], [`Arch::count_index`]),
 //!   which every table and count uses, whatever the raw numbers (AArch64's
@@ -38,10 +41,11 @@
 //!   objdl wrote first runs (a no-op where the instruction cache is
 //!   coherent, as on x86-64).
 //!
-//! A new object format (COFF, Mach-O) must give each relocation as
-//! (offset, symbol, kind, addend): for formats with implicit addends
-//! (ELF `REL`, COFF), the parser reads the addend from the field's bytes
-//! in the section, so that the formulas always see an explicit one.
+//! A new object format (COFF, Mach-O) is a `Format` (`input/format.rs`):
+//! its relocation records give (offset, symbol, kind, addend), the addend
+//! read from the field's bytes in the section for formats with implicit
+//! addends (ELF `REL`, COFF), so that the formulas always see an explicit
+//! one; its kinds are an architecture's.
 
 mod field;
 mod formula;

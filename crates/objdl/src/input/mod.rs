@@ -1,5 +1,5 @@
 //! Inputs: what the linker reads. Relocatable objects, read by their
-//! format's reader ([`format`]: the [`Format`] trait; [`elf`]: ELF) into
+//! format's reader ([`format`](mod@format): the [`Format`] trait; [`elf`]: ELF) into
 //! the format-neutral [`ObjectFile`] ([`object_file`]: flat arrays of
 //! sections, symbols and relocations); static archives ([`archive`]:
 //! members pulled by what stays undefined); and the files they come from
