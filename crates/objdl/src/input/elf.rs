@@ -652,7 +652,8 @@ const BINDINGS: [Binding; 16] = {
 };
 
 /// The [`SymbolKind`] of each ELF `STT_*` value (`STT_NOTYPE` and the
-/// types objdl does not know are [`SymbolKind::Other`]).
+/// types objdl does not know are [`SymbolKind::Other`]): for the rare
+/// types past `STT_TLS` (see [`common_kind`]).
 const SYMBOL_KINDS: [SymbolKind; 16] = {
     let mut t = [SymbolKind::Other; 16];
     t[elf::STT_OBJECT.0 as usize] = SymbolKind::Data;
@@ -665,31 +666,49 @@ const SYMBOL_KINDS: [SymbolKind; 16] = {
     t
 };
 
-/// The [`Visibility`] of each ELF `STV_*` value.
-const VISIBILITIES: [Visibility; 4] = {
-    let mut t = [Visibility::Default; 4];
-    t[elf::STV_INTERNAL.0 as usize] = Visibility::Internal;
-    t[elf::STV_HIDDEN.0 as usize] = Visibility::Hidden;
-    t[elf::STV_PROTECTED.0 as usize] = Visibility::Protected;
-    t
-};
-
 /// The binding of an ELF symbol (a table lookup).
 #[inline(always)]
 fn binding(sym: &elf::Sym64<LE>) -> Binding {
     BINDINGS[usize::from(sym.st_bind().0 & 0xf)]
 }
 
-/// The kind of an ELF symbol (a table lookup).
+/// The kind of an ELF symbol.
 #[inline(always)]
 fn symbol_kind(sym: &elf::Sym64<LE>) -> SymbolKind {
-    SYMBOL_KINDS[usize::from(sym.st_type().0 & 0xf)]
+    let t = sym.st_type().0;
+    if t <= elf::STT_TLS.0 {
+        common_kind(t)
+    } else {
+        SYMBOL_KINDS[usize::from(t & 0xf)]
+    }
 }
 
-/// The visibility of an ELF symbol (a table lookup).
+/// The kind of an ELF symbol of type `t`, one of `STT_NOTYPE` to
+/// `STT_TLS` (0 to 6): [`SymbolKind`]'s variants are in that order, so
+/// that this costs nothing once `t` is known to be one of them.
+#[inline(always)]
+fn common_kind(t: u8) -> SymbolKind {
+    match t {
+        1 => SymbolKind::Data,
+        2 => SymbolKind::Function,
+        3 => SymbolKind::Section,
+        4 => SymbolKind::File,
+        5 => SymbolKind::Common,
+        6 => SymbolKind::ThreadLocal,
+        _ => SymbolKind::Other,
+    }
+}
+
+/// The visibility of an ELF symbol ([`Visibility`]'s variants are in
+/// ELF's order: this costs nothing).
 #[inline(always)]
 fn visibility(sym: &elf::Sym64<LE>) -> Visibility {
-    VISIBILITIES[usize::from(sym.st_visibility().0 & 3)]
+    match sym.st_visibility().0 & 3 {
+        0 => Visibility::Default,
+        1 => Visibility::Internal,
+        2 => Visibility::Hidden,
+        _ => Visibility::Protected,
+    }
 }
 
 /// The fields of a symbol other than where it is defined.
@@ -744,7 +763,7 @@ fn read_symbols<'d>(
 }
 
 /// Reads symbols from `from` on while they are the common case, a local
-/// symbol (not IFUNC) in an ordinary section and inside it, into
+/// symbol of a common type (not IFUNC) in an ordinary section and inside it, into
 /// `symbols`; returns the index of the first that is not (or `syms.len()`).
 /// Apart from [`read_symbols`] so that its loop keeps its registers.
 #[inline(never)]
@@ -757,8 +776,10 @@ fn read_plain_locals<'d>(
     for (i, sym) in syms.iter().enumerate().skip(from) {
         let shndx = sym.st_shndx(LE).0;
         let value = sym.st_value(LE);
-        let plain = sym.st_bind() == elf::STB_LOCAL
-            && sym.st_type() != elf::STT_GNU_IFUNC
+        // Local (`STB_LOCAL` is 0, the high nibble) and of ELF's common
+        // types (not IFUNC, nor one objdl does not know): one comparison.
+        let info = sym.st_info.0;
+        let plain = info <= elf::STT_TLS.0
             && shndx != 0
             && shndx < elf::SHN_LORESERVE
             && sections
@@ -771,7 +792,7 @@ fn read_plain_locals<'d>(
             name: "",
             name_offset: sym.st_name(LE),
             bind: Binding::Local,
-            kind: symbol_kind(sym),
+            kind: common_kind(info),
             visibility: visibility(sym),
             def: SymbolDef::Section {
                 index: u32::from(shndx),

@@ -131,8 +131,11 @@ pub(crate) enum Binding {
     Unique,
 }
 
-/// What a symbol names.
+/// What a symbol names. (The order of the variants follows ELF's
+/// numbering, up to `ThreadLocal`, so that the ELF reader's mapping of the
+/// common types is free; nothing else depends on it.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum SymbolKind {
     /// Nothing said, or something objdl does not tell apart (ELF
     /// `STT_NOTYPE`: assembly labels; unknown types).
@@ -159,16 +162,19 @@ pub(crate) enum SymbolKind {
 }
 
 /// Whether a defined symbol is seen outside the unit that defines it.
+/// (The order of the variants follows ELF's numbering, so that the ELF
+/// reader's mapping is free; nothing else depends on it.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum Visibility {
     /// As its binding says: a global symbol is exported (ELF `STV_DEFAULT`).
     Default,
-    /// Exported, but always bound within its unit (ELF `STV_PROTECTED`).
-    Protected,
-    /// Not exported from its unit (ELF `STV_HIDDEN`).
-    Hidden,
     /// Hidden, and never called from outside its unit (ELF `STV_INTERNAL`).
     Internal,
+    /// Not exported from its unit (ELF `STV_HIDDEN`).
+    Hidden,
+    /// Exported, but always bound within its unit (ELF `STV_PROTECTED`).
+    Protected,
 }
 
 /// The fields of one relocation record, in the format's own layout. Every
