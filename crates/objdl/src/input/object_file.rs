@@ -19,7 +19,8 @@ use crate::input::names::{lossy_name, name_at};
 /// What a section becomes in the loaded unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SectionKind {
-    /// Not loaded: not `SHF_ALLOC`, or a note, group, symbol table...
+    /// Not loaded: not allocated (ELF: not `SHF_ALLOC`), or a note,
+    /// group, symbol table...
     Skip,
     /// Executable code.
     Text,
@@ -27,7 +28,8 @@ pub(crate) enum SectionKind {
     ReadOnly,
     /// Writable data.
     Data,
-    /// Writable, zero-initialised data (`SHT_NOBITS`).
+    /// Writable, zero-initialised data, without contents in the file (ELF
+    /// `SHT_NOBITS`).
     Bss,
     /// `.eh_frame`: unwind tables, registered with the unwinder.
     EhFrame,
@@ -55,7 +57,8 @@ pub(crate) struct Section<'d, R: RelocFields> {
     pub kind: SectionKind,
     pub size: u64,
     pub align: u64,
-    /// The file contents; empty for `SHT_NOBITS`.
+    /// The file contents; empty for a section without any (`Bss`, `Tls {
+    /// zero: true }`, `Skip`).
     pub data: &'d [u8],
     /// This section's relocations, in the format's own record: read in
     /// place from the input (ELF `SHT_RELA`), or decoded when the format
@@ -76,7 +79,7 @@ pub(crate) enum SymbolDef {
         index: u32,
         value: u64,
     },
-    /// An absolute value (`SHN_ABS`).
+    /// An absolute value (ELF `SHN_ABS`).
     Absolute(u64),
     /// A COMMON symbol: storage of `size` bytes to be allocated, with this alignment.
     Common {
@@ -93,8 +96,11 @@ pub(crate) struct ObjectSymbol<'d> {
     pub name: &'d str,
     /// Where the name starts in the string table.
     pub name_offset: u32,
+    /// How far it is seen, and how it meets another definition.
     pub bind: Binding,
+    /// What it names.
     pub kind: SymbolKind,
+    /// Whether its definition is exported from the unit.
     pub visibility: Visibility,
     pub def: SymbolDef,
     pub size: u64,
