@@ -3,8 +3,13 @@
 # objdl and with the alternatives, side by side:
 #
 #   native            the gcc-linked binary (scripts/fetch-sqlite.sh builds it)
-#   objdl             objdl run sqlite3.o shell.o -- ARGS
+#   objdl             objdl run --no-cache sqlite3.o shell.o -- ARGS
 #   objdl (-fPIC)     the same on the -fPIC objects
+#   objdl, warm cache objdl run --cache=DIR ...: the second and later runs
+#                     map the unit the first linked (the script runs it
+#                     once before measuring, under valgrind too)
+#   objdl_open, warm  in-process: a driver that opens the objects with the C
+#                     API (OBJDL_RTLD_CACHE, warm), calls main, closes
 #   tcc -run          tcc atexit_shim.o sqlite3.o -lm -run shell.o ARGS (-fPIC:
 #                     tcc has no copy relocations for the PIE objects' stdout...)
 #   llvm-jitlink      llvm-jitlink atexit_shim.o sqlite3.o shell.o --args sqlite3 ARGS
@@ -40,6 +45,9 @@ rm -rf "$out/work" "$out/callgrind"
 rm -f "$out"/{table.md,rows.tsv,hyperfine.md,hyperfine.json}
 mkdir -p "$out/work" "$out/callgrind"
 work=$out/work
+# objdl's cache (the warm rows, and the C API's default directory) lives here.
+export XDG_CACHE_HOME=$work/xdg
+mkdir -p -m 700 "$XDG_CACHE_HOME"
 
 # --- tools -----------------------------------------------------------------
 jitlink_path() {
@@ -81,6 +89,10 @@ else
     (cd "$repo" && cargo build --release -q -p objdl-cli >&2) \
         || { objdl_why="cargo build --release -p objdl-cli failed"; objdl=; }
 fi
+say "building the C API (release)"
+capi_why=
+(cd "$repo" && cargo build --release -q -p objdl-capi >&2) \
+    || capi_why="cargo build --release -p objdl-capi failed"
 [ -n "$objdl_why" ] && say "$objdl_why"
 say "fetching SQLite"
 sqlite=$(bash "$repo/scripts/fetch-sqlite.sh") || { say "scripts/fetch-sqlite.sh failed"; exit 1; }
@@ -110,6 +122,28 @@ int main(int argc, char **argv) {
 EOF
 gcc -O2 -o "$work/dl_driver" "$work/dl_driver.c" -ldl
 
+cat >"$work/objdl_driver.c" <<'EOF'
+/* objdl_driver A.o B.o ARGS...: objdl_dlopen_unit(A.o, B.o) with the cache,
+ * call its main(B.o ARGS), objdl_dlclose. */
+#include <objdl.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    if (argc < 3) return 2;
+    const char *objs[2] = {argv[1], argv[2]};
+    void *h = objdl_dlopen_unit(objs, 2, OBJDL_RTLD_LOCAL | OBJDL_RTLD_CACHE, OBJDL_PLACE_AUTO);
+    if (!h) { fprintf(stderr, "%s\n", objdl_dlerror()); return 125; }
+    int (*m)(int, char **) = (int (*)(int, char **))objdl_dlsym(h, "main");
+    if (!m) { fprintf(stderr, "%s\n", objdl_dlerror()); return 125; }
+    int rc = m(argc - 2, argv + 2);
+    fflush(stdout);
+    objdl_dlclose(h);
+    return rc;
+}
+EOF
+[ -z "$capi_why" ] && { gcc -O2 -I"$repo/crates/objdl-capi/include" -o "$work/objdl_driver" \
+    "$work/objdl_driver.c" -L"$repo/target/release" -lobjdl_capi -Wl,-rpath,"$repo/target/release" \
+    2>"$work/objdl_driver.err" || capi_why="the driver does not build: $(head -c 200 "$work/objdl_driver.err")"; }
+
 cat >"$work/gcc-link-run.sh" <<EOF
 #!/usr/bin/env bash
 # gcc link + run, as one command.
@@ -120,7 +154,7 @@ EOF
 
 # --- the contenders: name|objects|command (words separated by \x1f) --------
 names=()
-declare -A objs cmd why
+declare -A objs cmd why warm
 add() { # add NAME OBJECTS WORD...
     local name=$1 o=$2; shift 2
     names+=("$name")
@@ -130,8 +164,10 @@ add() { # add NAME OBJECTS WORD...
 }
 add "native (gcc-linked binary)" PIE "$pie/native" "${args[@]}"
 if [ -n "$objdl" ]; then
-    add "objdl run" PIE "$objdl" run "$pie/sqlite3.o" "$pie/shell.o" -- "${args[@]}"
-    add "objdl run (-fPIC objects)" -fPIC "$objdl" run "$pic/sqlite3.o" "$pic/shell.o" -- "${args[@]}"
+    add "objdl run" PIE "$objdl" run --no-cache "$pie/sqlite3.o" "$pie/shell.o" -- "${args[@]}"
+    add "objdl run (-fPIC objects)" -fPIC "$objdl" run --no-cache "$pic/sqlite3.o" "$pic/shell.o" -- "${args[@]}"
+    add "objdl run, warm cache" PIE "$objdl" run --cache="$work/objdl-cache" "$pie/sqlite3.o" "$pie/shell.o" -- "${args[@]}"
+    warm["objdl run, warm cache"]=1
 else
     why["objdl run"]=$objdl_why
     names+=("objdl run"); objs["objdl run"]=PIE
@@ -147,6 +183,14 @@ if [ -n "$jitlink" ]; then
 else
     why["llvm-jitlink"]="llvm-22 not installed"
     names+=("llvm-jitlink"); objs["llvm-jitlink"]=PIE
+fi
+w_open="objdl_dlopen_unit + objdl_dlclose, warm cache"
+if [ -z "$capi_why" ]; then
+    add "$w_open" PIE "$work/objdl_driver" "$pie/sqlite3.o" "$pie/shell.o" "${args[@]}"
+    warm[$w_open]=1
+else
+    why[$w_open]=$capi_why
+    names+=("$w_open"); objs[$w_open]=PIE
 fi
 add "gcc link + run" PIE bash "$work/gcc-link-run.sh" "${args[@]}"
 if [ -f "$work/libsqlite_shell.so" ]; then
@@ -172,6 +216,10 @@ for n in "${names[@]}"; do
         say "$n: ${why[$n]}"
     fi
 done
+
+# The warm rows' cache is filled by the probe above (objdl run writes its
+# entry from a detached process: give it a moment).
+sleep 1
 
 # --- wall time: hyperfine ---------------------------------------------------
 quote() { local s=() a; for a in "$@"; do s+=("$(printf '%q' "$a")"); done; echo "${s[*]}"; }
@@ -199,6 +247,12 @@ if [ "$have_valgrind" = 1 ]; then
         say "callgrind: $n"
         d=$out/callgrind/$i
         mkdir -p "$d"
+        if [ -n "${warm[$n]:-}" ]; then
+            # Under valgrind the libraries lie elsewhere: fill the cache
+            # under valgrind first.
+            (cd "$work" && valgrind -q --tool=none "${w[@]}" >/dev/null 2>&1)
+            sleep 1
+        fi
         if (cd "$work" && timeout 300 valgrind -q --tool=callgrind --trace-children=yes \
             --callgrind-out-file="$d/callgrind.out.%p" "${w[@]}" >"$d/stdout" 2>"$d/stderr"); then
             instr[$n]=$(cat "$d"/callgrind.out.* | awk '/^summary:/ { s += $2 } END { print s + 0 }')

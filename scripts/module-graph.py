@@ -5,10 +5,15 @@ Usage: scripts/module-graph.py [--check] [--folders]
 
 Two graphs, both checked: between files (`link/plan`, `error`), and between
 the crate's top-level modules (a folder such as `link/` counts as one node
-with the files in it). An edge A -> B is any `crate::B` path in A, in `use`
-lines, code or doc links. Test modules (`#[cfg(test)] mod ...`) are left
-out: they may use anything. Prints the graph (files, or with --folders the
-top-level modules) and every cycle; with --check, exits 1 if there is one.
+with the files in it). An edge A -> B is any path in A that names B, in
+`use` lines, code, comments or doc links: `crate::B`, a relative
+`super::`/`self::` path (resolved from A's place in the tree, so that
+`super::Parts` in `pipeline/inputs.rs` names `pipeline`), or the bare name
+of a child module A declares (`mod inputs;` then `inputs::parse`). A `mod`
+declaration alone is not an edge. Test modules (`#[cfg(test)] mod ...`) are
+left out: they may use anything. Prints the graph (files, or with --folders
+the top-level modules) and every cycle; with --check, exits 1 if there is
+one.
 """
 import os, re, sys
 
@@ -78,7 +83,49 @@ def brace_names(text, start):
                         j += 1
                     i = j - 1
         i += 1
-    return [n for n in names if n not in ('self', 'super', 'crate')]
+    # `self` in a group names the group's own path: `plan::{self, X}`.
+    return [n for n in names if n not in ('super', 'crate')]
+
+# A path's start: `crate`, `self` or `super` (then more `::super`s), or
+# the bare name of a child module; then its modules, then a name or a
+# `{...}` group. Not after `::` or a letter: `link::plan::x` is one path.
+PATH = re.compile(r'(?<![\w:])(crate|self|super|[a-z_0-9]+)((?:::super)*)::'
+                  r'((?:[a-z_0-9]+::)*)(\{|[A-Za-z_0-9]+)')
+
+def children(text):
+    """The child modules a file declares in files of their own (`mod x;`)."""
+    return set(re.findall(r'^\s*(?:pub(?:\([^)]*\))?\s+)?mod ([a-z_0-9]+);', text, re.M))
+
+def paths_named(text, here, modules):
+    """The modules that the paths in `text`, a file of module `here`
+    (segments), name. `crate::a::b` starts at the root, `self::` at `here`,
+    each `super` one level up, a declared child's name at `here` too."""
+    kids = children(text)
+    for m in PATH.finditer(text):
+        start, supers = m.group(1), m.group(2).count('super')
+        if start == 'crate':
+            if supers:
+                continue
+            base = []
+        elif start == 'self':
+            base = list(here)
+        elif start == 'super':
+            base = here[:len(here) - 1 - supers] if len(here) > supers else None
+        elif start in kids and not supers:
+            base = here + [start]
+        else:
+            continue
+        if base is None:
+            continue
+        prefix = m.group(3).split('::')[:-1]
+        names = brace_names(text, m.start(4)) if m.group(4) == '{' else [m.group(4)]
+        for n in names:
+            # The longest module the path names: `crate::link::plan::X` -> link/plan.
+            path = base + prefix + ([] if n == 'self' else [n])
+            while path and '/'.join(path) not in modules:
+                path.pop()
+            if path:
+                yield '/'.join(path)
 
 def edges(folders):
     graph = {}
@@ -101,16 +148,8 @@ def edges(folders):
             a = node_of(mod, folders)
             text = strip_tests(open(path).read())
             deps = graph.setdefault(a, set())
-            for m in re.finditer(r'crate::((?:[a-z_0-9]+::)*)(\{|[a-z_0-9]+)', text):
-                prefix = m.group(1).replace('::', '/')
-                names = brace_names(text, m.start(2)) if m.group(2) == '{' else [m.group(2)]
-                for n in names:
-                    # The longest module the path names: `crate::link::plan::X` -> link/plan.
-                    path = (prefix + n).split('/')
-                    while path and '/'.join(path) not in modules:
-                        path.pop()
-                    if path:
-                        deps.add(node_of('/'.join(path), folders))
+            for target in paths_named(text, mod.split('/'), modules):
+                deps.add(node_of(target, folders))
             deps.discard(a)
     return graph
 
@@ -140,12 +179,30 @@ def cycles(graph):
             visit(v)
     return out
 
+# Cycles known and owed, each with why it is allowed for now. --check
+# prints them and passes while a cycle lies wholly inside one of these sets
+# of files (a part of it, once some of it is undone); a cycle with any other
+# file fails. Remove an entry when its cycle is gone.
+KNOWN = [
+    ({'arch', 'arch/formula', 'arch/x86_64', 'arch/x86_64/instructions',
+      'arch/x86_64/relocations', 'arch/x86_64/stubs', 'arch/x86_64/tls_descriptors'},
+     'arch/mod.rs holds the Arch trait and names its implementation '
+     '(Native = X86_64), which imports the trait back (super::); to be undone '
+     'by the arch seam work (the trait in a file of its own)'),
+]
+
+def known(cycle):
+    """Why `cycle` is allowed for now, or None."""
+    return next((why for files, why in KNOWN if set(cycle) <= files), None)
+
 if __name__ == '__main__':
     shown = edges(FOLDERS)
     for a in sorted(shown):
         print(f"{a}: {' '.join(sorted(d for d in shown[a] if d in shown))}")
     found = cycles(edges(False)) + cycles(edges(True))
+    failing = [c for c in found if known(c) is None]
     for c in found:
-        print('cycle:', ' '.join(c))
-    if '--check' in sys.argv and found:
+        why = known(c)
+        print('known cycle:' if why else 'cycle:', ' '.join(c) + (f' ({why})' if why else ''))
+    if '--check' in sys.argv and failing:
         sys.exit(1)

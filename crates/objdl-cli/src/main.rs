@@ -189,12 +189,18 @@ struct RunArgs {
     /// same policy; the main inputs can call it (repeatable).
     #[arg(long = "unit", value_name = "FILE")]
     units: Vec<PathBuf>,
-    /// Keep the linked unit in a cache (in DIR, else $XDG_CACHE_HOME/objdl
-    /// or ~/.cache/objdl), and take it from there when the same inputs run
-    /// again with the same options: the second load maps it and moves only
-    /// its absolute addresses. `objdl cache stats|clear` manage it.
+    /// Keep the linked unit in the cache in DIR (by default, without this
+    /// flag, in $XDG_CACHE_HOME/objdl or ~/.cache/objdl), and take it from
+    /// there when the same object files run again with the same options:
+    /// the second load maps it and moves only its absolute addresses. A
+    /// miss writes the entry from a detached process. `objdl cache
+    /// stats|clear` manage it.
     #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "")]
     cache: Option<PathBuf>,
+    /// Neither use nor fill the cache (as does OBJDL_NO_CACHE=1 in the
+    /// environment, unless --cache is given).
+    #[arg(long, conflicts_with = "cache")]
+    no_cache: bool,
     /// Watch the inputs (and the --unit files) while the program runs: when
     /// one changes, compile it again (a source) and reload it, its data
     /// kept; one line on stderr per reload. Sources are compiled with -ffunction-sections -fno-inline
@@ -247,6 +253,25 @@ fn objdl_main() -> Outcome {
     match result {
         Ok(code) => Outcome::Exit(code),
         Err(msg) => fail(msg),
+    }
+}
+
+/// Where `run` keeps its cache: the --cache directory (an unusable one is
+/// an error); else, unless --no-cache or OBJDL_NO_CACHE, the default one
+/// (an unusable one is a warning, and no cache).
+fn cache_dir(args: &RunArgs) -> Result<Option<PathBuf>, String> {
+    let off = std::env::var_os("OBJDL_NO_CACHE").is_some_and(|v| !v.is_empty() && v != "0");
+    match &args.cache {
+        Some(dir) if !dir.as_os_str().is_empty() => Ok(Some(dir.clone())),
+        Some(_) => objdl::default_cache_dir()
+            .map(Some)
+            .ok_or_else(|| "no cache directory: set XDG_CACHE_HOME or HOME".to_string()),
+        None if args.no_cache || off => Ok(None),
+        None => Ok(objdl::default_cache_dir().filter(|dir| {
+            objdl::check_cache_dir(dir)
+                .map_err(|e| eprintln!("objdl: warning: not caching: {e}"))
+                .is_ok()
+        })),
     }
 }
 
@@ -336,14 +361,7 @@ fn run(args: RunArgs) -> Result<Outcome, String> {
     inputs.extend(archives.iter().map(Input::path));
     let mut opts = args.link.options(args.place);
     opts.entry(&args.entry).reloadable(args.watch);
-    if let Some(dir) = &args.cache {
-        let dir = if dir.as_os_str().is_empty() {
-            objdl::default_cache_dir().ok_or("no cache directory: set XDG_CACHE_HOME or HOME")?
-        } else {
-            dir.clone()
-        };
-        opts.cache(Some(dir));
-    }
+    opts.cache(cache_dir(&args)?).cache_in_background(true);
     let unit = open(
         &linker,
         &opts,
@@ -552,8 +570,15 @@ fn print_report(r: &objdl::Report) {
         println!("lazy {}", one_line(&u.to_string()));
     }
     println!(
-        "objects {} sections {} relocations {} trampolines {} got-slots {} relaxations {} lea-rewrites {}",
-        s.objects, s.sections, s.relocations, s.trampolines, s.got_slots, s.relaxations, s.lea_rewrites
+        "objects {} sections {} relocations {} trampolines {} got-slots {} relaxations {} {} {}",
+        s.objects,
+        s.sections,
+        s.relocations,
+        s.trampolines,
+        s.got_slots,
+        s.relaxations,
+        objdl::LoadStats::ADDRESS_REWRITES_LABEL,
+        s.address_rewrites
     );
 }
 

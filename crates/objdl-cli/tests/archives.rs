@@ -31,7 +31,7 @@ fn archives_as_inputs_and_through_minus_l() {
         "void shout(const char *); int main(void) { shout(\"archived\"); return 3; }",
     );
 
-    let as_input = Command::new(env!("CARGO_BIN_EXE_objdl"))
+    let as_input = common::objdl_command(env!("CARGO_BIN_EXE_objdl"))
         .arg("run")
         .arg(&main)
         .arg(&lib)
@@ -45,7 +45,7 @@ fn archives_as_inputs_and_through_minus_l() {
     );
     assert_eq!(String::from_utf8_lossy(&as_input.stdout), "archived!\n");
 
-    let by_l = Command::new(env!("CARGO_BIN_EXE_objdl"))
+    let by_l = common::objdl_command(env!("CARGO_BIN_EXE_objdl"))
         .args(["run", "-L"])
         .arg(d.path())
         .args(["-l", "shout"])

@@ -90,7 +90,7 @@ impl Twin<'_> {
         native.args(self.args).current_dir(dir);
         let (native, killed) = run_with_timeout(native, None, TIMEOUT);
         assert!(!killed, "the native {flavour} build did not finish");
-        let mut objdl = Command::new(OBJDL);
+        let mut objdl = common::objdl_command(OBJDL);
         objdl
             .arg("run")
             .args(self.objdl)
@@ -127,7 +127,7 @@ impl Twin<'_> {
 
 /// `objdl ARGS` in `dir`: its output.
 fn objdl(dir: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(OBJDL);
+    let mut cmd = common::objdl_command(OBJDL);
     cmd.args(args).current_dir(dir);
     let (out, killed) = run_with_timeout(cmd, None, TIMEOUT);
     assert!(!killed, "objdl {args:?} did not finish");

@@ -71,7 +71,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let mut cmd = Command::new(OBJDL);
+    let mut cmd = common::objdl_command(OBJDL);
     cmd.arg(command).args(args);
     let (out, timed_out) = run_with_timeout(cmd, None, limit);
     let run = Run {
@@ -1277,7 +1277,7 @@ fn scratch_directory_is_private_and_removed() {
 
     // A compiler that fails: nothing left either.
     let failing = spy_compiler(dir.path(), "failcc", "", Some("exit 1"));
-    let mut cmd = Command::new(OBJDL);
+    let mut cmd = common::objdl_command(OBJDL);
     cmd.arg("run")
         .arg(&src)
         .env("CC", &failing)
@@ -1305,7 +1305,7 @@ fn scratch_directory_is_removed_on_sigint_and_sigterm() {
         let cc = spy_compiler(dir.path(), "slowcc", &before, Some("exec sleep 60"));
         let src = dir.path().join("prog.c");
         std::fs::write(&src, "int main(void) { return 0; }\n").unwrap();
-        let mut child = Command::new(OBJDL)
+        let mut child = common::objdl_command(OBJDL)
             .arg("run")
             .arg(&src)
             .env("CC", &cc)
@@ -1379,7 +1379,7 @@ fn scratch_directory_is_removed_on_sigterm_while_lto_compiles() {
     let gcc = spy_compiler(&bin, "gcc", &before, Some(r#"exec /usr/bin/gcc "$@""#));
     std::fs::rename(&gcc, bin.join("gcc")).unwrap();
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
-    let mut child = Command::new(OBJDL)
+    let mut child = common::objdl_command(OBJDL)
         .arg("run")
         .arg(&obj)
         .env("PATH", path)
@@ -1453,7 +1453,7 @@ fn scratch_directory_is_removed_before_objdl_restarts() {
         "int main(int argc, char **argv) { (void)argv; int x = 2147483647 - 1; return (x + argc) == 0; }\n",
     )
     .unwrap();
-    let mut cmd = Command::new(OBJDL);
+    let mut cmd = common::objdl_command(OBJDL);
     cmd.arg("run").arg(&src).env("CC", &cc).env("TMPDIR", &tmp);
     let (out, timed_out) = run_with_timeout(cmd, None, TIMEOUT);
     assert!(!timed_out, "{out:?}");

@@ -113,7 +113,7 @@ fn check(src: &Path, dir: &Path, flavour: &str, flags: &[&str]) -> Outcome {
     if !native.status.success() {
         return Outcome::NotApplicable;
     }
-    let mut objdl = Command::new(OBJDL);
+    let mut objdl = common::objdl_command(OBJDL);
     objdl.args(["run", "-l", "m"]).arg(&obj);
     let Some(ours) = run(objdl) else {
         return Outcome::Differs("objdl run did not finish".into());

@@ -132,7 +132,7 @@ impl Program<'_> {
     }
 
     fn run_objdl(&self, dir: &Path, units: &[PathBuf], main: &[PathBuf]) -> Output {
-        let mut cmd = Command::new(OBJDL);
+        let mut cmd = common::objdl_command(OBJDL);
         cmd.args(["run", "-l", "stdc++"]).args(self.options);
         for u in units {
             cmd.arg("--unit").arg(u);

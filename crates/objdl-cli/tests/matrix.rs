@@ -81,7 +81,10 @@ fn build(model: &str, cflags: &[&str], ldflags: &[&str]) -> Built {
 }
 
 fn objdl(args: &[&str]) -> Output {
-    Command::new(OBJDL).args(args).output().expect("run objdl")
+    common::objdl_command(OBJDL)
+        .args(args)
+        .output()
+        .expect("run objdl")
 }
 
 /// The `objects ... trampolines N ...` figures of each unit, from --stats.

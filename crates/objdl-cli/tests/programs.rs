@@ -103,7 +103,7 @@ impl Program<'_> {
     }
 
     fn run_objdl(&self, objects: &[PathBuf], extra: &[&str]) -> Output {
-        let mut cmd = Command::new(OBJDL);
+        let mut cmd = common::objdl_command(OBJDL);
         cmd.env("OBJDL_TEST_VAR", "forty two");
         cmd.arg("run");
         for lib in self.libs {

@@ -54,7 +54,7 @@ fn std_staticlib_from_c_matches_gcc() {
         .env("RUST_BACKTRACE", "0")
         .output()
         .unwrap();
-    let loaded = Command::new(env!("CARGO_BIN_EXE_objdl"))
+    let loaded = common::objdl_command(env!("CARGO_BIN_EXE_objdl"))
         .arg("run")
         .arg(&main_o)
         .arg(&lib)

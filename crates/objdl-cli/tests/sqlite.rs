@@ -44,7 +44,7 @@ fn native(flavour: &str) -> Output {
 
 fn objdl(flavour: &str, place: &str) -> Output {
     let dir = sqlite_dir().join(flavour);
-    Command::new(env!("CARGO_BIN_EXE_objdl"))
+    common::objdl_command(env!("CARGO_BIN_EXE_objdl"))
         .args(["run", "--stats", "--place", place])
         .arg(dir.join("sqlite3.o"))
         .arg(dir.join("shell.o"))

@@ -73,7 +73,7 @@ fn gdb_sees_loaded_code() {
 fn perf_map_lists_functions_and_trampolines() {
     let d = tempfile::tempdir().unwrap();
     let obj = compile_c("gcc", &["-O1", "-fPIC"], d.path(), "perf", PROGRAM);
-    let child = Command::new(env!("CARGO_BIN_EXE_objdl"))
+    let child = common::objdl_command(env!("CARGO_BIN_EXE_objdl"))
         .env("OBJDL_PERF_MAP", "1")
         .args(["run", "--place", "far"])
         .arg(&obj)

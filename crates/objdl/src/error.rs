@@ -432,9 +432,6 @@ pub enum Malformed {
         /// The symbol.
         symbol: String,
     },
-    /// Any other defect, described.
-    #[error("{0}")]
-    Other(String),
 }
 
 /// Where an initialiser or finaliser that is not code points
@@ -475,18 +472,6 @@ fn names_of(part: &Part) -> &'static str {
     match part {
         Part::Section(_) => "the section names",
         _ => "the string table",
-    }
-}
-
-impl From<String> for Malformed {
-    fn from(what: String) -> Malformed {
-        Malformed::Other(what)
-    }
-}
-
-impl From<&str> for Malformed {
-    fn from(what: &str) -> Malformed {
-        Malformed::Other(what.to_string())
     }
 }
 
@@ -642,21 +627,149 @@ pub enum Unsupported {
     /// More names bound lazily than a unit may have.
     #[error("more lazily bound names than a unit may have")]
     LazyNames,
-    /// Anything else, described.
-    #[error("{0}")]
-    Other(String),
+    /// An executable stack ([`crate::OpenOptions::exec_stack`]) that glibc
+    /// would not give: the shim asking `ld.so` for it failed.
+    ///
+    /// ```
+    /// let what = objdl::Unsupported::ExecutableStackRefused { why: "dlopen failed".into() };
+    /// assert_eq!(
+    ///     what.to_string(),
+    ///     "an executable stack: glibc would not make the stacks executable: dlopen failed"
+    /// );
+    /// ```
+    #[error("an executable stack: glibc would not make the stacks executable: {why}")]
+    ExecutableStackRefused {
+        /// What `ld.so` (or the shim's making) said.
+        why: String,
+    },
+    /// A reload whose new code reaches the unit's thread-locals with the
+    /// initial-exec or local-exec model, when the block it keeps is not in
+    /// static TLS.
+    ///
+    /// ```
+    /// let what = objdl::Unsupported::KeptBlockNotStatic;
+    /// assert!(what.to_string().ends_with("so it cannot be kept; open the unit again"));
+    /// ```
+    #[error("thread-locals: the new code reaches them with initial-exec or local-exec, but the unit's block is not in static TLS, so it cannot be kept; open the unit again")]
+    KeptBlockNotStatic,
+    /// The unit's thread-local block could not be put in static TLS for a
+    /// reason other than room: the shim asking `ld.so` for it failed.
+    ///
+    /// ```
+    /// let what = objdl::Unsupported::StaticTlsBlock { why: "dlinfo: no".into() };
+    /// assert_eq!(what.to_string(), "thread-locals in static TLS: dlinfo: no");
+    /// ```
+    #[error("thread-locals in static TLS: {why}")]
+    StaticTlsBlock {
+        /// What `ld.so` (or the shim's making) said.
+        why: String,
+    },
+    /// Other modules' thread-locals reached with the initial-exec model
+    /// that cannot be served, when no relocation site names them (the
+    /// site, when there is one, makes it an [`Error::StaticTls`]).
+    ///
+    /// ```
+    /// use objdl::{StaticTlsRefusal, Unsupported};
+    /// let what = Unsupported::InitialExecTls {
+    ///     why: StaticTlsRefusal::OffsetMismatch { symbol: "errno".into() },
+    /// };
+    /// assert_eq!(
+    ///     what.to_string(),
+    ///     "initial-exec thread-locals: ld.so's offset in static TLS for `errno` does not lead to the variable dlsym finds"
+    /// );
+    /// ```
+    #[error("initial-exec thread-locals: {why}")]
+    InitialExecTls {
+        /// Why they cannot be served.
+        why: StaticTlsRefusal,
+    },
+    /// More functions in one reloadable unit
+    /// ([`crate::OpenOptions::reloadable`]) than it may have entries.
+    ///
+    /// ```
+    /// let what = objdl::Unsupported::ReloadableFunctions { limit: 1 << 20 };
+    /// assert_eq!(what.to_string(), "more than 1048576 functions in one reloadable unit");
+    /// ```
+    #[error("more than {limit} functions in one reloadable unit")]
+    ReloadableFunctions {
+        /// The most entries a unit may have.
+        limit: usize,
+    },
 }
 
-impl From<String> for Unsupported {
-    fn from(what: String) -> Unsupported {
-        Unsupported::Other(what)
-    }
+/// Why a thread-local reached with the initial-exec model cannot be given
+/// a fixed offset from the thread pointer ([`Error::StaticTls`],
+/// [`Unsupported::InitialExecTls`]).
+///
+/// ```
+/// use objdl::StaticTlsRefusal;
+/// assert_eq!(
+///     StaticTlsRefusal::NotThreadLocal.to_string(),
+///     "it is not a thread-local variable of the unit or of a loaded module"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StaticTlsRefusal {
+    /// The symbol is neither the unit's thread-local nor a loaded module's.
+    #[error("it is not a thread-local variable of the unit or of a loaded module")]
+    NotThreadLocal,
+    /// `ld.so` would not give the variables static offsets (the shim that
+    /// asks it failed).
+    #[error("ld.so could not serve it: {why}")]
+    LdSoRefused {
+        /// What `ld.so` (or the shim's making) said.
+        why: String,
+    },
+    /// The offset `ld.so` gave a variable does not lead to the variable
+    /// `dlsym` finds under its name.
+    #[error(
+        "ld.so's offset in static TLS for `{symbol}` does not lead to the variable dlsym finds"
+    )]
+    OffsetMismatch {
+        /// The variable's name.
+        symbol: String,
+    },
 }
 
-impl From<&str> for Unsupported {
-    fn from(what: &str) -> Unsupported {
-        Unsupported::Other(what.to_string())
-    }
+/// Why a reload ([`crate::Unit::reload`]) was refused ([`Error::Reload`]).
+///
+/// ```
+/// assert_eq!(
+///     objdl::ReloadRefusal::NotAnInput.to_string(),
+///     "not one of the inputs the unit was opened from"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReloadRefusal {
+    /// The unit was opened without [`crate::OpenOptions::reloadable`].
+    #[error("the unit was not opened reloadable (OpenOptions::reloadable)")]
+    NotReloadable,
+    /// The path is none of the unit's inputs.
+    #[error("not one of the inputs the unit was opened from")]
+    NotAnInput,
+}
+
+/// The remedy an [`Error::Unreachable`] suggests.
+///
+/// ```
+/// assert_eq!(
+///     objdl::UnreachableFix::Pic.to_string(),
+///     "recompile with -fPIC, so that data outside the unit is reached through the GOT"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnreachableFix {
+    /// Position-independent code, which reaches data outside the unit
+    /// through the GOT.
+    #[error("recompile with -fPIC, so that data outside the unit is reached through the GOT")]
+    Pic,
+    /// Some sites are 32-bit absolutes: position-independent code, the
+    /// large code model, or a unit in the low 2 GiB.
+    #[error("recompile with -fPIC (or -mcmodel=large), or load with --place low")]
+    PicOrLow,
 }
 
 /// Why an ELF file of type `e_type` is not an input, and what to give
@@ -768,7 +881,7 @@ pub enum Error {
         /// The thread-local symbol.
         symbol: String,
         /// Why it cannot be served.
-        why: String,
+        why: StaticTlsRefusal,
     },
 
     /// The unit's thread-local storage, reached with the initial-exec or
@@ -854,7 +967,7 @@ pub enum Error {
         /// Every site that cannot be served.
         sites: Vec<UnreachableSite>,
         /// How to fix it, e.g. "recompile with -fPIC".
-        fix: String,
+        fix: UnreachableFix,
     },
 
     /// The cache directory ([`crate::OpenOptions::cache`]) cannot be used.
@@ -872,7 +985,7 @@ pub enum Error {
         /// The input asked for.
         path: PathBuf,
         /// Why.
-        why: String,
+        why: ReloadRefusal,
     },
 
     /// No free address range satisfies the unit's placement constraints.

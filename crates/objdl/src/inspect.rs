@@ -16,9 +16,19 @@ pub enum Reach {
     Any,
     /// A call or jump: direct within ±2 GiB, otherwise through a trampoline.
     Branch,
-    /// An address computed PC-relatively (x86-64: `lea sym(%rip)`): within
-    /// ±2 GiB, otherwise rewritten to load the address from a GOT slot.
-    Lea,
+    /// An address computed relative to the program counter: within
+    /// ±2 GiB, otherwise the instruction is rewritten to load the address
+    /// from a GOT slot (counted in
+    /// [`LoadStats::address_rewrites`](crate::LoadStats::address_rewrites)).
+    ///
+    /// ```
+    /// use objdl::inspect::Reach;
+    /// assert_eq!(
+    ///     Reach::AddressComputation.to_string(),
+    ///     "±2 GiB, else the address loaded from a GOT slot"
+    /// );
+    /// ```
+    AddressComputation,
     /// A load through the GOT: the slot is in the unit; relaxed to a direct
     /// form when the target is within ±2 GiB.
     GotSlot,
@@ -43,7 +53,9 @@ impl fmt::Display for Reach {
         match self {
             Reach::Any => f.write_str("any distance"),
             Reach::Branch => f.write_str("±2 GiB, else a trampoline"),
-            Reach::Lea => f.write_str("±2 GiB, else the address loaded from a GOT slot"),
+            Reach::AddressComputation => {
+                f.write_str("±2 GiB, else the address loaded from a GOT slot")
+            }
             Reach::GotSlot => f.write_str("a GOT slot in the unit (direct if within ±2 GiB)"),
             Reach::PcRelative(32) => f.write_str("±2 GiB of the site (irreducible)"),
             Reach::PcRelative(bits) => write!(f, "±2^{} bytes of the site (irreducible)", bits - 1),
@@ -227,7 +239,7 @@ fn reach(formula: Option<Formula>, bytes: &[u8], off: usize) -> Reach {
         Some(
             Formula::GotPc(_)
             | Formula::TlsIndex { .. }
-            | Formula::TlsDesc
+            | Formula::TlsDesc(_)
             | Formula::TlsDescCall
             | Formula::DtpOff(_)
             | Formula::DtpMod,
@@ -238,11 +250,13 @@ fn reach(formula: Option<Formula>, bytes: &[u8], off: usize) -> Reach {
         Some(Formula::Abs(Field::U32)) => Reach::Low4GiB,
         Some(Formula::Abs(Field::S32)) => Reach::Low2GiB,
         Some(Formula::Abs(f)) => Reach::Absolute(bits(f)),
-        Some(Formula::Pc(Field::S32)) if bytes.is_empty() => Reach::PcRelative(32),
-        Some(Formula::Pc(Field::S32)) => match arch::site_kind(bytes, off) {
+        Some(Formula::Pc(f)) if f == arch::REDIRECT_FIELD && bytes.is_empty() => {
+            Reach::PcRelative(bits(f))
+        }
+        Some(Formula::Pc(f)) if f == arch::REDIRECT_FIELD => match arch::site_kind(bytes, off) {
             arch::SiteKind::Branch => Reach::Branch,
-            arch::SiteKind::Address => Reach::Lea,
-            arch::SiteKind::Other => Reach::PcRelative(32),
+            arch::SiteKind::Address => Reach::AddressComputation,
+            arch::SiteKind::Other => Reach::PcRelative(bits(f)),
         },
         Some(Formula::Pc(f)) => Reach::PcRelative(bits(f)),
     }

@@ -156,14 +156,14 @@ mod scope;
 mod stage_tests;
 
 pub use error::{
-    Error, Malformed, NotCode, Part, Result, Sanitizer, Site, UnreachableSite, Unresolved,
-    Unsupported, SANITIZERS,
+    Error, Malformed, NotCode, Part, ReloadRefusal, Result, Sanitizer, Site, StaticTlsRefusal,
+    UnreachableFix, UnreachableSite, Unresolved, Unsupported, SANITIZERS,
 };
 pub use input::elf::{lto_object, LtoObject};
 pub use input::file::regular_file;
 pub use link::placement::Placement;
 pub use linker::Linker;
-pub use load::cache::{cache_clear, cache_stats, default_cache_dir, CacheStats};
+pub use load::cache::{cache_clear, cache_stats, check_cache_dir, default_cache_dir, CacheStats};
 pub use load::unit::{LoadStats, RelocationSummary, Symbol, Unit};
 pub use options::{Input, OpenOptions, Scope};
 pub use pipeline::ReloadReport;

@@ -72,6 +72,7 @@ pub struct OpenOptions {
     pub(crate) lazy: bool,
     pub(crate) reloadable: bool,
     pub(crate) cache: Option<PathBuf>,
+    pub(crate) cache_in_background: bool,
 }
 
 /// Whether a unit's exports resolve the references of units opened later.
@@ -268,6 +269,26 @@ impl OpenOptions {
     /// ```
     pub fn cache(&mut self, dir: Option<impl Into<PathBuf>>) -> &mut OpenOptions {
         self.cache = dir.map(Into::into);
+        self
+    }
+
+    /// Whether a load that misses the cache writes its entry from a
+    /// detached process of its own (forked twice, so that it is never this
+    /// process's child), off the load's critical path, rather than before
+    /// the load returns (the default). The write then costs this process
+    /// one `fork`; the entry appears a few milliseconds later. objdl does
+    /// this only while the process has a single thread (else it writes
+    /// before returning), as `objdl run` has when it loads its program.
+    ///
+    /// ```no_run
+    /// use objdl::{Linker, OpenOptions};
+    /// let mut opts = OpenOptions::new();
+    /// opts.cache(objdl::default_cache_dir()).cache_in_background(true);
+    /// let unit = unsafe { opts.open(&Linker::new(), ["sqlite3.o"])? };
+    /// # Ok::<(), objdl::Error>(())
+    /// ```
+    pub fn cache_in_background(&mut self, yes: bool) -> &mut OpenOptions {
+        self.cache_in_background = yes;
         self
     }
 

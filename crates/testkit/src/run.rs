@@ -126,12 +126,16 @@ pub fn assert_same_stdout(what: &str, got: &Output, want: &Output) {
 /// A command running `program` (the `objdl` of this build, as a test gets
 /// it from `env!("CARGO_BIN_EXE_objdl")`) without the compiler variables
 /// of the test's environment (`CC`, `CXX`, `CFLAGS`, `CXXFLAGS`,
-/// `CPPFLAGS`, `ASFLAGS`): tests set them themselves where they mean to.
+/// `CPPFLAGS`, `ASFLAGS`): tests set them themselves where they mean to;
+/// and without `run`'s default cache (`OBJDL_NO_CACHE=1`).
 pub fn objdl_command(program: &str) -> Command {
     let mut cmd = Command::new(program);
     for var in ["CC", "CXX", "CFLAGS", "CXXFLAGS", "CPPFLAGS", "ASFLAGS"] {
         cmd.env_remove(var);
     }
+    // Each test asks for the cache when it tests it (`--cache=DIR`): the
+    // user's own stays out of the tests, and theirs out of it.
+    cmd.env("OBJDL_NO_CACHE", "1");
     cmd
 }
 

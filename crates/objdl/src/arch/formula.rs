@@ -29,16 +29,18 @@ pub(crate) enum Formula {
     /// Z + A.
     Size(Field),
     /// The GOT pair (`tls_index`) for the symbol's module and offset
-    /// (TLSGD), or for the module alone (`local`, TLSLD), − P + A.
-    TlsIndex { local: bool },
+    /// (TLSGD), or for the module alone (`local`, TLSLD), − P + A, in
+    /// `field`.
+    TlsIndex { local: bool, field: Field },
     /// The symbol's offset in its module's TLS block, + A.
     DtpOff(Field),
     /// The symbol's TLS module id.
     DtpMod,
     /// The GOT's TLS descriptor for the symbol's module and offset (for
     /// `_TLS_MODULE_BASE_`, the module alone), − P + A
-    /// (`R_X86_64_GOTPC32_TLSDESC`, on `lea x@tlsdesc(%rip), %rax`).
-    TlsDesc,
+    /// (`R_X86_64_GOTPC32_TLSDESC`, on `lea x@tlsdesc(%rip), %rax`), in
+    /// the field.
+    TlsDesc(Field),
     /// The descriptor call `call *x@tlscall(%rax)` (`R_X86_64_TLSDESC_CALL`):
     /// marks the instruction, patches nothing.
     TlsDescCall,
@@ -102,10 +104,10 @@ impl Formula {
             Formula::Size(_) => Some(ExternalFact::Size),
             Formula::Abs(Field::U32 | Field::S32) => Some(ExternalFact::LowAbsolute),
             Formula::StaticTls { .. } => Some(ExternalFact::InitialExecTls),
-            Formula::TlsIndex { local: false }
+            Formula::TlsIndex { local: false, .. }
             | Formula::DtpMod
             | Formula::DtpOff(_)
-            | Formula::TlsDesc => Some(ExternalFact::DynamicTls),
+            | Formula::TlsDesc(_) => Some(ExternalFact::DynamicTls),
             _ => None,
         }
     }

@@ -16,9 +16,9 @@
 //! A zero-sized type in its own folder (as `x86_64/`), implementing
 //! [`Arch`], and `Native` set to it under its `target_arch`. It provides:
 //!
-//! - **Object-format facts**: the ELF machine its objects carry
-//!   ([`Arch::ELF_MACHINE`]) and its unwind-table section type, if any
-//!   ([`Arch::ELF_UNWIND_SECTION_TYPE`]).
+//! - **Object-format facts**: its unwind-table section type, if any
+//!   ([`Arch::ELF_UNWIND_SECTION_TYPE`]) (its ELF machine is among the
+//!   platform's facts below).
 //! - **Relocation kinds**: a dense index from 0 ([`Arch::KINDS`],
 //!   [`Arch::kind_index`], [`Arch::kind_of_index`], [`Arch::count_index`]),
 //!   which every table and count uses, whatever the raw numbers (AArch64's
@@ -27,9 +27,11 @@
 //!   [`Arch::quick_class`], [`Arch::placement_free`], [`Arch::field_width`]);
 //!   names for messages ([`Arch::reloc_name`]); and the dynamic type `ld.so`
 //!   uses for a static TLS offset ([`Arch::TP_OFFSET_WORD`]).
-//! - **Instructions around a field**: what owns a PC-relative field
-//!   ([`Arch::site_kind`], [`Arch::reads_only`], [`Arch::call_only`]), where
-//!   the processor's PC is relative to it ([`Arch::PC_BIAS`]), GOT-load
+//! - **Instructions around a field**: the field of the PC-relative
+//!   references objdl redirects or rewrites ([`Arch::REDIRECT_FIELD`]), what
+//!   owns such a field ([`Arch::site_kind`], [`Arch::reads_only`],
+//!   [`Arch::call_only`], [`Arch::referenced_offset`]), where the
+//!   processor's PC is relative to it ([`Arch::PC_BIAS`]), GOT-load
 //!   relaxations ([`Arch::Relax`], [`Arch::relaxation`],
 //!   [`Arch::relaxed_value`], [`Arch::apply_relax`]) and the one rewrite of
 //!   an address computation into a load ([`Arch::address_to_load`]).
@@ -38,8 +40,14 @@
 //!   header, entries and common resolver, and the TLS descriptor resolvers
 //!   ([`Arch::tlsdesc_resolver`] and its siblings).
 //! - **Cache maintenance**: [`Arch::flush_icache`], called before code
-//!   objdl wrote first runs (a no-op where the instruction cache is
-//!   coherent, as on x86-64).
+//!   objdl wrote first runs (by `load::memory`'s `Memory::finalise`; a
+//!   no-op where the instruction cache is coherent, as on x86-64).
+//! - **The platform**: its name ([`Arch::NAME`]), ELF machine
+//!   ([`Arch::ELF_MACHINE`]), thread pointer ([`Arch::thread_pointer`]),
+//!   user address space ([`Arch::USER_ADDRESS_BITS`],
+//!   [`Arch::USER_ADDRESS_END`]) and the triples of its library
+//!   directories ([`Arch::MULTIARCH`], [`Arch::GNU_CPU`],
+//!   [`Arch::GNU_VENDOR`]).
 //!
 //! A new object format (COFF, Mach-O) is a `Format` (`input/format.rs`):
 //! its relocation records give (offset, symbol, kind, addend), the addend
@@ -75,10 +83,6 @@ pub(crate) type Native = X86_64;
 /// through [`Native`].
 pub(crate) trait Arch {
     // The object format's machine facts.
-
-    /// The ELF `e_machine` of the objects this architecture loads
-    /// (x86-64: `EM_X86_64`); the ELF reader refuses any other.
-    const ELF_MACHINE: u16;
 
     /// The processor-specific ELF section type that holds unwind tables,
     /// loaded as `.eh_frame` is (x86-64: `SHT_X86_64_UNWIND`), if the
@@ -134,8 +138,9 @@ pub(crate) trait Arch {
 
     // The instruction around a field.
 
-    /// What kind of instruction owns the 32-bit PC-relative field at `off`
-    /// in `bytes` (a section's contents).
+    /// What kind of instruction owns the redirectable PC-relative field
+    /// ([`Arch::REDIRECT_FIELD`]) at `off` in `bytes` (a section's
+    /// contents).
     fn site_kind(bytes: &[u8], off: usize) -> SiteKind;
 
     /// Whether the instruction owning the PC-relative field at `off` only
@@ -174,7 +179,7 @@ pub(crate) trait Arch {
     /// (a GOT slot holding the address), in the same length.
     fn address_to_load(bytes: &mut [u8], off: usize);
 
-    /// How far past a redirectable 32-bit PC-relative field the address
+    /// How far past a redirectable PC-relative field the address
     /// lies that the processor adds the field to: x86-64's field ends its
     /// instruction, so 4 (AArch64's is relative to its own instruction).
     /// A branch whose field holds S + A − P lands on S + A + this.
@@ -261,10 +266,60 @@ pub(crate) trait Arch {
     /// to instruction fetch, before they first run: called once wherever
     /// objdl makes code it wrote executable.
     fn flush_icache(addr: u64, len: u64);
+
+    // The field the stages redirect.
+
+    /// The field of the PC-relative references the stages may redirect
+    /// ([`SiteKind`]: a branch through a trampoline, an address computation
+    /// through a GOT slot) and of the ones they rewrite (a relaxed GOT load,
+    /// [`Arch::apply_relax`]): the range every such decision is made
+    /// against (x86-64: [`Field::S32`], a `rel32`; AArch64's branch would
+    /// be a 26-bit word field).
+    const REDIRECT_FIELD: Field;
+
+    // The platform: the process and the system around it.
+
+    /// The architecture's name in messages (`x86-64`).
+    const NAME: &'static str;
+
+    /// The ELF `e_machine` of the architecture's objects, written into the
+    /// shared objects objdl generates (`load/shim.rs`), and the only one
+    /// the ELF reader accepts (`input/elf.rs`): `EM_X86_64`.
+    const ELF_MACHINE: u16;
+
+    /// The calling thread's thread pointer, from which static TLS offsets
+    /// count (x86-64: `%fs:0`, where glibc's TCB holds its own address).
+    fn thread_pointer() -> u64;
+
+    /// How many bits a user address has: from `1 << USER_ADDRESS_BITS` up
+    /// to the kernel's half (from `u64::MAX << USER_ADDRESS_BITS`) no
+    /// address is canonical (x86-64 with 4-level paging: 47).
+    const USER_ADDRESS_BITS: u32;
+
+    /// One past the highest address a user mapping may reach, Linux's
+    /// `TASK_SIZE` (x86-64: `0x7fff_ffff_f000`, the last page below 2^47
+    /// held back): the top of every placement window.
+    const USER_ADDRESS_END: u64;
+
+    /// The multiarch tuple of Debian's library directories
+    /// (`/usr/lib/x86_64-linux-gnu`): `-l` and the implicit libraries are
+    /// looked for there first.
+    const MULTIARCH: &'static str;
+
+    /// The processor part of GNU target triples (`x86_64`): gcc keeps its
+    /// own libraries in `/usr/lib/gcc/TRIPLE/VERSION/`, with the triple
+    /// [`Arch::MULTIARCH`], `CPU-VENDOR-linux-gnu`, `CPU-redhat-linux` or
+    /// `CPU-suse-linux`.
+    const GNU_CPU: &'static str;
+
+    /// The vendor part of upstream GNU target triples (x86-64: `pc`, as in
+    /// `x86_64-pc-linux-gnu`; `unknown` elsewhere).
+    const GNU_VENDOR: &'static str;
 }
 
-/// What kind of instruction owns a 32-bit PC-relative field, judged from the
-/// bytes before it (see [`Arch::site_kind`]).
+/// What kind of instruction owns a redirectable PC-relative field (one of
+/// [`Arch::REDIRECT_FIELD`], x86-64's `rel32`), judged from the bytes
+/// around it (see [`Arch::site_kind`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SiteKind {
     /// A call or jump (x86-64: `call rel32`, `jmp rel32`, `jcc rel32`):
@@ -302,14 +357,20 @@ pub(crate) struct TlsDescEntry {
     pub base: u64,
 }
 
-/// S + A − P as a signed 32-bit field, or `None` if it does not fit. S is
-/// taken as two's complement, as [`Formula::Pc`] is everywhere.
+/// S + A − P in 64 bits, or `None` if it overflows. S is taken as two's
+/// complement, as [`Formula::Pc`] is everywhere.
 #[inline(always)]
-pub(crate) fn pc32(s: u64, p: u64, addend: i64) -> Option<i32> {
+pub(crate) fn pc_relative(s: u64, p: u64, addend: i64) -> Option<i64> {
     (s as i64)
         .checked_sub(p as i64)
         .and_then(|v| v.checked_add(addend))
-        .and_then(|v| i32::try_from(v).ok())
+}
+
+/// Whether S + A − P fits [`REDIRECT_FIELD`]: a PC-relative reference from
+/// `p` reaches `s` as it is, with no trampoline or slot.
+#[inline(always)]
+pub(crate) fn pc_relative_fits(s: u64, p: u64, addend: i64) -> bool {
+    pc_relative(s, p, addend).is_some_and(|v| REDIRECT_FIELD.fits(i128::from(v)))
 }
 
 // Thin wrappers over `Native`'s items, for readable call sites.
@@ -516,3 +577,33 @@ pub(crate) fn flush_icache(addr: u64, len: u64) {
 pub(crate) fn tlsdesc_cache() -> *mut *mut TlsDescEntry {
     Native::tlsdesc_cache()
 }
+
+/// See [`Arch::REDIRECT_FIELD`].
+pub(crate) const REDIRECT_FIELD: Field = <Native as Arch>::REDIRECT_FIELD;
+
+/// See [`Arch::NAME`].
+pub(crate) const NAME: &str = <Native as Arch>::NAME;
+
+/// See [`Arch::ELF_MACHINE`].
+pub(crate) const ELF_MACHINE: u16 = <Native as Arch>::ELF_MACHINE;
+
+/// See [`Arch::thread_pointer`].
+#[inline(always)]
+pub(crate) fn thread_pointer() -> u64 {
+    Native::thread_pointer()
+}
+
+/// See [`Arch::USER_ADDRESS_BITS`].
+pub(crate) const USER_ADDRESS_BITS: u32 = <Native as Arch>::USER_ADDRESS_BITS;
+
+/// See [`Arch::USER_ADDRESS_END`].
+pub(crate) const USER_ADDRESS_END: u64 = <Native as Arch>::USER_ADDRESS_END;
+
+/// See [`Arch::MULTIARCH`].
+pub(crate) const MULTIARCH: &str = <Native as Arch>::MULTIARCH;
+
+/// See [`Arch::GNU_CPU`].
+pub(crate) const GNU_CPU: &str = <Native as Arch>::GNU_CPU;
+
+/// See [`Arch::GNU_VENDOR`].
+pub(crate) const GNU_VENDOR: &str = <Native as Arch>::GNU_VENDOR;

@@ -234,7 +234,7 @@ fn header<'d>(b: &Blame<'_>, data: &'d [u8]) -> Result<&'d elf::FileHeader64<LE>
     }
     let header = elf::FileHeader64::<LE>::parse(data).map_err(|e| b.read(Part::ElfHeader, e))?;
     let e = LE;
-    if header.e_machine(e).0 != <arch::Native as arch::Arch>::ELF_MACHINE {
+    if header.e_machine(e).0 != arch::ELF_MACHINE {
         return Err(b.unsupported(Unsupported::Machine(header.e_machine(e).0)));
     }
     if header.e_type(e) != elf::ET_REL {

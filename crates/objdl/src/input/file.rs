@@ -12,7 +12,7 @@ use std::io;
 pub(crate) struct FileMap {
     base: *const u8,
     len: usize,
-    /// Kept open for `Reservation::map_file` (stage map).
+    /// Kept open for `Memory::map_file` (stage map).
     file: std::fs::File,
 }
 

@@ -23,13 +23,18 @@
 //!   formulas), and the addend, which a format with implicit addends (ELF
 //!   `REL`, COFF) reads from the field in the section's bytes it is given.
 //! - [`Format::parse`]: the whole object, validated, as an
-//!   [`ObjectFile`]: sections with their [`SectionKind`](super::SectionKind),
-//!   bytes, size and alignment (and table priority); symbols with their
-//!   name, [`Binding`](super::Binding), [`SymbolKind`](super::SymbolKind),
-//!   [`Visibility`](super::Visibility), [`SymbolDef`](super::SymbolDef) and
-//!   size, global names checked; `special`, the indices of the global and
+//!   [`ObjectFile`]: sections with their [`SectionKind`], bytes, size and
+//!   alignment (and table priority); symbols with their name,
+//!   [`Binding`], [`SymbolKind`], [`Visibility`], [`SymbolDef`] and size,
+//!   global names checked; `special`, the indices of the global and
 //!   indirect symbols; COMDAT groups; each loaded section's relocations;
 //!   what it says of the stack. Every error names the file and the place.
+//!
+//! [`SectionKind`]: crate::input::object_file::SectionKind
+//! [`Binding`]: crate::input::object_file::Binding
+//! [`SymbolKind`]: crate::input::object_file::SymbolKind
+//! [`Visibility`]: crate::input::object_file::Visibility
+//! [`SymbolDef`]: crate::input::object_file::SymbolDef
 
 use crate::error::Result;
 use crate::input::object_file::{ObjectFile, RelocFields};

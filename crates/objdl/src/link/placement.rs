@@ -6,10 +6,11 @@
 //! (read from `/proc/self/maps`), and the reservation is made there with
 //! `MAP_FIXED_NOREPLACE`.
 
+use crate::arch;
 use crate::error::{Error, Result};
 use crate::link::layout::{align_up, PAGE};
 use crate::link::plan::{USER_HI, USER_LO};
-use crate::load::memory::Reservation;
+use crate::load::memory::{Memory, Reservation};
 
 /// Where a unit may be placed.
 ///
@@ -35,8 +36,8 @@ pub enum Placement {
     Low,
     /// Exactly at this (page-aligned) address. It must leave the unit in
     /// user space: at or above `vm.mmap_min_addr` (and 64 KiB), and below
-    /// the top of the 47-bit user address space; any other base is refused
-    /// with the range a base of the unit must lie in.
+    /// the top of the user address space (47 bits on x86-64); any other
+    /// base is refused with the range a base of the unit must lie in.
     At(u64),
 }
 
@@ -153,7 +154,7 @@ pub(crate) fn lowest_base() -> u64 {
 
 /// Checks that a unit of `size` bytes (made of the inputs `names`) can have
 /// the base `base` at all: at or above [`lowest_base`], and ending at or
-/// below the top of user space ([`USER_HI`], with 47-bit addresses). The
+/// below the top of user space ([`USER_HI`], [`arch::USER_ADDRESS_END`]). The
 /// error names the reason and the range a base of this unit must lie in.
 pub(crate) fn check_base(base: u64, size: u64, names: &str) -> Result<()> {
     let lowest = lowest_base();
@@ -166,10 +167,10 @@ pub(crate) fn check_base(base: u64, size: u64, names: &str) -> Result<()> {
         format!(
             "base {base:#x} is below {lowest:#x}, the lowest address objdl maps (vm.mmap_min_addr, and never below 64 KiB)"
         )
-    } else if base >= 0xffff_8000_0000_0000 {
+    } else if base >= u64::MAX << arch::USER_ADDRESS_BITS {
         format!("base {base:#x} lies in the kernel's half of the address space")
-    } else if base >= 1 << 47 {
-        format!("base {base:#x} is not a canonical x86-64 address")
+    } else if base >= 1 << arch::USER_ADDRESS_BITS {
+        format!("base {base:#x} is not a canonical {} address", arch::NAME)
     } else {
         format!(
             "a unit at base {base:#x} would end at {:#x}, above the top of user space ({top:#x})",
@@ -246,7 +247,7 @@ pub(crate) fn reserve(policy: Placement, req: &Request<'_>) -> Result<Reservatio
     if policy == Placement::Auto {
         // Fast path: the kernel's own choice is usually next to the
         // shared libraries, which is where most targets are.
-        let r = Reservation::map(None, req.size)?;
+        let r = Reservation::reserve(None, req.size)?;
         if req.in_window(r.base()) && req.reaches_all(r.base()) {
             return Ok(r);
         }
@@ -265,7 +266,7 @@ pub(crate) fn reserve(policy: Placement, req: &Request<'_>) -> Result<Reservatio
                     why: format!("{addr:#x} is not aligned to {:#x}", req.align.max(PAGE)),
                 });
             }
-            Reservation::map(Some(addr), req.size)
+            Reservation::reserve(Some(addr), req.size)
         }
         Placement::Auto => {
             map_chosen(req.size, |maps| {
@@ -304,7 +305,7 @@ fn map_chosen(size: u64, choose: impl Fn(&[Occupied]) -> Result<u64>) -> Result<
     let mut attempts = 0;
     loop {
         let base = choose(&read_maps()?)?;
-        match Reservation::map(Some(base), size) {
+        match Reservation::reserve(Some(base), size) {
             Err(Error::Memory { ref source, .. })
                 if source.raw_os_error() == Some(libc::EEXIST) && attempts < RACE_RETRIES =>
             {

@@ -15,7 +15,9 @@
 //! ([`decide`]) that the relocation pass applies.
 
 use crate::arch::{self, Field, Formula, Quick, Relax};
-use crate::error::{Error, Malformed, Result, Site, UnreachableSite, Unsupported};
+use crate::error::{
+    Error, Malformed, Result, Site, StaticTlsRefusal, UnreachableFix, UnreachableSite, Unsupported,
+};
 use crate::hash::{KeyedMap, KeyedSet};
 use crate::input::{ObjectFile, Reloc, RelocFields, SectionKind};
 use crate::link::layout::{Layout, EXTERNAL, NOT_LOADED, UNLOADED};
@@ -80,9 +82,11 @@ impl Demands {
     }
 }
 
-/// Lowest and highest base addresses objdl ever considers (user space, 47 bits).
+/// Lowest and highest base addresses objdl ever considers: 64 KiB, and the
+/// top of user space ([`arch::USER_ADDRESS_END`]: 47 bits on x86-64).
 pub(crate) const USER_LO: i128 = 0x10000;
-pub(crate) const USER_HI: i128 = 0x7fff_ffff_f000;
+/// See [`USER_LO`].
+pub(crate) const USER_HI: i128 = arch::USER_ADDRESS_END as i128;
 
 /// Builds the error for a relocation type objdl does not handle.
 pub(crate) fn unsupported(obj: &ObjectFile<'_>, sec: usize, r: &crate::input::Reloc) -> Error {
@@ -197,7 +201,7 @@ fn settle(d: &mut Demands, relocs: &[Reloc], from: usize, at: &Settle<'_>) -> us
         let settled = match arch::quick_class(r.kind()) {
             // Both in the unit: the distance does not depend on the base.
             Quick::Pc32 if sym_off < UNLOADED => {
-                arch::pc32(sym_off, at.sec_off + r.offset(), r.addend(at.data)).is_some()
+                arch::pc_relative_fits(sym_off, at.sec_off + r.offset(), r.addend(at.data))
             }
             Quick::Pc32 if sym_off == EXTERNAL => {
                 let branch =
@@ -237,7 +241,7 @@ fn settle(d: &mut Demands, relocs: &[Reloc], from: usize, at: &Settle<'_>) -> us
                 let field = i128::from(at.sec_off + r.offset());
                 let relaxed = arch::relaxation(at.data, off, r.addend(at.data)).filter(|&relax| {
                     let value = i128::from(sym_off) + i128::from(r.addend(at.data)) - field;
-                    Field::S32.fits(arch::relaxed_value(relax, value))
+                    arch::REDIRECT_FIELD.fits(arch::relaxed_value(relax, value))
                 });
                 d.relaxations += relaxed.is_some() as u64;
                 relaxed.is_some()
@@ -294,7 +298,7 @@ fn demand(
     // The general- and local-dynamic forms: the unit's own block, or
     // another module's.
     if let Formula::TlsIndex { .. }
-    | Formula::TlsDesc
+    | Formula::TlsDesc(_)
     | Formula::TlsDescCall
     | Formula::DtpOff(_)
     | Formula::DtpMod = formula
@@ -335,7 +339,7 @@ fn demand(
         | Formula::GotOff(_)
         | Formula::GotPc(_)
         | Formula::TlsIndex { .. }
-        | Formula::TlsDesc
+        | Formula::TlsDesc(_)
         | Formula::TlsDescCall
         | Formula::DtpOff(_)
         | Formula::DtpMod
@@ -365,7 +369,7 @@ fn demand(
         Formula::Pc(f) => match internal {
             Some(t) => (f, t as i128 + a - field as i128, 0),
             None => {
-                if f == Field::S32 {
+                if f == arch::REDIRECT_FIELD {
                     match arch::site_kind(sec.data, r.offset() as usize) {
                         arch::SiteKind::Branch => {
                             d.max_trampolines += 1;
@@ -416,7 +420,7 @@ fn demand_static_tls(
             site: Box::new(site(obj, si, r.offset())),
             r_type: arch::reloc_name(r.kind()).into_owned(),
             symbol: symbol_name(obj, r.sym()),
-            why: "it is not a thread-local variable of the unit or of a loaded module".into(),
+            why: StaticTlsRefusal::NotThreadLocal,
         });
     }
     if got {
@@ -455,7 +459,7 @@ fn demand_dynamic_tls(
             },
         });
     }
-    if formula == Formula::TlsDesc && !arch::tlsdesc_supported() {
+    if matches!(formula, Formula::TlsDesc(_)) && !arch::tlsdesc_supported() {
         return Err(Error::Unsupported {
             file: obj.name.clone(),
             what: Unsupported::TlsDescriptorWithoutXsave {
@@ -464,7 +468,7 @@ fn demand_dynamic_tls(
             },
         });
     }
-    if let Formula::TlsIndex { .. } | Formula::TlsDesc = formula {
+    if let Formula::TlsIndex { .. } | Formula::TlsDesc(_) = formula {
         d.tls_sites.push((oi as u32, si as u32, ri as u32));
     }
     Ok(())
@@ -526,7 +530,7 @@ fn demand_value(
                 (c - fhi, c - flo)
             };
             let copy = match target {
-                Target::Absolute { addr, .. } if k == -1 && f == Field::S32 => res
+                Target::Absolute { addr, .. } if k == -1 && f == arch::REDIRECT_FIELD => res
                     .copyable
                     .iter()
                     .position(|c| c.addr == addr)
@@ -614,11 +618,11 @@ impl Unreachable {
 
 /// The fix to suggest for unreachable sites, some of them 32-bit
 /// absolutes when `low_absolute`.
-fn fix_for(low_absolute: bool) -> String {
+fn fix_for(low_absolute: bool) -> UnreachableFix {
     if low_absolute {
-        "recompile with -fPIC (or -mcmodel=large), or load with --place low".to_string()
+        UnreachableFix::PicOrLow
     } else {
-        "recompile with -fPIC, so that data outside the unit is reached through the GOT".to_string()
+        UnreachableFix::Pic
     }
 }
 
@@ -800,7 +804,7 @@ pub(crate) fn decide(formula: Formula, bytes: &[u8], off: usize, a: i64, at: &At
         // TLS layout; they never reach here.
         Formula::None
         | Formula::TlsIndex { .. }
-        | Formula::TlsDesc
+        | Formula::TlsDesc(_)
         | Formula::TlsDescCall
         | Formula::DtpOff(_)
         | Formula::DtpMod => Decision::Skip,
@@ -841,7 +845,7 @@ pub(crate) fn decide(formula: Formula, bytes: &[u8], off: usize, a: i64, at: &At
         },
         Formula::Pc(f) => {
             let value = s + a - p;
-            if f.fits(value) || f != Field::S32 {
+            if f.fits(value) || f != arch::REDIRECT_FIELD {
                 return Decision::Direct { f, value };
             }
             match arch::site_kind(bytes, off) {
@@ -866,7 +870,7 @@ pub(crate) fn decide(formula: Formula, bytes: &[u8], off: usize, a: i64, at: &At
                 if let Some(relax) = arch::relaxation(bytes, off, a as i64) {
                     // Relax only when the displacement itself fits.
                     let value = arch::relaxed_value(relax, s + a - p);
-                    if Field::S32.fits(value) {
+                    if arch::REDIRECT_FIELD.fits(value) {
                         return Decision::Relax { relax, value };
                     }
                 }
@@ -996,13 +1000,11 @@ pub(crate) fn finish(
             && table.offsets[oi as usize][r.sym() as usize] == EXTERNAL
         {
             let s = table.addresses[oi as usize][r.sym() as usize];
-            if arch::pc32(
+            if arch::pc_relative_fits(
                 s,
                 base + sec_off + r.offset(),
                 r.addend(obj.sections[si].data),
-            )
-            .is_some()
-            {
+            ) {
                 continue;
             }
         }
@@ -1149,7 +1151,7 @@ pub(crate) fn plan_tls_pairs(
         let key = tls_key(layout, formula, target, module);
         let n = plan.tls_pairs.len() as u32;
         plan.tls_pairs.entry(key).or_insert(n);
-        if formula == Some(Formula::TlsDesc) {
+        if matches!(formula, Some(Formula::TlsDesc(_))) {
             let n = plan.tls_descs.len() as u32;
             plan.tls_descs.entry(key).or_insert(n);
         }
@@ -1166,7 +1168,7 @@ pub(crate) fn tls_key(
     module: u64,
 ) -> (u64, u64) {
     match formula {
-        Some(Formula::TlsIndex { local: true }) => (module, 0),
+        Some(Formula::TlsIndex { local: true, .. }) => (module, 0),
         _ => layout.tls_place(target, module).unwrap_or((module, 0)),
     }
 }

@@ -423,11 +423,11 @@ fn apply_other(
                 return false;
             };
             let value = arch::relaxed_value(relax, s + a - p);
-            if !Field::S32.fits(value) {
+            if !arch::REDIRECT_FIELD.fits(value) {
                 return false;
             }
             let (shift, _) = arch::apply_relax(bytes, off, relax);
-            Field::S32.write(&mut bytes[off.wrapping_add_signed(shift)..], value);
+            arch::REDIRECT_FIELD.write(&mut bytes[off.wrapping_add_signed(shift)..], value);
             counts.relaxed += 1;
         }
         Quick::Wide => {
@@ -608,15 +608,15 @@ fn relocate_one(
         // Thread-local forms: from the TLS layout (demands has
         // checked that the target is the unit's own TLS).
         // The GOT pair (TLSGD/TLSLD) or descriptor (TLSDESC) of the variable.
-        Formula::TlsIndex { .. } | Formula::TlsDesc => {
+        Formula::TlsIndex { field, .. } | Formula::TlsDesc(field) => {
             let key = plan::tls_key(layout, Some(formula), target, plan.tls_module);
-            let entry = if formula == Formula::TlsDesc {
+            let entry = if matches!(formula, Formula::TlsDesc(_)) {
                 plan::tls_desc_offset(plan, lookup(&plan.tls_descs, key, obj, si, r)?)
             } else {
                 plan::tls_pair_offset(plan, lookup(&plan.tls_pairs, key, obj, si, r)?)
             };
             Decision::Direct {
-                f: Field::S32,
+                f: field,
                 value: (got + entry) as i128 + i128::from(r.addend(sec.data)) - at.p as i128,
             }
         }
@@ -661,18 +661,22 @@ fn apply(
         Decision::Skip => return Ok(()),
         Decision::Data { value, target } => match plan.copies.get(&target) {
             Some(&copy) => (
-                Field::S32,
+                arch::REDIRECT_FIELD,
                 copy as i128 + i128::from(r.addend(obj.sections[si].data)) - at.p as i128,
                 off,
             ),
-            None => (Field::S32, value, off),
+            None => (arch::REDIRECT_FIELD, value, off),
         },
         Decision::Direct { f, value } => (f, value, off),
         Decision::Trampoline { dest } => {
             let t = lookup(&plan.trampolines, dest, obj, si, r)?;
             let addr = base + tail.trampoline(t);
             let bias = i128::from(arch::PC_BIAS);
-            (Field::S32, addr as i128 - bias - at.p as i128, off)
+            (
+                arch::REDIRECT_FIELD,
+                addr as i128 - bias - at.p as i128,
+                off,
+            )
         }
         Decision::AbsTrampoline { f, dest } => match plan.shared_stand_ins.get(&dest) {
             Some(&shared) => (f, shared as i128, off),
@@ -690,7 +694,7 @@ fn apply(
         } => {
             let g = base + tail.slot(lookup(&plan.slots, content, obj, si, r)?);
             let value = g as i128 + addend - at.p as i128;
-            if address_to_load && Field::S32.fits(value) {
+            if address_to_load && arch::REDIRECT_FIELD.fits(value) {
                 arch::address_to_load(bytes, off);
             }
             (f, value, off)
@@ -701,7 +705,7 @@ fn apply(
         }
         Decision::Relax { relax, value } => {
             let (shift, _) = arch::apply_relax(bytes, off, relax);
-            (Field::S32, value, off.wrapping_add_signed(shift))
+            (arch::REDIRECT_FIELD, value, off.wrapping_add_signed(shift))
         }
     };
     if !f.fits(value) {

@@ -25,7 +25,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::load::memory::{Reservation, PAGE};
+use crate::load::memory::{Memory, Reservation, PAGE};
 
 /// The file's first bytes.
 const MAGIC: &[u8; 8] = b"OBJDLC01";
@@ -136,7 +136,7 @@ pub(crate) struct Entry {
     /// Offsets of the `.eh_frame` copies.
     pub eh_frames: Vec<u64>,
     /// objects, sections, relocations, trampolines, GOT slots,
-    /// relaxations, lea rewrites, window low, window high.
+    /// relaxations, address rewrites, window low, window high.
     pub stats: [u64; 9],
     /// Relocations applied, by type name.
     pub by_type: Vec<(String, u64)>,
@@ -197,10 +197,20 @@ impl<'a> In<'a> {
 }
 
 impl Entry {
+    /// The entry that says the inputs of `key` make a unit that cannot be
+    /// cached (no image): later loads link them without trying again.
+    pub fn uncacheable(key: Vec<u8>) -> Entry {
+        Entry {
+            key,
+            ..Entry::default()
+        }
+    }
+
     /// The file's bytes up to its image, which follows them (`size` bytes,
-    /// from a page boundary): magic, objdl's version, the checksum of the
-    /// rest (the fields and `image`), then the fields.
-    pub fn encode(&self, image: &[u8]) -> Vec<u8> {
+    /// from a page boundary): magic, objdl's version, the checksums of the
+    /// fields and of `image`, the `seal` (the modification time, in ns,
+    /// the writer gives the file), the length of the rest, then the fields.
+    pub fn encode(&self, image: &[u8], seal: u64) -> Vec<u8> {
         let mut o = Out(Vec::with_capacity(4096));
         o.bytes(&self.key);
         for v in [
@@ -281,21 +291,20 @@ impl Entry {
             }
         }
         // The image starts on a page of the file, so that a load maps it.
-        let head_len = (MAGIC.len() + 8 + env!("CARGO_PKG_VERSION").len() + 16) as u64;
+        let head_len = (MAGIC.len() + 8 + env!("CARGO_PKG_VERSION").len() + 32) as u64;
         let at = head_len + o.0.len() as u64 + 16;
         let pad = at.next_multiple_of(PAGE) - at;
         o.u64(pad);
         o.0.resize(o.0.len() + pad as usize, 0);
         o.u64(image.len() as u64);
         let body = o.0;
-        let mut sum = xxhash_rust::xxh3::Xxh3::new();
-        sum.update(&body);
-        sum.update(image);
         let mut file = Vec::with_capacity(body.len() + 64);
         file.extend_from_slice(MAGIC);
         let mut head = Out(Vec::new());
         head.str(env!("CARGO_PKG_VERSION"));
-        head.u64(sum.digest());
+        head.u64(xxhash_rust::xxh3::xxh3_64(&body));
+        head.u64(xxhash_rust::xxh3::xxh3_64(image));
+        head.u64(seal);
         head.u64((body.len() + image.len()) as u64);
         file.extend_from_slice(&head.0);
         file.extend_from_slice(&body);
@@ -308,6 +317,9 @@ impl Entry {
     /// written by objdl, but this keeps a damaged one from ever reaching
     /// the loader).
     fn plausible(&self) -> bool {
+        if self.size == 0 {
+            return *self == Entry::uncacheable(self.key.clone());
+        }
         let size = self.size;
         let on_page = |v: u64| v % PAGE == 0;
         let inside = |off: u64, len: u64| off.checked_add(len).is_some_and(|end| end <= size);
@@ -335,16 +347,19 @@ impl Entry {
 
     /// The entry in `file`, if it is whole, of this objdl, and consistent,
     /// with where its image lies in `file` (not copied); `None` for
-    /// anything else (a miss).
-    pub fn decode(file: &[u8]) -> Option<(Entry, std::ops::Range<usize>)> {
+    /// anything else (a miss). The fields' checksum is always checked; the
+    /// image's (most of the file) only when the file's modification time
+    /// `mtime` (ns) is not the seal it was written with: any write to the
+    /// file since, by any means, changed its time.
+    pub fn decode(file: &[u8], mtime: u64) -> Option<(Entry, std::ops::Range<usize>)> {
         let rest = file.strip_prefix(MAGIC.as_slice())?;
         let mut h = In(rest);
         if h.string()? != env!("CARGO_PKG_VERSION") {
             return None;
         }
-        let sum = h.u64()?;
+        let (fields_sum, image_sum, seal) = (h.u64()?, h.u64()?, h.u64()?);
         let len = usize::try_from(h.u64()?).ok()?;
-        if h.0.len() != len || xxhash_rust::xxh3::xxh3_64(h.0) != sum {
+        if h.0.len() != len {
             return None;
         }
         let mut i = In(h.0);
@@ -371,7 +386,9 @@ impl Entry {
             k @ (1 | 2) => Some((i.u64()?, k == 2)),
             _ => return None,
         };
-        for _ in 0..i.len(24)? {
+        let n = i.len(24)?;
+        e.exports.reserve_exact(n);
+        for _ in 0..n {
             e.exports.push((i.string()?, i.u64()?, i.u64()? != 0));
         }
         for _ in 0..i.len(32)? {
@@ -390,16 +407,22 @@ impl Entry {
             e.by_type.push((i.string()?, i.u64()?));
         }
         for list in [&mut e.trampoline_list, &mut e.got_list] {
-            for _ in 0..i.len(16)? {
+            let n = i.len(16)?;
+            list.reserve_exact(n);
+            for _ in 0..n {
                 list.push((i.u64()?, i.u64()?));
             }
         }
         for list in [&mut e.groups, &mut e.names] {
-            for _ in 0..i.len(8)? {
+            let n = i.len(8)?;
+            list.reserve_exact(n);
+            for _ in 0..n {
                 list.push(i.string()?);
             }
         }
-        for _ in 0..i.len(16)? {
+        let n = i.len(16)?;
+        e.fixups.reserve_exact(n);
+        for _ in 0..n {
             let off = i.u64()?;
             let w = u8::try_from(i.u64()?).ok()?;
             e.fixups.push((off, w));
@@ -430,16 +453,31 @@ impl Entry {
         }
         let pad = i.len(1)?;
         i.0 = &i.0[pad..];
+        let fields = &h.0[..h.0.len() - i.0.len() + 8];
         let image = i.bytes()?;
+        if xxhash_rust::xxh3::xxh3_64(fields) != fields_sum
+            || (mtime != seal && xxhash_rust::xxh3::xxh3_64(image) != image_sum)
+        {
+            return None;
+        }
         let start = image.as_ptr() as usize - file.as_ptr() as usize;
         (i.0.is_empty() && image.len() as u64 == e.size && e.plausible())
             .then_some((e, start..start + image.len()))
     }
 }
 
-/// Checks that `dir` may hold code: made (mode 0700) if missing; else it
-/// must be a directory of this user's that no one else may write to.
-pub(crate) fn check_dir(dir: &Path) -> Result<()> {
+/// Checks that `dir` may hold a cache, which is code: made (mode 0700) if
+/// missing; else it must be a directory of this user's that no one else
+/// may write to ([`Error::Cache`] otherwise, naming it and why).
+///
+/// ```no_run
+/// if let Some(dir) = objdl::default_cache_dir() {
+///     if let Err(e) = objdl::check_cache_dir(&dir) {
+///         eprintln!("not caching: {e}");
+///     }
+/// }
+/// ```
+pub fn check_cache_dir(dir: &Path) -> Result<()> {
     let refuse = |why: String| Error::Cache {
         dir: dir.to_path_buf(),
         why,
@@ -480,7 +518,7 @@ pub(crate) fn entry_path(dir: &Path, key: &[u8]) -> PathBuf {
 /// The entry for `key` in `dir`, if there is a good one.
 pub(crate) fn read(dir: &Path, key: &[u8]) -> Option<Read> {
     let file = MappedFile::open(&entry_path(dir, key))?;
-    let (entry, image) = Entry::decode(file.bytes())?;
+    let (entry, image) = Entry::decode(file.bytes(), file.mtime)?;
     (entry.key == key).then_some(Read { entry, file, image })
 }
 
@@ -512,6 +550,8 @@ struct MappedFile {
     file: std::fs::File,
     ptr: *mut libc::c_void,
     len: usize,
+    /// Its modification time, in ns since the epoch.
+    mtime: u64,
 }
 
 impl MappedFile {
@@ -527,6 +567,9 @@ impl MappedFile {
             return None;
         }
         let len = m.len() as usize;
+        let mtime = (m.mtime() as u64)
+            .wrapping_mul(1_000_000_000)
+            .wrapping_add(m.mtime_nsec() as u64);
         // A hint far below the libraries (1 TiB); the kernel takes it when
         // it is free.
         let hint = (1u64 << 40) as *mut libc::c_void;
@@ -542,7 +585,12 @@ impl MappedFile {
                 0,
             )
         };
-        (ptr != libc::MAP_FAILED).then_some(MappedFile { file: f, ptr, len })
+        (ptr != libc::MAP_FAILED).then_some(MappedFile {
+            file: f,
+            ptr,
+            len,
+            mtime,
+        })
     }
 
     fn bytes(&self) -> &[u8] {
@@ -560,16 +608,18 @@ impl Drop for MappedFile {
     }
 }
 
-/// Writes `entry` with `image` into `dir`: a temporary file, then a
-/// rename; then old entries go while the directory holds more than
+/// Writes `entry` with `image` into `dir`: a temporary file, sealed with
+/// the modification time it is given (so that a load need not checksum
+/// the image of a file no one has written since), then a rename; then old entries go while the directory holds more than
 /// [`MAX_BYTES`]. Errors are ignored: a cache that cannot be written is
 /// only a cache missed.
 pub(crate) fn write(dir: &Path, entry: &Entry, image: &[u8]) {
     let path = entry_path(dir, &entry.key);
+    let seal = nanos();
     let tmp = dir.join(format!(
         ".tmp-{}-{:x}",
         std::process::id(),
-        xxhash_rust::xxh3::xxh3_64(&entry.key) ^ nanos()
+        xxhash_rust::xxh3::xxh3_64(&entry.key) ^ seal
     ));
     let written = std::fs::OpenOptions::new()
         .write(true)
@@ -577,8 +627,9 @@ pub(crate) fn write(dir: &Path, entry: &Entry, image: &[u8]) {
         .mode(0o600)
         .open(&tmp)
         .and_then(|mut f| {
-            f.write_all(&entry.encode(image))?;
-            f.write_all(image)
+            f.write_all(&entry.encode(image, seal))?;
+            f.write_all(image)?;
+            f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(seal))
         });
     use std::os::unix::fs::OpenOptionsExt as _;
     if written.is_err() || std::fs::rename(&tmp, &path).is_err() {
@@ -586,6 +637,61 @@ pub(crate) fn write(dir: &Path, entry: &Entry, image: &[u8]) {
         return;
     }
     evict(dir, MAX_BYTES);
+}
+
+/// Runs `work` in a process of its own, detached from this one: forked
+/// twice, so that it is never a child this process (or a program it runs)
+/// could `wait` for, its standard streams on `/dev/null` (unless
+/// `OBJDL_CACHE_DEBUG` is set) and every other descriptor closed, so that
+/// it holds no pipe of its parent's open. This process only waits for the
+/// first fork to end. Gives `work` back, not run, when it cannot: when the
+/// process has other threads (whose locks a child could find held) or
+/// `fork` fails.
+pub(crate) fn detached<F: FnOnce()>(work: F) -> Option<F> {
+    let single = std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count()) == 1;
+    if !single {
+        return Some(work);
+    }
+    let debug = std::env::var_os("OBJDL_CACHE_DEBUG").is_some();
+    // SAFETY: the process has one thread, so the child is a whole copy of
+    // it, with no lock held by a thread that does not exist there.
+    let child = unsafe { libc::fork() };
+    match child {
+        -1 => Some(work),
+        0 => {
+            // SAFETY: as above (this child has one thread too).
+            let grandchild = unsafe { libc::fork() };
+            if grandchild != 0 {
+                // SAFETY: the first child ends at once, running none of
+                // the parent's exit handlers.
+                unsafe { libc::_exit(0) };
+            }
+            // SAFETY: closing descriptors this process owns (a copy of the
+            // parent's table), then taking 0, 1 and 2 again on /dev/null,
+            // so that nothing written to them lands in a file opened later.
+            unsafe {
+                libc::close_range(if debug { 3 } else { 0 }, libc::c_uint::MAX, 0);
+                if !debug {
+                    for _ in 0..3 {
+                        libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                    }
+                }
+            }
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+            // SAFETY: ends the detached process without running the
+            // parent's exit handlers or flushing its buffers.
+            unsafe { libc::_exit(0) }
+        }
+        pid => {
+            let mut status = 0;
+            // SAFETY: waits for our own child, which ends at once.
+            while unsafe { libc::waitpid(pid, &mut status, 0) } == -1
+                && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+            {
+            }
+            None
+        }
+    }
 }
 
 fn nanos() -> u64 {
@@ -610,8 +716,20 @@ fn entries(dir: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
     out
 }
 
-/// Removes the oldest entries until `dir` holds at most `max` bytes.
+/// Removes the oldest entries until `dir` holds at most `max` bytes, and
+/// temporary files more than ten minutes old (left by a writer that was
+/// killed).
 fn evict(dir: &Path, max: u64) {
+    let stale = std::time::SystemTime::now() - std::time::Duration::from_secs(600);
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < stale);
+        if old && e.file_name().to_string_lossy().starts_with(".tmp-") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
     let all = entries(dir);
     let mut total: u64 = all.iter().map(|e| e.1).sum();
     for (path, len, _) in all {
@@ -716,21 +834,43 @@ mod tests {
             ..Entry::default()
         };
         let image = vec![7u8; 4096];
-        let mut bytes = e.encode(&image);
+        let seal = 1_700_000_000_123_456_789;
+        let mut bytes = e.encode(&image, seal);
+        let image_at = bytes.len();
         bytes.extend_from_slice(&image);
-        let (back, at) = Entry::decode(&bytes).unwrap();
+        let (back, at) = Entry::decode(&bytes, seal).unwrap();
         assert_eq!(at.start % PAGE as usize, 0, "the image starts on a page");
-        assert_eq!(&bytes[at], &image[..]);
+        assert_eq!(at.start, image_at);
+        assert_eq!(&bytes[at.clone()], &image[..]);
         assert_eq!(back, e);
+        assert_eq!(Entry::decode(&bytes, seal + 1).unwrap().0, e);
         // Every truncation, and a flipped bit at every byte, is refused
-        // (never a panic, never an entry).
+        // (never a panic, never an entry): anywhere when the file's time is
+        // not its seal, and in the fields when it is (a sealed file was
+        // not written since objdl wrote it).
         for cut in 0..bytes.len() {
-            assert!(Entry::decode(&bytes[..cut]).is_none(), "truncated at {cut}");
+            assert!(
+                Entry::decode(&bytes[..cut], seal).is_none(),
+                "truncated at {cut}"
+            );
         }
         let mut bad = bytes.clone();
         for at in 0..bytes.len() {
             bad[at] ^= 0x10;
-            assert!(Entry::decode(&bad).is_none(), "damaged at {at}");
+            // A damaged seal (the head's fourth word) only has the image
+            // checked, and found whole; a sealed file's image checksum (the
+            // third) goes unread.
+            let image_sum = MAGIC.len() + 8 + env!("CARGO_PKG_VERSION").len() + 8;
+            let seal_word = image_sum + 8..image_sum + 16;
+            if !seal_word.contains(&at) {
+                assert!(Entry::decode(&bad, seal + 1).is_none(), "damaged at {at}");
+            }
+            if at < image_at && !(image_sum..seal_word.end).contains(&at) {
+                assert!(
+                    Entry::decode(&bad, seal).is_none(),
+                    "damaged at {at}, sealed"
+                );
+            }
             bad[at] ^= 0x10;
         }
     }

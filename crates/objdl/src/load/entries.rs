@@ -22,7 +22,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::arch;
 use crate::error::{Error, Result, Unsupported};
-use crate::load::memory::{Protection, Reservation, PAGE};
+use crate::load::memory::{Memory, Protection, Reservation, PAGE};
 
 /// What a reloadable unit's links share: its entries, and what its data
 /// was after the last link (what a reload compares with).
@@ -153,9 +153,7 @@ impl EntryTable {
         if self.len >= MAX_ENTRIES {
             return Err(Error::Unsupported {
                 file: object.to_string(),
-                what: Unsupported::Other(format!(
-                    "more than {MAX_ENTRIES} functions in one reloadable unit"
-                )),
+                what: Unsupported::ReloadableFunctions { limit: MAX_ENTRIES },
             });
         }
         if self.len == self.chunks.len() * PER_CHUNK {
@@ -208,7 +206,7 @@ impl EntryTable {
 /// executable, then the page made read-only and executable for good; the
 /// slots (0) stay read-write and never executable.
 fn new_chunk() -> Result<Reservation> {
-    let mut mem = Reservation::map(None, 2 * PAGE)?;
+    let mut mem = Reservation::reserve(None, 2 * PAGE)?;
     let base = mem.base();
     {
         // SAFETY: the mapping was just made read-write; nothing refers to it.
@@ -220,8 +218,7 @@ fn new_chunk() -> Result<Reservation> {
             arch::write_ifunc_stub(stub, here, slot);
         }
     }
-    arch::flush_icache(base, PAGE);
-    mem.protect(0, PAGE, Protection::RX)?;
+    mem.finalise(&[(0, PAGE, Protection::RX)])?;
     Ok(mem)
 }
 

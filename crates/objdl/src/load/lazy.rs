@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::arch;
 use crate::error::{Error, Result, Unresolved, Unsupported};
-use crate::load::memory::{align_up, Protection, Reservation, PAGE};
+use crate::load::memory::{align_up, Memory, Protection, Reservation, PAGE};
 use crate::scope::host::{self, Host};
 use crate::scope::namespace::{Held, Namespace};
 
@@ -92,7 +92,7 @@ impl LazyArea {
             .checked_add(slot_bytes)
             .filter(|&t| t <= crate::limits::MAX_UNIT_SIZE)
             .ok_or_else(too_many)?;
-        let mut mem = Reservation::map(None, total)?;
+        let mut mem = Reservation::reserve(None, total)?;
         let base = mem.base();
         let slots = base + stub_bytes;
         let table = Box::new(LazyTable {
@@ -123,8 +123,7 @@ impl LazyArea {
                 bytes[s..s + 8].copy_from_slice(&unbound.to_le_bytes());
             }
         }
-        arch::flush_icache(base, stub_bytes);
-        mem.protect(0, stub_bytes, Protection::RX)?;
+        mem.finalise(&[(0, stub_bytes, Protection::RX)])?;
         Ok(LazyArea { mem, table })
     }
 

@@ -1,9 +1,10 @@
-//! Loading: the process side of a unit. [`memory`] reserves and protects
-//! its pages, [`runtime`] registers its unwind tables and runs its
-//! initialisers and finalisers, [`tls`] and [`shim`] serve its thread-locals
-//! ([`thread_exit`]: their destructors), [`debug`] tells gdb and perf,
-//! [`annotate`] tells ThreadSanitizer; [`unit`](mod@unit) is the loaded unit and what
-//! it keeps alive, [`opened`] the units opened from paths.
+//! Loading: the process side of a unit. [`memory`], the memory provider,
+//! reserves, protects and finalises its pages, [`runtime`] registers its
+//! unwind tables and runs its initialisers and finalisers, [`tls`] and
+//! [`shim`] serve its thread-locals ([`thread_exit`]: their destructors),
+//! [`debug`] tells gdb and perf, [`annotate`] tells ThreadSanitizer;
+//! [`unit`](mod@unit) is the loaded unit and what it keeps alive,
+//! [`opened`] the units opened from paths.
 
 pub(crate) mod annotate;
 pub(crate) mod cache;

@@ -138,7 +138,7 @@ fn build(spec: &ShimSpec<'_>) -> object::write::Result<(Vec<u8>, ShimLayout)> {
         os_abi: elf::ELFOSABI_NONE,
         abi_version: 0,
         e_type: elf::ET_DYN,
-        e_machine: elf::EM_X86_64,
+        e_machine: elf::Machine(arch::ELF_MACHINE),
         e_entry: 0,
         e_flags: elf::FileFlags(0),
     })?;
@@ -425,16 +425,6 @@ fn dlerror() -> String {
     }
 }
 
-/// The calling thread's thread pointer (`%fs:0` on x86-64 holds itself).
-pub(crate) fn thread_pointer() -> u64 {
-    let tp: u64;
-    // SAFETY: reads the TCB's self-pointer, which glibc sets for every thread.
-    unsafe {
-        std::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly, preserves_flags))
-    };
-    tp
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,7 +443,7 @@ mod tests {
         };
         let shim = load(&spec).expect("a shim");
         assert!(shim.block_offset < 0, "{}", shim.block_offset);
-        let at = thread_pointer().wrapping_add_signed(shim.block_offset);
+        let at = arch::thread_pointer().wrapping_add_signed(shim.block_offset);
         // SAFETY: the block, 16 bytes in this thread's static TLS.
         let block = unsafe { std::slice::from_raw_parts(at as *const u8, 16) };
         assert_eq!(&block[..8], &image);
@@ -461,7 +451,7 @@ mod tests {
         // A new thread gets its own copy, initialised.
         let off = shim.block_offset;
         std::thread::spawn(move || {
-            let at = thread_pointer().wrapping_add_signed(off);
+            let at = arch::thread_pointer().wrapping_add_signed(off);
             // SAFETY: as above, in this thread.
             let block = unsafe { std::slice::from_raw_parts(at as *const u8, 16) };
             assert_eq!(&block[..8], &[1, 2, 3, 4, 5, 6, 7, 8]);

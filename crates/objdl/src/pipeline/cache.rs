@@ -14,14 +14,16 @@ use crate::input::{ObjectFile, RelocFields, SectionKind, SymbolDef};
 use crate::link::layout::{Layout, Table, NOT_LOADED};
 use crate::link::lifecycle;
 use crate::link::placement::Placement;
+use crate::link::relocate::Tail;
 use crate::link::resolve::{Resolution, Target};
 use crate::load::cache::{self, Entry, Module};
-use crate::load::memory::Reservation;
+use crate::load::memory::{Memory, Reservation};
 use crate::load::runtime;
 use crate::load::unit::{Exports, LoadStats, RelocationSummary, Unit, UnitInner, UnitParts};
 use crate::options::{Input, OpenOptions};
 
-use super::{protect, Context, Tail};
+use super::context::Context;
+use super::protect::protect;
 
 /// What linking tells the cache, beyond the unit's parts: where the
 /// addresses may be, and whether the unit may be cached at all.
@@ -137,7 +139,10 @@ pub(super) fn key(cx: &Context<'_>, inputs: &[Input], opts: &OpenOptions) -> Opt
     if cx.host.has_defines() {
         return None;
     }
-    let mut key = format!("objdl {}\n{opts:?}\n", env!("CARGO_PKG_VERSION")).into_bytes();
+    // The options, but not where or how the entry is kept.
+    let mut linking = opts.clone();
+    (linking.cache, linking.cache_in_background) = (None, false);
+    let mut key = format!("objdl {}\n{linking:?}\n", env!("CARGO_PKG_VERSION")).into_bytes();
     for input in inputs {
         let Input::Path(p) = input else {
             return None;
@@ -162,26 +167,41 @@ pub(super) fn key(cx: &Context<'_>, inputs: &[Input], opts: &OpenOptions) -> Opt
     Some(key)
 }
 
-/// The unit `entry` makes in this process, if everything it was made of is
-/// here as it was: the same libraries (paths and files), all moved by one
-/// distance; no Global unit defining a name it takes from outside; its
-/// place (its base plus that distance) free; every absolute address that
-/// moves still fitting its field. `None` is a miss.
+/// What the cache gave a load.
+enum Reused {
+    /// The unit, from its entry.
+    Unit(Unit),
+    /// No entry for the key (or a damaged one), or one made with other
+    /// libraries: a link, whose entry is worth writing.
+    Miss,
+    /// An entry this process cannot use (the libraries moved apart, the
+    /// place taken, a unit that cannot be cached...), or a load that wants
+    /// the objects: a link, whose entry would be no better.
+    Unusable,
+}
+
+/// The unit the entry of `key` makes in this process, if everything it
+/// was made of is here as it was: the same libraries (paths and files),
+/// all moved by one distance; no Global unit defining a name it takes from
+/// outside; its place (its base plus that distance) free; every absolute
+/// address that moves still fitting its field.
 ///
 /// # Safety
 /// The unit's initialisers run (see `OpenOptions::open`).
-pub(super) unsafe fn reuse(
-    cx: &Context<'_>,
-    dir: &Path,
-    key: &[u8],
-    opts: &OpenOptions,
-) -> Result<Option<Unit>> {
+unsafe fn reuse(cx: &Context<'_>, dir: &Path, key: &[u8], opts: &OpenOptions) -> Result<Reused> {
     let started = Instant::now();
-    let miss = |why: &str| {
+    let say = |why: &str| {
         if std::env::var_os("OBJDL_CACHE_DEBUG").is_some() {
             eprintln!("objdl cache: miss: {why}");
         }
-        Ok(None)
+    };
+    let miss = |why: &str| {
+        say(why);
+        Ok(Reused::Miss)
+    };
+    let unusable = |why: &str| {
+        say(why);
+        Ok(Reused::Unusable)
     };
     // A debugger or profiler wants the unit's objects, which a cached unit
     // does not have: link it.
@@ -192,32 +212,37 @@ pub(super) unsafe fn reuse(
             .perf_map
             .unwrap_or_else(crate::load::debug::perf_map_wanted)
     {
-        return miss("a debugger or the perf map wants the objects");
+        return unusable("a debugger or the perf map wants the objects");
     }
     let Some(read) = cache::read(dir, key) else {
         return miss("no entry");
     };
     let entry = &read.entry;
+    if entry.size == 0 {
+        return unusable("the unit cannot be cached");
+    }
     let now = cache::modules();
-    let Some(delta) = distance(&entry.modules, &now) else {
-        return miss("the libraries differ");
+    let delta = match distance(&entry.modules, &now) {
+        Ok(delta) => delta,
+        Err(Differ::Libraries) => return miss("the libraries differ"),
+        Err(Differ::Apart) => return unusable("the libraries moved apart"),
     };
     if entry.names.iter().any(|n| cx.namespace.lookup(n).is_some()) {
-        return miss("a Global unit defines a name");
+        return unusable("a Global unit defines a name");
     }
     let base = entry.base.wrapping_add(delta);
-    let Ok(mut mem) = Reservation::map(Some(base), entry.size) else {
-        return miss("its place is taken");
+    let Ok(mut mem) = Reservation::reserve(Some(base), entry.size) else {
+        return unusable("its place is taken");
     };
     if entry.size % crate::load::memory::PAGE != 0 || read.map_image(&mem).is_err() {
-        return miss("its image cannot be mapped");
+        return unusable("its image cannot be mapped");
     }
     {
         // SAFETY: the reservation is mapped read-write (a private file
         // mapping now), ours alone.
         let bytes = unsafe { mem.bytes_mut() };
         if !move_addresses(bytes, &entry.fixups, delta) {
-            return miss("an address does not fit");
+            return unusable("an address does not fit");
         }
     }
     let tail = Tail {
@@ -230,31 +255,43 @@ pub(super) unsafe fn reuse(
     let inner = UnitInner::new(mem, parts);
     // SAFETY: the unit is mapped with final protections, as after a link.
     let inner = unsafe { Unit::start(inner, started) };
-    Ok(Some(Unit::new(inner, cx.namespace.clone())))
+    Ok(Reused::Unit(Unit::new(inner, cx.namespace.clone())))
+}
+
+/// Why an entry's libraries are not those of this process.
+enum Differ {
+    /// Other libraries, or other files under their paths.
+    Libraries,
+    /// The same, but those the unit reaches moved by different distances.
+    Apart,
 }
 
 /// The one distance every library the unit reaches (of `then`) moved by
 /// to be where it is in `now`, if the process has the same libraries
 /// (same paths, same files) and nothing else; the others may lie anywhere.
-fn distance(then: &[Module], now: &[Module]) -> Option<u64> {
+fn distance(then: &[Module], now: &[Module]) -> std::result::Result<u64, Differ> {
     let now: Vec<&Module> = now.iter().filter(|m| m.library).collect();
     if then.len() != now.len() {
-        return None;
+        return Err(Differ::Libraries);
     }
     let mut delta = None;
+    let mut apart = false;
     for m in then {
-        let here = now.iter().find(|n| n.path == m.path)?;
+        let Some(here) = now.iter().find(|n| n.path == m.path) else {
+            return Err(Differ::Libraries);
+        };
         if here.identity != m.identity || m.identity == (0, 0, 0, 0) {
-            return None;
+            return Err(Differ::Libraries);
         }
         if m.referenced {
             let d = here.base.wrapping_sub(m.base);
-            if *delta.get_or_insert(d) != d {
-                return None;
-            }
+            apart |= *delta.get_or_insert(d) != d;
         }
     }
-    Some(delta.unwrap_or(0))
+    match apart {
+        true => Err(Differ::Apart),
+        false => Ok(delta.unwrap_or(0)),
+    }
 }
 
 /// Moves each address word of `fixups` by `delta`: `false` if one no
@@ -347,7 +384,7 @@ fn parts(
         trampolines: s[3] as usize,
         got_slots: s[4] as usize,
         relaxations: s[5],
-        lea_rewrites: s[6],
+        address_rewrites: s[6],
         copies: 0,
         lazy_stubs: 0,
         base,
@@ -463,23 +500,75 @@ struct AddressWords {
     reached: Vec<u64>,
 }
 
-/// Writes the entry of a unit just linked, protected and not yet started,
-/// if nothing ties it to this process but the shared libraries: every
-/// address it holds lies in the unit, in a library, or in nothing mapped
-/// (a constant), and none in the executable or the heap.
-#[allow(clippy::too_many_arguments)]
+/// What the cache makes of a load.
+pub(super) enum Lookup {
+    /// The unit, from its entry.
+    Hit(Unit),
+    /// A link, and no entry to write.
+    Link,
+    /// A link, whose entry is to be written under this key.
+    Miss(Vec<u8>),
+}
+
+/// Looks `inputs` up in the cache of `opts`, if it has one.
+///
+/// # Safety
+/// The unit's initialisers run on a hit (see `OpenOptions::open`).
+pub(super) unsafe fn look_up(
+    cx: &Context<'_>,
+    inputs: &[crate::Input],
+    opts: &OpenOptions,
+) -> Result<Lookup> {
+    let Some(dir) = opts.cache.as_deref().filter(|_| !opts.reloadable) else {
+        return Ok(Lookup::Link);
+    };
+    cache::check_cache_dir(dir)?;
+    let Some(key) = key(cx, inputs, opts) else {
+        return Ok(Lookup::Link);
+    };
+    // SAFETY: forwarded from the caller.
+    match unsafe { reuse(cx, dir, &key, opts)? } {
+        Reused::Unit(unit) => return Ok(Lookup::Hit(unit)),
+        Reused::Unusable => return Ok(Lookup::Link),
+        Reused::Miss => {}
+    }
+    Ok(Lookup::Miss(key))
+}
+
+/// Writes the entry of a unit just linked, or, if it cannot be cached, an
+/// entry that says so: later loads of its inputs then link without trying
+/// again (nor forking to fill it).
 pub(super) fn store(
     dir: &Path,
     key: Vec<u8>,
     capture: &Capture,
     mem: &Reservation,
     parts: &UnitParts,
-    (tail, size, text_end, rodata): (Tail, u64, u64, (u64, u64)),
+    shape: (Tail, u64, u64, (u64, u64)),
 ) {
+    if !try_store(dir, key.clone(), capture, mem, parts, shape) {
+        cache::write(dir, &Entry::uncacheable(key), &[]);
+    }
+}
+
+/// Writes the entry of a unit just linked, protected and not yet started,
+/// if nothing ties it to this process but the shared libraries: every
+/// address it holds lies in the unit, in a library, or in nothing mapped
+/// (a constant), and none in the executable or the heap. Whether it was
+/// (written, or given to be written).
+fn try_store(
+    dir: &Path,
+    key: Vec<u8>,
+    capture: &Capture,
+    mem: &Reservation,
+    parts: &UnitParts,
+    (tail, size, text_end, rodata): (Tail, u64, u64, (u64, u64)),
+) -> bool {
     let why = |w: &str| {
         if std::env::var_os("OBJDL_CACHE_DEBUG").is_some() {
             eprintln!("objdl cache: not stored: {w}");
         }
+        false
     };
     if !capture.eligible || !parts.gdb.is_empty() || parts.perf.is_some() {
         return why("not eligible");
@@ -567,7 +656,7 @@ pub(super) fn store(
             s.trampolines as u64,
             s.got_slots as u64,
             s.relaxations,
-            s.lea_rewrites,
+            s.address_rewrites,
             s.window.0,
             s.window.1,
         ],
@@ -580,4 +669,5 @@ pub(super) fn store(
         modules,
     };
     cache::write(dir, &entry, image);
+    true
 }

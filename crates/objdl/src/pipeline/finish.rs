@@ -19,7 +19,8 @@ use crate::load::unit::{Exports, LoadStats};
 use crate::options::OpenOptions;
 use crate::report::{address_of, report, summary};
 
-use super::{Context, HotLinked, Linked, Placed};
+use super::context::Context;
+use super::stage_data::{HotLinked, Linked, Placed};
 
 /// What linking produced, from the unit placed and relocated: objdl's own
 /// code and data written in, what the unit will run (refusing what is not
@@ -88,7 +89,7 @@ pub(super) fn linked(
         trampolines: plan.trampolines.len(),
         got_slots: plan.slots.len(),
         relaxations: plan.relaxations,
-        lea_rewrites: plan.address_rewrites,
+        address_rewrites: plan.address_rewrites,
         copies,
         lazy_stubs: 0,
         base,

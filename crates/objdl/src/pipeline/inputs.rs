@@ -5,16 +5,16 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Unsupported};
 use crate::input;
 use crate::input::archive;
 use crate::link::layout;
 use crate::link::resolve;
-use crate::load::memory::Reservation;
+use crate::load::memory::{Memory, Reservation};
 use crate::load::shim;
 use crate::options::OpenOptions;
 
-use super::Context;
+use super::context::Context;
 
 /// Parses the inputs in `files` (those from `user_inputs` on are archives
 /// of the libraries the gcc driver adds), pulls archive members, checks
@@ -171,8 +171,7 @@ fn executable_stack(
         Ok(_) => Ok(()),
         Err(why) => Err(Error::Unsupported {
             file: obj.name.clone(),
-            what: format!("an executable stack: glibc would not make the stacks executable: {why}")
-                .into(),
+            what: Unsupported::ExecutableStackRefused { why: why.clone() },
         }),
     }
 }

@@ -18,51 +18,42 @@
 //! [`Placed`] unit (plan to relocate), a [`Linked`] one (after).
 
 mod cache;
+mod context;
 mod finish;
 mod inputs;
 mod placement_free;
 mod planned;
+mod protect;
 mod reload;
-
-pub use reload::ReloadReport;
+mod reloadable;
+mod stage_data;
 mod thread_locals;
+
+pub(crate) use context::Context;
+pub use reloadable::ReloadReport;
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::arch;
 use crate::error::{Error, Result};
 use crate::input;
 use crate::link::entries;
 use crate::link::layout::{self, PAGE};
 use crate::link::lazy;
-use crate::link::plan;
-use crate::link::relocate::{self, Tail};
+use crate::link::relocate::Tail;
 use crate::link::resolve;
-use crate::load::debug;
 use crate::load::entries::HotContext;
-use crate::load::lazy::LazyArea;
+use crate::load::memory::Memory;
 use crate::load::memory::{Protection, Reservation};
-use crate::load::runtime;
-use crate::load::tls::ThreadLocals;
-use crate::load::unit::{Exports, LoadStats, RelocationSummary, Unit, UnitInner, UnitParts};
+use crate::load::unit::{Unit, UnitInner, UnitParts};
 use crate::options::{Input, OpenOptions};
 use crate::report::Report;
-use crate::scope::host::Host;
 use crate::scope::implicit;
-use crate::scope::namespace::{Held, Namespace};
+use crate::scope::namespace::Held;
 
 use inputs::FileBytes;
-
-/// What lies outside the unit being linked: the host (the process's own
-/// definitions and libraries) and the global scope of Global units.
-#[derive(Clone, Copy)]
-pub(crate) struct Context<'a> {
-    /// The host's definitions, libraries and `dlsym`.
-    pub host: &'a Arc<Host>,
-    /// The exports of Global units (a unit joins it, and leaves it when closed).
-    pub namespace: &'a Arc<Namespace>,
-}
+use protect::protect;
+use stage_data::{HotLinked, Image, Linked, Parts};
 
 /// Every stage, for a load: link, protect, run the IFUNC resolvers, then
 /// register and initialise. The unit's stand-ins join the global scope.
@@ -76,21 +67,30 @@ pub(crate) unsafe fn load(
 ) -> Result<Unit> {
     let started = Instant::now();
     // A unit from the cache, if its entry is good here.
-    let cache_key = match &opts.cache {
-        Some(dir) if !opts.reloadable => {
-            crate::load::cache::check_dir(dir)?;
-            cache::key(cx, &inputs, opts)
-        }
-        _ => None,
+    let uncached;
+    // SAFETY: forwarded from the caller.
+    let (opts, cache_key) = match unsafe { cache::look_up(cx, &inputs, opts)? } {
+        cache::Lookup::Hit(unit) => return Ok(unit),
+        cache::Lookup::Link => (opts, None),
+        cache::Lookup::Miss(key) => match opts.cache_in_background {
+            // A detached copy of this process links the inputs again and
+            // writes the entry, none of it on this load's path; this load
+            // links without the cache.
+            true => match crate::load::cache::detached(|| fill(cx, key.clone(), &inputs, opts)) {
+                None => {
+                    uncached = OpenOptions {
+                        cache: None,
+                        ..opts.clone()
+                    };
+                    (&uncached, None)
+                }
+                Some(_) => (opts, Some(key)),
+            },
+            false => (opts, Some(key)),
+        },
     };
-    if let (Some(dir), Some(key)) = (&opts.cache, &cache_key) {
-        // SAFETY: forwarded from the caller.
-        if let Some(unit) = unsafe { cache::reuse(cx, dir, key, opts)? } {
-            return Ok(unit);
-        }
-    }
     let (inputs, reload_state) = if opts.reloadable {
-        let (inputs, state) = reload::prepare(inputs)?;
+        let (inputs, state) = reloadable::prepare(inputs)?;
         (inputs, Some(state))
     } else {
         (inputs, None)
@@ -111,7 +111,7 @@ pub(crate) unsafe fn load(
         cache::store(dir, key, capture, &mem, &parts, shape);
     }
     parts.reloadable = match (hot, reload_state, hot_context) {
-        (Some(hot), Some(state), Some(ctx)) => Some(reload::first(cx, hot, state, ctx, opts)),
+        (Some(hot), Some(state), Some(ctx)) => Some(reloadable::first(cx, hot, state, ctx, opts)),
         _ => None,
     };
     let inner = UnitInner::new(mem, parts);
@@ -122,6 +122,26 @@ pub(crate) unsafe fn load(
     let held: Held = inner.clone();
     cx.namespace.add_stand_ins(&held, &stand_ins);
     Ok(Unit::new(inner, cx.namespace.clone()))
+}
+
+/// Links `inputs` as a load would, without running any of their code,
+/// and writes the entry of `key`: the work of a detached copy of the
+/// process after a miss ([`OpenOptions::cache_in_background`]).
+fn fill(cx: &Context<'_>, key: Vec<u8>, inputs: &[Input], opts: &OpenOptions) {
+    let (Some(dir), Ok(linked)) = (&opts.cache, link(cx, inputs.to_vec(), opts, false, None))
+    else {
+        return;
+    };
+    if let Ok(Protected {
+        mem,
+        parts,
+        shape,
+        cache: Some(capture),
+        ..
+    }) = protected(linked, true)
+    {
+        cache::store(dir, key, &capture, &mem, &parts, shape);
+    }
 }
 
 /// A linked unit protected: its memory, and what the unit is made of.
@@ -201,26 +221,6 @@ fn protected(linked: Linked, no_exec: bool) -> Result<Protected> {
         shape: (tail, size, layout_text_end, rodata),
         cache,
     })
-}
-
-/// Stage 8, protect: text RX, read-only R, data RW, GOT R, trampolines RX
-/// (`rodata` and the text's end are page-aligned offsets), the code first
-/// made visible to instruction fetch ([`arch::flush_icache`]); the part of
-/// the reservation the plan did not need is released.
-fn protect(
-    mem: Reservation,
-    tail: Tail,
-    size: u64,
-    text_end: u64,
-    rodata: (u64, u64),
-) -> Result<Reservation> {
-    arch::flush_icache(mem.base(), text_end);
-    arch::flush_icache(mem.base() + tail.trampolines, size - tail.trampolines);
-    mem.protect(0, text_end, Protection::RX)?;
-    mem.protect(rodata.0, rodata.1 - rodata.0, Protection::R)?;
-    mem.protect(tail.got, tail.trampolines - tail.got, Protection::R)?;
-    mem.protect(tail.trampolines, size - tail.trampolines, Protection::RX)?;
-    Ok(mem.truncate(size))
 }
 
 /// Runs the IFUNC resolvers, (resolver address, slot offset), now that the
@@ -419,125 +419,4 @@ fn max_align(objects: &[input::ObjectFile<'_>], res: &resolve::Resolution<'_>) -
         })
         .chain(res.commons.iter().map(|c| c.align))
         .fold(PAGE, u64::max)
-}
-
-/// A unit's memory while it is being linked.
-pub(crate) enum Image {
-    /// A real reservation.
-    Mapped(Reservation),
-    /// A buffer standing in for memory at `base` (a check at a given address).
-    Virtual { base: u64, bytes: Vec<u8> },
-}
-
-impl Image {
-    pub(super) fn base(&self) -> u64 {
-        match self {
-            Image::Mapped(m) => m.base(),
-            Image::Virtual { base, .. } => *base,
-        }
-    }
-
-    pub(super) fn bytes_mut(&mut self) -> &mut [u8] {
-        match self {
-            // SAFETY: the reservation is still read-write: nothing is
-            // protected before linking ends.
-            Image::Mapped(m) => unsafe { m.bytes_mut() },
-            Image::Virtual { bytes, .. } => bytes,
-        }
-    }
-}
-
-/// The parsed, resolved and laid out unit, for [`planned::place`] and
-/// [`placement_free::place`].
-#[derive(Clone, Copy)]
-pub(super) struct Parts<'a, 'd> {
-    pub objects: &'a [input::ObjectFile<'d>],
-    pub res: &'a resolve::Resolution<'d>,
-    pub layout: &'a layout::Layout,
-    pub files: &'a [(String, FileBytes)],
-    /// The strictest alignment any section or COMMON symbol needs.
-    pub max_align: u64,
-    /// For a reload, the thread-local block to use again: (module id,
-    /// static offset) (see `link::entries::Bound::kept_tls`).
-    pub kept_tls: Option<(u64, Option<i64>)>,
-}
-
-/// A unit placed, mapped and relocated.
-pub(super) struct Placed {
-    pub image: Image,
-    pub plan: plan::Plan,
-    pub tail: Tail,
-    pub size: u64,
-    pub counts: relocate::Counts,
-    /// How many host variables the unit reads from its own copies.
-    pub copies: usize,
-    /// Units whose stand-ins this one uses.
-    pub stand_in_deps: Vec<Held>,
-    pub tls: ThreadLocals,
-    /// The unit's TLS module id and static offset (0 and none without a block).
-    pub tls_ids: (u64, Option<i64>),
-    /// The base addresses the demands allowed.
-    pub window: (i128, i128),
-}
-
-/// What linking produced, for a load or a check.
-pub(super) struct Linked {
-    pub image: Image,
-    pub tail: Tail,
-    pub size: u64,
-    pub layout_text_end: u64,
-    pub rodata: (u64, u64),
-    pub exports: Exports,
-    pub stats: LoadStats,
-    pub dso_handle: u64,
-    pub lifecycle: runtime::Lifecycle,
-    pub deps: Vec<Held>,
-    /// The stubs and slots of the names bound at their first call.
-    pub lazy: Option<LazyArea>,
-    /// (host function, address) of the stand-ins this unit made.
-    pub stand_ins: Vec<(u64, u64)>,
-    pub summary: RelocationSummary,
-    pub groups: Vec<String>,
-    /// (resolver address, slot offset) of each IFUNC.
-    pub ifuncs: Vec<(u64, u64)>,
-    /// The unit's thread-local blocks, freed when the unit's memory goes.
-    pub tls: ThreadLocals,
-    /// The libc and libgcc entry points the unit's life cycle uses.
-    pub entry: runtime::Entry,
-    /// The address of the entry point asked for ([`OpenOptions::entry`]).
-    pub entry_point: Option<u64>,
-    /// The unit's entries in GDB's list.
-    pub gdb: Vec<debug::GdbEntry>,
-    /// The unit's range and name, when its functions went to the perf map.
-    pub perf: Option<(u64, u64, String)>,
-    pub report: Option<Report>,
-    /// A reloadable unit's entries to fill and data, once linked.
-    pub hot: Option<HotLinked>,
-    /// What the cache needs, when there is one.
-    pub cache: Option<cache::Capture>,
-}
-
-/// What linking a reloadable unit adds.
-pub(super) struct HotLinked {
-    /// (entry, the function's address in this link).
-    pub slots: Vec<(u32, u64)>,
-    /// The unit's data as linked, for the next reload.
-    pub data: crate::load::entries::DataMap,
-    /// What a reload kept, made and reset.
-    pub kept: entries::Kept,
-}
-
-impl Linked {
-    /// The unit with the stubs of its names bound at their first call:
-    /// counted in its figures, listed in its report.
-    fn with_lazy(mut self, lazy: Option<LazyArea>) -> Linked {
-        if let Some(area) = &lazy {
-            self.stats.lazy_stubs = area.len();
-            if let Some(report) = &mut self.report {
-                report.lazy = area.names().collect();
-            }
-        }
-        self.lazy = lazy;
-        self
-    }
 }

@@ -7,12 +7,12 @@ use crate::input;
 use crate::link::layout::{align_up, PAGE};
 use crate::link::plan;
 use crate::link::relocate::{self, Tail};
-use crate::load::memory::Reservation;
+use crate::load::memory::{Memory, Reservation};
 use crate::load::tls::ThreadLocals;
 use crate::options::OpenOptions;
 
 use super::inputs::map_sections;
-use super::{Image, Parts, Placed};
+use super::stage_data::{Image, Parts, Placed};
 
 /// Stages 4 and 5 without planning, when the unit may go anywhere: no
 /// relocation type constrains the base (see
@@ -59,7 +59,7 @@ pub(super) fn place(
     if upper > opts.size_limit.unwrap_or(crate::limits::MAX_UNIT_SIZE) {
         return Ok(None);
     }
-    let image = Reservation::map(None, upper)?;
+    let image = Reservation::reserve(None, upper)?;
     let base = image.base();
     if base % max_align != 0 {
         return Ok(None);

@@ -12,9 +12,10 @@ use crate::link::relocate::{self, Tail};
 use crate::link::resolve;
 use crate::options::OpenOptions;
 
+use super::context::Context;
 use super::inputs::{map_sections, unit_name};
+use super::stage_data::{Image, Parts, Placed};
 use super::thread_locals::{initial_exec_offsets, thread_locals, InitialExec};
-use super::{Context, Image, Parts, Placed};
 
 /// What the planner needs besides the layout: every relocation checked,
 /// the facts about external targets that only a full pass finds, and the

@@ -3,7 +3,7 @@
 //! and other modules' thread-locals that initial-exec code reaches.
 
 use crate::arch;
-use crate::error::{Error, Result, Unsupported};
+use crate::error::{Error, Result, StaticTlsRefusal, Unsupported};
 use crate::input::{self, RelocFields as _};
 use crate::link::layout::{self, align_up};
 use crate::link::plan;
@@ -13,7 +13,7 @@ use crate::load::shim;
 use crate::load::tls::{ThreadLocals, TlsModule};
 
 use super::inputs::unit_name;
-use super::Parts;
+use super::stage_data::Parts;
 
 /// What [`thread_locals`] decided.
 pub(super) struct ThreadLocalPlan {
@@ -60,16 +60,18 @@ pub(super) fn initial_exec_offsets(
     };
     let loaded = shim::load(&spec).map_err(|e| {
         let (shim::ShimError::StaticTls(why) | shim::ShimError::Other(why)) = e;
-        initial_exec_error(objects, res, &format!("ld.so could not serve it: {why}"))
+        initial_exec_error(objects, res, StaticTlsRefusal::LdSoRefused { why })
     })?;
-    let tp = shim::thread_pointer();
+    let tp = arch::thread_pointer();
     for (name, &offset) in names.iter().zip(&loaded.external_offsets) {
         let here = crate::scope::host::dlsym_uncached(name);
         if here != Some(tp.wrapping_add_signed(offset)) {
             return Err(initial_exec_error(
                 objects,
                 res,
-                &format!("ld.so's offset in static TLS for `{name}` does not lead to the variable dlsym finds"),
+                StaticTlsRefusal::OffsetMismatch {
+                    symbol: name.to_string(),
+                },
             ));
         }
     }
@@ -111,7 +113,7 @@ pub(super) fn thread_locals(
         if static_block && kept_block.is_none() {
             return Err(Error::Unsupported {
                 file: unit_name(objects),
-                what: "thread-locals: the new code reaches them with initial-exec or local-exec, but the unit's block is not in static TLS, so it cannot be kept; open the unit again".into(),
+                what: Unsupported::KeptBlockNotStatic,
             });
         }
         return Ok(ThreadLocalPlan {
@@ -193,7 +195,7 @@ pub(super) fn thread_locals(
         }
         shim::ShimError::Other(why) => Error::Unsupported {
             file: unit_name(objects),
-            what: format!("thread-locals in static TLS: {why}").into(),
+            what: Unsupported::StaticTlsBlock { why },
         },
     })?;
     Ok(ThreadLocalPlan {
@@ -222,7 +224,7 @@ fn tls_block_error(objects: &[input::ObjectFile<'_>], layout: &layout::Layout) -
 fn initial_exec_error(
     objects: &[input::ObjectFile<'_>],
     res: &resolve::Resolution<'_>,
-    why: &str,
+    why: StaticTlsRefusal,
 ) -> Error {
     for (oi, obj) in objects.iter().enumerate() {
         for (si, sec) in obj.sections.iter().enumerate() {
@@ -232,7 +234,7 @@ fn initial_exec_error(
                         site: Box::new(plan::site(obj, si, r.offset())),
                         r_type: arch::reloc_name(r.kind()).into_owned(),
                         symbol: plan::symbol_name(obj, r.sym()),
-                        why: why.to_string(),
+                        why,
                     };
                 }
             }
@@ -240,6 +242,6 @@ fn initial_exec_error(
     }
     Error::Unsupported {
         file: unit_name(objects),
-        what: format!("initial-exec thread-locals: {why}").into(),
+        what: Unsupported::InitialExecTls { why },
     }
 }

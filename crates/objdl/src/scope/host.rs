@@ -10,6 +10,7 @@ use rustc_hash::FxHashMap;
 
 use crate::hash::KeyedMap;
 
+use crate::arch;
 use crate::error::{Error, Result};
 
 /// The host's symbols: explicit definitions first, then `dlsym`.
@@ -286,16 +287,19 @@ fn dlopen_global(path: &Path) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// The system library directories searched after `-L` paths.
-const SYSTEM_DIRS: &[&str] = &[
-    "/lib/x86_64-linux-gnu",
-    "/usr/lib/x86_64-linux-gnu",
-    "/lib64",
-    "/usr/lib64",
-    "/lib",
-    "/usr/lib",
-    "/usr/local/lib",
-];
+/// The system library directories searched after `-L` paths: the
+/// multiarch ones first (`/lib/x86_64-linux-gnu`: [`arch::MULTIARCH`]).
+fn system_dirs() -> &'static [PathBuf] {
+    static DIRS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+    DIRS.get_or_init(|| {
+        let multiarch = |root: &str| Path::new(root).join(arch::MULTIARCH);
+        let mut dirs = vec![multiarch("/lib"), multiarch("/usr/lib")];
+        dirs.extend(
+            ["/lib64", "/usr/lib64", "/lib", "/usr/lib", "/usr/local/lib"].map(PathBuf::from),
+        );
+        dirs
+    })
+}
 
 /// What `-lNAME` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -319,10 +323,7 @@ pub enum LibraryFile {
 /// ```
 pub fn find_library(name: &str, search: &[PathBuf]) -> Result<LibraryFile> {
     let (shared, archive) = (format!("lib{name}.so"), format!("lib{name}.a"));
-    let dirs = search
-        .iter()
-        .cloned()
-        .chain(SYSTEM_DIRS.iter().map(PathBuf::from));
+    let dirs = search.iter().cloned().chain(system_dirs().iter().cloned());
     let mut tried = Vec::new();
     for dir in dirs {
         let p = dir.join(&shared);
@@ -336,7 +337,7 @@ pub fn find_library(name: &str, search: &[PathBuf]) -> Result<LibraryFile> {
         tried.push(dir.display().to_string());
     }
     // No development symlink: the runtime name, as the dynamic loader has it.
-    if let Ok(p) = std::fs::read_dir("/lib/x86_64-linux-gnu") {
+    if let Ok(p) = std::fs::read_dir(&system_dirs()[0]) {
         let prefix = format!("{shared}.");
         let mut found: Vec<PathBuf> = p
             .filter_map(|e| e.ok())

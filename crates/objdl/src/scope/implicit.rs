@@ -17,6 +17,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use crate::arch;
+
 /// What objdl tries, in order, for names still unresolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Stage {
@@ -42,45 +44,51 @@ pub(crate) fn stages() -> &'static [Stage] {
                 stages.push(Stage::Archives(archives));
             }
         }
-        if let Some(p) = first_file(LIB_DIRS, "libgcc_s.so.1") {
+        let lib_dirs = lib_dirs();
+        if let Some(p) = first_file(&lib_dirs, "libgcc_s.so.1") {
             stages.push(Stage::Shared(p));
         }
-        if let Some(p) = first_file(LIB_DIRS, "libc_nonshared.a") {
+        if let Some(p) = first_file(&lib_dirs, "libc_nonshared.a") {
             stages.push(Stage::Archives(vec![p]));
         }
         stages
     })
 }
 
-/// Where the C library and libgcc_s live.
-const LIB_DIRS: &[&str] = &[
-    "/usr/lib/x86_64-linux-gnu",
-    "/lib/x86_64-linux-gnu",
-    "/usr/lib64",
-    "/lib64",
-    "/usr/lib",
-    "/lib",
-];
+/// Where the C library and libgcc_s live: the multiarch directories
+/// first ([`arch::MULTIARCH`]).
+fn lib_dirs() -> Vec<PathBuf> {
+    let mut dirs = vec![
+        Path::new("/usr/lib").join(arch::MULTIARCH),
+        Path::new("/lib").join(arch::MULTIARCH),
+    ];
+    dirs.extend(["/usr/lib64", "/lib64", "/usr/lib", "/lib"].map(PathBuf::from));
+    dirs
+}
 
-/// Where gcc keeps its own libraries, per target triple.
-const GCC_DIRS: &[&str] = &[
-    "/usr/lib/gcc/x86_64-linux-gnu",
-    "/usr/lib/gcc/x86_64-pc-linux-gnu",
-    "/usr/lib/gcc/x86_64-redhat-linux",
-    "/usr/lib64/gcc/x86_64-suse-linux",
-    "/usr/local/lib/gcc/x86_64-pc-linux-gnu",
-];
+/// Where gcc keeps its own libraries, per target triple: Debian's
+/// multiarch one, the upstream `CPU-VENDOR-linux-gnu` (Arch, Gentoo, a
+/// gcc built from source), Red Hat's and SUSE's.
+fn gcc_dirs() -> Vec<PathBuf> {
+    let (cpu, vendor) = (arch::GNU_CPU, arch::GNU_VENDOR);
+    let upstream = format!("{cpu}-{vendor}-linux-gnu");
+    vec![
+        Path::new("/usr/lib/gcc").join(arch::MULTIARCH),
+        Path::new("/usr/lib/gcc").join(&upstream),
+        Path::new("/usr/lib/gcc").join(format!("{cpu}-redhat-linux")),
+        Path::new("/usr/lib64/gcc").join(format!("{cpu}-suse-linux")),
+        Path::new("/usr/local/lib/gcc").join(&upstream),
+    ]
+}
 
-fn first_file(dirs: &[&str], name: &str) -> Option<PathBuf> {
-    dirs.iter()
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file())
+fn first_file(dirs: &[PathBuf], name: &str) -> Option<PathBuf> {
+    dirs.iter().map(|d| d.join(name)).find(|p| p.is_file())
 }
 
 /// The directory of the newest gcc version that has a `libgcc.a`.
 fn gcc_dir() -> Option<PathBuf> {
     let mut best: Option<(Vec<u32>, PathBuf)> = None;
-    for root in GCC_DIRS {
+    for root in gcc_dirs() {
         let Ok(entries) = std::fs::read_dir(root) else {
             continue;
         };

@@ -89,18 +89,46 @@ fn placement_free_kinds() {
     assert!(!placement_free(T(64)) && !placement_free(T(u32::MAX)));
 }
 
-/// pc32 is S + A − P in a signed 32-bit field, S taken as two's complement.
+/// `pc_relative` is S + A − P in 64 bits, S taken as two's complement;
+/// `pc_relative_fits` says whether it fits the redirectable field (x86-64:
+/// a signed 32-bit one).
 #[test]
-fn pc32_arithmetic() {
-    assert_eq!(pc32(0x2000, 0x1000, -4), Some(0xffc));
-    assert_eq!(pc32(0x1000, 0x2000, -4), Some(-0x1004));
+fn pc_relative_arithmetic() {
+    assert_eq!(REDIRECT_FIELD, Field::S32);
+    assert_eq!(pc_relative(0x2000, 0x1000, -4), Some(0xffc));
+    assert_eq!(pc_relative(0x1000, 0x2000, -4), Some(-0x1004));
+    assert!(pc_relative_fits(0x2000, 0x1000, -4));
     // Exactly at the edges of the field.
-    assert_eq!(pc32(0x8000_0000 + 4, 4, -4 + 3), Some(i32::MAX));
-    assert_eq!(pc32(0x8000_0000 + 4, 4, -4 + 4), None);
-    assert_eq!(pc32(0, 0x8000_0000, 0), Some(i32::MIN));
-    assert_eq!(pc32(0, 0x8000_0001, 0), None);
+    assert!(pc_relative_fits(0x8000_0000 + 4, 4, -4 + 3));
+    assert!(!pc_relative_fits(0x8000_0000 + 4, 4, -4 + 4));
+    assert!(pc_relative_fits(0, 0x8000_0000, 0));
+    assert!(!pc_relative_fits(0, 0x8000_0001, 0));
     // An absolute symbol just below 2^64 is -16: near a low field.
-    assert_eq!(pc32(0xffff_ffff_ffff_fff0, 0x10, 0), Some(-0x20));
+    assert_eq!(pc_relative(0xffff_ffff_ffff_fff0, 0x10, 0), Some(-0x20));
+    assert!(pc_relative_fits(0xffff_ffff_ffff_fff0, 0x10, 0));
+    // Overflow in 64 bits is no value at all.
+    assert_eq!(pc_relative(i64::MAX as u64, (-1i64) as u64, 0), None);
+}
+
+/// The platform facts placement, the shim and the library search use.
+#[test]
+fn platform_facts() {
+    assert_eq!(ELF_MACHINE, elf::EM_X86_64.0);
+    assert_eq!(NAME, "x86-64");
+    assert_eq!(USER_ADDRESS_END, 0x7fff_ffff_f000);
+    assert_eq!(u64::MAX << USER_ADDRESS_BITS, 0xffff_8000_0000_0000);
+    assert_eq!(
+        (MULTIARCH, GNU_CPU, GNU_VENDOR),
+        ("x86_64-linux-gnu", "x86_64", "pc")
+    );
+    // The thread pointer is the TCB's address, which holds itself, and
+    // differs between threads.
+    let tp = thread_pointer();
+    assert_ne!(tp, 0);
+    // SAFETY: glibc's TCB starts with its own address, at the thread pointer.
+    assert_eq!(unsafe { *(tp as *const u64) }, tp);
+    let other = std::thread::spawn(thread_pointer).join().unwrap();
+    assert_ne!(other, tp);
 }
 
 /// Field widths for bounds checks: 0 for types that patch nothing or are unknown.

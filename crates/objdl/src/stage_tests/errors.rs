@@ -4,7 +4,9 @@
 
 use super::build::{archive, locate, Obj};
 use super::parsed;
-use crate::error::{Error, Malformed, Part, Unsupported};
+use crate::error::{
+    Error, Malformed, Part, ReloadRefusal, StaticTlsRefusal, UnreachableFix, Unsupported,
+};
 use object::elf;
 
 /// Parse's error for `bytes` (as `t.o`), panicking if it accepts them.
@@ -260,7 +262,124 @@ fn internal_errors_are_a_kind_of_their_own() {
         err.to_string(),
         "t.o: internal error: an invariant; this is a bug in objdl, please report it (with the input)"
     );
-    // Free text still builds a defect (for messages not yet structured).
-    let other: Malformed = String::from("something").into();
-    assert_eq!(other, Malformed::Other("something".into()));
+}
+
+/// An initial-exec reference to a variable that is not thread-local is
+/// refused with the reason as a variant.
+#[test]
+fn initial_exec_of_a_plain_variable_is_a_reason() {
+    let mut o = Obj::new();
+    // mov x@gottpoff(%rip), %rax
+    let text = o.text(&[0x48, 0x8b, 0x05, 0, 0, 0, 0, 0xc3]);
+    let data = o.data(&[0; 8]);
+    let x = o.global("x", data, 0, 8);
+    o.reloc(text, 3, x, elf::R_X86_64_GOTTPOFF, -4);
+    let inputs = [o.bytes()];
+    let mut u = super::unit(&inputs).unwrap();
+    let err = super::demands(&mut u).unwrap_err();
+    let Error::StaticTls { symbol, why, .. } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(symbol, "x");
+    assert_eq!(*why, StaticTlsRefusal::NotThreadLocal);
+    assert!(
+        err.to_string()
+            .contains("it is not a thread-local variable of the unit or of a loaded module"),
+        "{err}"
+    );
+}
+
+/// An object with one function, `f`, that returns.
+fn one_function() -> Vec<u8> {
+    let mut o = Obj::new();
+    let text = o.text(&[0xc3]);
+    o.func("f", text, 0, 1);
+    o.bytes()
+}
+
+/// A reload is refused with its reason as a variant: the unit was not
+/// opened reloadable, or the input is not one of the unit's.
+#[test]
+fn reload_refusals_are_variants() {
+    let linker = crate::Linker::new();
+    let input = || [crate::Input::bytes("f.o", one_function())];
+    // SAFETY: the unit's one function returns; nothing runs at open.
+    let plain = unsafe { crate::OpenOptions::new().open(&linker, input()) }.unwrap();
+    // SAFETY: as above; the reload is refused before anything runs.
+    let err =
+        unsafe { plain.reload_input(crate::Input::bytes("f.o", one_function())) }.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Reload {
+                why: ReloadRefusal::NotReloadable,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "f.o: cannot reload: the unit was not opened reloadable (OpenOptions::reloadable)"
+    );
+    // SAFETY: as above.
+    let hot = unsafe {
+        crate::OpenOptions::new()
+            .reloadable(true)
+            .open(&linker, input())
+    }
+    .unwrap();
+    // SAFETY: as above.
+    let err = unsafe { hot.reload_input(crate::Input::bytes("g.o", one_function())) }.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Reload {
+                why: ReloadRefusal::NotAnInput,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "g.o: cannot reload: not one of the inputs the unit was opened from"
+    );
+}
+
+/// The refusals that only ld.so's failure or a limit too large to reach
+/// in a test can cause still render as they did, from their data.
+#[test]
+fn unreachable_refusals_render_from_their_data() {
+    let cases: [(Unsupported, &str); 5] = [
+        (
+            Unsupported::ExecutableStackRefused { why: "no".into() },
+            "an executable stack: glibc would not make the stacks executable: no",
+        ),
+        (
+            Unsupported::KeptBlockNotStatic,
+            "thread-locals: the new code reaches them with initial-exec or local-exec, but the unit's block is not in static TLS, so it cannot be kept; open the unit again",
+        ),
+        (
+            Unsupported::StaticTlsBlock { why: "no".into() },
+            "thread-locals in static TLS: no",
+        ),
+        (
+            Unsupported::InitialExecTls {
+                why: StaticTlsRefusal::LdSoRefused { why: "no".into() },
+            },
+            "initial-exec thread-locals: ld.so could not serve it: no",
+        ),
+        (
+            Unsupported::ReloadableFunctions { limit: 7 },
+            "more than 7 functions in one reloadable unit",
+        ),
+    ];
+    for (what, text) in cases {
+        assert_eq!(what.to_string(), text);
+    }
+    assert_eq!(
+        UnreachableFix::PicOrLow.to_string(),
+        "recompile with -fPIC (or -mcmodel=large), or load with --place low"
+    );
 }

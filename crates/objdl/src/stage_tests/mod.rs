@@ -8,6 +8,7 @@ mod build;
 mod entries;
 mod errors;
 mod layout;
+mod memory;
 mod namespace;
 mod parse;
 mod placement;

@@ -40,7 +40,7 @@ use std::borrow::Cow;
 
 use object::elf::RelocationType;
 
-use super::{Arch, Formula, HandleArg, Quick, SiteKind, TlsDescEntry};
+use super::{Arch, Field, Formula, HandleArg, Quick, SiteKind, TlsDescEntry};
 
 pub(crate) use instructions::Relax;
 
@@ -49,8 +49,6 @@ pub(crate) use instructions::Relax;
 pub(crate) struct X86_64;
 
 impl Arch for X86_64 {
-    const ELF_MACHINE: u16 = object::elf::EM_X86_64.0;
-
     const ELF_UNWIND_SECTION_TYPE: Option<u32> = Some(object::elf::SHT_X86_64_UNWIND.0);
 
     const KINDS: usize = relocations::KINDS;
@@ -200,4 +198,32 @@ impl Arch for X86_64 {
     /// serialises the processor before the code first runs.
     #[inline(always)]
     fn flush_icache(_addr: u64, _len: u64) {}
+
+    /// A `rel32`: `call`, `jmp`, `jcc`, `lea`/`mov` with `(%rip)`.
+    const REDIRECT_FIELD: Field = Field::S32;
+
+    const NAME: &'static str = "x86-64";
+
+    const ELF_MACHINE: u16 = object::elf::EM_X86_64.0;
+
+    #[inline(always)]
+    fn thread_pointer() -> u64 {
+        let tp: u64;
+        // SAFETY: reads the TCB's self-pointer at %fs:0, which glibc sets
+        // for every thread before any of its code runs.
+        unsafe {
+            std::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly, preserves_flags))
+        };
+        tp
+    }
+
+    const USER_ADDRESS_BITS: u32 = 47;
+
+    const USER_ADDRESS_END: u64 = (1 << 47) - 4096;
+
+    const MULTIARCH: &'static str = "x86_64-linux-gnu";
+
+    const GNU_CPU: &'static str = "x86_64";
+
+    const GNU_VENDOR: &'static str = "pc";
 }

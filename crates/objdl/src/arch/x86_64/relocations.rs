@@ -86,12 +86,18 @@ const fn formula_of(r_type: elf::RelocationType) -> Option<Formula> {
         elf::R_X86_64_GOT64 => Formula::Got(W64),
         elf::R_X86_64_SIZE32 => Formula::Size(U32),
         elf::R_X86_64_SIZE64 => Formula::Size(W64),
-        elf::R_X86_64_TLSGD => Formula::TlsIndex { local: false },
-        elf::R_X86_64_TLSLD => Formula::TlsIndex { local: true },
+        elf::R_X86_64_TLSGD => Formula::TlsIndex {
+            local: false,
+            field: Field::S32,
+        },
+        elf::R_X86_64_TLSLD => Formula::TlsIndex {
+            local: true,
+            field: Field::S32,
+        },
         elf::R_X86_64_DTPOFF32 => Formula::DtpOff(S32),
         elf::R_X86_64_DTPOFF64 => Formula::DtpOff(W64),
         elf::R_X86_64_DTPMOD64 => Formula::DtpMod,
-        elf::R_X86_64_GOTPC32_TLSDESC => Formula::TlsDesc,
+        elf::R_X86_64_GOTPC32_TLSDESC => Formula::TlsDesc(Field::S32),
         elf::R_X86_64_TLSDESC_CALL => Formula::TlsDescCall,
         elf::R_X86_64_GOTTPOFF => Formula::StaticTls {
             got: true,
@@ -219,9 +225,10 @@ const fn field_width_of(r_type: elf::RelocationType) -> u64 {
             | Formula::Got(f)
             | Formula::Size(f)
             | Formula::DtpOff(f)
-            | Formula::StaticTls { field: f, .. },
+            | Formula::StaticTls { field: f, .. }
+            | Formula::TlsIndex { field: f, .. }
+            | Formula::TlsDesc(f),
         ) => f.width() as u64,
-        Some(Formula::TlsIndex { .. } | Formula::TlsDesc) => 4,
         Some(Formula::DtpMod) => 8,
     }
 }
