@@ -4,11 +4,9 @@
 use std::fmt;
 use std::path::Path;
 
-use object::elf;
-
 use crate::arch::{self, Field, Formula};
 use crate::error::{Error, Result};
-use crate::input::parse::{self, RelocFields, SectionKind, SymbolDef};
+use crate::input::{self, Binding, RelocFields, SectionKind, SymbolDef};
 
 /// What a relocated field needs in order to be served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,7 +141,7 @@ pub struct ObjectInfo {
 /// # Ok::<(), objdl::Error>(())
 /// ```
 pub fn inspect(name: &str, bytes: &[u8]) -> Result<ObjectInfo> {
-    let obj = parse::parse(name, bytes)?;
+    let obj = input::parse(name, bytes)?;
     obj.check_relocations()?;
     let sections = obj
         .sections
@@ -173,10 +171,10 @@ pub fn inspect(name: &str, bytes: &[u8]) -> Result<ObjectInfo> {
         .map(|(i, s)| SymbolInfo {
             name: obj.symbol_name(i as u32),
             binding: match s.bind {
-                elf::STB_LOCAL => "local",
-                elf::STB_WEAK => "weak",
-                elf::STB_GNU_UNIQUE => "unique",
-                _ => "global",
+                Binding::Local => "local",
+                Binding::Weak => "weak",
+                Binding::Unique => "unique",
+                Binding::Global => "global",
             },
             section: match s.def {
                 SymbolDef::Undefined => "UND".to_string(),
@@ -199,7 +197,7 @@ pub fn inspect(name: &str, bytes: &[u8]) -> Result<ObjectInfo> {
                 offset: r.offset(),
                 r_type: arch::reloc_name(r.kind()).into_owned(),
                 symbol: crate::link::plan::symbol_name(&obj, r.sym()),
-                addend: r.addend(),
+                addend: r.addend(sec.data),
                 reach: reach(arch::formula(r.kind()), sec.data, r.offset() as usize),
             });
         }

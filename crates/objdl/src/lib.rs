@@ -159,8 +159,8 @@ pub use error::{
     Error, Malformed, NotCode, Part, ReloadRefusal, Result, Sanitizer, Site, StaticTlsRefusal,
     UnreachableFix, UnreachableSite, Unresolved, Unsupported, SANITIZERS,
 };
+pub use input::elf::{lto_object, LtoObject};
 pub use input::file::regular_file;
-pub use input::parse::{lto_object, LtoObject};
 pub use link::placement::Placement;
 pub use linker::Linker;
 pub use load::cache::{cache_clear, cache_stats, check_cache_dir, default_cache_dir, CacheStats};

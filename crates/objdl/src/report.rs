@@ -3,7 +3,7 @@
 
 use crate::arch;
 use crate::error::Unresolved;
-use crate::input::parse;
+use crate::input;
 use crate::link::layout;
 use crate::link::plan;
 use crate::link::relocate::{self, Tail};
@@ -64,7 +64,7 @@ pub(crate) fn address_of(
 
 /// Builds the report of a check: sections, trampolines and GOT slots, named.
 pub(crate) fn report(
-    objects: &[parse::ObjectFile<'_>],
+    objects: &[input::ObjectFile<'_>],
     res: &resolve::Resolution<'_>,
     layout: &layout::Layout,
     plan: &plan::Plan,

@@ -16,6 +16,9 @@
 //! A zero-sized type in its own folder (as `x86_64/`), implementing
 //! [`Arch`], and `Native` set to it under its `target_arch`. It provides:
 //!
+//! - **Object-format facts**: its unwind-table section type, if any
+//!   ([`Arch::ELF_UNWIND_SECTION_TYPE`]) (its ELF machine is among the
+//!   platform's facts below).
 //! - **Relocation kinds**: a dense index from 0 ([`Arch::KINDS`],
 //!   [`Arch::kind_index`], [`Arch::kind_of_index`], [`Arch::count_index`]),
 //!   which every table and count uses, whatever the raw numbers (AArch64's
@@ -46,10 +49,11 @@
 //!   directories ([`Arch::MULTIARCH`], [`Arch::GNU_CPU`],
 //!   [`Arch::GNU_VENDOR`]).
 //!
-//! A new object format (COFF, Mach-O) must give each relocation as
-//! (offset, symbol, kind, addend): for formats with implicit addends
-//! (ELF `REL`, COFF), the parser reads the addend from the field's bytes
-//! in the section, so that the formulas always see an explicit one.
+//! A new object format (COFF, Mach-O) is a `Format` (`input/format.rs`):
+//! its relocation records give (offset, symbol, kind, addend), the addend
+//! read from the field's bytes in the section for formats with implicit
+//! addends (ELF `REL`, COFF), so that the formulas always see an explicit
+//! one; its kinds are an architecture's.
 
 mod field;
 mod formula;
@@ -78,6 +82,13 @@ pub(crate) type Native = X86_64;
 /// that code needs. Implemented by a zero-sized type; the stages reach it
 /// through [`Native`].
 pub(crate) trait Arch {
+    // The object format's machine facts.
+
+    /// The processor-specific ELF section type that holds unwind tables,
+    /// loaded as `.eh_frame` is (x86-64: `SHT_X86_64_UNWIND`), if the
+    /// architecture has one.
+    const ELF_UNWIND_SECTION_TYPE: Option<u32>;
+
     // Relocations.
 
     /// How many relocation kinds the architecture numbers densely, from 0:
@@ -272,7 +283,8 @@ pub(crate) trait Arch {
     const NAME: &'static str;
 
     /// The ELF `e_machine` of the architecture's objects, written into the
-    /// shared objects objdl generates (`load/shim.rs`): `EM_X86_64`.
+    /// shared objects objdl generates (`load/shim.rs`), and the only one
+    /// the ELF reader accepts (`input/elf.rs`): `EM_X86_64`.
     const ELF_MACHINE: u16;
 
     /// The calling thread's thread pointer, from which static TLS offsets

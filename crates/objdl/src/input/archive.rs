@@ -11,7 +11,7 @@ use crate::hash::{KeyedMap, KeyedSet};
 use object::read::archive::{ArchiveFile, ArchiveOffset};
 
 use crate::error::{Error, Malformed, Part, Result, Unsupported};
-use crate::input::parse::{self, ObjectFile, SymbolDef};
+use crate::input::{self, ObjectFile, SymbolDef};
 
 /// Does `bytes` look like a static archive?
 pub(crate) fn is_archive(bytes: &[u8]) -> bool {
@@ -70,11 +70,11 @@ fn open<'d>(name: &'d str, bytes: &'d [u8]) -> Result<Archive<'d>> {
             for member in file.members() {
                 let member = member.map_err(malformed(Part::ArchiveMember))?;
                 let data = member.data(bytes).map_err(malformed(Part::ArchiveMember))?;
-                if !parse::is_elf(data) {
+                if !input::recognise(data) {
                     continue;
                 }
                 let mname = member_name(name, member.name());
-                let obj = parse::parse(&mname, data)?;
+                let obj = input::parse(&mname, data)?;
                 let key = UNINDEXED | direct.len() as u64;
                 for s in obj
                     .symbols
@@ -144,13 +144,13 @@ impl<'d> Archive<'d> {
     fn member(&self, off: u64) -> Result<ObjectFile<'d>> {
         if off & UNINDEXED != 0 {
             let (mname, data) = &self.direct[(off & !UNINDEXED) as usize];
-            return parse::parse(mname, data);
+            return input::parse(mname, data);
         }
         let malformed = |e| bad_read(self.name, Part::ArchiveMemberAt(off), e);
         let member = self.file.member(ArchiveOffset(off)).map_err(malformed)?;
         let data = member.data(self.bytes).map_err(malformed)?;
         let mname = member_name(self.name, member.name());
-        parse::parse(&mname, data)
+        input::parse(&mname, data)
     }
 }
 

@@ -3,7 +3,7 @@
 //! ([`crate::load::entries`]), and on a reload the data that the new
 //! objects share with the old ones keeps its storage.
 //!
-//! [`bind`] gives each function (a `STT_FUNC` symbol at the start of
+//! [`bind`] gives each function (a `SymbolKind::Function` symbol at the start of
 //! code) the entry of its object and name, making one if it is new, and
 //! makes the entry's stub the function's target: for calls and address
 //! references from every object, exports and the entry point alike. A
@@ -24,11 +24,9 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use object::elf;
-
 use crate::arch;
 use crate::error::Result;
-use crate::input::parse::{ObjectFile, RelocFields, SectionKind, SymbolDef};
+use crate::input::{ObjectFile, RelocFields, SectionKind, SymbolDef, SymbolKind};
 use crate::link::layout::Layout;
 use crate::link::resolve::{Resolution, Target};
 use crate::load::entries::{DataMap, DataSection, EntryTable, KeptTls, ObjectData, TlsSignature};
@@ -206,7 +204,8 @@ fn redirect_targets(
             // A local symbol names a function or variable only as one
             // (not as its section's symbol or a label at its start); a
             // global one's definition is what it names.
-            let named = entry.is_some() || matches!(sym.kind, elf::STT_FUNC | elf::STT_OBJECT);
+            let named =
+                entry.is_some() || matches!(sym.kind, SymbolKind::Function | SymbolKind::Data);
             let t = entry.unwrap_or_else(|| res.targets.get(obj, oi, si));
             if let Some(new) = redirect(t, named) {
                 res.targets.set_any(oi, si, new);
@@ -225,7 +224,7 @@ fn redirect_targets(
 }
 
 /// The functions of `obj`: (section, offset) of each start in loaded code
-/// → the `STT_FUNC` symbols there, with a name.
+/// → the `SymbolKind::Function` symbols there, with a name.
 fn functions_of(obj: &ObjectFile<'_>) -> Vec<((u32, u64), Vec<u32>)> {
     let mut at: FxHashMap<(u32, u64), usize> = FxHashMap::default();
     let mut list: Vec<((u32, u64), Vec<u32>)> = Vec::new();
@@ -234,7 +233,7 @@ fn functions_of(obj: &ObjectFile<'_>) -> Vec<((u32, u64), Vec<u32>)> {
             continue;
         };
         let sec = &obj.sections[index as usize];
-        if sym.kind != elf::STT_FUNC || sec.kind != SectionKind::Text || sec.discarded {
+        if sym.kind != SymbolKind::Function || sec.kind != SectionKind::Text || sec.discarded {
             continue;
         }
         if obj.symbol_name(si as u32).is_empty() {
@@ -265,7 +264,7 @@ fn name_function_starts(obj: &mut ObjectFile<'_>, functions: &[((u32, u64), Vec<
         .enumerate()
         .filter_map(|(si, s)| match s.def {
             SymbolDef::Section { index, value: 0 }
-                if s.kind == elf::STT_SECTION && sections.contains(&index) =>
+                if s.kind == SymbolKind::Section && sections.contains(&index) =>
             {
                 Some((si as u32, index))
             }
@@ -283,21 +282,21 @@ fn name_function_starts(obj: &mut ObjectFile<'_>, functions: &[((u32, u64), Vec<
         {
             continue;
         }
-        let rewrite = |r: &crate::input::parse::Reloc| -> Option<(u32, i64)> {
+        let data = sec.data;
+        let rewrite = |r: &crate::input::Reloc| -> Option<(u32, i64)> {
             let &target_sec = section_symbols.get(&r.sym())?;
-            let off = arch::referenced_offset(r.kind(), r.addend())?;
+            let addend = r.addend(data);
+            let off = arch::referenced_offset(r.kind(), addend)?;
             let at = u64::try_from(off).ok()?;
             let &f = starts.get(&(target_sec, at))?;
-            Some((f, r.addend() - off))
+            Some((f, addend - off))
         };
         if !sec.relocs.iter().any(|r| rewrite(r).is_some()) {
             continue;
         }
         for r in sec.relocs.to_mut().iter_mut() {
             if let Some((f, addend)) = rewrite(r) {
-                let kind = r.kind();
-                r.set_r_info(object::LittleEndian, false, f, kind);
-                r.r_addend.set(object::LittleEndian, addend);
+                r.retarget(f, addend);
             }
         }
     }
@@ -314,14 +313,19 @@ fn is_keepable(obj: &ObjectFile<'_>, sec: u32) -> bool {
         && (s.name.starts_with(".data") || s.name.starts_with(".bss"))
 }
 
-/// (section, name, offset, size) of the named variables (`STT_OBJECT`,
-/// `STT_TLS` and `STT_COMMON`) of `obj`, as (section or `u32::MAX`, name,
+/// (section, name, offset, size) of the named variables (`Data`,
+/// `ThreadLocal` and `Common` symbols) of `obj`, as (section or `u32::MAX`, name,
 /// (offset, size)).
 fn named_variables(obj: &ObjectFile<'_>) -> Vec<(u32, String, (u64, u64))> {
     obj.symbols
         .iter()
         .enumerate()
-        .filter(|(_, s)| matches!(s.kind, elf::STT_OBJECT | elf::STT_TLS | elf::STT_COMMON))
+        .filter(|(_, s)| {
+            matches!(
+                s.kind,
+                SymbolKind::Data | SymbolKind::ThreadLocal | SymbolKind::Common
+            )
+        })
         .filter_map(|(si, s)| {
             let name = obj.symbol_name(si as u32);
             if name.is_empty() {
@@ -518,7 +522,7 @@ pub(crate) fn record(
             section_at.insert(si, data.sections.len() - 1);
         }
         for (si, sym) in obj.symbols.iter().enumerate() {
-            if sym.is_local() || sym.kind != elf::STT_OBJECT || sym.name.is_empty() {
+            if sym.is_local() || sym.kind != SymbolKind::Data || sym.name.is_empty() {
                 continue;
             }
             let SymbolDef::Section { index, value } = sym.def else {
@@ -593,7 +597,7 @@ fn fingerprints(obj: &ObjectFile<'_>) -> FxHashMap<String, u64> {
     // sorted.
     let mut objects_at: Vec<VariablesAt> = vec![Vec::new(); obj.sections.len()];
     for (si, sym) in obj.symbols.iter().enumerate() {
-        if let (elf::STT_OBJECT, SymbolDef::Section { index, value }) = (sym.kind, sym.def) {
+        if let (SymbolKind::Data, SymbolDef::Section { index, value }) = (sym.kind, sym.def) {
             objects_at[index as usize].push((value, sym.size, si as u32));
         }
     }
@@ -627,7 +631,8 @@ fn fingerprints(obj: &ObjectFile<'_>) -> FxHashMap<String, u64> {
             let h = &mut hashers[i];
             (off - start).hash(h);
             r.kind().0.hash(h);
-            hash_reference(obj, r, (&starts, &objects_at), h);
+            let data = obj.sections[*sec as usize].data;
+            hash_reference(obj, (r, data), (&starts, &objects_at), h);
         }
     }
     functions
@@ -651,7 +656,7 @@ fn raw_name<'d>(obj: &ObjectFile<'d>, sym: u32) -> &'d [u8] {
     rest.split(|&b| b == 0).next().unwrap_or(&[])
 }
 
-/// Hashes what relocation `r` of `obj` refers to, in words that do not
+/// Hashes what relocation `r` of `obj` (in a section holding `data`) refers to, in words that do not
 /// depend on where things lie in their sections: a symbol's name and the
 /// addend, or, through a section's symbol or a local label, the function
 /// that starts there, the string there, the variable there, the constant
@@ -659,29 +664,27 @@ fn raw_name<'d>(obj: &ObjectFile<'d>, sym: u32) -> &'d [u8] {
 /// runs for every relocation of the input, twice per reload.
 fn hash_reference(
     obj: &ObjectFile<'_>,
-    r: &crate::input::parse::Reloc,
+    (r, data): (&crate::input::Reloc, &[u8]),
     (starts, objects_at): (&FxHashMap<(u32, u64), u32>, &[VariablesAt]),
     h: &mut rustc_hash::FxHasher,
 ) {
     use std::hash::Hash;
+    let addend = r.addend(data);
     let Some(sym) = obj.symbols.get(r.sym() as usize) else {
-        return r.addend().hash(h);
+        return addend.hash(h);
     };
     let name = raw_name(obj, r.sym());
     let SymbolDef::Section { index, value } = sym.def else {
-        return (name, r.addend()).hash(h);
+        return (name, addend).hash(h);
     };
     // A section's symbol, or an assembler's local label (`.LC0`, kept for
     // mergeable strings): described by what lies there.
-    if sym.kind != elf::STT_SECTION && !(sym.is_local() && name.starts_with(b".L")) {
-        return (name, r.addend()).hash(h);
+    if sym.kind != SymbolKind::Section && !(sym.is_local() && name.starts_with(b".L")) {
+        return (name, addend).hash(h);
     }
     let section = &obj.sections[index as usize];
-    let bias = arch::referenced_offset(r.kind(), r.addend()).map_or(0, |o| o - r.addend());
-    let at = r
-        .addend()
-        .saturating_add(bias)
-        .saturating_add_unsigned(value);
+    let bias = arch::referenced_offset(r.kind(), addend).map_or(0, |o| o - addend);
+    let at = addend.saturating_add(bias).saturating_add_unsigned(value);
     (-bias).hash(h);
     let Ok(at) = u64::try_from(at) else {
         return (section.name, at).hash(h);

@@ -10,7 +10,7 @@
 
 use crate::arch;
 use crate::error::{Error, Result};
-use crate::input::parse::{ObjectFile, SectionKind, TableKind};
+use crate::input::{ObjectFile, SectionKind, TableKind};
 use crate::link::resolve::{Resolution, Synthetic, Target};
 
 pub(crate) use crate::load::memory::{align_up, PAGE};

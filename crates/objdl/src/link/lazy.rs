@@ -14,7 +14,7 @@ use rustc_hash::FxHashMap;
 
 use crate::arch;
 use crate::error::{Error, Result, Unresolved, Unsupported};
-use crate::input::parse::{ObjectFile, RelocFields, SectionKind};
+use crate::input::{ObjectFile, RelocFields, SectionKind};
 use crate::link::resolve::{Resolution, Target};
 use crate::load::lazy::LazyArea;
 use crate::scope::host::Host;
@@ -104,7 +104,7 @@ fn refuse_what_is_not_called(
                     _ => continue,
                 };
                 // An out-of-bounds field is the relocation pass's to report.
-                let call = arch::call_only(r.kind(), r.addend(), sec.data, r.offset());
+                let call = arch::call_only(r.kind(), r.addend(sec.data), sec.data, r.offset());
                 if call == Some(false) && !std::mem::replace(&mut refused[i], true) {
                     unresolved.push(Unresolved {
                         symbol: obj.symbols[r.sym() as usize].name.to_string(),

@@ -4,7 +4,7 @@
 //! checked to be code before anything runs.
 
 use crate::error::{Error, Malformed, NotCode, Result};
-use crate::input::parse::{ObjectFile, SectionKind, SymbolDef, TableKind};
+use crate::input::{ObjectFile, SectionKind, SymbolDef, SymbolKind, TableKind};
 use crate::link::layout::{Layout, Table, NOT_LOADED};
 use crate::link::resolve::{Resolution, Target};
 use crate::load::runtime::Lifecycle;
@@ -57,7 +57,7 @@ pub(crate) fn lifecycle(mem: &[u8], base: u64, tables: &[Table], eh_frames: &[u6
 }
 
 /// Refuses, before anything of the unit runs, code that is not code: an
-/// `STT_GNU_IFUNC` resolver outside an executable section, and an
+/// indirect (IFUNC) symbol's resolver outside an executable section, and an
 /// initialiser or finaliser (`.preinit_array`, `.init_array`, `.ctors`,
 /// `.fini_array`, `.dtors`) that points neither into the unit's code nor
 /// into an executable mapping of the process. Calling either would jump
@@ -86,7 +86,7 @@ pub(crate) fn refuse_what_is_not_code(
             let name = (0..o.symbols.len())
                 .find(|&i| {
                     let s = &o.symbols[i];
-                    s.kind == object::elf::STT_GNU_IFUNC
+                    s.kind == SymbolKind::Indirect
                         && s.def == SymbolDef::Section { index: sec, value }
                 })
                 .map_or_else(String::new, |i| o.symbol_name(i as u32));

@@ -19,7 +19,7 @@ use crate::error::{
     Error, Malformed, Result, Site, StaticTlsRefusal, UnreachableFix, UnreachableSite, Unsupported,
 };
 use crate::hash::{KeyedMap, KeyedSet};
-use crate::input::parse::{ObjectFile, Reloc, RelocFields, SectionKind};
+use crate::input::{ObjectFile, Reloc, RelocFields, SectionKind};
 use crate::link::layout::{Layout, EXTERNAL, NOT_LOADED, UNLOADED};
 use crate::link::resolve::{Resolution, Target};
 
@@ -89,11 +89,7 @@ pub(crate) const USER_LO: i128 = 0x10000;
 pub(crate) const USER_HI: i128 = arch::USER_ADDRESS_END as i128;
 
 /// Builds the error for a relocation type objdl does not handle.
-pub(crate) fn unsupported(
-    obj: &ObjectFile<'_>,
-    sec: usize,
-    r: &crate::input::parse::Reloc,
-) -> Error {
+pub(crate) fn unsupported(obj: &ObjectFile<'_>, sec: usize, r: &crate::input::Reloc) -> Error {
     Error::UnsupportedRelocation {
         site: Box::new(site(obj, sec, r.offset())),
         r_type: arch::reloc_name(r.kind()).into_owned(),
@@ -113,8 +109,7 @@ pub(crate) fn site(obj: &ObjectFile<'_>, sec: usize, offset: u64) -> Site {
 pub(crate) fn symbol_name(obj: &ObjectFile<'_>, sym: u32) -> String {
     let name = obj.symbol_name(sym);
     if name.is_empty() {
-        if let crate::input::parse::SymbolDef::Section { index, .. } = obj.symbols[sym as usize].def
-        {
+        if let crate::input::SymbolDef::Section { index, .. } = obj.symbols[sym as usize].def {
             return obj.sections[index as usize].name.to_string();
         }
     }
@@ -206,7 +201,7 @@ fn settle(d: &mut Demands, relocs: &[Reloc], from: usize, at: &Settle<'_>) -> us
         let settled = match arch::quick_class(r.kind()) {
             // Both in the unit: the distance does not depend on the base.
             Quick::Pc32 if sym_off < UNLOADED => {
-                arch::pc_relative_fits(sym_off, at.sec_off + r.offset(), r.addend())
+                arch::pc_relative_fits(sym_off, at.sec_off + r.offset(), r.addend(at.data))
             }
             Quick::Pc32 if sym_off == EXTERNAL => {
                 let branch =
@@ -226,7 +221,7 @@ fn settle(d: &mut Demands, relocs: &[Reloc], from: usize, at: &Settle<'_>) -> us
                 let Some(Formula::Abs(f)) = arch::formula(r.kind()) else {
                     return i;
                 };
-                let c = i128::from(sym_off) + i128::from(r.addend());
+                let c = i128::from(sym_off) + i128::from(r.addend(at.data));
                 let (flo, fhi) = f.range();
                 d.constrain(Constraint {
                     obj: at.oi,
@@ -244,8 +239,8 @@ fn settle(d: &mut Demands, relocs: &[Reloc], from: usize, at: &Settle<'_>) -> us
             Quick::GotPcRelx if sym_off < UNLOADED => {
                 let off = r.offset() as usize;
                 let field = i128::from(at.sec_off + r.offset());
-                let relaxed = arch::relaxation(at.data, off, r.addend()).filter(|&relax| {
-                    let value = i128::from(sym_off) + i128::from(r.addend()) - field;
+                let relaxed = arch::relaxation(at.data, off, r.addend(at.data)).filter(|&relax| {
+                    let value = i128::from(sym_off) + i128::from(r.addend(at.data)) - field;
                     arch::REDIRECT_FIELD.fits(arch::relaxed_value(relax, value))
                 });
                 d.relaxations += relaxed.is_some() as u64;
@@ -330,7 +325,7 @@ fn demand(
         });
     }
     let field = sec_off + r.offset();
-    let a = r.addend() as i128;
+    let a = r.addend(sec.data) as i128;
     // Addresses are 64-bit two's complement: an absolute symbol
     // at 0xffff_ffff_ffff_fff0 is -16 to a sign-extended field.
     let ext = match target {
@@ -356,7 +351,7 @@ fn demand(
                     relaxable: true,
                     ..
                 }
-            ) && arch::relaxation(sec.data, r.offset() as usize, r.addend())
+            ) && arch::relaxation(sec.data, r.offset() as usize, r.addend(sec.data))
                 .is_some();
             if internal.is_none() || !relaxed {
                 d.max_slots += 1;
@@ -505,7 +500,7 @@ fn demand_value(
         obj, oi, si, ri, ..
     } = at;
     let sec = &obj.sections[si];
-    let a = r.addend() as i128;
+    let a = r.addend(sec.data) as i128;
     let Value { field: f, c, k } = value;
     let (flo, fhi) = f.range();
     match k {
@@ -562,7 +557,7 @@ fn formula_name(r_type: object::elf::RelocationType) -> String {
 fn unreachable_site(
     obj: &ObjectFile<'_>,
     si: usize,
-    r: &crate::input::parse::Reloc,
+    r: &crate::input::Reloc,
     r_type: String,
     target: u64,
     value: i128,
@@ -686,7 +681,7 @@ pub(crate) fn violations(
                 f.describe()
             ),
             _ => {
-                let dist = tval + r.addend() as i128 - field;
+                let dist = tval + r.addend(obj.sections[c.sec as usize].data) as i128 - field;
                 format!(
                     "distance {}{:#x} from {:#x} exceeds {}",
                     if dist < 0 { "-" } else { "" },
@@ -1005,7 +1000,11 @@ pub(crate) fn finish(
             && table.offsets[oi as usize][r.sym() as usize] == EXTERNAL
         {
             let s = table.addresses[oi as usize][r.sym() as usize];
-            if arch::pc_relative_fits(s, base + sec_off + r.offset(), r.addend()) {
+            if arch::pc_relative_fits(
+                s,
+                base + sec_off + r.offset(),
+                r.addend(obj.sections[si].data),
+            ) {
                 continue;
             }
         }
@@ -1083,7 +1082,7 @@ fn site_decision(
         formula,
         sec.data,
         r.offset() as usize,
-        r.addend(),
+        r.addend(sec.data),
         &at,
     ))
 }

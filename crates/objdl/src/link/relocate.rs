@@ -9,7 +9,7 @@
 
 use crate::arch::{self, Field, Formula, Quick};
 use crate::error::{Error, Result};
-use crate::input::parse::{ObjectFile, Reloc, RelocFields, SectionKind, SymbolDef};
+use crate::input::{ObjectFile, Reloc, RelocFields, SectionKind, SymbolDef};
 use crate::link::layout::{Layout, NOT_LOADED};
 use crate::link::plan::{self, At, Decision, Plan};
 use crate::link::resolve::{Resolution, Target};
@@ -169,6 +169,7 @@ pub(crate) fn relocate(
                     ri = apply_fast(
                         bytes,
                         &sec.relocs,
+                        sec.data,
                         ri,
                         &addrs,
                         (sec_addr, got, planned),
@@ -317,11 +318,13 @@ fn symbol_addresses(
 /// `planned`, a 32-bit absolute that fits,
 /// written as [`plan::decide`] would (it redirects only what does not fit);
 /// returns the index of the first that is not (or `relocs.len()`), which
-/// has been counted. `addrs` holds each symbol's address.
+/// has been counted. `addrs` holds each symbol's address; `data` is the
+/// section's contents in the input (where an implicit addend is read).
 #[inline(never)]
 fn apply_fast(
     bytes: &mut [u8],
     relocs: &[Reloc],
+    data: &[u8],
     from: usize,
     addrs: &[u64],
     (sec_addr, got, planned): (u64, u64, bool),
@@ -342,7 +345,7 @@ fn apply_fast(
             let p = sec_addr.wrapping_add(r.offset());
             let value = (s as i64)
                 .checked_sub(p as i64)
-                .and_then(|v| v.checked_add(r.addend()))
+                .and_then(|v| v.checked_add(r.addend(data)))
                 .and_then(|v| i32::try_from(v).ok());
             match (value, bytes.get_mut(off..off.wrapping_add(4))) {
                 (Some(v), Some(field)) => field.copy_from_slice(&v.to_le_bytes()),
@@ -355,7 +358,7 @@ fn apply_fast(
             let minus = if quick == Quick::GotOff64 { got } else { 0 };
             match (
                 (s as i64)
-                    .checked_add(r.addend())
+                    .checked_add(r.addend(data))
                     .and_then(|v| v.checked_sub(minus as i64)),
                 bytes.get_mut(off..off.wrapping_add(8)),
             ) {
@@ -365,7 +368,7 @@ fn apply_fast(
             continue;
         }
         let at = (s, sec_addr.wrapping_add(r.offset()), got);
-        if !apply_other(bytes, r, quick, at, planned, counts) {
+        if !apply_other(bytes, r, data, quick, at, planned, counts) {
             return i;
         }
     }
@@ -380,6 +383,7 @@ fn apply_fast(
 fn apply_other(
     bytes: &mut [u8],
     r: &Reloc,
+    data: &[u8],
     quick: Quick,
     (s, p, got): (u64, u64, u64),
     planned: bool,
@@ -387,7 +391,11 @@ fn apply_other(
 ) -> bool {
     let kind = r.kind();
     let off = r.offset() as usize;
-    let (s, a, p) = (i128::from(s as i64), i128::from(r.addend()), i128::from(p));
+    let (s, a, p) = (
+        i128::from(s as i64),
+        i128::from(r.addend(data)),
+        i128::from(p),
+    );
     let fits_at = |width: usize| off.checked_add(width).is_some_and(|end| end <= bytes.len());
     match quick {
         Quick::Abs64 => {
@@ -411,7 +419,7 @@ fn apply_other(
             if !fits_at(4) {
                 return false;
             }
-            let Some(relax) = arch::relaxation(bytes, off, r.addend()) else {
+            let Some(relax) = arch::relaxation(bytes, off, r.addend(data)) else {
                 return false;
             };
             let value = arch::relaxed_value(relax, s + a - p);
@@ -609,13 +617,13 @@ fn relocate_one(
             };
             Decision::Direct {
                 f: field,
-                value: (got + entry) as i128 + i128::from(r.addend()) - at.p as i128,
+                value: (got + entry) as i128 + i128::from(r.addend(sec.data)) - at.p as i128,
             }
         }
         Formula::DtpOff(f) => Decision::Direct {
             f,
             value: layout.tls_place(target, plan.tls_module).map_or(0, |p| p.1) as i128
-                + i128::from(r.addend()),
+                + i128::from(r.addend(sec.data)),
         },
         Formula::DtpMod => Decision::Direct {
             f: Field::W64,
@@ -625,7 +633,7 @@ fn relocate_one(
                     .map_or(plan.tls_module, |p| p.0),
             ),
         },
-        _ => plan::decide(formula, bytes, off, r.addend(), &at),
+        _ => plan::decide(formula, bytes, off, r.addend(sec.data), &at),
     };
     apply(cx, bytes, (obj, si), off, r, &at, decision)
 }
@@ -654,7 +662,7 @@ fn apply(
         Decision::Data { value, target } => match plan.copies.get(&target) {
             Some(&copy) => (
                 arch::REDIRECT_FIELD,
-                copy as i128 + i128::from(r.addend()) - at.p as i128,
+                copy as i128 + i128::from(r.addend(obj.sections[si].data)) - at.p as i128,
                 off,
             ),
             None => (arch::REDIRECT_FIELD, value, off),
@@ -749,7 +757,7 @@ fn relocate_tls_initialiser(
     for r in sec.relocs.iter() {
         counts.by_type[arch::count_index(r.kind())] += 1;
         let target = res.targets.get(obj, oi, r.sym() as usize);
-        let a = i128::from(r.addend());
+        let a = i128::from(r.addend(sec.data));
         let (f, value) = match arch::formula(r.kind()) {
             Some(Formula::None) => continue,
             Some(Formula::Abs(f)) => (f, addrs[r.sym() as usize] as i64 as i128 + a),
@@ -776,7 +784,7 @@ fn relocate_tls_initialiser(
 fn overflow(
     obj: &ObjectFile<'_>,
     si: usize,
-    r: &crate::input::parse::Reloc,
+    r: &crate::input::Reloc,
     value: i128,
     f: Field,
 ) -> Error {
@@ -794,7 +802,7 @@ fn lookup<K: std::hash::Hash + Eq>(
     key: K,
     obj: &ObjectFile<'_>,
     si: usize,
-    r: &crate::input::parse::Reloc,
+    r: &crate::input::Reloc,
 ) -> Result<u32> {
     table
         .get(&key)
@@ -804,12 +812,7 @@ fn lookup<K: std::hash::Hash + Eq>(
 
 /// An invariant of the plan broken at relocation `r` of section `si`.
 #[cold]
-fn internal(
-    obj: &ObjectFile<'_>,
-    si: usize,
-    r: &crate::input::parse::Reloc,
-    what: &'static str,
-) -> Error {
+fn internal(obj: &ObjectFile<'_>, si: usize, r: &crate::input::Reloc, what: &'static str) -> Error {
     Error::Internal {
         file: obj.name.clone(),
         what,

@@ -6,14 +6,15 @@
 //! Undefined weak symbols resolve to 0. Every unresolved symbol is reported
 //! in one error. Local symbols are only ever seen by their own object.
 
-use object::elf;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::arch::{self, ExternalFact};
 use crate::hash::{KeyedMap, KeyedSet};
 
 use crate::error::{Error, Result, Unresolved};
-use crate::input::parse::{ObjectFile, RelocFields, SectionKind, SymbolDef};
+use crate::input::{
+    Binding, ObjectFile, RelocFields, SectionKind, SymbolDef, SymbolKind, Visibility,
+};
 use crate::scope::host::{self, Host};
 use crate::scope::namespace::{Held, Namespace};
 use std::sync::Arc;
@@ -69,7 +70,7 @@ pub(crate) enum Target {
     /// Inside the unit: something objdl supplies.
     Synthetic(Synthetic),
     /// Inside the unit: the stub `jmp *slot(%rip)` standing for an
-    /// `STT_GNU_IFUNC` symbol (index into `Resolution::ifuncs`). It is the
+    /// indirect (IFUNC) symbol (index into `Resolution::ifuncs`). It is the
     /// symbol's canonical address; the slot gets the resolver's answer.
     Ifunc(u32),
     /// A thread-local variable of another module (a shared library): its
@@ -214,7 +215,7 @@ pub(crate) struct Resolution<'d> {
     pub copyable: Vec<CopyCandidate>,
     /// The COMDAT group signatures this unit provides.
     pub groups: Vec<String>,
-    /// The resolvers of the unit's `STT_GNU_IFUNC` symbols.
+    /// The resolvers of the unit's indirect (IFUNC) symbols.
     pub ifuncs: Vec<Target>,
     /// Section names with `__start_`/`__stop_` references.
     pub bounds: Vec<String>,
@@ -470,7 +471,7 @@ fn name_symbols<'d>(objects: &[ObjectFile<'d>]) -> (Names<'d>, Targets) {
         for &si in special {
             let sym = &obj.symbols[si as usize];
             let oi = oi as u32;
-            if sym.kind == elf::STT_GNU_IFUNC && matches!(sym.def, SymbolDef::Section { .. }) {
+            if sym.kind == SymbolKind::Indirect && matches!(sym.def, SymbolDef::Section { .. }) {
                 n.ifunc_index.insert((oi, si), n.ifuncs.len() as u32);
                 *targets
                     .entry_mut(oi as usize, si as usize)
@@ -498,7 +499,7 @@ fn name_symbols<'d>(objects: &[ObjectFile<'d>]) -> (Names<'d>, Targets) {
                     names.push(name);
                     names.len() as u32 - 1
                 });
-                if sym.kind == elf::STT_TLS && sym.def == SymbolDef::Undefined {
+                if sym.kind == SymbolKind::ThreadLocal && sym.def == SymbolDef::Undefined {
                     n.thread_local_names.insert(id);
                 }
                 // (A `name@@VER` definition defines `name`, without one.)
@@ -532,7 +533,7 @@ fn own_definitions(
         if sym.def == SymbolDef::Undefined {
             continue;
         }
-        let exported = matches!(sym.visibility, elf::STV_DEFAULT | elf::STV_PROTECTED);
+        let exported = matches!(sym.visibility, Visibility::Default | Visibility::Protected);
         if let SymbolDef::Section { index, .. } = sym.def {
             // A hidden member of a superseded group (such as
             // `DW.ref.__gxx_personality_v0`, which .eh_frame reaches
@@ -544,7 +545,7 @@ fn own_definitions(
                 continue; // the kept group's copy defines it
             }
         }
-        if sym.bind == elf::STB_GNU_UNIQUE && namespace.lookup(sym.name).is_some() {
+        if sym.bind == Binding::Unique && namespace.lookup(sym.name).is_some() {
             continue; // one definition per process: the first unit's
         }
         let strength = match (sym.def, sym.is_weak()) {

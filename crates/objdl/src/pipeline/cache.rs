@@ -10,7 +10,7 @@ use rustc_hash::FxHashSet;
 
 use crate::arch::{self, Field, Formula};
 use crate::error::Result;
-use crate::input::parse::{ObjectFile, RelocFields, SectionKind, SymbolDef};
+use crate::input::{ObjectFile, RelocFields, SectionKind, SymbolDef};
 use crate::link::layout::{Layout, Table, NOT_LOADED};
 use crate::link::lifecycle;
 use crate::link::placement::Placement;
@@ -107,8 +107,8 @@ pub(super) fn capture(
     c
 }
 
-fn table_kind_code(k: crate::input::parse::TableKind) -> u8 {
-    use crate::input::parse::TableKind::*;
+fn table_kind_code(k: crate::input::TableKind) -> u8 {
+    use crate::input::TableKind::*;
     match k {
         PreinitArray => 0,
         InitArray => 1,
@@ -118,8 +118,8 @@ fn table_kind_code(k: crate::input::parse::TableKind) -> u8 {
     }
 }
 
-fn table_kind(code: u8) -> Option<crate::input::parse::TableKind> {
-    use crate::input::parse::TableKind::*;
+fn table_kind(code: u8) -> Option<crate::input::TableKind> {
+    use crate::input::TableKind::*;
     Some(match code {
         0 => PreinitArray,
         1 => InitArray,

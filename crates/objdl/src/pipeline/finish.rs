@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::arch;
 use crate::error::Result;
-use crate::input::parse;
+use crate::input;
 use crate::link::entries;
 use crate::link::layout::{self, align_up, PAGE};
 use crate::link::lifecycle;
@@ -28,7 +28,7 @@ use super::stage_data::{HotLinked, Linked, Placed};
 #[allow(clippy::too_many_arguments)]
 pub(super) fn linked(
     cx: &Context<'_>,
-    objects: &[parse::ObjectFile<'_>],
+    objects: &[input::ObjectFile<'_>],
     res: resolve::Resolution<'_>,
     layout: &layout::Layout,
     placed: Placed,
@@ -181,7 +181,7 @@ fn unit_lifecycle(
 
 /// A reloadable unit's link: where each entry leads now, and the data.
 fn hot_linked(
-    objects: &[parse::ObjectFile<'_>],
+    objects: &[input::ObjectFile<'_>],
     res: &resolve::Resolution<'_>,
     layout: &layout::Layout,
     (tail, base, tls): (Tail, u64, (u64, Option<i64>)),
@@ -201,7 +201,7 @@ fn hot_linked(
 /// Registers the unit with a debugger and the perf map, as `opts` and the
 /// environment ask.
 fn tools(
-    objects: &[parse::ObjectFile<'_>],
+    objects: &[input::ObjectFile<'_>],
     layout: &layout::Layout,
     plan: &plan::Plan,
     tail: Tail,
@@ -229,9 +229,9 @@ fn tools(
         let mut lines = Vec::new();
         for (oi, obj) in objects.iter().enumerate() {
             for (i, sym) in obj.symbols.iter().enumerate() {
-                if let parse::SymbolDef::Section { index, value } = sym.def {
+                if let input::SymbolDef::Section { index, value } = sym.def {
                     let off = layout.sec_offsets[oi][index as usize];
-                    if sym.kind == object::elf::STT_FUNC && off != layout::NOT_LOADED {
+                    if sym.kind == input::SymbolKind::Function && off != layout::NOT_LOADED {
                         let name = obj.symbol_name(i as u32);
                         if !name.is_empty() {
                             lines.push((base + off + value, sym.size.max(1), name));

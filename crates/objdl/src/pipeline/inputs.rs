@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use crate::error::{Error, Result, Unsupported};
+use crate::input;
 use crate::input::archive;
-use crate::input::parse;
 use crate::link::layout;
 use crate::link::resolve;
 use crate::load::memory::{Memory, Reservation};
@@ -25,7 +25,7 @@ pub(super) fn parse<'d>(
     user_inputs: usize,
     opts: &OpenOptions,
     check: bool,
-) -> Result<Vec<parse::ObjectFile<'d>>> {
+) -> Result<Vec<input::ObjectFile<'d>>> {
     // 1. Parse, then pull what the objects need from archives.
     let mut objects = Vec::with_capacity(files.len());
     let mut archives = Vec::new();
@@ -34,7 +34,7 @@ pub(super) fn parse<'d>(
         if archive::is_archive(bytes) {
             archives.push((name.as_str(), bytes));
         } else {
-            objects.push(parse::parse(name, bytes)?);
+            objects.push(input::parse(name, bytes)?);
         }
     }
     let implicit: Vec<(&str, &[u8])> = files[user_inputs..]
@@ -68,7 +68,7 @@ pub(super) fn parse<'d>(
             .checked_sub(1)
             .map(|i| ranges[i])
             .filter(|&(_, end, _)| at < end)
-            .map(|(start, _, file)| parse::Backing {
+            .map(|(start, _, file)| input::Backing {
                 file,
                 offset: at - start,
             });
@@ -79,7 +79,7 @@ pub(super) fn parse<'d>(
 /// An input's malformed relocation is reported before what it may have
 /// caused further on (relocations are checked only later): `err`, or the
 /// first malformed relocation's error.
-pub(super) fn malformed_first(objects: &[parse::ObjectFile<'_>], err: Error) -> Error {
+pub(super) fn malformed_first(objects: &[input::ObjectFile<'_>], err: Error) -> Error {
     objects
         .iter()
         .find_map(|o| o.check_relocations().err())
@@ -113,7 +113,7 @@ impl std::ops::Deref for FileBytes {
 }
 
 /// The unit's inputs, for messages.
-pub(super) fn unit_name(objects: &[parse::ObjectFile<'_>]) -> String {
+pub(super) fn unit_name(objects: &[input::ObjectFile<'_>]) -> String {
     objects
         .iter()
         .map(|o| o.name.as_str())
@@ -126,19 +126,19 @@ pub(super) fn unit_name(objects: &[parse::ObjectFile<'_>]) -> String {
 /// executable (not for a check), once per process: glibc never makes them
 /// non-executable again.
 fn executable_stack(
-    objects: &[parse::ObjectFile<'_>],
+    objects: &[input::ObjectFile<'_>],
     opts: &OpenOptions,
     check: bool,
 ) -> Result<()> {
     let Some(obj) = objects
         .iter()
-        .find(|o| o.stack != parse::StackNote::NotExecutable)
+        .find(|o| o.stack != input::StackNote::NotExecutable)
     else {
         return Ok(());
     };
     if !opts.exec_stack {
         let (why, fix) = match obj.stack {
-            parse::StackNote::Executable => (
+            input::StackNote::Executable => (
                 "its .note.GNU-stack section is executable, as gcc marks an object whose nested function's address is taken",
                 "compile with -ftrampoline-impl=heap (gcc 14 and later) or do not take a nested function's address",
             ),

@@ -36,7 +36,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::error::{Error, Result};
-use crate::input::parse;
+use crate::input;
 use crate::link::entries;
 use crate::link::layout::{self, PAGE};
 use crate::link::lazy;
@@ -237,7 +237,7 @@ fn run_ifunc_resolvers(
     let answers: Vec<u64> = ifuncs
         .iter()
         .map(|&(resolver, _)| {
-            // SAFETY: an STT_GNU_IFUNC symbol's value is its resolver,
+            // SAFETY: an indirect (IFUNC) symbol's value is its resolver,
             // `void *(void)` on x86-64, relocated and executable now.
             let f: unsafe extern "C" fn() -> u64 =
                 unsafe { std::mem::transmute::<usize, _>(resolver as usize) };
@@ -408,13 +408,13 @@ fn link_files(
 
 /// The strictest alignment any loaded section or COMMON symbol needs (a
 /// page at least).
-fn max_align(objects: &[parse::ObjectFile<'_>], res: &resolve::Resolution<'_>) -> u64 {
+fn max_align(objects: &[input::ObjectFile<'_>], res: &resolve::Resolution<'_>) -> u64 {
     objects
         .iter()
         .flat_map(|o| {
             o.sections
                 .iter()
-                .filter(|s| s.kind != parse::SectionKind::Skip)
+                .filter(|s| s.kind != input::SectionKind::Skip)
                 .map(|s| s.align)
         })
         .chain(res.commons.iter().map(|c| c.align))

@@ -3,7 +3,7 @@
 
 use crate::arch;
 use crate::error::Result;
-use crate::input::parse;
+use crate::input;
 use crate::link::layout::{align_up, PAGE};
 use crate::link::plan;
 use crate::link::relocate::{self, Tail};
@@ -42,7 +42,7 @@ pub(super) fn place(
     // A first look at a few relocations of each section: code that
     // constrains its base (-fno-pic's 32-bit absolutes) shows it at
     // once, and goes straight to the planner rather than after a pass.
-    let free = |r: &parse::Reloc| arch::placement_free(parse::RelocFields::kind(r));
+    let free = |r: &input::Reloc| arch::placement_free(input::RelocFields::kind(r));
     if objects
         .iter()
         .flat_map(|o| &o.sections)

@@ -4,7 +4,7 @@
 
 use crate::arch;
 use crate::error::{Error, Result};
-use crate::input::parse;
+use crate::input;
 use crate::link::layout::{align_up, PAGE};
 use crate::link::placement;
 use crate::link::plan;
@@ -23,13 +23,13 @@ use super::thread_locals::{initial_exec_offsets, thread_locals, InitialExec};
 /// TLS before anything looks them up.
 pub(super) fn prepare<'d>(
     cx: &Context<'_>,
-    objects: &[parse::ObjectFile<'d>],
+    objects: &[input::ObjectFile<'d>],
     res: &mut resolve::Resolution<'d>,
     check: bool,
 ) -> Result<InitialExec> {
     let kinds = objects
         .iter()
-        .map(parse::ObjectFile::check_relocations)
+        .map(input::ObjectFile::check_relocations)
         .collect::<Result<Vec<u64>>>()?;
     resolve::external_facts(objects, res, &kinds);
     let initial_exec = initial_exec_offsets(objects, res, check)?;

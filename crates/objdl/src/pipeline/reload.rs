@@ -216,7 +216,7 @@ fn input_named(
 /// changed, function by function; nothing for archives and what does not
 /// parse (the link has taken both already, so this cannot fail).
 fn changes_between(name: &str, old: &[u8], new: &[u8]) -> entries_link::Changes {
-    let parse = |bytes| crate::input::parse::parse(name, bytes).ok();
+    let parse = |bytes| crate::input::parse(name, bytes).ok();
     match (parse(old), parse(new)) {
         (Some(a), Some(b)) => entries_link::changes(&a, &b),
         _ => entries_link::Changes::default(),

@@ -4,7 +4,7 @@
 //! a module of its own, so that each stage takes what the one before made
 //! without importing the pipeline that runs them.
 
-use crate::input::parse;
+use crate::input;
 use crate::link::entries;
 use crate::link::layout;
 use crate::link::plan;
@@ -53,7 +53,7 @@ impl Image {
 /// `placement_free::place`.
 #[derive(Clone, Copy)]
 pub(super) struct Parts<'a, 'd> {
-    pub objects: &'a [parse::ObjectFile<'d>],
+    pub objects: &'a [input::ObjectFile<'d>],
     pub res: &'a resolve::Resolution<'d>,
     pub layout: &'a layout::Layout,
     pub files: &'a [(String, FileBytes)],

@@ -4,7 +4,7 @@
 
 use crate::arch;
 use crate::error::{Error, Result, StaticTlsRefusal, Unsupported};
-use crate::input::parse::{self, RelocFields as _};
+use crate::input::{self, RelocFields as _};
 use crate::link::layout::{self, align_up};
 use crate::link::plan;
 use crate::link::relocate;
@@ -39,7 +39,7 @@ pub(super) struct InitialExec {
 /// and checks that each offset leads to the variable `dlsym` finds. A check
 /// only pretends, with offsets like the ones a load would get.
 pub(super) fn initial_exec_offsets(
-    objects: &[parse::ObjectFile<'_>],
+    objects: &[input::ObjectFile<'_>],
     res: &resolve::Resolution<'_>,
     check: bool,
 ) -> Result<InitialExec> {
@@ -209,7 +209,7 @@ pub(super) fn thread_locals(
 }
 
 /// The error for a TLS block objdl cannot register.
-fn tls_block_error(objects: &[parse::ObjectFile<'_>], layout: &layout::Layout) -> Error {
+fn tls_block_error(objects: &[input::ObjectFile<'_>], layout: &layout::Layout) -> Error {
     Error::Unsupported {
         file: unit_name(objects),
         what: Unsupported::TlsBlock {
@@ -222,7 +222,7 @@ fn tls_block_error(objects: &[parse::ObjectFile<'_>], layout: &layout::Layout) -
 /// The error for initial-exec references to other modules' thread-locals
 /// that ld.so could not serve, at the first such site.
 fn initial_exec_error(
-    objects: &[parse::ObjectFile<'_>],
+    objects: &[input::ObjectFile<'_>],
     res: &resolve::Resolution<'_>,
     why: StaticTlsRefusal,
 ) -> Error {

@@ -5,7 +5,7 @@
 use super::build::{archive, Obj};
 use super::parsed;
 use crate::input::archive::select;
-use crate::input::parse::ObjectFile;
+use crate::input::ObjectFile;
 
 /// A member defining `defines` (in `.text`) and referring to `needs`.
 fn member(defines: &str, needs: &[&str]) -> Vec<u8> {

@@ -158,6 +158,33 @@ impl Obj {
         })
     }
 
+    /// A symbol `name` at `value` in `sec` with the ELF `st_info` and
+    /// `st_other` given, whatever binding, type and visibility they say
+    /// (local when the binding is `STB_LOCAL`).
+    pub fn elf_symbol(
+        &mut self,
+        name: &str,
+        sec: SectionId,
+        value: u64,
+        info: (u8, u8),
+    ) -> SymbolId {
+        let (st_info, st_other) = info;
+        let local = st_info >> 4 == elf::STB_LOCAL.0;
+        self.add(write::Symbol {
+            value,
+            scope: if local {
+                SymbolScope::Compilation
+            } else {
+                SymbolScope::Dynamic
+            },
+            flags: SymbolFlags::Elf {
+                st_info: elf::SymbolInfo(st_info),
+                st_other: elf::SymbolOther(st_other),
+            },
+            ..symbol(name, SymbolSection::Section(sec), SymbolKind::Unknown)
+        })
+    }
+
     /// An undefined (strong) reference to `name`.
     pub fn undefined(&mut self, name: &str) -> SymbolId {
         self.add(symbol(name, SymbolSection::Undefined, SymbolKind::Unknown))

@@ -11,7 +11,7 @@ use object::elf;
 
 /// Parse's error for `bytes` (as `t.o`), panicking if it accepts them.
 fn refused(bytes: &[u8]) -> Error {
-    match crate::input::parse::parse("t.o", bytes) {
+    match crate::input::parse("t.o", bytes) {
         Ok(_) => panic!("parse accepted the object"),
         Err(e) => e,
     }

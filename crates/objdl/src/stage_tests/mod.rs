@@ -17,7 +17,7 @@ mod relocate;
 mod resolve;
 
 use crate::error::Result;
-use crate::input::parse::ObjectFile;
+use crate::input::ObjectFile;
 use crate::link::layout::Layout;
 use crate::link::plan::Demands;
 use crate::link::resolve::Resolution;
@@ -27,12 +27,12 @@ use crate::{Linker, OpenOptions, Placement, Report};
 
 /// Parses `bytes` as `t.o`, panicking if parse refuses it.
 pub(crate) fn parsed(bytes: &[u8]) -> ObjectFile<'_> {
-    crate::input::parse::parse("t.o", bytes).unwrap_or_else(|e| panic!("parse: {e}"))
+    crate::input::parse("t.o", bytes).unwrap_or_else(|e| panic!("parse: {e}"))
 }
 
 /// The message parse refuses `bytes` with, panicking if it accepts them.
 pub(crate) fn refusal(bytes: &[u8]) -> String {
-    match crate::input::parse::parse("t.o", bytes) {
+    match crate::input::parse("t.o", bytes) {
         Ok(_) => panic!("parse accepted the object"),
         Err(e) => e.to_string(),
     }
@@ -55,7 +55,7 @@ pub(crate) fn unit_with<'d>(host: &Host, inputs: &'d [Vec<u8>]) -> Result<Unit<'
     let mut objects = inputs
         .iter()
         .enumerate()
-        .map(|(i, b)| crate::input::parse::parse(&input_name(i), b))
+        .map(|(i, b)| crate::input::parse(&input_name(i), b))
         .collect::<Result<Vec<_>>>()?;
     let res =
         crate::link::resolve::resolve(&mut objects, host, &Namespace::default(), None, false)?;

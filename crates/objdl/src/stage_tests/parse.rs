@@ -4,10 +4,12 @@
 
 use super::build::{locate, Obj};
 use super::{parsed, refusal};
-use crate::input::parse::{RelocFields, SectionKind, StackNote, SymbolDef, TableKind};
+use crate::input::{
+    Binding, RelocFields, SectionKind, StackNote, SymbolDef, SymbolKind, TableKind, Visibility,
+};
 use object::elf;
 
-fn index_of(obj: &crate::input::parse::ObjectFile<'_>, name: &str) -> usize {
+fn index_of(obj: &crate::input::ObjectFile<'_>, name: &str) -> usize {
     obj.sections
         .iter()
         .position(|s| s.name == name)
@@ -71,8 +73,8 @@ fn symbols() {
         obj.symbols[i].clone()
     };
     let f = sym("f");
-    assert_eq!(f.bind, elf::STB_GLOBAL);
-    assert_eq!(f.kind, elf::STT_FUNC);
+    assert_eq!(f.bind, Binding::Global);
+    assert_eq!(f.kind, SymbolKind::Function);
     assert_eq!(f.size, 12);
     assert!(matches!(f.def, SymbolDef::Section { value: 4, .. }));
     assert!(sym("w").is_weak());
@@ -89,6 +91,123 @@ fn symbols() {
     assert_eq!(names, ["f", "w", "u", "c", "abs"]);
 }
 
+/// ELF's bindings, types and visibilities become objdl's own words, the
+/// ones no stage tells apart included (an unknown binding is global, an
+/// unknown type `Other`); a local IFUNC is special, as a global is.
+#[test]
+fn symbol_attributes_are_format_neutral() {
+    use elf::{STB_GLOBAL, STB_GNU_UNIQUE, STB_LOCAL, STB_WEAK};
+    use elf::{STT_FUNC, STT_GNU_IFUNC, STT_NOTYPE, STT_OBJECT, STT_TLS};
+    use elf::{STV_DEFAULT, STV_HIDDEN, STV_INTERNAL, STV_PROTECTED};
+    let mut o = Obj::new();
+    let text = o.text(&[0xc3; 16]);
+    let data = o.data(&[0; 16]);
+    let tdata = o.tdata(&[0; 8]);
+    let info = |b: elf::SymbolBind, t: elf::SymbolType| (b.0 << 4) | t.0;
+    o.elf_symbol(
+        "lifunc",
+        text,
+        3,
+        (info(STB_LOCAL, STT_GNU_IFUNC), STV_DEFAULT.0),
+    );
+    o.elf_symbol(
+        "ifunc",
+        text,
+        0,
+        (info(STB_GLOBAL, STT_GNU_IFUNC), STV_DEFAULT.0),
+    );
+    o.elf_symbol(
+        "unique",
+        data,
+        0,
+        (info(STB_GNU_UNIQUE, STT_OBJECT), STV_DEFAULT.0),
+    );
+    o.elf_symbol(
+        "hidden",
+        data,
+        4,
+        (info(STB_GLOBAL, STT_OBJECT), STV_HIDDEN.0),
+    );
+    o.elf_symbol("prot", text, 1, (info(STB_WEAK, STT_FUNC), STV_PROTECTED.0));
+    o.elf_symbol(
+        "internal",
+        text,
+        2,
+        (info(STB_GLOBAL, STT_NOTYPE), STV_INTERNAL.0),
+    );
+    // STB_LOPROC, and a type number no one defined.
+    o.elf_symbol("odd", data, 8, ((13 << 4) | 9, STV_DEFAULT.0));
+    o.elf_symbol("t", tdata, 0, (info(STB_GLOBAL, STT_TLS), STV_DEFAULT.0));
+    let sec = o.section_symbol(data);
+    o.reloc(text, 4, sec, elf::R_X86_64_64, 0);
+    let bytes = o.bytes();
+    let obj = parsed(&bytes);
+    let attrs = |name: &str| {
+        let i = (0..obj.symbols.len())
+            .find(|&i| obj.symbol_name(i as u32) == name)
+            .unwrap_or_else(|| panic!("no symbol {name}"));
+        let s = &obj.symbols[i];
+        (s.bind, s.kind, s.visibility)
+    };
+    use {Binding as B, SymbolKind as K, Visibility as V};
+    assert_eq!(attrs("lifunc"), (B::Local, K::Indirect, V::Default));
+    assert_eq!(attrs("ifunc"), (B::Global, K::Indirect, V::Default));
+    assert_eq!(attrs("unique"), (B::Unique, K::Data, V::Default));
+    assert_eq!(attrs("hidden"), (B::Global, K::Data, V::Hidden));
+    assert_eq!(attrs("prot"), (B::Weak, K::Function, V::Protected));
+    assert_eq!(attrs("internal"), (B::Global, K::Other, V::Internal));
+    assert_eq!(attrs("odd"), (B::Global, K::Other, V::Default));
+    assert_eq!(attrs("t"), (B::Global, K::ThreadLocal, V::Default));
+    let r = &obj.sections[index_of(&obj, ".text")].relocs[0];
+    let s = &obj.symbols[r.sym() as usize];
+    assert_eq!((s.bind, s.kind), (B::Local, K::Section));
+    // The locals are read by the plain-local loop, except the IFUNC:
+    // special, with the globals.
+    let special: Vec<String> = obj.special.iter().map(|&i| obj.symbol_name(i)).collect();
+    assert_eq!(
+        special,
+        ["lifunc", "ifunc", "unique", "hidden", "prot", "internal", "odd", "t"]
+    );
+}
+
+/// The native format recognises its objects and parses them as
+/// `input::parse` does; its records give offset, symbol, kind and addend
+/// (ELF RELA: the addend is the record's, whatever the section holds), and
+/// `retarget` changes the symbol and addend only.
+#[test]
+fn native_format_and_its_records() {
+    use crate::input::{Format, Native};
+    let mut o = Obj::new();
+    let text = o.text(&[0xe8, 0xaa, 0xbb, 0xcc, 0xdd, 0xc3]);
+    let puts = o.undefined("puts");
+    o.func("f", text, 5, 1);
+    o.reloc(text, 1, puts, elf::R_X86_64_PLT32, -4);
+    let bytes = o.bytes();
+    assert!(Native::recognise(&bytes));
+    assert!(!Native::recognise(b"BC\xc0\xde"));
+    assert!(!Native::recognise(b"!<arch>\n"));
+    let obj = Native::parse("t.o", &bytes).unwrap();
+    assert_eq!(obj.symbols.len(), parsed(&bytes).symbols.len());
+    let sec = &obj.sections[index_of(&obj, ".text")];
+    let r = &sec.relocs[0];
+    assert_eq!(r.addend(sec.data), -4);
+    assert_eq!(r.addend(&[0xff; 8]), -4);
+    let mut moved = *r;
+    let fi = (0..obj.symbols.len() as u32)
+        .find(|&i| obj.symbol_name(i) == "f")
+        .unwrap();
+    moved.retarget(fi, 7);
+    assert_eq!(
+        (
+            moved.offset(),
+            moved.kind(),
+            moved.sym(),
+            moved.addend(sec.data)
+        ),
+        (1, elf::R_X86_64_PLT32, fi, 7)
+    );
+}
+
 /// Relocations are read in place: offset, type, symbol index and addend.
 #[test]
 fn relocations_read_in_place() {
@@ -101,14 +220,15 @@ fn relocations_read_in_place() {
     o.reloc(text, 8, d, elf::R_X86_64_PC32, -4 + 2);
     let bytes = o.bytes();
     let obj = parsed(&bytes);
-    let rel = &obj.sections[index_of(&obj, ".text")].relocs;
+    let text = &obj.sections[index_of(&obj, ".text")];
+    let (rel, data) = (&text.relocs, text.data);
     assert_eq!(rel.len(), 2);
     assert_eq!(
-        (rel[0].offset(), rel[0].kind(), rel[0].addend()),
+        (rel[0].offset(), rel[0].kind(), rel[0].addend(data)),
         (1, elf::R_X86_64_PLT32, -4)
     );
     assert_eq!(obj.symbol_name(rel[0].sym()), "puts");
-    assert_eq!((rel[1].offset(), rel[1].addend()), (8, -2));
+    assert_eq!((rel[1].offset(), rel[1].addend(data)), (8, -2));
     assert_eq!(obj.symbol_name(rel[1].sym()), "d");
     // The types seen, as a bit set.
     assert_eq!(

@@ -5,7 +5,7 @@
 use super::build::Obj;
 use super::{unit, unit_with};
 use crate::error::Error;
-use crate::input::parse::ObjectFile;
+use crate::input::ObjectFile;
 use crate::link::resolve::{Synthetic, Target};
 use crate::scope::host::Host;
 

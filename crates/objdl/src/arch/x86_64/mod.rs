@@ -49,6 +49,8 @@ pub(crate) use instructions::Relax;
 pub(crate) struct X86_64;
 
 impl Arch for X86_64 {
+    const ELF_UNWIND_SECTION_TYPE: Option<u32> = Some(object::elf::SHT_X86_64_UNWIND.0);
+
     const KINDS: usize = relocations::KINDS;
 
     /// The type's number, if below [`Arch::KINDS`].

@@ -1,8 +1,17 @@
-//! Stage 1, parse: read one ELF64 x86-64 relocatable object into flat arrays.
+//! The ELF reader: one ELF64 little-endian relocatable object (`ET_REL`)
+//! of the architecture objdl runs on, read with `object::read::elf` into
+//! the format-neutral [`ObjectFile`](object_file::ObjectFile). [`Elf`]
+//! implements [`Format`].
 //!
 //! Everything read from the file is validated here, once: section bounds,
-//! symbol and section indices, relocation offsets against their section.
-//! Later stages index these arrays without further checks.
+//! symbol and section indices, names. ELF's words become objdl's here and
+//! nowhere else: section types and flags become a
+//! [`SectionKind`], `STB_*`/`STT_*`/`STV_*` a [`Binding`], [`SymbolKind`]
+//! and [`Visibility`]. The machine (`e_machine`) and the processor's unwind
+//! section type are the architecture's (`Arch::ELF_MACHINE`,
+//! `Arch::ELF_UNWIND_SECTION_TYPE`). `SHT_RELA` relocations are read in
+//! place (a [`Rela`] is the file's own record); `SHT_CREL` is decoded into
+//! the same records.
 
 use object::elf;
 use object::read::elf::{FileHeader, SectionHeader, Sym as _};
@@ -12,117 +21,42 @@ use object::{LittleEndian as LE, SectionIndex};
 
 use crate::arch;
 use crate::error::{Error, Malformed, Part, Result, Unsupported};
+use crate::input::format::Format;
+use crate::input::names::{bad_name, lossy_name, name_at, scan_name, BadName};
+use crate::input::object_file::{
+    self, Binding, Blame, ObjectSymbol, RelocFields, SectionKind, StackNote, SymbolDef, SymbolKind,
+    TableKind, Visibility, MAX_ALIGN,
+};
 
-/// What a section becomes in the loaded unit.
+/// ELF, 64-bit, little-endian: the object format of Linux and the BSDs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SectionKind {
-    /// Not loaded: not `SHF_ALLOC`, or a note, group, symbol table...
-    Skip,
-    /// Executable code.
-    Text,
-    /// Read-only data.
-    ReadOnly,
-    /// Writable data.
-    Data,
-    /// Writable, zero-initialised data (`SHT_NOBITS`).
-    Bss,
-    /// `.eh_frame`: unwind tables, registered with the unwinder.
-    EhFrame,
-    /// A table of initialiser or finaliser pointers.
-    Table(TableKind),
-    /// Thread-local data (`.tdata`), or zero-initialised (`.tbss`) when
-    /// `zero`: the template of each thread's block, not loaded in the unit.
-    Tls { zero: bool },
-}
+pub(crate) struct Elf;
 
-/// The constructor and destructor tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TableKind {
-    PreinitArray,
-    InitArray,
-    FiniArray,
-    Ctors,
-    Dtors,
-}
+impl Format for Elf {
+    type Reloc = Rela;
 
-/// One section of an input object.
-#[derive(Debug)]
-pub(crate) struct Section<'d> {
-    pub name: &'d str,
-    pub kind: SectionKind,
-    pub size: u64,
-    pub align: u64,
-    /// The file contents; empty for `SHT_NOBITS`.
-    pub data: &'d [u8],
-    /// This section's relocations: read in place (`SHT_RELA`), or decoded
-    /// (`SHT_CREL`).
-    pub relocs: Cow<'d, [Reloc]>,
-    /// For a constructor/destructor table, its init priority (65536 when none).
-    pub priority: u32,
-    /// Discarded because its COMDAT group was already seen.
-    pub discarded: bool,
-}
-
-/// Where a symbol is defined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SymbolDef {
-    Undefined,
-    /// In a section of this object, at this offset.
-    Section {
-        index: u32,
-        value: u64,
-    },
-    /// An absolute value (`SHN_ABS`).
-    Absolute(u64),
-    /// A COMMON symbol: storage of `size` bytes to be allocated, with this alignment.
-    Common {
-        align: u64,
-    },
-}
-
-/// One symbol of an input object.
-#[derive(Debug, Clone)]
-pub(crate) struct ObjectSymbol<'d> {
-    /// The name of a global or weak symbol (checked at parse); empty for a
-    /// local one, whose name only messages and tools read, through
-    /// [`ObjectFile::symbol_name`].
-    pub name: &'d str,
-    /// Where the name starts in the string table.
-    pub name_offset: u32,
-    pub bind: elf::SymbolBind,
-    pub kind: elf::SymbolType,
-    pub visibility: elf::SymbolVisibility,
-    pub def: SymbolDef,
-    pub size: u64,
-    /// The name holds an `@`: a symbol version (`name@VER`, `name@@VER`).
-    pub versioned: bool,
-}
-
-impl ObjectSymbol<'_> {
-    pub fn is_local(&self) -> bool {
-        self.bind == elf::STB_LOCAL
+    #[inline]
+    fn recognise(bytes: &[u8]) -> bool {
+        bytes.starts_with(b"\x7fELF")
     }
-    pub fn is_weak(&self) -> bool {
-        self.bind == elf::STB_WEAK
+
+    fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
+        parse(name, data)
     }
 }
 
-/// One relocation, read in place from the file's `SHT_RELA` section. Parse
-/// has checked its symbol index and that its field lies in its section.
-pub(crate) type Reloc = elf::Rela64<LE>;
+/// One ELF relocation with its addend, read in place from the file's
+/// `SHT_RELA` section (or decoded from `SHT_CREL`). Parse has checked its
+/// symbol index and that its field lies in its section.
+pub(crate) type Rela = elf::Rela64<LE>;
 
-/// The fields of a [`Reloc`] (x86-64 objects are little-endian).
-pub(crate) trait RelocFields {
-    /// Where the field is, in its section.
-    fn offset(&self) -> u64;
-    /// The relocation type.
-    fn kind(&self) -> elf::RelocationType;
-    /// The symbol index.
-    fn sym(&self) -> u32;
-    fn addend(&self) -> i64;
-}
+/// An ELF object, as the stages read it.
+type ObjectFile<'d> = object_file::ObjectFile<'d, Rela>;
 
-impl RelocFields for Reloc {
+/// A section of an ELF object.
+type Section<'d> = object_file::Section<'d, Rela>;
+
+impl RelocFields for Rela {
     #[inline]
     fn offset(&self) -> u64 {
         self.r_offset.get(LE)
@@ -135,214 +69,17 @@ impl RelocFields for Reloc {
     fn sym(&self) -> u32 {
         (self.r_info.get(LE) >> 32) as u32
     }
+    /// The record's own `r_addend` (`section` is not read).
     #[inline]
-    fn addend(&self) -> i64 {
+    fn addend(&self, _section: &[u8]) -> i64 {
         self.r_addend.get(LE)
     }
-}
-
-/// A parsed relocatable object. It borrows the file's bytes.
-#[derive(Debug)]
-pub(crate) struct ObjectFile<'d> {
-    pub name: String,
-    /// The whole file, for the debugger's copy.
-    pub data: &'d [u8],
-    pub sections: Vec<Section<'d>>,
-    pub symbols: Vec<ObjectSymbol<'d>>,
-    /// The symbols' string table.
-    pub strtab: &'d [u8],
-    /// The indices of the global and IFUNC symbols, in order: the only ones
-    /// resolution gives an entry of their own (see `resolve::Targets`).
-    pub special: Vec<u32>,
-
-    /// COMDAT groups: (signature, member section indices).
-    pub groups: Vec<(&'d str, Vec<u32>)>,
-    /// Where `data` lies in a mapped input file, when it does: large
-    /// sections are then mapped from the file instead of copied.
-    pub backing: Option<Backing>,
-    /// What the object says of the stack it needs.
-    pub stack: StackNote,
-}
-
-/// What an object's `.note.GNU-stack` section says of the stack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum StackNote {
-    /// Present, not executable: the stack need not be executable.
-    NotExecutable,
-    /// Present and executable (`SHF_EXECINSTR`): gcc marks so an object
-    /// whose nested function's address escapes (a trampoline on the stack).
-    Executable,
-    /// Absent, which the toolchain takes to mean executable (hand-written
-    /// assembly without the section, old compilers).
-    Missing,
-}
-
-/// The place of an object's bytes in a mapped input file.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Backing {
-    /// Index of the file among the unit's inputs.
-    pub file: u32,
-    /// Offset of the object's first byte in the file.
-    pub offset: u64,
-}
-
-impl ObjectFile<'_> {
-    /// Checks every relocation: its symbol index, and that its field lies in
-    /// its section. Returns the kinds that occur, as a bit set (see
-    /// `scan_relocs`). One branch-light scan; a bad entry sends
-    /// it to a slower one for the first, to report it.
-    pub fn check_relocations(&self) -> Result<u64> {
-        let nsyms = self.symbols.len() as u64;
-        let mut kinds = 0;
-        for sec in &self.sections {
-            let (bad, k) = scan_relocs(&sec.relocs, nsyms, sec.size);
-            kinds |= k;
-            if bad {
-                for r in sec.relocs.iter() {
-                    self.check_relocation(sec, r)?;
-                }
-            }
-        }
-        Ok(kinds)
+    #[inline]
+    fn retarget(&mut self, sym: u32, addend: i64) {
+        let kind = self.kind();
+        self.set_r_info(LE, false, sym, kind);
+        self.r_addend.set(LE, addend);
     }
-
-    /// Checks one relocation of section `sec` (see [`Self::check_relocations`]).
-    pub fn check_relocation(&self, sec: &Section<'_>, r: &Reloc) -> Result<()> {
-        let b = Blame(&self.name);
-        let (offset, sym) = (r.offset(), r.sym());
-        if sym as usize >= self.symbols.len() {
-            return Err(b.malformed(Malformed::RelocationSymbol {
-                section: sec.name.to_string(),
-                offset,
-                symbol: sym,
-                count: self.symbols.len(),
-            }));
-        }
-        let width = arch::field_width(r.kind());
-        if offset.checked_add(width).is_none_or(|end| end > sec.size) {
-            return Err(b.malformed(Malformed::RelocationOutside {
-                section: sec.name.to_string(),
-                offset,
-                width,
-                size: sec.size,
-            }));
-        }
-        Ok(())
-    }
-
-    /// Symbol `sym`'s name for messages and tools (empty for a section
-    /// symbol). A local name that is not clean UTF-8 is shown escaped, so
-    /// that a message stays one line.
-    pub fn symbol_name(&self, sym: u32) -> String {
-        let s = &self.symbols[sym as usize];
-        if !s.name.is_empty() {
-            return s.name.to_string();
-        }
-        match name_at(self.strtab, s.name_offset) {
-            Ok(n) => n.to_string(),
-            Err(_) => lossy_name(self.strtab, s.name_offset),
-        }
-    }
-
-    /// The file offset of section `si`'s contents, when the object is backed by a file.
-    pub fn file_offset(&self, si: usize) -> Option<(u32, u64)> {
-        let b = self.backing?;
-        let sec = &self.sections[si];
-        // Sections without contents have an empty slice from elsewhere.
-        let within = (sec.data.as_ptr() as u64).checked_sub(self.data.as_ptr() as u64)?;
-        (!sec.data.is_empty() && within < self.data.len() as u64)
-            .then_some((b.file, b.offset + within))
-    }
-}
-
-/// The largest alignment accepted for a section or COMMON symbol (1 GiB).
-const MAX_ALIGN: u64 = 1 << 30;
-
-/// Why a symbol name cannot be used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BadName {
-    /// The offset is outside the string table, or the name has no NUL.
-    Range,
-    Utf8,
-    /// It holds a control character.
-    Control,
-}
-
-/// The NUL-terminated name at `offset` in `strtab`. Almost every name is
-/// printable ASCII, found and checked in one pass; anything else must be
-/// UTF-8 without control characters (which would break one-line messages).
-fn name_at(strtab: &[u8], offset: u32) -> std::result::Result<&str, BadName> {
-    scan_name(strtab, offset).map(|(name, _)| name)
-}
-
-/// [`name_at`], and whether the name holds an `@`: a symbol version
-/// (`memcpy@GLIBC_2.2.5`), found in the same pass.
-fn scan_name(strtab: &[u8], offset: u32) -> std::result::Result<(&str, bool), BadName> {
-    let tail = strtab.get(offset as usize..).ok_or(BadName::Range)?;
-    let plain = plain_prefix(tail);
-    if tail.get(plain) == Some(&0) {
-        // SAFETY: printable ASCII is valid UTF-8.
-        return Ok((
-            unsafe { std::str::from_utf8_unchecked(&tail[..plain]) },
-            false,
-        ));
-    }
-    let end = tail.iter().position(|&b| b == 0).ok_or(BadName::Range)?;
-    let name = std::str::from_utf8(&tail[..end]).map_err(|_| BadName::Utf8)?;
-    if has_control(name) {
-        return Err(BadName::Control);
-    }
-    Ok((name, name.contains('@')))
-}
-
-/// How many bytes at the start of `bytes` are printable ASCII (0x20 to
-/// 0x7e) other than `@`: eight at a time while they all are, then one by
-/// one.
-fn plain_prefix(bytes: &[u8]) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut n = 0;
-    for chunk in bytes.chunks_exact(8) {
-        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        // A byte below 0x20, or whose low seven bits are all set (0x7f,
-        // 0xff), or with its top bit set: not printable ASCII.
-        let below = x.wrapping_sub(0x20 * ONES) & !x & HIGH;
-        let at_7f = (x & !HIGH).wrapping_add(ONES) & HIGH;
-        // A byte equal to `@`.
-        let at = x ^ (b'@' as u64 * ONES);
-        let at_sign = at.wrapping_sub(ONES) & !at & HIGH;
-        let bad = below | at_7f | (x & HIGH) | at_sign;
-        if bad != 0 {
-            // The subtractions' borrows can mark a byte after the first
-            // bad one, never one before it: the lowest mark is the first.
-            return n + (bad.trailing_zeros() / 8) as usize;
-        }
-        n += 8;
-    }
-    n + bytes[n..]
-        .iter()
-        .position(|&b| !(0x20..0x7f).contains(&b) || b == b'@')
-        .unwrap_or(bytes.len() - n)
-}
-
-/// The name at `offset`, unchecked and cut at its NUL (or the table's
-/// end), as text with invalid UTF-8 replaced.
-fn lossy_str(strtab: &[u8], offset: u32) -> String {
-    let tail = strtab.get(offset as usize..).unwrap_or(&[]);
-    let end = tail.iter().position(|&b| b == 0).unwrap_or(tail.len());
-    String::from_utf8_lossy(&tail[..end.min(crate::limits::MAX_NAME)]).into_owned()
-}
-
-/// The name at `offset` for a message, whatever it holds: escaped, never
-/// more than one line.
-fn lossy_name(strtab: &[u8], offset: u32) -> String {
-    lossy_str(strtab, offset).escape_debug().to_string()
-}
-
-/// Does a name hold a control character (a newline, an escape...)? Such a
-/// name would break the one-line messages that quote it.
-fn has_control(name: &str) -> bool {
-    name.chars().any(char::is_control)
 }
 
 /// The symbol a GCC LTO object without machine code defines.
@@ -395,13 +132,8 @@ pub fn lto_object(bytes: &[u8]) -> Option<LtoObject> {
         .then_some(LtoObject::GccSlim)
 }
 
-/// Does `bytes` start like an ELF file?
-pub(crate) fn is_elf(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"\x7fELF")
-}
-
 /// Parses and validates `data` as an ELF64 little-endian x86-64 `ET_REL` file.
-pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
+fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
     let b = Blame(name);
     let header = header(&b, data)?;
     let e = LE;
@@ -478,38 +210,6 @@ pub(crate) fn parse<'d>(name: &str, data: &'d [u8]) -> Result<ObjectFile<'d>> {
     })
 }
 
-/// The errors about one input, which they name.
-struct Blame<'a>(&'a str);
-
-impl Blame<'_> {
-    /// The input is not well formed.
-    #[cold]
-    fn malformed(&self, what: Malformed) -> Error {
-        Error::Malformed {
-            file: self.0.to_string(),
-            what,
-        }
-    }
-
-    /// A part of the input could not be read: the `object` crate says why.
-    #[cold]
-    fn read(&self, part: Part, reason: impl std::fmt::Display) -> Error {
-        self.malformed(Malformed::Read {
-            part,
-            reason: reason.to_string(),
-        })
-    }
-
-    /// The input is well formed, but asks for what objdl does not do.
-    #[cold]
-    fn unsupported(&self, what: Unsupported) -> Error {
-        Error::Unsupported {
-            file: self.0.to_string(),
-            what,
-        }
-    }
-}
-
 /// The ELF header, checked: ELF64, little-endian, x86-64, `ET_REL` (LLVM
 /// bitcode is an LTO input).
 fn header<'d>(b: &Blame<'_>, data: &'d [u8]) -> Result<&'d elf::FileHeader64<LE>> {
@@ -534,7 +234,7 @@ fn header<'d>(b: &Blame<'_>, data: &'d [u8]) -> Result<&'d elf::FileHeader64<LE>
     }
     let header = elf::FileHeader64::<LE>::parse(data).map_err(|e| b.read(Part::ElfHeader, e))?;
     let e = LE;
-    if header.e_machine(e) != elf::EM_X86_64 {
+    if header.e_machine(e).0 != arch::ELF_MACHINE {
         return Err(b.unsupported(Unsupported::Machine(header.e_machine(e).0)));
     }
     if header.e_type(e) != elf::ET_REL {
@@ -740,7 +440,9 @@ fn section_kind(
             elf::SHT_INIT_ARRAY => SectionKind::Table(TableKind::InitArray),
             elf::SHT_FINI_ARRAY => SectionKind::Table(TableKind::FiniArray),
             elf::SHT_PREINIT_ARRAY => SectionKind::Table(TableKind::PreinitArray),
-            elf::SHT_X86_64_UNWIND => SectionKind::EhFrame,
+            t if Some(t.0) == <arch::Native as arch::Arch>::ELF_UNWIND_SECTION_TYPE => {
+                SectionKind::EhFrame
+            }
             elf::SHT_PROGBITS if sname == ".eh_frame" => SectionKind::EhFrame,
             elf::SHT_PROGBITS if sname == ".ctors" || sname.starts_with(".ctors.") => {
                 SectionKind::Table(TableKind::Ctors)
@@ -787,7 +489,7 @@ fn attach_relocations<'d>(
         if tsec.kind == SectionKind::Skip {
             continue;
         }
-        let rela: Cow<'_, [Reloc]> = if crel {
+        let rela: Cow<'_, [Rela]> = if crel {
             let bytes = sh.data(e, data).map_err(|_| {
                 b.malformed(Malformed::Outside {
                     part: Part::RelocationSection(i),
@@ -884,7 +586,7 @@ fn decode_crel(
     section: usize,
     bytes: &[u8],
     left: usize,
-) -> std::result::Result<Vec<Reloc>, Malformed> {
+) -> std::result::Result<Vec<Rela>, Malformed> {
     let bad = |e: object::read::Error| Malformed::Crel {
         section,
         reason: e.to_string(),
@@ -921,30 +623,6 @@ fn decode_crel(
     Ok(out)
 }
 
-/// Checks every relocation of a section at once: whether any refers to a
-/// symbol index at or above `nsyms` or has a field outside the section's
-/// `size` bytes, and which kinds occur: bit `i % 64` for the kind of dense
-/// index `i` ([`arch::count_index`]; a filter: an unknown type, or an
-/// architecture with more than 64 kinds, may set a bit another kind has).
-/// No branch per entry beyond the loop's own.
-fn scan_relocs(rela: &[Reloc], nsyms: u64, size: u64) -> (bool, u64) {
-    let mut bad = false;
-    let mut kinds = 0u64;
-    for r in rela {
-        // A kind's dense index, with no branch; a type objdl does not know
-        // shares one with a known kind (and its width here): it is refused
-        // later anyway, with its site.
-        let i = arch::count_index(r.kind());
-        // Offsets near 2^64 would wrap; no section is that large.
-        let end = r
-            .offset()
-            .saturating_add(arch::field_width(arch::kind_of_index(i)));
-        bad |= (u64::from(r.sym()) >= nsyms) | (end > size);
-        kinds |= 1 << (i % 64);
-    }
-    (bad, kinds)
-}
-
 /// What is wrong with a symbol; [`bad_symbol`] words it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BadSymbol {
@@ -963,15 +641,85 @@ enum BadSymbol {
     Extended,
 }
 
+/// The [`Binding`] of each ELF `STB_*` value: `STB_LOCAL`, `STB_WEAK`
+/// and `STB_GNU_UNIQUE` are their own; the others count as global.
+const BINDINGS: [Binding; 16] = {
+    let mut t = [Binding::Global; 16];
+    t[elf::STB_LOCAL.0 as usize] = Binding::Local;
+    t[elf::STB_WEAK.0 as usize] = Binding::Weak;
+    t[elf::STB_GNU_UNIQUE.0 as usize] = Binding::Unique;
+    t
+};
+
+/// The [`SymbolKind`] of each ELF `STT_*` value (`STT_NOTYPE` and the
+/// types objdl does not know are [`SymbolKind::Other`]): for the rare
+/// types past `STT_TLS` (see [`common_kind`]).
+const SYMBOL_KINDS: [SymbolKind; 16] = {
+    let mut t = [SymbolKind::Other; 16];
+    t[elf::STT_OBJECT.0 as usize] = SymbolKind::Data;
+    t[elf::STT_FUNC.0 as usize] = SymbolKind::Function;
+    t[elf::STT_SECTION.0 as usize] = SymbolKind::Section;
+    t[elf::STT_FILE.0 as usize] = SymbolKind::File;
+    t[elf::STT_COMMON.0 as usize] = SymbolKind::Common;
+    t[elf::STT_TLS.0 as usize] = SymbolKind::ThreadLocal;
+    t[elf::STT_GNU_IFUNC.0 as usize] = SymbolKind::Indirect;
+    t
+};
+
+/// The binding of an ELF symbol (a table lookup).
+#[inline(always)]
+fn binding(sym: &elf::Sym64<LE>) -> Binding {
+    BINDINGS[usize::from(sym.st_bind().0 & 0xf)]
+}
+
+/// The kind of an ELF symbol.
+#[inline(always)]
+fn symbol_kind(sym: &elf::Sym64<LE>) -> SymbolKind {
+    let t = sym.st_type().0;
+    if t <= elf::STT_TLS.0 {
+        common_kind(t)
+    } else {
+        SYMBOL_KINDS[usize::from(t & 0xf)]
+    }
+}
+
+/// The kind of an ELF symbol of type `t`, one of `STT_NOTYPE` to
+/// `STT_TLS` (0 to 6): [`SymbolKind`]'s variants are in that order, so
+/// that this costs nothing once `t` is known to be one of them.
+#[inline(always)]
+fn common_kind(t: u8) -> SymbolKind {
+    match t {
+        1 => SymbolKind::Data,
+        2 => SymbolKind::Function,
+        3 => SymbolKind::Section,
+        4 => SymbolKind::File,
+        5 => SymbolKind::Common,
+        6 => SymbolKind::ThreadLocal,
+        _ => SymbolKind::Other,
+    }
+}
+
+/// The visibility of an ELF symbol ([`Visibility`]'s variants are in
+/// ELF's order: this costs nothing).
+#[inline(always)]
+fn visibility(sym: &elf::Sym64<LE>) -> Visibility {
+    match sym.st_visibility().0 & 3 {
+        0 => Visibility::Default,
+        1 => Visibility::Internal,
+        2 => Visibility::Hidden,
+        _ => Visibility::Protected,
+    }
+}
+
 /// The fields of a symbol other than where it is defined.
 #[inline]
 fn symbol_fields<'d>(sym: &elf::Sym64<LE>, name: &'d str) -> ObjectSymbol<'d> {
     ObjectSymbol {
         name,
         name_offset: sym.st_name(LE),
-        bind: sym.st_bind(),
-        kind: sym.st_type(),
-        visibility: sym.st_visibility(),
+        bind: binding(sym),
+        kind: symbol_kind(sym),
+        visibility: visibility(sym),
         def: SymbolDef::Undefined,
         size: sym.st_size(LE),
         versioned: false,
@@ -1005,7 +753,7 @@ fn read_symbols<'d>(
             }
             Err(bad) => return Err((i, bad)),
         };
-        if !symbol.is_local() || symbol.kind == elf::STT_GNU_IFUNC {
+        if !symbol.is_local() || symbol.kind == SymbolKind::Indirect {
             special.push(i as u32);
         }
         symbols.push(symbol);
@@ -1015,7 +763,7 @@ fn read_symbols<'d>(
 }
 
 /// Reads symbols from `from` on while they are the common case, a local
-/// symbol (not IFUNC) in an ordinary section and inside it, into
+/// symbol of a common type (not IFUNC) in an ordinary section and inside it, into
 /// `symbols`; returns the index of the first that is not (or `syms.len()`).
 /// Apart from [`read_symbols`] so that its loop keeps its registers.
 #[inline(never)]
@@ -1028,8 +776,10 @@ fn read_plain_locals<'d>(
     for (i, sym) in syms.iter().enumerate().skip(from) {
         let shndx = sym.st_shndx(LE).0;
         let value = sym.st_value(LE);
-        let plain = sym.st_bind() == elf::STB_LOCAL
-            && sym.st_type() != elf::STT_GNU_IFUNC
+        // Local (`STB_LOCAL` is 0, the high nibble) and of ELF's common
+        // types (not IFUNC, nor one objdl does not know): one comparison.
+        let info = sym.st_info.0;
+        let plain = info <= elf::STT_TLS.0
             && shndx != 0
             && shndx < elf::SHN_LORESERVE
             && sections
@@ -1041,9 +791,9 @@ fn read_plain_locals<'d>(
         symbols.push(ObjectSymbol {
             name: "",
             name_offset: sym.st_name(LE),
-            bind: elf::STB_LOCAL,
-            kind: sym.st_type(),
-            visibility: sym.st_visibility(),
+            bind: Binding::Local,
+            kind: common_kind(info),
+            visibility: visibility(sym),
             def: SymbolDef::Section {
                 index: u32::from(shndx),
                 value,
@@ -1175,23 +925,6 @@ fn bad_symbol(
     }
 }
 
-/// What is wrong with the name at `offset` of `strtab`, the name of `part`.
-#[cold]
-fn bad_name(part: Part, bad: BadName, strtab: &[u8], offset: u32) -> Malformed {
-    match bad {
-        BadName::Range => Malformed::NameOffset {
-            part,
-            offset,
-            len: strtab.len(),
-        },
-        BadName::Utf8 => Malformed::NameNotUtf8 { part },
-        BadName::Control => Malformed::NameControl {
-            part,
-            name: lossy_str(strtab, offset),
-        },
-    }
-}
-
 /// Does this relocation section apply to an allocated section?
 fn alloc_target(
     table: &object::read::elf::SectionTable<'_, elf::FileHeader64<LE>>,
@@ -1233,45 +966,5 @@ fn not_relocatable(header: &elf::FileHeader64<LE>, data: &[u8]) -> Unsupported {
     Unsupported::FileType {
         e_type: header.e_type(e).0,
         interp,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plain_prefixes() {
-        for (bytes, n) in [
-            (&b"abcdefgh\0"[..], 8),
-            (b"sqlite3_free\0x", 12),
-            (b"", 0),
-            (b"0123456789abcdef~", 17),
-            (b"01234567\x7f", 8),
-            (b"0123456\x1f89", 7),
-            (b"012345678\xff", 9),
-            (b"\x20\x7e\x7f", 2),
-            (b"abc\0\x01\x1f\xffh", 3),
-            (b"\0\0\0\0\0\0\0\0", 0),
-            (b"abcdefg\x80", 7),
-            (b"memcpy@GLIBC_2.2.5\0", 6),
-            (b"foo@@V2\0", 3),
-            (b"abcdefghij@k", 10),
-        ] {
-            assert_eq!(plain_prefix(bytes), n, "{bytes:?}");
-        }
-        // Every byte value, at every position of a chunk.
-        for b in 0..=255u8 {
-            for at in 0..8 {
-                let mut chunk = *b"abcdefgh";
-                chunk[at] = b;
-                let want = if (0x20..0x7f).contains(&b) && b != b'@' {
-                    8
-                } else {
-                    at
-                };
-                assert_eq!(plain_prefix(&chunk), want, "{b:#x} at {at}");
-            }
-        }
     }
 }
