@@ -184,3 +184,96 @@ fn a_unit_that_cannot_be_cached_is_remembered_so() {
     }
     assert_eq!(objdl::cache_stats(&cache).entries, 1);
 }
+
+/// Compiles `src` with `compiler` and `args` in `dir`.
+fn build(compiler: &str, dir: &Path, args: &[&str]) {
+    let out = Command::new(compiler)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::show(&out));
+}
+
+#[test]
+fn libraries_loaded_later_move_on_their_own_and_a_replaced_one_is_a_miss() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cache = dir.join("cache");
+    let lib = |value: i32| {
+        let src = format!("int foo_value = {value};\nint foo(int x) {{ return x + foo_value; }}\n");
+        common::write_file(dir, "foo.c", &src);
+        // A new file, as a package upgrade makes (not the old one rewritten).
+        let _ = std::fs::remove_file(dir.join("libfoo.so"));
+        build(
+            "gcc",
+            dir,
+            &["-shared", "-fPIC", "-O2", "foo.c", "-o", "libfoo.so"],
+        );
+    };
+    lib(41);
+    common::write_file(
+        dir,
+        "main.c",
+        "#include <stdio.h>\nextern int foo(int);\nextern int foo_value;\nint (*fp)(int) = foo;\n\
+         int main(void) { printf(\"%d %d %d\\n\", foo(1), fp(2), foo_value); return 0; }\n",
+    );
+    build(
+        "gcc",
+        dir,
+        &["-c", "-O2", "-fPIC", "main.c", "-o", "main.o"],
+    );
+    common::write_file(
+        dir,
+        "cpp.cc",
+        "#include <iostream>\n#include <stdexcept>\n#include <string>\n\
+         int main() { std::string s = \"x\"; try { throw std::runtime_error(\"boom\"); }\n\
+         catch (const std::exception &e) { s += e.what(); } std::cout << s << std::endl; }\n",
+    );
+    build("g++", dir, &["-c", "-O2", "cpp.cc", "-o", "cpp.o"]);
+    let run = |args: &[&str]| {
+        let out = objdl()
+            .current_dir(dir)
+            .env("OBJDL_CACHE_DEBUG", "1")
+            .arg("run")
+            .arg("--stats")
+            .arg(format!("--cache={}", cache.display()))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", common::show(&out));
+        out
+    };
+    // libfoo.so and libstdc++ are dlopened by objdl, after the libraries
+    // ld.so mapped: each moves by its own distance between processes. The
+    // unit is placed for most of its PC-relative references, and the
+    // others are moved one by one. (A run may find the unit's place taken
+    // by a library: then it links; so a hit is asked of one of three.)
+    for (args, want, entries) in [
+        (&["main.o", "-L.", "-lfoo"][..], "42 43 41\n", 1),
+        (&["cpp.o", "-lstdc++", "-lm"][..], "xboom\n", 2),
+    ] {
+        let first = run(args);
+        assert_eq!(String::from_utf8_lossy(&first.stdout), want);
+        wait_for_entries(&cache, entries);
+        let mut hits = 0;
+        for _ in 0..3 {
+            let again = run(args);
+            assert_eq!(
+                String::from_utf8_lossy(&again.stdout),
+                want,
+                "{}",
+                common::show(&again)
+            );
+            hits += usize::from(cached(&again));
+        }
+        assert!(hits > 0, "{args:?}: never from the cache");
+    }
+    // libfoo.so replaced: a miss, a fresh link, the new library's values.
+    lib(9);
+    let replaced = run(&["main.o", "-L.", "-lfoo"]);
+    assert!(!cached(&replaced));
+    assert_eq!(String::from_utf8_lossy(&replaced.stdout), "10 11 9\n");
+    let err = String::from_utf8_lossy(&replaced.stderr);
+    assert!(err.contains("miss: the libraries differ"), "{err}");
+}

@@ -69,6 +69,18 @@ impl Default for Counts {
     }
 }
 
+/// A PC-relative field the relocation pass wrote to reach `target` itself
+/// (not through the unit's trampolines or GOT slots): what a cached unit
+/// must move when `target` lies in a library that moved apart from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PcWrite {
+    /// The field's address.
+    pub at: u64,
+    pub field: Field,
+    /// What it reaches: an address outside the unit or in it, or a constant.
+    pub target: u64,
+}
+
 /// What the relocation pass does with a relocation its fast path (a value
 /// that fits, written as [`plan::decide`] would) does not settle.
 pub(crate) enum Slow<'p> {
@@ -81,7 +93,9 @@ pub(crate) enum Slow<'p> {
 }
 
 /// Fills `mem` (the unit, mapped at `base`). When `mapped`, the pages of
-/// [`Layout::mapped`] already hold their sections' contents.
+/// [`Layout::mapped`] already hold their sections' contents. With
+/// `record`, every PC-relative field written to reach its target itself
+/// goes there too (for the cache; nothing is recorded otherwise).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn relocate(
     mem: &mut [u8],
@@ -93,38 +107,12 @@ pub(crate) fn relocate(
     tail: Tail,
     mapped: bool,
     mut slow: Slow<'_>,
+    mut record: Option<&mut Vec<PcWrite>>,
 ) -> Result<Counts> {
     let got = base + tail.got;
     let mut counts = Counts::default();
 
-    // Section contents. The mapped sections, in input order, are met by a
-    // cursor (`layout.mapped` is in layout order).
-    let mut already: Vec<&crate::link::layout::MappedSection> = Vec::new();
-    if mapped {
-        already.extend(&layout.mapped);
-        already.sort_unstable_by_key(|m| (m.obj, m.sec));
-    }
-    let mut already = already.into_iter().peekable();
-    for (oi, obj) in objects.iter().enumerate() {
-        for (si, sec) in obj.sections.iter().enumerate() {
-            let here = (oi as u32, si as u32);
-            let done = already.next_if(|m| (m.obj, m.sec) == here);
-            let off = layout.sec_offsets[oi][si] as usize;
-            if off == NOT_LOADED as usize || sec.kind == SectionKind::Bss {
-                continue;
-            }
-            let dest = &mut mem[off..off + sec.data.len()];
-            match done {
-                // Only the partial pages at either end.
-                Some(m) => {
-                    let (head, rest) = (m.offset as usize - off, m.len as usize);
-                    dest[..head].copy_from_slice(&sec.data[..head]);
-                    dest[head + rest..].copy_from_slice(&sec.data[head + rest..]);
-                }
-                None => dest.copy_from_slice(sec.data),
-            }
-        }
-    }
+    copy_sections(mem, objects, layout, mapped);
 
     let cx = PlacedUnit {
         base,
@@ -166,15 +154,26 @@ pub(crate) fn relocate(
             loop {
                 if quick {
                     let planned = matches!(slow, Slow::Apply);
-                    ri = apply_fast(
-                        bytes,
-                        &sec.relocs,
-                        sec.data,
-                        ri,
-                        &addrs,
-                        (sec_addr, got, planned),
-                        &mut counts,
-                    );
+                    let at = (sec_addr, got, planned);
+                    let (relocs, data) = (&sec.relocs, sec.data);
+                    ri = match record.as_deref_mut() {
+                        Some(w) => {
+                            apply_fast::<true>(bytes, relocs, data, ri, &addrs, at, &mut counts, w)
+                        }
+                        None => {
+                            let none = &mut Vec::new();
+                            apply_fast::<false>(
+                                bytes,
+                                relocs,
+                                data,
+                                ri,
+                                &addrs,
+                                at,
+                                &mut counts,
+                                none,
+                            )
+                        }
+                    };
                 }
                 let Some(r) = sec.relocs.get(ri) else {
                     break;
@@ -189,7 +188,8 @@ pub(crate) fn relocate(
                         let Some(formula) = arch::formula(kind) else {
                             return Err(plan::unsupported(obj, si, r));
                         };
-                        relocate_one(&cx, bytes, (obj, oi, si), sec_addr, r, s, formula)?;
+                        let w = record.as_deref_mut();
+                        relocate_one(&cx, bytes, (obj, oi, si), sec_addr, r, (s, formula), w)?;
                     }
                     // Not yet checked: the caller checks what it set aside.
                     // A type that constrains the base ends the pass at once:
@@ -209,6 +209,40 @@ pub(crate) fn relocate(
 
     write_tables(mem, base, plan, tail);
     Ok(counts)
+}
+
+/// Copies each loaded section's contents into `mem` (the unit). When
+/// `mapped`, the pages of [`Layout::mapped`] already hold theirs: only
+/// the partial pages at either end are copied.
+fn copy_sections(mem: &mut [u8], objects: &[ObjectFile<'_>], layout: &Layout, mapped: bool) {
+    // The mapped sections, in input order, are met by a cursor
+    // (`layout.mapped` is in layout order).
+    let mut already: Vec<&crate::link::layout::MappedSection> = Vec::new();
+    if mapped {
+        already.extend(&layout.mapped);
+        already.sort_unstable_by_key(|m| (m.obj, m.sec));
+    }
+    let mut already = already.into_iter().peekable();
+    for (oi, obj) in objects.iter().enumerate() {
+        for (si, sec) in obj.sections.iter().enumerate() {
+            let here = (oi as u32, si as u32);
+            let done = already.next_if(|m| (m.obj, m.sec) == here);
+            let off = layout.sec_offsets[oi][si] as usize;
+            if off == NOT_LOADED as usize || sec.kind == SectionKind::Bss {
+                continue;
+            }
+            let dest = &mut mem[off..off + sec.data.len()];
+            match done {
+                // Only the partial pages at either end.
+                Some(m) => {
+                    let (head, rest) = (m.offset as usize - off, m.len as usize);
+                    dest[..head].copy_from_slice(&sec.data[..head]);
+                    dest[head + rest..].copy_from_slice(&sec.data[head + rest..]);
+                }
+                None => dest.copy_from_slice(sec.data),
+            }
+        }
+    }
 }
 
 /// The unit's thread-local template, `.tdata` then zeros up to the
@@ -320,8 +354,10 @@ fn symbol_addresses(
 /// returns the index of the first that is not (or `relocs.len()`), which
 /// has been counted. `addrs` holds each symbol's address; `data` is the
 /// section's contents in the input (where an implicit addend is read).
+/// When `RECORD`, PC-relative fields go to `written` (see [`PcWrite`]).
 #[inline(never)]
-fn apply_fast(
+#[allow(clippy::too_many_arguments)]
+fn apply_fast<const RECORD: bool>(
     bytes: &mut [u8],
     relocs: &[Reloc],
     data: &[u8],
@@ -329,6 +365,7 @@ fn apply_fast(
     addrs: &[u64],
     (sec_addr, got, planned): (u64, u64, bool),
     counts: &mut Counts,
+    written: &mut Vec<PcWrite>,
 ) -> usize {
     for (i, r) in relocs.iter().enumerate().skip(from) {
         let kind = r.kind();
@@ -351,6 +388,13 @@ fn apply_fast(
                 (Some(v), Some(field)) => field.copy_from_slice(&v.to_le_bytes()),
                 _ => return i,
             }
+            if RECORD {
+                written.push(PcWrite {
+                    at: p,
+                    field: Field::S32,
+                    target: s,
+                });
+            }
             continue;
         }
         if quick == Quick::Abs64 || quick == Quick::GotOff64 {
@@ -368,7 +412,7 @@ fn apply_fast(
             continue;
         }
         let at = (s, sec_addr.wrapping_add(r.offset()), got);
-        if !apply_other(bytes, r, data, quick, at, planned, counts) {
+        if !apply_other::<RECORD>(bytes, r, data, quick, at, (planned, counts, written)) {
             return i;
         }
     }
@@ -380,17 +424,17 @@ fn apply_fast(
 /// the symbol's, the field's and the GOT's addresses. Returns whether it
 /// applied the relocation.
 #[inline(never)]
-fn apply_other(
+fn apply_other<const RECORD: bool>(
     bytes: &mut [u8],
     r: &Reloc,
     data: &[u8],
     quick: Quick,
     (s, p, got): (u64, u64, u64),
-    planned: bool,
-    counts: &mut Counts,
+    (planned, counts, written): (bool, &mut Counts, &mut Vec<PcWrite>),
 ) -> bool {
     let kind = r.kind();
     let off = r.offset() as usize;
+    let (target, field_at) = (s, p);
     let (s, a, p) = (
         i128::from(s as i64),
         i128::from(r.addend(data)),
@@ -429,6 +473,13 @@ fn apply_other(
             let (shift, _) = arch::apply_relax(bytes, off, relax);
             arch::REDIRECT_FIELD.write(&mut bytes[off.wrapping_add_signed(shift)..], value);
             counts.relaxed += 1;
+            if RECORD {
+                written.push(PcWrite {
+                    at: field_at.wrapping_add_signed(shift as i64),
+                    field: arch::REDIRECT_FIELD,
+                    target,
+                });
+            }
         }
         Quick::Wide => {
             let (f, value) = match arch::formula(kind) {
@@ -441,6 +492,13 @@ fn apply_other(
                 return false;
             }
             f.write(&mut bytes[off..], value);
+            if RECORD && matches!(arch::formula(kind), Some(Formula::Pc(_))) {
+                written.push(PcWrite {
+                    at: field_at,
+                    field: f,
+                    target,
+                });
+            }
         }
         _ => return false,
     }
@@ -459,6 +517,7 @@ pub(crate) fn apply_deferred(
     plan: &Plan,
     tail: Tail,
     deferred: &[(u32, u32, u32)],
+    mut record: Option<&mut Vec<PcWrite>>,
 ) -> Result<()> {
     let cx = PlacedUnit {
         base,
@@ -482,7 +541,16 @@ pub(crate) fn apply_deferred(
             base,
         );
         let formula = arch::formula(r.kind()).ok_or_else(|| plan::unsupported(obj, si, r))?;
-        relocate_one(&cx, bytes, (obj, oi, si), base + sec_off, r, s, formula)?;
+        let w = record.as_deref_mut();
+        relocate_one(
+            &cx,
+            bytes,
+            (obj, oi, si),
+            base + sec_off,
+            r,
+            (s, formula),
+            w,
+        )?;
     }
     write_tables(mem, base, plan, tail);
     Ok(())
@@ -547,8 +615,8 @@ fn relocate_one(
     (obj, oi, si): (&ObjectFile<'_>, usize, usize),
     sec_addr: u64,
     r: &Reloc,
-    s: u64,
-    formula: Formula,
+    (s, formula): (u64, Formula),
+    record: Option<&mut Vec<PcWrite>>,
 ) -> Result<()> {
     let PlacedUnit {
         got,
@@ -595,6 +663,13 @@ fn relocate_one(
         match formula {
             Formula::Pc(f) => {
                 f.write(&mut bytes[off..], -(at.p as i128));
+                if let Some(w) = record {
+                    w.push(PcWrite {
+                        at: at.p,
+                        field: f,
+                        target: 0,
+                    });
+                }
                 return Ok(());
             }
             Formula::Abs(f) => {
@@ -635,12 +710,27 @@ fn relocate_one(
         },
         _ => plan::decide(formula, bytes, off, r.addend(sec.data), &at),
     };
-    apply(cx, bytes, (obj, si), off, r, &at, decision)
+    // The decisions that reach S itself, PC-relatively.
+    let reaches_s = matches!(
+        (formula, &decision),
+        (Formula::Pc(_), Decision::Direct { .. })
+            | (Formula::GotPcRel { .. }, Decision::Relax { .. })
+    );
+    let (f, field_at) = apply(cx, bytes, (obj, si), off, r, &at, decision)?;
+    if let (Some(w), true) = (record, reaches_s) {
+        w.push(PcWrite {
+            at: sec_addr + field_at as u64,
+            field: f,
+            target: at.s,
+        });
+    }
+    Ok(())
 }
 
 /// Applies `decision` for relocation `r` at `off` in the section's bytes:
 /// the value its trampoline, GOT slot, copy or relaxation gives, range
-/// checked, then written (an instruction rewritten first where asked).
+/// checked, then written (an instruction rewritten first where asked);
+/// returns the field written and where (`Skip`: nothing, at `off`).
 fn apply(
     cx: &PlacedUnit<'_, '_>,
     bytes: &mut [u8],
@@ -649,7 +739,7 @@ fn apply(
     r: &Reloc,
     at: &At,
     decision: Decision,
-) -> Result<()> {
+) -> Result<(Field, usize)> {
     let PlacedUnit {
         base,
         got,
@@ -658,7 +748,7 @@ fn apply(
         ..
     } = *cx;
     let (f, value, field_at) = match decision {
-        Decision::Skip => return Ok(()),
+        Decision::Skip => return Ok((Field::W64, off)),
         Decision::Data { value, target } => match plan.copies.get(&target) {
             Some(&copy) => (
                 arch::REDIRECT_FIELD,
@@ -712,7 +802,7 @@ fn apply(
         return Err(overflow(obj, si, r, value, f));
     }
     f.write(&mut bytes[field_at..], value);
-    Ok(())
+    Ok((f, field_at))
 }
 
 /// The size of the symbol `target` (for `SIZE` relocations), looking up a

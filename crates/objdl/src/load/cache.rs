@@ -3,14 +3,16 @@
 //! of the same inputs, in any process, with only its absolute addresses
 //! moved.
 //!
-//! Why that is enough: the shared libraries a process maps at start-up and
-//! later all move together between processes (one random mmap base; the
-//! executable alone moves on its own), so a unit placed at the same
-//! distance from them needs none of its PC-relative fields changed, and
-//! each word that holds an address, of the unit or of a library, moves by
-//! that one distance ([`Entry::fixups`], a list like RELR's). A unit that
-//! reaches the executable, or anything that is not a library, is not
-//! cached.
+//! Why that is enough: the shared libraries a process maps at start-up
+//! all move together between processes (one random mmap base; the
+//! executable alone moves on its own); a library loaded later moves by a
+//! distance of its own. The unit is placed at the distance most of its
+//! PC-relative references need, and each word that holds an address, of
+//! the unit or of a library, moves by its own target's distance
+//! ([`Entry::fixups`], a list like RELR's, each word naming where it
+//! points), as does each PC-relative field that reaches a library that
+//! moved otherwise ([`Entry::pc_fixups`]). A unit that reaches the
+//! executable, or anything that is not a library, is not cached.
 //!
 //! An entry is one file, `KEY.objdl`, named after a hash of its key (the
 //! inputs' identities, the options, objdl's version) and holding the key
@@ -28,7 +30,16 @@ use crate::error::{Error, Result};
 use crate::load::memory::{Memory, Reservation, PAGE};
 
 /// The file's first bytes.
-const MAGIC: &[u8; 8] = b"OBJDLC01";
+const MAGIC: &[u8; 8] = b"OBJDLC02";
+
+/// Where an address an entry holds lies, for moving it: in the unit
+/// ([`IN_UNIT`]), in a library (1 + its index in [`Entry::modules`]), or in
+/// nothing mapped ([`CONSTANT`]: it never moves).
+pub(crate) type Lies = u16;
+/// See [`Lies`].
+pub(crate) const IN_UNIT: Lies = 0;
+/// See [`Lies`].
+pub(crate) const CONSTANT: Lies = u16::MAX;
 
 /// The most the cache directory holds before old entries go.
 pub(crate) const MAX_BYTES: u64 = 512 << 20;
@@ -39,10 +50,9 @@ pub(crate) const MAX_BYTES: u64 = 512 << 20;
 pub(crate) struct Module {
     /// Its path; empty for the executable (and the vDSO: `library` false).
     pub path: String,
-    /// A shared library or the vDSO (not the executable), which move
-    /// together.
+    /// A shared library or the vDSO (not the executable).
     pub library: bool,
-    /// The unit reaches it (then it must move by the unit's distance).
+    /// The unit reaches it.
     pub referenced: bool,
     /// (device, inode, size, modification time in ns) of its file.
     pub identity: (u64, u64, u64, i128),
@@ -70,7 +80,10 @@ pub(crate) fn modules() -> Vec<Module> {
         // The vDSO moves with the libraries (one mmap base); glibc's
         // `time` and `gettimeofday` resolve into it.
         let vdso = path.starts_with("linux-vdso") || path.starts_with("linux-gate");
-        let library = path.starts_with('/') || vdso;
+        // Every module but the executable (the one without a name); a
+        // library dlopened by a relative path is known by it, and by its
+        // file's identity, which another directory would not match.
+        let library = !path.is_empty();
         let mut ranges = Vec::new();
         for i in 0..info.dlpi_phnum as usize {
             // SAFETY: dlpi_phdr holds dlpi_phnum headers.
@@ -127,10 +140,10 @@ pub(crate) struct Entry {
     pub got: u64,
     pub trampolines: u64,
     pub dso_handle: u64,
-    /// The entry point: (address, whether it moves with the unit).
-    pub entry_point: Option<(u64, bool)>,
-    /// Exports: (name, address, whether it moves).
-    pub exports: Vec<(String, u64, bool)>,
+    /// The entry point: (address, where it lies).
+    pub entry_point: Option<(u64, Lies)>,
+    /// Exports: (name, address, where it lies).
+    pub exports: Vec<(String, u64, Lies)>,
     /// Constructor and destructor tables: (offset, length, kind, priority).
     pub tables: Vec<(u64, u64, u8, u32)>,
     /// Offsets of the `.eh_frame` copies.
@@ -149,8 +162,13 @@ pub(crate) struct Entry {
     /// The names the unit takes from outside: none of them may be defined
     /// by a Global unit when it is reused.
     pub names: Vec<String>,
-    /// (offset, width in bytes) of each word that holds an address.
-    pub fixups: Vec<(u64, u8)>,
+    /// (offset, field code, where its value lies) of each word that holds
+    /// an address (never a constant).
+    pub fixups: Vec<(u64, u8, Lies)>,
+    /// (offset, field code, where its target lies) of each PC-relative
+    /// field that reaches something outside the unit (a library or a
+    /// constant) itself.
+    pub pc_fixups: Vec<(u64, u8, Lies)>,
     /// The libraries the process had, with their bases then.
     pub modules: Vec<Module>,
 }
@@ -226,17 +244,18 @@ impl Entry {
             o.u64(v);
         }
         match self.entry_point {
-            Some((a, moves)) => {
-                o.u64(1 + u64::from(moves));
+            Some((a, lies)) => {
+                o.u64(1);
                 o.u64(a);
+                o.u64(u64::from(lies));
             }
             None => o.u64(0),
         }
         o.u64(self.exports.len() as u64);
-        for (n, a, m) in &self.exports {
+        for (n, a, lies) in &self.exports {
             o.str(n);
             o.u64(*a);
-            o.u64(u64::from(*m));
+            o.u64(u64::from(*lies));
         }
         o.u64(self.tables.len() as u64);
         for &(off, len, kind, prio) in &self.tables {
@@ -270,10 +289,12 @@ impl Entry {
                 o.str(s);
             }
         }
-        o.u64(self.fixups.len() as u64);
-        for &(off, w) in &self.fixups {
-            o.u64(off);
-            o.u64(u64::from(w));
+        for list in [&self.fixups, &self.pc_fixups] {
+            o.u64(list.len() as u64);
+            for &(off, code, lies) in list.iter() {
+                o.u64(off);
+                o.u64(u64::from(code) | u64::from(lies) << 8);
+            }
         }
         o.u64(self.modules.len() as u64);
         for m in &self.modules {
@@ -323,6 +344,8 @@ impl Entry {
         let size = self.size;
         let on_page = |v: u64| v % PAGE == 0;
         let inside = |off: u64, len: u64| off.checked_add(len).is_some_and(|end| end <= size);
+        // A field code is its width in bytes, but 3 for a 4-byte unsigned.
+        let width = |code: u8| u64::from(code.max(4));
         on_page(size)
             && on_page(self.text_end)
             && on_page(self.rodata.0)
@@ -339,10 +362,19 @@ impl Entry {
                 .iter()
                 .all(|&(off, len, _, _)| len.checked_mul(8).is_some_and(|bytes| inside(off, bytes)))
             && self.eh_frames.iter().all(|&off| inside(off, 4))
-            && self
-                .fixups
-                .iter()
-                .all(|&(off, w)| inside(off, u64::from(w)))
+            && self.fixups.iter().all(|&(off, code, lies)| {
+                inside(off, width(code)) && lies != CONSTANT && self.lies_well(lies)
+            })
+            && self.pc_fixups.iter().all(|&(off, code, lies)| {
+                inside(off, width(code)) && lies != IN_UNIT && self.lies_well(lies)
+            })
+            && self.exports.iter().all(|e| self.lies_well(e.2))
+            && self.entry_point.is_none_or(|e| self.lies_well(e.1))
+    }
+
+    /// Whether `lies` names the unit, a constant or one of the modules.
+    fn lies_well(&self, lies: Lies) -> bool {
+        lies == IN_UNIT || lies == CONSTANT || usize::from(lies) <= self.modules.len()
     }
 
     /// The entry in `file`, if it is whole, of this objdl, and consistent,
@@ -383,13 +415,14 @@ impl Entry {
         ] = f;
         e.entry_point = match i.u64()? {
             0 => None,
-            k @ (1 | 2) => Some((i.u64()?, k == 2)),
+            1 => Some((i.u64()?, Lies::try_from(i.u64()?).ok()?)),
             _ => return None,
         };
         let n = i.len(24)?;
         e.exports.reserve_exact(n);
         for _ in 0..n {
-            e.exports.push((i.string()?, i.u64()?, i.u64()? != 0));
+            e.exports
+                .push((i.string()?, i.u64()?, Lies::try_from(i.u64()?).ok()?));
         }
         for _ in 0..i.len(32)? {
             let (off, len) = (i.u64()?, i.u64()?);
@@ -420,12 +453,15 @@ impl Entry {
                 list.push(i.string()?);
             }
         }
-        let n = i.len(16)?;
-        e.fixups.reserve_exact(n);
-        for _ in 0..n {
-            let off = i.u64()?;
-            let w = u8::try_from(i.u64()?).ok()?;
-            e.fixups.push((off, w));
+        for list in [&mut e.fixups, &mut e.pc_fixups] {
+            let n = i.len(16)?;
+            list.reserve_exact(n);
+            for _ in 0..n {
+                let off = i.u64()?;
+                let v = i.u64()?;
+                let lies = Lies::try_from(v >> 8).ok()?;
+                list.push((off, v as u8, lies));
+            }
         }
         for _ in 0..i.len(48)? {
             let path = i.string()?;
@@ -822,11 +858,12 @@ mod tests {
             size: 4096,
             got: 4096,
             trampolines: 4096,
-            entry_point: Some((0x7f00_0000_0008, true)),
-            exports: vec![("f".into(), 0x7f00_0000_0000, true)],
+            entry_point: Some((0x7f00_0000_0008, IN_UNIT)),
+            exports: vec![("f".into(), 0x7f00_0000_0000, IN_UNIT)],
             tables: vec![(8, 1, 1, 65535)],
             names: vec!["puts".into()],
-            fixups: vec![(8, 8)],
+            fixups: vec![(8, 8, 1)],
+            pc_fixups: vec![(16, 4, CONSTANT), (24, 4, 1)],
             modules: vec![Module {
                 path: "/lib/libc.so.6".into(),
                 library: true,

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::arch::{self, Field, Formula};
 use crate::error::Result;
@@ -14,9 +14,9 @@ use crate::input::{ObjectFile, RelocFields, SectionKind, SymbolDef};
 use crate::link::layout::{Layout, Table, NOT_LOADED};
 use crate::link::lifecycle;
 use crate::link::placement::Placement;
-use crate::link::relocate::Tail;
+use crate::link::relocate::{PcWrite, Tail};
 use crate::link::resolve::{Resolution, Target};
-use crate::load::cache::{self, Entry, Module};
+use crate::load::cache::{self, Entry, Lies, Module, CONSTANT, IN_UNIT};
 use crate::load::memory::{Memory, Reservation};
 use crate::load::runtime;
 use crate::load::unit::{Exports, LoadStats, RelocationSummary, Unit, UnitInner, UnitParts};
@@ -42,6 +42,8 @@ pub(crate) struct Capture {
     /// The constructor and destructor tables, the `.eh_frame` copies.
     pub tables: Vec<(u64, u64, u8, u32)>,
     pub eh_frames: Vec<u64>,
+    /// The PC-relative fields that reach their targets themselves.
+    pub pc_writes: Vec<PcWrite>,
 }
 
 /// What the cache needs of a link, found while its stages' results are
@@ -51,6 +53,7 @@ pub(super) fn capture(
     res: &Resolution<'_>,
     layout: &Layout,
     (opts, copies, stand_ins): (&OpenOptions, usize, bool),
+    pc_writes: Vec<PcWrite>,
 ) -> Capture {
     let eligible = res.ifuncs.is_empty()
         && layout.tls.size == 0
@@ -104,6 +107,7 @@ pub(super) fn capture(
         .map(|t| (t.offset, t.len, table_kind_code(t.kind), t.priority))
         .collect();
     c.eh_frames = layout.eh_frames.clone();
+    c.pc_writes = pc_writes;
     c
 }
 
@@ -222,15 +226,14 @@ unsafe fn reuse(cx: &Context<'_>, dir: &Path, key: &[u8], opts: &OpenOptions) ->
         return unusable("the unit cannot be cached");
     }
     let now = cache::modules();
-    let delta = match distance(&entry.modules, &now) {
-        Ok(delta) => delta,
-        Err(Differ::Libraries) => return miss("the libraries differ"),
-        Err(Differ::Apart) => return unusable("the libraries moved apart"),
+    let Some(distances) = distances(&entry.modules, &now) else {
+        return miss("the libraries differ");
     };
     if entry.names.iter().any(|n| cx.namespace.lookup(n).is_some()) {
         return unusable("a Global unit defines a name");
     }
-    let base = entry.base.wrapping_add(delta);
+    let moved = Moved::new(entry, distances);
+    let base = entry.base.wrapping_add(moved.unit);
     let Ok(mut mem) = Reservation::reserve(Some(base), entry.size) else {
         return unusable("its place is taken");
     };
@@ -241,7 +244,9 @@ unsafe fn reuse(cx: &Context<'_>, dir: &Path, key: &[u8], opts: &OpenOptions) ->
         // SAFETY: the reservation is mapped read-write (a private file
         // mapping now), ours alone.
         let bytes = unsafe { mem.bytes_mut() };
-        if !move_addresses(bytes, &entry.fixups, delta) {
+        if !move_addresses(bytes, &entry.fixups, &moved, false)
+            || !move_addresses(bytes, &entry.pc_fixups, &moved, true)
+        {
             return unusable("an address does not fit");
         }
     }
@@ -250,7 +255,7 @@ unsafe fn reuse(cx: &Context<'_>, dir: &Path, key: &[u8], opts: &OpenOptions) ->
         trampolines: entry.trampolines,
     };
     let mem = protect(mem, tail, entry.size, entry.text_end, entry.rodata)?;
-    let parts = parts(cx, entry, &mem, delta, opts, started)?;
+    let parts = parts(cx, entry, &mem, &moved, opts, started)?;
     drop(read);
     let inner = UnitInner::new(mem, parts);
     // SAFETY: the unit is mapped with final protections, as after a link.
@@ -258,46 +263,79 @@ unsafe fn reuse(cx: &Context<'_>, dir: &Path, key: &[u8], opts: &OpenOptions) ->
     Ok(Reused::Unit(Unit::new(inner, cx.namespace.clone())))
 }
 
-/// Why an entry's libraries are not those of this process.
-enum Differ {
-    /// Other libraries, or other files under their paths.
-    Libraries,
-    /// The same, but those the unit reaches moved by different distances.
-    Apart,
+/// How far each thing a cached unit holds an address of moved since the
+/// entry was written: each library, and the unit itself.
+struct Moved {
+    /// By library, in the entry's order.
+    libraries: Vec<u64>,
+    /// The unit: the distance most of its PC-relative references to
+    /// libraries need (those to the others are moved one by one), else
+    /// that of the first library it reaches.
+    unit: u64,
 }
 
-/// The one distance every library the unit reaches (of `then`) moved by
-/// to be where it is in `now`, if the process has the same libraries
-/// (same paths, same files) and nothing else; the others may lie anywhere.
-fn distance(then: &[Module], now: &[Module]) -> std::result::Result<u64, Differ> {
+impl Moved {
+    fn new(entry: &Entry, libraries: Vec<u64>) -> Moved {
+        let mut votes: FxHashMap<u64, usize> = FxHashMap::default();
+        for &(_, _, lies) in &entry.pc_fixups {
+            if let Some(&d) = usize::from(lies)
+                .checked_sub(1)
+                .and_then(|i| libraries.get(i))
+            {
+                *votes.entry(d).or_default() += 1;
+            }
+        }
+        let first_reached = entry.modules.iter().position(|m| m.referenced);
+        let unit = votes
+            .into_iter()
+            .max_by_key(|&(d, n)| (n, std::cmp::Reverse(d)))
+            .map(|(d, _)| d)
+            .or_else(|| first_reached.map(|i| libraries[i]))
+            .unwrap_or(0);
+        Moved { libraries, unit }
+    }
+
+    /// How far what lies at `lies` moved.
+    fn by(&self, lies: Lies) -> u64 {
+        match lies {
+            IN_UNIT => self.unit,
+            CONSTANT => 0,
+            i => self.libraries[usize::from(i) - 1],
+        }
+    }
+}
+
+/// How far each library of `then` moved to be where it is in `now`, if
+/// the process has the same libraries (same paths, same files) and no
+/// others.
+fn distances(then: &[Module], now: &[Module]) -> Option<Vec<u64>> {
     let now: Vec<&Module> = now.iter().filter(|m| m.library).collect();
     if then.len() != now.len() {
-        return Err(Differ::Libraries);
+        return None;
     }
-    let mut delta = None;
-    let mut apart = false;
-    for m in then {
-        let Some(here) = now.iter().find(|n| n.path == m.path) else {
-            return Err(Differ::Libraries);
-        };
-        if here.identity != m.identity || m.identity == (0, 0, 0, 0) {
-            return Err(Differ::Libraries);
-        }
-        if m.referenced {
-            let d = here.base.wrapping_sub(m.base);
-            apart |= *delta.get_or_insert(d) != d;
-        }
-    }
-    match apart {
-        true => Err(Differ::Apart),
-        false => Ok(delta.unwrap_or(0)),
-    }
+    then.iter()
+        .map(|m| {
+            let here = now.iter().find(|n| n.path == m.path)?;
+            (here.identity == m.identity && m.identity != (0, 0, 0, 0))
+                .then(|| here.base.wrapping_sub(m.base))
+        })
+        .collect()
 }
 
-/// Moves each address word of `fixups` by `delta`: `false` if one no
-/// longer fits its field.
-fn move_addresses(bytes: &mut [u8], fixups: &[(u64, u8)], delta: u64) -> bool {
-    for &(off, code) in fixups {
+/// Moves each word of `fixups` by how far what it holds the address of
+/// moved; a PC-relative field (`relative`) by that less how far the unit
+/// moved. `false` if one no longer fits its field.
+fn move_addresses(
+    bytes: &mut [u8],
+    fixups: &[(u64, u8, Lies)],
+    moved: &Moved,
+    relative: bool,
+) -> bool {
+    for &(off, code, lies) in fixups {
+        let mut delta = moved.by(lies);
+        if relative {
+            delta = delta.wrapping_sub(moved.unit);
+        }
         let Some(field) = field_of(code) else {
             return false;
         };
@@ -349,12 +387,12 @@ fn parts(
     cx: &Context<'_>,
     entry: &Entry,
     mem: &Reservation,
-    delta: u64,
+    distances: &Moved,
     opts: &OpenOptions,
     started: Instant,
 ) -> Result<UnitParts> {
     let base = mem.base();
-    let moved = |a: u64, moves: bool| if moves { a.wrapping_add(delta) } else { a };
+    let moved = |a: u64, lies: Lies| a.wrapping_add(distances.by(lies));
     let name_bytes = entry.exports.iter().map(|(n, _, _)| n.len()).sum();
     let mut exports = Exports::with_capacity(entry.exports.len(), name_bytes);
     for (n, a, m) in &entry.exports {
@@ -439,17 +477,18 @@ fn parts(
     })
 }
 
-/// Where `image` (the unit at `base`) holds addresses that move with it or
-/// with the libraries (`moves`): the absolute fields the relocations
-/// wrote, the GOT slots, the trampolines' targets, objdl's own slots and
-/// `__dso_handle`; and the addresses outside the unit among them. `None`
+/// Where `image` (the unit at `base`) holds addresses, each with where
+/// it lies (`lies`; `None` refuses the unit): the absolute fields the
+/// relocations wrote, the GOT slots, the trampolines' targets, objdl's own
+/// slots and `__dso_handle`; then the PC-relative fields that reach outside
+/// the unit; and the addresses outside the unit among their values. `None`
 /// if one lies in the executable, or in a field objdl cannot move.
 fn address_words(
     capture: &Capture,
     parts: &UnitParts,
     image: &[u8],
     base: u64,
-    moves: &dyn Fn(u64) -> Option<bool>,
+    lies: &dyn Fn(u64) -> Option<Lies>,
 ) -> Option<AddressWords> {
     let size = image.len() as u64;
     let read = |off: u64, w: usize| -> Option<u64> {
@@ -459,7 +498,7 @@ fn address_words(
         word[..w].copy_from_slice(b);
         Some(u64::from_le_bytes(word))
     };
-    let (mut fixups, mut reached) = (Vec::new(), Vec::new());
+    let mut found = AddressWords::default();
     let mut add = |off: u64, field: Field| -> Option<()> {
         let v = read(off, field.width())?;
         let v = if field == Field::S32 {
@@ -467,10 +506,11 @@ fn address_words(
         } else {
             v
         };
-        if moves(v)? {
-            fixups.push((off, field_code(field)?));
-            if v.wrapping_sub(base) >= size {
-                reached.push(v);
+        let at = lies(v)?;
+        if at != CONSTANT {
+            found.fixups.push((off, field_code(field)?, at));
+            if at != IN_UNIT {
+                found.reached.push(v);
             }
         }
         Some(())
@@ -489,13 +529,28 @@ fn address_words(
             add(off, Field::W64)?;
         }
     }
-    Some(AddressWords { fixups, reached })
+    for w in &capture.pc_writes {
+        if w.target.wrapping_sub(base) < size {
+            continue;
+        }
+        let at = lies(w.target)?;
+        found
+            .pc_fixups
+            .push((w.at.wrapping_sub(base), field_code(w.field)?, at));
+        if at != CONSTANT {
+            found.reached.push(w.target);
+        }
+    }
+    Some(found)
 }
 
 /// What [`address_words`] found.
+#[derive(Default)]
 struct AddressWords {
-    /// (offset, field code) of each word to move.
-    fixups: Vec<(u64, u8)>,
+    /// (offset, field code, where its value lies) of each word to move.
+    fixups: Vec<(u64, u8, Lies)>,
+    /// The same, of each PC-relative field that reaches outside the unit.
+    pc_fixups: Vec<(u64, u8, Lies)>,
     /// The addresses outside the unit among their values.
     reached: Vec<u64>,
 }
@@ -575,67 +630,68 @@ fn try_store(
     }
     let base = mem.base();
     let all = cache::modules();
-    let within = |a: u64, library: bool| {
-        all.iter()
-            .filter(|m| m.library == library)
-            .any(|m| m.ranges.iter().any(|&(lo, hi)| (lo..hi).contains(&a)))
-    };
-    let in_unit = |a: u64| a.wrapping_sub(base) < size;
-    // An address moves with the libraries (or the unit); one in the
-    // executable or the vDSO ties the unit to this process; one in nothing
-    // mapped is a constant. (Heap addresses come only from definitions,
-    // Global units, stand-ins and copies, which keep a unit out.)
-    let moves = |a: u64| -> Option<bool> {
-        if in_unit(a) || within(a, true) {
-            Some(true)
-        } else if within(a, false) {
-            None
-        } else {
-            Some(false)
-        }
-    };
     let mut modules: Vec<Module> = all.iter().filter(|m| m.library).cloned().collect();
-    let mut reference = |a: u64| {
-        for m in modules.iter_mut() {
-            if m.ranges.iter().any(|&(lo, hi)| (lo..hi).contains(&a)) {
-                m.referenced = true;
-            }
+    let holds = |m: &Module, a: u64| m.ranges.iter().any(|&(lo, hi)| (lo..hi).contains(&a));
+    // Where an address lies: in the unit, in a library; one in the
+    // executable or the vDSO ties the unit to this process (`None`); one
+    // in nothing mapped is a constant. (Heap addresses come only from
+    // definitions, Global units, stand-ins and copies, which keep a unit
+    // out.)
+    let lies = |a: u64| -> Option<Lies> {
+        if a.wrapping_sub(base) < size {
+            return Some(IN_UNIT);
+        }
+        if let Some(i) = modules.iter().position(|m| holds(m, a)) {
+            return Lies::try_from(i + 1).ok().filter(|&l| l != CONSTANT);
+        }
+        match all.iter().any(|m| holds(m, a)) {
+            true => None,
+            false => Some(CONSTANT),
         }
     };
-    for &a in &capture.external {
-        reference(a);
-    }
-    if let Some(a) = capture.external.iter().find(|&&a| moves(a) != Some(true)) {
-        let m = all
-            .iter()
-            .find(|m| m.ranges.iter().any(|&(lo, hi)| (lo..hi).contains(a)));
-        return why(&format!(
-            "external {a:#x}: {:?} in {:?}",
-            moves(*a),
-            m.map(|m| &m.path)
-        ));
+    if let Some(a) = capture
+        .external
+        .iter()
+        .find(|&&a| matches!(lies(a), None | Some(CONSTANT)))
+    {
+        let m = all.iter().find(|m| holds(m, *a));
+        return why(&format!("external {a:#x} in {:?}", m.map(|m| &m.path)));
     }
     // Every page of the unit is readable after `protect`, and no code of
     // it has run yet.
     let image = &mem.bytes()[..size as usize];
     let Some(AddressWords {
         mut fixups,
+        mut pc_fixups,
         reached,
-    }) = address_words(capture, parts, image, base, &moves)
+    }) = address_words(capture, parts, image, base, &lies)
     else {
         return why("an address field objdl cannot move");
     };
-    for a in reached {
-        reference(a);
-    }
+    let referenced: Vec<bool> = modules
+        .iter()
+        .map(|m| {
+            capture
+                .external
+                .iter()
+                .chain(&reached)
+                .any(|&a| holds(m, a))
+        })
+        .collect();
     fixups.sort_unstable();
     fixups.dedup();
+    pc_fixups.sort_unstable();
+    pc_fixups.dedup();
     let s = &parts.stats;
     let exports = parts
         .exports
         .iter()
-        .map(|(n, a)| (n.to_string(), a, moves(a) == Some(true)))
+        .map(|(n, a)| (n.to_string(), a, lies(a).unwrap_or(CONSTANT)))
         .collect();
+    let entry_point = parts.entry_point.map(|a| (a, lies(a).unwrap_or(CONSTANT)));
+    for (m, r) in modules.iter_mut().zip(referenced) {
+        m.referenced = r;
+    }
     let entry = Entry {
         key,
         base,
@@ -645,7 +701,7 @@ fn try_store(
         got: tail.got,
         trampolines: tail.trampolines,
         dso_handle: parts.dso_handle - base,
-        entry_point: parts.entry_point.map(|a| (a, moves(a) == Some(true))),
+        entry_point,
         exports,
         tables: capture.tables.clone(),
         eh_frames: capture.eh_frames.clone(),
@@ -666,6 +722,7 @@ fn try_store(
         groups: parts.groups.clone(),
         names: capture.names.clone(),
         fixups,
+        pc_fixups,
         modules,
     };
     cache::write(dir, &entry, image);

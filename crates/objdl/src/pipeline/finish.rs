@@ -47,6 +47,7 @@ pub(super) fn linked(
         tls,
         tls_ids,
         window,
+        pc_writes,
     } = placed;
     let base = image.base();
     let bytes = image.bytes_mut();
@@ -101,13 +102,12 @@ pub(super) fn linked(
     let report = check.then(|| report(objects, &res, layout, &plan, tail, base));
     let cache = (opts.cache.is_some() && !check).then(|| {
         let stand_ins = !plan.own_stand_ins.is_empty() || !stand_in_deps.is_empty();
-        super::cache::capture(objects, &res, layout, (opts, copies, stand_ins))
+        super::cache::capture(objects, &res, layout, (opts, copies, stand_ins), pc_writes)
     });
     // 7b. Debuggers and profilers (only for a real load).
-    let (gdb, perf) = if check {
-        (Vec::new(), None)
-    } else {
-        tools(objects, layout, &plan, tail, base, opts)
+    let (gdb, perf) = match check {
+        true => (Vec::new(), None),
+        false => tools(objects, layout, &plan, tail, base, opts),
     };
     let ifuncs = res
         .ifuncs

@@ -67,6 +67,8 @@ pub(super) fn place(
     let mapped = map_sections(&image, &layout.mapped, files);
     let mut image = Image::Mapped(image);
     let mut deferred = Vec::new();
+    let mut pc_writes = Vec::new();
+    let record = opts.cache.is_some();
     let first_tail = Tail {
         got: layout.got_offset,
         trampolines: align_up(layout.got_offset, PAGE),
@@ -81,6 +83,7 @@ pub(super) fn place(
         first_tail,
         mapped,
         relocate::Slow::Defer(&mut deferred),
+        record.then_some(&mut pc_writes),
     )?;
     // What was set aside has not been checked; a relocation that is not
     // well formed, or of a type that constrains the base (the fast path
@@ -115,6 +118,7 @@ pub(super) fn place(
         &plan,
         tail,
         &deferred,
+        record.then_some(&mut pc_writes),
     )?;
     Ok(Some(Placed {
         image,
@@ -127,5 +131,6 @@ pub(super) fn place(
         tls: ThreadLocals::default(),
         tls_ids: (0, None),
         window: (plan::USER_LO, plan::USER_HI),
+        pc_writes,
     }))
 }

@@ -126,6 +126,7 @@ pub(super) fn place(
         Image::Virtual { .. } => false,
     };
     let bytes = image.bytes_mut();
+    let mut pc_writes = Vec::new();
     let mut counts = relocate::relocate(
         bytes,
         base,
@@ -136,6 +137,7 @@ pub(super) fn place(
         tail,
         mapped,
         relocate::Slow::Apply,
+        (opts.cache.is_some() && !check).then_some(&mut pc_writes),
     )?;
     counts.add(&template_counts);
     for (&i, &size) in copies.iter().zip(&copy_sizes) {
@@ -157,6 +159,7 @@ pub(super) fn place(
         tls_ids: (tls.module_id, tls.tp.block),
         tls: tls.keep,
         window: (demands.lo, demands.hi),
+        pc_writes,
     })
 }
 

@@ -80,6 +80,9 @@ pub(super) struct Placed {
     pub tls_ids: (u64, Option<i64>),
     /// The base addresses the demands allowed.
     pub window: (i128, i128),
+    /// The PC-relative fields that reach their targets themselves, when
+    /// the cache wants them (see [`relocate::PcWrite`]).
+    pub pc_writes: Vec<relocate::PcWrite>,
 }
 
 /// What linking produced, for a load or a check.
