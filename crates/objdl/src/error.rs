@@ -987,6 +987,85 @@ pub enum PlacementSearch {
     Low,
 }
 
+/// Why a shared library ([`crate::Linker::load_library`], `-l`) could not
+/// be found or loaded ([`Error::Library`]).
+///
+/// ```
+/// use objdl::LibraryRefusal;
+/// let why = LibraryRefusal::StaticArchive { path: "/usr/lib/libz.a".into() };
+/// assert_eq!(why.to_string(), "/usr/lib/libz.a is a static archive: open it as an input of the unit");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LibraryRefusal {
+    /// `-lNAME` found only `libNAME.a`, which is linked into the unit, not
+    /// loaded into the process.
+    #[error("{} is a static archive: open it as an input of the unit", .path.display())]
+    StaticArchive {
+        /// The archive.
+        path: PathBuf,
+    },
+    /// Neither `libNAME.so` nor `libNAME.a` in any directory searched.
+    ///
+    /// ```
+    /// let why = objdl::LibraryRefusal::NotFound {
+    ///     name: "nope".into(),
+    ///     searched: vec!["/opt/lib".into(), "/usr/lib".into()],
+    /// };
+    /// assert_eq!(why.to_string(), "neither libnope.so nor libnope.a found in /opt/lib, /usr/lib");
+    /// ```
+    #[error("neither lib{name}.so nor lib{name}.a found in {}", list_paths(.searched))]
+    NotFound {
+        /// The `NAME` of `-lNAME`.
+        name: String,
+        /// The directories searched, in order.
+        searched: Vec<PathBuf>,
+    },
+    /// A `libNAME.so` that is not ELF, and too large to be a linker script.
+    ///
+    /// ```
+    /// let why = objdl::LibraryRefusal::NotSharedObject { path: "/l/libx.so".into(), len: 0x20000 };
+    /// assert_eq!(
+    ///     why.to_string(),
+    ///     "/l/libx.so is neither a shared object nor a linker script (0x20000 bytes)"
+    /// );
+    /// ```
+    #[error("{} is neither a shared object nor a linker script ({len:#x} bytes)", .path.display())]
+    NotSharedObject {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        len: u64,
+    },
+    /// A `libNAME.so` that is not ELF, read as a linker script, names no
+    /// shared object.
+    #[error("{} is neither a shared object nor a linker script naming shared objects", .path.display())]
+    ScriptWithoutObjects {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The library's path holds a NUL byte, which `dlopen` cannot take.
+    #[error("path contains a NUL byte")]
+    NulInPath,
+    /// `dlopen` failed.
+    ///
+    /// ```
+    /// let why = objdl::LibraryRefusal::Dlopen { dlerror: "libx.so: cannot open".into() };
+    /// assert_eq!(why.to_string(), "libx.so: cannot open");
+    /// ```
+    #[error("{dlerror}")]
+    Dlopen {
+        /// `dlerror()`'s text, or `dlopen failed` when it had none.
+        dlerror: String,
+    },
+}
+
+/// `paths` as messages list them: displayed, joined with `, `.
+fn list_paths(paths: &[PathBuf]) -> String {
+    let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    shown.join(", ")
+}
+
 /// Why an ELF file of type `e_type` is not an input, and what to give
 /// objdl instead. A position-independent executable is `ET_DYN` like a
 /// shared library; its `PT_INTERP` (`interp`) tells them apart.
@@ -1249,7 +1328,7 @@ pub enum Error {
         /// The name as given.
         name: String,
         /// What went wrong (dlerror's text, or the paths searched).
-        why: String,
+        why: LibraryRefusal,
     },
 
     /// A symbol name or other string contained a NUL byte or was not valid.
