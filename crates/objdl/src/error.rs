@@ -1066,6 +1066,53 @@ fn list_paths(paths: &[PathBuf]) -> String {
     shown.join(", ")
 }
 
+/// Why a directory cannot hold a cache ([`Error::Cache`]). A cache is
+/// code, so only a directory of this user's that no one else may write to
+/// is used.
+///
+/// ```
+/// let why = objdl::CacheRefusal::WritableByOthers { mode: 0o777 };
+/// assert_eq!(why.to_string(), "writable by others (mode 777): a cache is code");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CacheRefusal {
+    /// It was missing and could not be made.
+    #[error("cannot create it: {error}")]
+    CannotCreate {
+        /// The operating system's error.
+        error: std::io::Error,
+    },
+    /// Its metadata could not be read.
+    #[error("{error}")]
+    Unreadable {
+        /// The operating system's error.
+        error: std::io::Error,
+    },
+    /// It is not a directory (or it is a symbolic link).
+    #[error("not a directory")]
+    NotADirectory,
+    /// It belongs to another user.
+    ///
+    /// ```
+    /// let why = objdl::CacheRefusal::OtherOwner { owner: 0, me: 1000 };
+    /// assert_eq!(why.to_string(), "owned by user 0, not by this user (1000): a cache is code");
+    /// ```
+    #[error("owned by user {owner}, not by this user ({me}): a cache is code")]
+    OtherOwner {
+        /// Its owner's user id.
+        owner: u32,
+        /// This process's effective user id.
+        me: u32,
+    },
+    /// Others may write to it.
+    #[error("writable by others (mode {mode:o}): a cache is code")]
+    WritableByOthers {
+        /// Its permission bits (`mode & 0o777`).
+        mode: u32,
+    },
+}
+
 /// Why an ELF file of type `e_type` is not an input, and what to give
 /// objdl instead. A position-independent executable is `ET_DYN` like a
 /// shared library; its `PT_INTERP` (`interp`) tells them apart.
@@ -1270,7 +1317,7 @@ pub enum Error {
         /// The directory.
         dir: PathBuf,
         /// Why.
-        why: String,
+        why: CacheRefusal,
     },
 
     /// A reload ([`crate::Unit::reload`]) was refused; the unit is unchanged.

@@ -156,7 +156,7 @@ mod scope;
 mod stage_tests;
 
 pub use error::{
-    BaseProblem, Error, LibraryRefusal, Malformed, NotCode, Part, PlacementRefusal,
+    BaseProblem, CacheRefusal, Error, LibraryRefusal, Malformed, NotCode, Part, PlacementRefusal,
     PlacementSearch, ReloadRefusal, Result, Sanitizer, Site, StaticTlsRefusal, UnreachableFix,
     UnreachableSite, Unresolved, Unsupported, SANITIZERS,
 };
