@@ -40,7 +40,84 @@ pub struct UnreachableSite {
     /// A few instruction bytes around the field (up to 3 before it and the field itself).
     pub bytes: Vec<u8>,
     /// Why it cannot be served.
-    pub why: String,
+    pub why: OutOfReach,
+}
+
+/// Why an [`UnreachableSite`] cannot be served. `field` names the
+/// relocated field's range as messages do, e.g. `a signed 32-bit field`.
+///
+/// ```
+/// let why = objdl::OutOfReach::Value { value: 0x1_0000_0000, field: "an unsigned 32-bit field" };
+/// assert_eq!(why.to_string(), "value 0x100000000 does not fit an unsigned 32-bit field");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutOfReach {
+    /// The value to write does not fit the field, wherever the unit lies.
+    #[error("value {value:#x} does not fit {field}")]
+    Value {
+        /// The value.
+        value: i128,
+        /// The field.
+        field: &'static str,
+    },
+    /// An absolute of the unit's own address: the unit at this base puts
+    /// the target outside the field's range.
+    ///
+    /// ```
+    /// let why = objdl::OutOfReach::Placed { base: 0x7f00_0000_0000, at: 0x7f00_0000_2010, field: "a signed 32-bit field" };
+    /// assert_eq!(
+    ///     why.to_string(),
+    ///     "the unit at 0x7f0000000000 puts it at 0x7f0000002010, outside a signed 32-bit field"
+    /// );
+    /// ```
+    #[error("the unit at {base:#x} puts it at {at:#x}, outside {field}")]
+    Placed {
+        /// The unit's base.
+        base: u64,
+        /// Where the target lies with the unit there.
+        at: i128,
+        /// The field.
+        field: &'static str,
+    },
+    /// A PC-relative reference: the target lies farther from the field
+    /// than the field reaches.
+    ///
+    /// ```
+    /// let why = objdl::OutOfReach::Distance { distance: -0x8000_0010, from: 0x7f00_0000_1000, field: "a signed 32-bit field" };
+    /// assert_eq!(
+    ///     why.to_string(),
+    ///     "distance -0x80000010 from 0x7f0000001000 exceeds a signed 32-bit field"
+    /// );
+    /// ```
+    #[error("distance {}{:#x} from {from:#x} exceeds {field}", if *.distance < 0 { "-" } else { "" }, .distance.unsigned_abs())]
+    Distance {
+        /// The target (with the addend) minus the field's address.
+        distance: i128,
+        /// The field's address.
+        from: i128,
+        /// The field.
+        field: &'static str,
+    },
+    /// A 32-bit absolute of a host function: the trampoline standing in for
+    /// it, last in the unit, would lie outside the field's range.
+    ///
+    /// ```
+    /// let why = objdl::OutOfReach::StandIn { base: 0x7000_0000, field: "an unsigned 32-bit field" };
+    /// assert_eq!(
+    ///     why.to_string(),
+    ///     "the trampoline standing in for it in the unit at 0x70000000 would lie outside an unsigned 32-bit field"
+    /// );
+    /// ```
+    #[error(
+        "the trampoline standing in for it in the unit at {base:#x} would lie outside {field}"
+    )]
+    StandIn {
+        /// The unit's base.
+        base: u64,
+        /// The field.
+        field: &'static str,
+    },
 }
 
 impl fmt::Display for UnreachableSite {

@@ -156,9 +156,9 @@ mod scope;
 mod stage_tests;
 
 pub use error::{
-    BaseProblem, CacheRefusal, Error, LibraryRefusal, Malformed, NotCode, Part, PlacementRefusal,
-    PlacementSearch, ReloadRefusal, Result, Sanitizer, Site, StaticTlsRefusal, UnreachableFix,
-    UnreachableSite, Unresolved, Unsupported, SANITIZERS,
+    BaseProblem, CacheRefusal, Error, LibraryRefusal, Malformed, NotCode, OutOfReach, Part,
+    PlacementRefusal, PlacementSearch, ReloadRefusal, Result, Sanitizer, Site, StaticTlsRefusal,
+    UnreachableFix, UnreachableSite, Unresolved, Unsupported, SANITIZERS,
 };
 pub use input::file::regular_file;
 pub use input::parse::{lto_object, LtoObject};
