@@ -40,7 +40,84 @@ pub struct UnreachableSite {
     /// A few instruction bytes around the field (up to 3 before it and the field itself).
     pub bytes: Vec<u8>,
     /// Why it cannot be served.
-    pub why: String,
+    pub why: OutOfReach,
+}
+
+/// Why an [`UnreachableSite`] cannot be served. `field` names the
+/// relocated field's range as messages do, e.g. `a signed 32-bit field`.
+///
+/// ```
+/// let why = objdl::OutOfReach::Value { value: 0x1_0000_0000, field: "an unsigned 32-bit field" };
+/// assert_eq!(why.to_string(), "value 0x100000000 does not fit an unsigned 32-bit field");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutOfReach {
+    /// The value to write does not fit the field, wherever the unit lies.
+    #[error("value {value:#x} does not fit {field}")]
+    Value {
+        /// The value.
+        value: i128,
+        /// The field.
+        field: &'static str,
+    },
+    /// An absolute of the unit's own address: the unit at this base puts
+    /// the target outside the field's range.
+    ///
+    /// ```
+    /// let why = objdl::OutOfReach::Placed { base: 0x7f00_0000_0000, at: 0x7f00_0000_2010, field: "a signed 32-bit field" };
+    /// assert_eq!(
+    ///     why.to_string(),
+    ///     "the unit at 0x7f0000000000 puts it at 0x7f0000002010, outside a signed 32-bit field"
+    /// );
+    /// ```
+    #[error("the unit at {base:#x} puts it at {at:#x}, outside {field}")]
+    Placed {
+        /// The unit's base.
+        base: u64,
+        /// Where the target lies with the unit there.
+        at: i128,
+        /// The field.
+        field: &'static str,
+    },
+    /// A PC-relative reference: the target lies farther from the field
+    /// than the field reaches.
+    ///
+    /// ```
+    /// let why = objdl::OutOfReach::Distance { distance: -0x8000_0010, from: 0x7f00_0000_1000, field: "a signed 32-bit field" };
+    /// assert_eq!(
+    ///     why.to_string(),
+    ///     "distance -0x80000010 from 0x7f0000001000 exceeds a signed 32-bit field"
+    /// );
+    /// ```
+    #[error("distance {}{:#x} from {from:#x} exceeds {field}", if *.distance < 0 { "-" } else { "" }, .distance.unsigned_abs())]
+    Distance {
+        /// The target (with the addend) minus the field's address.
+        distance: i128,
+        /// The field's address.
+        from: i128,
+        /// The field.
+        field: &'static str,
+    },
+    /// A 32-bit absolute of a host function: the trampoline standing in for
+    /// it, last in the unit, would lie outside the field's range.
+    ///
+    /// ```
+    /// let why = objdl::OutOfReach::StandIn { base: 0x7000_0000, field: "an unsigned 32-bit field" };
+    /// assert_eq!(
+    ///     why.to_string(),
+    ///     "the trampoline standing in for it in the unit at 0x70000000 would lie outside an unsigned 32-bit field"
+    /// );
+    /// ```
+    #[error(
+        "the trampoline standing in for it in the unit at {base:#x} would lie outside {field}"
+    )]
+    StandIn {
+        /// The unit's base.
+        base: u64,
+        /// The field.
+        field: &'static str,
+    },
 }
 
 impl fmt::Display for UnreachableSite {
@@ -772,6 +849,347 @@ pub enum UnreachableFix {
     PicOrLow,
 }
 
+/// Why no base can be given to a unit ([`Error::NoPlacement`]). `unit`
+/// fields name the unit's inputs as messages list them (`a.o, b.o`).
+///
+/// ```
+/// use objdl::PlacementRefusal;
+/// let why = PlacementRefusal::Misaligned { base: 0x1000_0800, align: 0x1000, unit: None };
+/// assert_eq!(why.to_string(), "0x10000800 is not aligned to 0x1000");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlacementRefusal {
+    /// The unit's sections, laid out, are larger than a unit may be.
+    ///
+    /// ```
+    /// let why = objdl::PlacementRefusal::TooLarge { unit: "a.o".into(), limit: 0x1000 };
+    /// assert_eq!(why.to_string(), "the unit (a.o) needs more than the 0x1000-byte limit");
+    /// ```
+    #[error("the unit ({unit}) needs more than the {limit:#x}-byte limit")]
+    TooLarge {
+        /// The unit's inputs.
+        unit: String,
+        /// The most bytes a unit may have.
+        limit: u64,
+    },
+    /// The unit, with the most room its GOT and trampolines may take, is
+    /// larger than its own limit ([`crate::OpenOptions::size_limit`], or
+    /// the default).
+    ///
+    /// ```
+    /// let why = objdl::PlacementRefusal::OverSizeLimit { unit: "a.o".into(), limit: 0x1000 };
+    /// assert_eq!(why.to_string(), "the unit (a.o) needs more than its 0x1000-byte limit");
+    /// ```
+    #[error("the unit ({unit}) needs more than its {limit:#x}-byte limit")]
+    OverSizeLimit {
+        /// The unit's inputs.
+        unit: String,
+        /// The unit's limit.
+        limit: u64,
+    },
+    /// The unit's thread-local block is larger than a unit may be.
+    ///
+    /// ```
+    /// let why = objdl::PlacementRefusal::TlsTooLarge { unit: "a.o".into(), limit: 0x1000 };
+    /// assert_eq!(
+    ///     why.to_string(),
+    ///     "the thread-local storage of the unit (a.o) needs more than the 0x1000-byte limit"
+    /// );
+    /// ```
+    #[error(
+        "the thread-local storage of the unit ({unit}) needs more than the {limit:#x}-byte limit"
+    )]
+    TlsTooLarge {
+        /// The unit's inputs.
+        unit: String,
+        /// The most bytes a unit may have.
+        limit: u64,
+    },
+    /// A base asked for ([`crate::Placement::At`]) that is not aligned as
+    /// the unit (or the page) needs.
+    ///
+    /// ```
+    /// let why = objdl::PlacementRefusal::Misaligned {
+    ///     base: 0x1000_0000,
+    ///     align: 0x4000_0000,
+    ///     unit: Some("align.o".into()),
+    /// };
+    /// assert_eq!(
+    ///     why.to_string(),
+    ///     "0x10000000 is not aligned to 0x40000000, as the unit (align.o) needs"
+    /// );
+    /// ```
+    #[error("{base:#x} is not aligned to {align:#x}{}", needed_by(.unit))]
+    Misaligned {
+        /// The base asked for.
+        base: u64,
+        /// The alignment it lacks.
+        align: u64,
+        /// The unit's inputs, when the unit's own alignment is the one
+        /// missed (not only the page's).
+        unit: Option<String>,
+    },
+    /// A base asked for that no unit of this size can have; the message
+    /// gives the range a base of the unit must lie in.
+    ///
+    /// ```
+    /// use objdl::{BaseProblem, PlacementRefusal};
+    /// let why = PlacementRefusal::BadBase {
+    ///     base: 0xffff_8000_0000_0000,
+    ///     problem: BaseProblem::KernelHalf,
+    ///     unit: "a.o".into(),
+    ///     lowest: 0x10000,
+    ///     highest: 0x7fff_ffff_e000,
+    /// };
+    /// assert_eq!(
+    ///     why.to_string(),
+    ///     "base 0xffff800000000000 lies in the kernel's half of the address space; \
+    ///      a base of the unit (a.o) must lie in 0x10000..=0x7fffffffe000"
+    /// );
+    /// ```
+    #[error("{}; a base of the unit ({unit}) must lie in {lowest:#x}..={highest:#x}", bad_base(*.base, .problem, *.lowest))]
+    BadBase {
+        /// The base asked for.
+        base: u64,
+        /// What is wrong with it.
+        problem: BaseProblem,
+        /// The unit's inputs.
+        unit: String,
+        /// The lowest base objdl maps a unit at (`vm.mmap_min_addr`, and
+        /// never below 64 KiB).
+        lowest: u64,
+        /// The highest base at which the unit ends in user space.
+        highest: u64,
+    },
+    /// No free range of the process's address space has room for the unit
+    /// where it was sought.
+    ///
+    /// ```
+    /// use objdl::{PlacementRefusal, PlacementSearch};
+    /// let why = PlacementRefusal::NoRoom { search: PlacementSearch::Low, lo: 0x10000, hi: 0x7fff_0000 };
+    /// assert_eq!(why.to_string(), "no free range in the low 2 GiB (window 0x10000..=0x7fff0000)");
+    /// ```
+    #[error("{search} (window {lo:#x}..={hi:#x})")]
+    NoRoom {
+        /// Where room was sought.
+        search: PlacementSearch,
+        /// The placement window's lowest base (0 if the window lies below 0).
+        lo: u128,
+        /// The placement window's highest base (0 if it lies below 0).
+        hi: u128,
+    },
+}
+
+/// What is wrong with a base that no unit of its size can have
+/// ([`PlacementRefusal::BadBase`], which renders it with the base).
+///
+/// ```
+/// use objdl::{BaseProblem, PlacementRefusal};
+/// let why = PlacementRefusal::BadBase {
+///     base: 1 << 47,
+///     problem: BaseProblem::NotCanonical { arch: "x86-64" },
+///     unit: "a.o".into(),
+///     lowest: 0x10000,
+///     highest: 0x7fff_ffff_e000,
+/// };
+/// assert!(why.to_string().starts_with("base 0x800000000000 is not a canonical x86-64 address;"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BaseProblem {
+    /// Below the lowest address objdl maps ([`PlacementRefusal::BadBase`]'s `lowest`).
+    BelowLowest,
+    /// In the kernel's half of the address space.
+    KernelHalf,
+    /// Between user space and the kernel's half: not a canonical address.
+    NotCanonical {
+        /// The architecture's name, e.g. `x86-64`.
+        arch: &'static str,
+    },
+    /// A unit there would end above the top of user space.
+    AboveTop {
+        /// Where the unit would end.
+        end: u128,
+        /// The top of user space.
+        top: u64,
+    },
+}
+
+/// The first part of [`PlacementRefusal::BadBase`]'s message: what is
+/// wrong with `base`.
+fn bad_base(base: u64, problem: &BaseProblem, lowest: u64) -> String {
+    match problem {
+        BaseProblem::BelowLowest => format!(
+            "base {base:#x} is below {lowest:#x}, the lowest address objdl maps (vm.mmap_min_addr, and never below 64 KiB)"
+        ),
+        BaseProblem::KernelHalf => {
+            format!("base {base:#x} lies in the kernel's half of the address space")
+        }
+        BaseProblem::NotCanonical { arch } => {
+            format!("base {base:#x} is not a canonical {arch} address")
+        }
+        BaseProblem::AboveTop { end, top } => format!(
+            "a unit at base {base:#x} would end at {end:#x}, above the top of user space ({top:#x})"
+        ),
+    }
+}
+
+/// `, as the unit (NAMES) needs` for [`PlacementRefusal::Misaligned`], if
+/// the unit is named.
+fn needed_by(unit: &Option<String>) -> String {
+    unit.as_ref()
+        .map_or_else(String::new, |u| format!(", as the unit ({u}) needs"))
+}
+
+/// Where room for a unit was sought ([`PlacementRefusal::NoRoom`]).
+///
+/// ```
+/// assert_eq!(
+///     objdl::PlacementSearch::Far.to_string(),
+///     "no free range lies 4 GiB away from every mapping"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlacementSearch {
+    /// In the placement window ([`crate::Placement::Auto`]).
+    #[error("no free range of that size lies inside the placement window")]
+    Window,
+    /// 4 GiB away from every mapping ([`crate::Placement::Far`]).
+    #[error("no free range lies 4 GiB away from every mapping")]
+    Far,
+    /// In the low 2 GiB ([`crate::Placement::Low`]).
+    #[error("no free range in the low 2 GiB")]
+    Low,
+}
+
+/// Why a shared library ([`crate::Linker::load_library`], `-l`) could not
+/// be found or loaded ([`Error::Library`]).
+///
+/// ```
+/// use objdl::LibraryRefusal;
+/// let why = LibraryRefusal::StaticArchive { path: "/usr/lib/libz.a".into() };
+/// assert_eq!(why.to_string(), "/usr/lib/libz.a is a static archive: open it as an input of the unit");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LibraryRefusal {
+    /// `-lNAME` found only `libNAME.a`, which is linked into the unit, not
+    /// loaded into the process.
+    #[error("{} is a static archive: open it as an input of the unit", .path.display())]
+    StaticArchive {
+        /// The archive.
+        path: PathBuf,
+    },
+    /// Neither `libNAME.so` nor `libNAME.a` in any directory searched.
+    ///
+    /// ```
+    /// let why = objdl::LibraryRefusal::NotFound {
+    ///     name: "nope".into(),
+    ///     searched: vec!["/opt/lib".into(), "/usr/lib".into()],
+    /// };
+    /// assert_eq!(why.to_string(), "neither libnope.so nor libnope.a found in /opt/lib, /usr/lib");
+    /// ```
+    #[error("neither lib{name}.so nor lib{name}.a found in {}", list_paths(.searched))]
+    NotFound {
+        /// The `NAME` of `-lNAME`.
+        name: String,
+        /// The directories searched, in order.
+        searched: Vec<PathBuf>,
+    },
+    /// A `libNAME.so` that is not ELF, and too large to be a linker script.
+    ///
+    /// ```
+    /// let why = objdl::LibraryRefusal::NotSharedObject { path: "/l/libx.so".into(), len: 0x20000 };
+    /// assert_eq!(
+    ///     why.to_string(),
+    ///     "/l/libx.so is neither a shared object nor a linker script (0x20000 bytes)"
+    /// );
+    /// ```
+    #[error("{} is neither a shared object nor a linker script ({len:#x} bytes)", .path.display())]
+    NotSharedObject {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        len: u64,
+    },
+    /// A `libNAME.so` that is not ELF, read as a linker script, names no
+    /// shared object.
+    #[error("{} is neither a shared object nor a linker script naming shared objects", .path.display())]
+    ScriptWithoutObjects {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The library's path holds a NUL byte, which `dlopen` cannot take.
+    #[error("path contains a NUL byte")]
+    NulInPath,
+    /// `dlopen` failed.
+    ///
+    /// ```
+    /// let why = objdl::LibraryRefusal::Dlopen { dlerror: "libx.so: cannot open".into() };
+    /// assert_eq!(why.to_string(), "libx.so: cannot open");
+    /// ```
+    #[error("{dlerror}")]
+    Dlopen {
+        /// `dlerror()`'s text, or `dlopen failed` when it had none.
+        dlerror: String,
+    },
+}
+
+/// `paths` as messages list them: displayed, joined with `, `.
+fn list_paths(paths: &[PathBuf]) -> String {
+    let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    shown.join(", ")
+}
+
+/// Why a directory cannot hold a cache ([`Error::Cache`]). A cache is
+/// code, so only a directory of this user's that no one else may write to
+/// is used.
+///
+/// ```
+/// let why = objdl::CacheRefusal::WritableByOthers { mode: 0o777 };
+/// assert_eq!(why.to_string(), "writable by others (mode 777): a cache is code");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CacheRefusal {
+    /// It was missing and could not be made.
+    #[error("cannot create it: {error}")]
+    CannotCreate {
+        /// The operating system's error.
+        error: std::io::Error,
+    },
+    /// Its metadata could not be read.
+    #[error("{error}")]
+    Unreadable {
+        /// The operating system's error.
+        error: std::io::Error,
+    },
+    /// It is not a directory (or it is a symbolic link).
+    #[error("not a directory")]
+    NotADirectory,
+    /// It belongs to another user.
+    ///
+    /// ```
+    /// let why = objdl::CacheRefusal::OtherOwner { owner: 0, me: 1000 };
+    /// assert_eq!(why.to_string(), "owned by user 0, not by this user (1000): a cache is code");
+    /// ```
+    #[error("owned by user {owner}, not by this user ({me}): a cache is code")]
+    OtherOwner {
+        /// Its owner's user id.
+        owner: u32,
+        /// This process's effective user id.
+        me: u32,
+    },
+    /// Others may write to it.
+    #[error("writable by others (mode {mode:o}): a cache is code")]
+    WritableByOthers {
+        /// Its permission bits (`mode & 0o777`).
+        mode: u32,
+    },
+}
+
 /// Why an ELF file of type `e_type` is not an input, and what to give
 /// objdl instead. A position-independent executable is `ET_DYN` like a
 /// shared library; its `PT_INTERP` (`interp`) tells them apart.
@@ -976,7 +1394,7 @@ pub enum Error {
         /// The directory.
         dir: PathBuf,
         /// Why.
-        why: String,
+        why: CacheRefusal,
     },
 
     /// A reload ([`crate::Unit::reload`]) was refused; the unit is unchanged.
@@ -989,12 +1407,24 @@ pub enum Error {
     },
 
     /// No free address range satisfies the unit's placement constraints.
+    ///
+    /// ```
+    /// use objdl::{Error, PlacementRefusal, PlacementSearch};
+    /// let err = Error::NoPlacement {
+    ///     size: 0x3000,
+    ///     why: PlacementRefusal::NoRoom { search: PlacementSearch::Far, lo: 0x10000, hi: 0x7fff_ffff_d000 },
+    /// };
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "no place for the unit (0x3000 bytes): no free range lies 4 GiB away from every mapping (window 0x10000..=0x7fffffffd000)"
+    /// );
+    /// ```
     #[error("no place for the unit ({size:#x} bytes): {why}")]
     NoPlacement {
         /// The unit's size.
         size: u64,
-        /// Why not, with the window that was searched.
-        why: String,
+        /// Why not, with the numbers that show it.
+        why: PlacementRefusal,
     },
 
     /// The operating system refused a memory operation.
@@ -1022,7 +1452,7 @@ pub enum Error {
         /// The name as given.
         name: String,
         /// What went wrong (dlerror's text, or the paths searched).
-        why: String,
+        why: LibraryRefusal,
     },
 
     /// A symbol name or other string contained a NUL byte or was not valid.

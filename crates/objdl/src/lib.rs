@@ -156,7 +156,8 @@ mod scope;
 mod stage_tests;
 
 pub use error::{
-    Error, Malformed, NotCode, Part, ReloadRefusal, Result, Sanitizer, Site, StaticTlsRefusal,
+    BaseProblem, CacheRefusal, Error, LibraryRefusal, Malformed, NotCode, OutOfReach, Part,
+    PlacementRefusal, PlacementSearch, ReloadRefusal, Result, Sanitizer, Site, StaticTlsRefusal,
     UnreachableFix, UnreachableSite, Unresolved, Unsupported, SANITIZERS,
 };
 pub use input::elf::{lto_object, LtoObject};

@@ -9,7 +9,7 @@
 //! the unit has an address) never move a section.
 
 use crate::arch;
-use crate::error::{Error, Result};
+use crate::error::{Error, PlacementRefusal, Result};
 use crate::input::{ObjectFile, SectionKind, TableKind};
 use crate::link::resolve::{Resolution, Synthetic, Target};
 
@@ -161,11 +161,10 @@ impl TlsLayout {
                         let names: Vec<&str> = objects.iter().map(|o| o.name.as_str()).collect();
                         return Err(Error::NoPlacement {
                             size: t.size,
-                            why: format!(
-                                "the thread-local storage of the unit ({}) needs more than the {:#x}-byte limit",
-                                names.join(", "),
-                                crate::limits::MAX_UNIT_SIZE
-                            ),
+                            why: PlacementRefusal::TlsTooLarge {
+                                unit: names.join(", "),
+                                limit: crate::limits::MAX_UNIT_SIZE,
+                            },
                         });
                     }
                     if !zero {
@@ -435,11 +434,10 @@ fn too_big(objects: &[ObjectFile<'_>], size: u64) -> Error {
     let names: Vec<&str> = objects.iter().map(|o| o.name.as_str()).collect();
     Error::NoPlacement {
         size,
-        why: format!(
-            "the unit ({}) needs more than the {:#x}-byte limit",
-            names.join(", "),
-            crate::limits::MAX_UNIT_SIZE
-        ),
+        why: PlacementRefusal::TooLarge {
+            unit: names.join(", "),
+            limit: crate::limits::MAX_UNIT_SIZE,
+        },
     }
 }
 

@@ -7,7 +7,7 @@
 //! `MAP_FIXED_NOREPLACE`.
 
 use crate::arch;
-use crate::error::{Error, Result};
+use crate::error::{BaseProblem, Error, PlacementRefusal, PlacementSearch, Result};
 use crate::link::layout::{align_up, PAGE};
 use crate::link::plan::{USER_HI, USER_LO};
 use crate::load::memory::{Memory, Reservation};
@@ -163,23 +163,27 @@ pub(crate) fn check_base(base: u64, size: u64, names: &str) -> Result<()> {
     if base >= lowest && base <= highest {
         return Ok(());
     }
-    let why = if base < lowest {
-        format!(
-            "base {base:#x} is below {lowest:#x}, the lowest address objdl maps (vm.mmap_min_addr, and never below 64 KiB)"
-        )
+    let problem = if base < lowest {
+        BaseProblem::BelowLowest
     } else if base >= u64::MAX << arch::USER_ADDRESS_BITS {
-        format!("base {base:#x} lies in the kernel's half of the address space")
+        BaseProblem::KernelHalf
     } else if base >= 1 << arch::USER_ADDRESS_BITS {
-        format!("base {base:#x} is not a canonical {} address", arch::NAME)
+        BaseProblem::NotCanonical { arch: arch::NAME }
     } else {
-        format!(
-            "a unit at base {base:#x} would end at {:#x}, above the top of user space ({top:#x})",
-            u128::from(base) + u128::from(size)
-        )
+        BaseProblem::AboveTop {
+            end: u128::from(base) + u128::from(size),
+            top,
+        }
     };
     Err(Error::NoPlacement {
         size,
-        why: format!("{why}; a base of the unit ({names}) must lie in {lowest:#x}..={highest:#x}"),
+        why: PlacementRefusal::BadBase {
+            base,
+            problem,
+            unit: names.to_string(),
+            lowest,
+            highest,
+        },
     })
 }
 
@@ -263,7 +267,11 @@ pub(crate) fn reserve(policy: Placement, req: &Request<'_>) -> Result<Reservatio
             if addr % PAGE != 0 || addr % req.align != 0 {
                 return Err(Error::NoPlacement {
                     size: req.size,
-                    why: format!("{addr:#x} is not aligned to {:#x}", req.align.max(PAGE)),
+                    why: PlacementRefusal::Misaligned {
+                        base: addr,
+                        align: req.align.max(PAGE),
+                        unit: None,
+                    },
                 });
             }
             Reservation::reserve(Some(addr), req.size)
@@ -363,10 +371,7 @@ pub(crate) fn choose_auto(gaps: &[(u64, u64)], req: &Request<'_>) -> Result<u64>
     }
     match best {
         Some((_, _, b)) => Ok(b),
-        None => Err(no_room(
-            req,
-            "no free range of that size lies inside the placement window",
-        )),
+        None => Err(no_room(req, PlacementSearch::Window)),
     }
 }
 
@@ -388,7 +393,7 @@ pub(crate) fn choose_far(maps: &[Occupied], req: &Request<'_>) -> Result<u64> {
     };
     pick(req.lo, req.hi)
         .or_else(|| pick(USER_LO, USER_HI))
-        .ok_or_else(|| no_room(req, "no free range lies 4 GiB away from every mapping"))
+        .ok_or_else(|| no_room(req, PlacementSearch::Far))
 }
 
 pub(crate) fn choose_low(maps: &[Occupied], req: &Request<'_>) -> Result<u64> {
@@ -408,13 +413,19 @@ pub(crate) fn choose_low(maps: &[Occupied], req: &Request<'_>) -> Result<u64> {
     };
     pick(req.lo, req.hi)
         .or_else(|| pick(USER_LO, USER_HI))
-        .ok_or_else(|| no_room(req, "no free range in the low 2 GiB"))
+        .ok_or_else(|| no_room(req, PlacementSearch::Low))
 }
 
-fn no_room(req: &Request<'_>, why: &str) -> Error {
+/// No room for the unit where `search` looked, in `req`'s window.
+fn no_room(req: &Request<'_>, search: PlacementSearch) -> Error {
+    // Non-negative, so exact as `u128`.
     Error::NoPlacement {
         size: req.size,
-        why: format!("{why} (window {:#x}..={:#x})", req.lo.max(0), req.hi.max(0)),
+        why: PlacementRefusal::NoRoom {
+            search,
+            lo: req.lo.max(0) as u128,
+            hi: req.hi.max(0) as u128,
+        },
     }
 }
 

@@ -16,7 +16,8 @@
 
 use crate::arch::{self, Field, Formula, Quick, Relax};
 use crate::error::{
-    Error, Malformed, Result, Site, StaticTlsRefusal, UnreachableFix, UnreachableSite, Unsupported,
+    Error, Malformed, OutOfReach, Result, Site, StaticTlsRefusal, UnreachableFix, UnreachableSite,
+    Unsupported,
 };
 use crate::hash::{KeyedMap, KeyedSet};
 use crate::input::{ObjectFile, Reloc, RelocFields, SectionKind};
@@ -576,7 +577,10 @@ fn unreachable_site(
             .get(start..end)
             .map(<[u8]>::to_vec)
             .unwrap_or_default(),
-        why: format!("value {value:#x} does not fit {}", f.describe()),
+        why: OutOfReach::Value {
+            value,
+            field: f.describe(),
+        },
     }
 }
 
@@ -676,20 +680,16 @@ pub(crate) fn violations(
             f,
         );
         site.why = match arch::formula(r.kind()) {
-            Some(Formula::Abs(_)) => format!(
-                "the unit at {base:#x} puts it at {tval:#x}, outside {}",
-                f.describe()
-            ),
-            _ => {
-                let dist = tval + r.addend(obj.sections[c.sec as usize].data) as i128 - field;
-                format!(
-                    "distance {}{:#x} from {:#x} exceeds {}",
-                    if dist < 0 { "-" } else { "" },
-                    dist.unsigned_abs(),
-                    field,
-                    f.describe()
-                )
-            }
+            Some(Formula::Abs(_)) => OutOfReach::Placed {
+                base,
+                at: tval,
+                field: f.describe(),
+            },
+            _ => OutOfReach::Distance {
+                distance: tval + r.addend(obj.sections[c.sec as usize].data) as i128 - field,
+                from: field,
+                field: f.describe(),
+            },
         };
         out.push(site, r);
     }
@@ -727,10 +727,10 @@ pub(crate) fn stand_in_violations(
             r.sym() as usize,
         ));
         let mut site = unreachable_site(obj, si as usize, r, formula_name(r.kind()), target, 0, f);
-        site.why = format!(
-            "the trampoline standing in for it in the unit at {base:#x} would lie outside {}",
-            f.describe()
-        );
+        site.why = OutOfReach::StandIn {
+            base,
+            field: f.describe(),
+        };
         out.push(site, r);
     }
     out

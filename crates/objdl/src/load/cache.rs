@@ -514,7 +514,8 @@ impl Entry {
 /// }
 /// ```
 pub fn check_cache_dir(dir: &Path) -> Result<()> {
-    let refuse = |why: String| Error::Cache {
+    use crate::error::CacheRefusal;
+    let refuse = |why: CacheRefusal| Error::Cache {
         dir: dir.to_path_buf(),
         why,
     };
@@ -523,25 +524,22 @@ pub fn check_cache_dir(dir: &Path) -> Result<()> {
             .recursive(true)
             .mode(0o700)
             .create(dir)
-            .map_err(|e| refuse(format!("cannot create it: {e}")))?;
+            .map_err(|error| refuse(CacheRefusal::CannotCreate { error }))?;
     }
-    let m = std::fs::symlink_metadata(dir).map_err(|e| refuse(e.to_string()))?;
+    let m = std::fs::symlink_metadata(dir)
+        .map_err(|error| refuse(CacheRefusal::Unreadable { error }))?;
     if !m.is_dir() {
-        return Err(refuse("not a directory".into()));
+        return Err(refuse(CacheRefusal::NotADirectory));
     }
     // SAFETY: geteuid has no preconditions.
     let me = unsafe { libc::geteuid() };
     if m.uid() != me {
-        return Err(refuse(format!(
-            "owned by user {}, not by this user ({me}): a cache is code",
-            m.uid()
-        )));
+        return Err(refuse(CacheRefusal::OtherOwner { owner: m.uid(), me }));
     }
     if m.permissions().mode() & 0o022 != 0 {
-        return Err(refuse(format!(
-            "writable by others (mode {:o}): a cache is code",
-            m.permissions().mode() & 0o777
-        )));
+        return Err(refuse(CacheRefusal::WritableByOthers {
+            mode: m.permissions().mode() & 0o777,
+        }));
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! does not take comes here (and every check).
 
 use crate::arch;
-use crate::error::{Error, Result};
+use crate::error::{Error, PlacementRefusal, Result};
 use crate::input;
 use crate::link::layout::{align_up, PAGE};
 use crate::link::placement;
@@ -184,10 +184,10 @@ fn bounds(
     if upper > limit {
         return Err(Error::NoPlacement {
             size: upper,
-            why: format!(
-                "the unit ({}) needs more than its {limit:#x}-byte limit",
-                unit_name(unit.objects)
-            ),
+            why: PlacementRefusal::OverSizeLimit {
+                unit: unit_name(unit.objects),
+                limit,
+            },
         });
     }
     let copies_allowed = opts.placement.allows_copies() && !unit.res.copyable.is_empty();
@@ -233,10 +233,11 @@ fn reserve(
             if base % max_align != 0 {
                 return Err(Error::NoPlacement {
                     size: upper,
-                    why: format!(
-                        "{base:#x} is not aligned to {max_align:#x}, as the unit ({}) needs",
-                        unit_name(unit.objects)
-                    ),
+                    why: PlacementRefusal::Misaligned {
+                        base,
+                        align: max_align,
+                        unit: Some(unit_name(unit.objects)),
+                    },
                 });
             }
             Image::Virtual {

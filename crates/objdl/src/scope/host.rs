@@ -11,7 +11,7 @@ use rustc_hash::FxHashMap;
 use crate::hash::KeyedMap;
 
 use crate::arch;
-use crate::error::{Error, Result};
+use crate::error::{Error, LibraryRefusal, Result};
 
 /// The host's symbols: explicit definitions first, then `dlsym`.
 #[derive(Default)]
@@ -122,10 +122,7 @@ impl Host {
                 LibraryFile::Static(path) => {
                     return Err(Error::Library {
                         name: name.to_string(),
-                        why: format!(
-                            "{} is a static archive: open it as an input of the unit",
-                            path.display()
-                        ),
+                        why: LibraryRefusal::StaticArchive { path },
                     })
                 }
             }
@@ -267,9 +264,9 @@ pub(crate) fn host_symbol(addr: u64) -> Option<(u64, bool)> {
     Some((size, matches!(info & 0xf, 2 | 10)))
 }
 
-fn dlopen_global(path: &Path) -> std::result::Result<(), String> {
-    let c = CString::new(path.as_os_str().as_encoded_bytes())
-        .map_err(|_| "path contains a NUL byte".to_string())?;
+fn dlopen_global(path: &Path) -> std::result::Result<(), LibraryRefusal> {
+    let c =
+        CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| LibraryRefusal::NulInPath)?;
     // SAFETY: `c` is NUL-terminated; dlopen runs the library's initialisers,
     // which is what loading a library means.
     let h = unsafe { libc::dlopen(c.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
@@ -282,7 +279,7 @@ fn dlopen_global(path: &Path) -> std::result::Result<(), String> {
             // SAFETY: non-NULL dlerror strings are NUL-terminated.
             unsafe { CStr::from_ptr(e) }.to_string_lossy().into_owned()
         };
-        return Err(msg);
+        return Err(LibraryRefusal::Dlopen { dlerror: msg });
     }
     Ok(())
 }
@@ -334,7 +331,7 @@ pub fn find_library(name: &str, search: &[PathBuf]) -> Result<LibraryFile> {
         if a.is_file() {
             return Ok(LibraryFile::Static(a));
         }
-        tried.push(dir.display().to_string());
+        tried.push(dir);
     }
     // No development symlink: the runtime name, as the dynamic loader has it.
     if let Ok(p) = std::fs::read_dir(&system_dirs()[0]) {
@@ -355,10 +352,10 @@ pub fn find_library(name: &str, search: &[PathBuf]) -> Result<LibraryFile> {
     }
     Err(Error::Library {
         name: name.to_string(),
-        why: format!(
-            "neither lib{name}.so nor lib{name}.a found in {}",
-            tried.join(", ")
-        ),
+        why: LibraryRefusal::NotFound {
+            name: name.to_string(),
+            searched: tried,
+        },
     })
 }
 
@@ -384,10 +381,10 @@ fn shared_objects_of(path: &Path, name: &str) -> Result<Vec<PathBuf>> {
     if len > MAX_SCRIPT {
         return Err(Error::Library {
             name: name.to_string(),
-            why: format!(
-                "{} is neither a shared object nor a linker script ({len:#x} bytes)",
-                path.display()
-            ),
+            why: LibraryRefusal::NotSharedObject {
+                path: path.to_path_buf(),
+                len,
+            },
         });
     }
     let text = String::from_utf8_lossy(&bytes);
@@ -401,10 +398,9 @@ fn shared_objects_of(path: &Path, name: &str) -> Result<Vec<PathBuf>> {
     if out.is_empty() {
         return Err(Error::Library {
             name: name.to_string(),
-            why: format!(
-                "{} is neither a shared object nor a linker script naming shared objects",
-                path.display()
-            ),
+            why: LibraryRefusal::ScriptWithoutObjects {
+                path: path.to_path_buf(),
+            },
         });
     }
     Ok(out)

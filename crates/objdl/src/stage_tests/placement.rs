@@ -31,6 +31,7 @@ fn check_base_accepts_the_user_range() {
         panic!("accepted a unit past the top");
     };
     assert_eq!(s, size);
+    let why = why.to_string();
     assert!(why.starts_with(&format!(
         "a unit at base {:#x} would end at {:#x}, above the top of user space",
         USER_HI as u64 - size + 1,
@@ -47,7 +48,7 @@ fn check_base_accepts_the_user_range() {
 #[test]
 fn check_base_names_the_reason() {
     let why = |base| match check_base(base, 0x1000, "a.o") {
-        Err(Error::NoPlacement { why, .. }) => why,
+        Err(Error::NoPlacement { why, .. }) => why.to_string(),
         other => panic!("{base:#x}: {other:?}"),
     };
     assert!(why(0x1000).contains("is below"));
@@ -189,7 +190,7 @@ fn auto_reports_an_impossible_window() {
         panic!("placed inside a mapping");
     };
     assert_eq!(
-        why,
+        why.to_string(),
         "no free range of that size lies inside the placement window (window 0x20000000..=0x30000000)"
     );
 }

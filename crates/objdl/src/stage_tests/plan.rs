@@ -114,6 +114,13 @@ fn abs32_of_a_high_address_is_unreachable() {
     assert_eq!(sites[0].symbol, "high");
     assert_eq!(
         sites[0].why,
+        crate::error::OutOfReach::Value {
+            value: 0x1_0000_0000,
+            field: "an unsigned 32-bit field"
+        }
+    );
+    assert_eq!(
+        sites[0].why.to_string(),
         "value 0x100000000 does not fit an unsigned 32-bit field"
     );
     assert_eq!(sites[0].bytes, [0xb8, 0, 0, 0, 0]);
