@@ -143,7 +143,10 @@ pub(crate) struct Entry {
     /// The entry point: (address, where it lies).
     pub entry_point: Option<(u64, Lies)>,
     /// Exports: (name, address, where it lies).
-    pub exports: Vec<(String, u64, Lies)>,
+    /// (where its name lies in `export_names`, address, where it lies):
+    /// one buffer of names, not a string each.
+    pub exports: Vec<(std::ops::Range<u32>, u64, Lies)>,
+    pub export_names: String,
     /// Constructor and destructor tables: (offset, length, kind, priority).
     pub tables: Vec<(u64, u64, u8, u32)>,
     /// Offsets of the `.eh_frame` copies.
@@ -253,7 +256,7 @@ impl Entry {
         }
         o.u64(self.exports.len() as u64);
         for (n, a, lies) in &self.exports {
-            o.str(n);
+            o.str(&self.export_names[n.start as usize..n.end as usize]);
             o.u64(*a);
             o.u64(u64::from(*lies));
         }
@@ -421,8 +424,12 @@ impl Entry {
         let n = i.len(24)?;
         e.exports.reserve_exact(n);
         for _ in 0..n {
+            let name = std::str::from_utf8(i.bytes()?).ok()?;
+            let start = u32::try_from(e.export_names.len()).ok()?;
+            e.export_names.push_str(name);
+            let end = u32::try_from(e.export_names.len()).ok()?;
             e.exports
-                .push((i.string()?, i.u64()?, Lies::try_from(i.u64()?).ok()?));
+                .push((start..end, i.u64()?, Lies::try_from(i.u64()?).ok()?));
         }
         for _ in 0..i.len(32)? {
             let (off, len) = (i.u64()?, i.u64()?);
@@ -454,13 +461,18 @@ impl Entry {
             }
         }
         for list in [&mut e.fixups, &mut e.pc_fixups] {
+            // The longest lists: read as one slice of 16-byte records.
             let n = i.len(16)?;
-            list.reserve_exact(n);
-            for _ in 0..n {
-                let off = i.u64()?;
-                let v = i.u64()?;
-                let lies = Lies::try_from(v >> 8).ok()?;
-                list.push((off, v as u8, lies));
+            let (records, rest) = i.0.split_at(n * 16);
+            i.0 = rest;
+            let word = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
+            list.extend(records.chunks_exact(16).map(|r| {
+                let v = word(&r[8..]);
+                (word(&r[..8]), v as u8, (v >> 8) as Lies)
+            }));
+            // A code or a place too wide for its field.
+            if records.chunks_exact(16).any(|r| word(&r[8..]) >> 24 != 0) {
+                return None;
             }
         }
         for _ in 0..i.len(48)? {
@@ -857,7 +869,8 @@ mod tests {
             got: 4096,
             trampolines: 4096,
             entry_point: Some((0x7f00_0000_0008, IN_UNIT)),
-            exports: vec![("f".into(), 0x7f00_0000_0000, IN_UNIT)],
+            exports: vec![(0..1, 0x7f00_0000_0000, IN_UNIT)],
+            export_names: "f".into(),
             tables: vec![(8, 1, 1, 65535)],
             names: vec!["puts".into()],
             fixups: vec![(8, 8, 1)],

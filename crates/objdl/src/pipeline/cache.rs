@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 
 use crate::arch::{self, Field, Formula};
 use crate::error::Result;
@@ -276,13 +276,16 @@ struct Moved {
 
 impl Moved {
     fn new(entry: &Entry, libraries: Vec<u64>) -> Moved {
-        let mut votes: FxHashMap<u64, usize> = FxHashMap::default();
-        for &(_, _, lies) in &entry.pc_fixups {
-            if let Some(&d) = usize::from(lies)
-                .checked_sub(1)
-                .and_then(|i| libraries.get(i))
-            {
-                *votes.entry(d).or_default() += 1;
+        // The fields are grouped by library (see `try_store`).
+        let mut votes: Vec<(u64, usize)> = Vec::new();
+        for group in entry.pc_fixups.chunk_by(|a, b| a.2 == b.2) {
+            let lib = usize::from(group[0].2).checked_sub(1);
+            let Some(&d) = lib.and_then(|i| libraries.get(i)) else {
+                continue;
+            };
+            match votes.iter_mut().find(|v| v.0 == d) {
+                Some(v) => v.1 += group.len(),
+                None => votes.push((d, group.len())),
             }
         }
         let first_reached = entry.modules.iter().position(|m| m.referenced);
@@ -331,10 +334,30 @@ fn move_addresses(
     moved: &Moved,
     relative: bool,
 ) -> bool {
-    for &(off, code, lies) in fixups {
-        let mut delta = moved.by(lies);
+    // By group of one target (the lists are grouped so): a group that did
+    // not move is not touched, and its pages stay shared.
+    fixups.chunk_by(|a, b| a.2 == b.2).all(|group| {
+        let mut delta = moved.by(group[0].2);
         if relative {
             delta = delta.wrapping_sub(moved.unit);
+        }
+        delta == 0 || move_by(bytes, group, delta)
+    })
+}
+
+/// Moves each word of `fixups` by `delta`: `false` if one no longer fits
+/// its field.
+fn move_by(bytes: &mut [u8], fixups: &[(u64, u8, Lies)], delta: u64) -> bool {
+    for &(off, code, _) in fixups {
+        if code == 8 {
+            // A 64-bit word: it always fits.
+            let at = usize::try_from(off).ok();
+            let Some(word) = at.and_then(|o| bytes.get_mut(o..o.checked_add(8)?)) else {
+                return false;
+            };
+            let old = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+            word.copy_from_slice(&old.wrapping_add(delta).to_le_bytes());
+            continue;
         }
         let Some(field) = field_of(code) else {
             return false;
@@ -393,10 +416,10 @@ fn parts(
 ) -> Result<UnitParts> {
     let base = mem.base();
     let moved = |a: u64, lies: Lies| a.wrapping_add(distances.by(lies));
-    let name_bytes = entry.exports.iter().map(|(n, _, _)| n.len()).sum();
-    let mut exports = Exports::with_capacity(entry.exports.len(), name_bytes);
+    let names = &entry.export_names;
+    let mut exports = Exports::with_capacity(entry.exports.len(), names.len());
     for (n, a, m) in &entry.exports {
-        exports.insert_unique(n, moved(*a, *m));
+        exports.insert_unique(&names[n.start as usize..n.end as usize], moved(*a, *m));
     }
     let tables: Vec<Table> = entry
         .tables
@@ -678,16 +701,21 @@ fn try_store(
                 .any(|&a| holds(m, a))
         })
         .collect();
-    fixups.sort_unstable();
+    // Grouped by where their targets lie, so that a hit moves a group by
+    // one distance, or leaves it alone.
+    fixups.sort_unstable_by_key(|&(off, code, lies)| (lies, off, code));
     fixups.dedup();
-    pc_fixups.sort_unstable();
+    pc_fixups.sort_unstable_by_key(|&(off, code, lies)| (lies, off, code));
     pc_fixups.dedup();
     let s = &parts.stats;
-    let exports = parts
-        .exports
-        .iter()
-        .map(|(n, a)| (n.to_string(), a, lies(a).unwrap_or(CONSTANT)))
-        .collect();
+    let mut export_names = String::new();
+    let mut exports = Vec::new();
+    for (n, a) in parts.exports.iter() {
+        let start = export_names.len() as u32;
+        export_names.push_str(n);
+        let end = export_names.len() as u32;
+        exports.push((start..end, a, lies(a).unwrap_or(CONSTANT)));
+    }
     let entry_point = parts.entry_point.map(|a| (a, lies(a).unwrap_or(CONSTANT)));
     for (m, r) in modules.iter_mut().zip(referenced) {
         m.referenced = r;
@@ -703,6 +731,7 @@ fn try_store(
         dso_handle: parts.dso_handle - base,
         entry_point,
         exports,
+        export_names,
         tables: capture.tables.clone(),
         eh_frames: capture.eh_frames.clone(),
         stats: [
