@@ -179,30 +179,12 @@ def cycles(graph):
             visit(v)
     return out
 
-# Cycles known and owed, each with why it is allowed for now. --check
-# prints them and passes while a cycle lies wholly inside one of these sets
-# of files (a part of it, once some of it is undone); a cycle with any other
-# file fails. Remove an entry when its cycle is gone.
-KNOWN = [
-    ({'arch', 'arch/formula', 'arch/x86_64', 'arch/x86_64/instructions',
-      'arch/x86_64/relocations', 'arch/x86_64/stubs', 'arch/x86_64/tls_descriptors'},
-     'arch/mod.rs holds the Arch trait and names its implementation '
-     '(Native = X86_64), which imports the trait back (super::); to be undone '
-     'by the arch seam work (the trait in a file of its own)'),
-]
-
-def known(cycle):
-    """Why `cycle` is allowed for now, or None."""
-    return next((why for files, why in KNOWN if set(cycle) <= files), None)
-
 if __name__ == '__main__':
     shown = edges(FOLDERS)
     for a in sorted(shown):
         print(f"{a}: {' '.join(sorted(d for d in shown[a] if d in shown))}")
     found = cycles(edges(False)) + cycles(edges(True))
-    failing = [c for c in found if known(c) is None]
     for c in found:
-        why = known(c)
-        print('known cycle:' if why else 'cycle:', ' '.join(c) + (f' ({why})' if why else ''))
-    if '--check' in sys.argv and failing:
+        print('cycle:', ' '.join(c))
+    if '--check' in sys.argv and found:
         sys.exit(1)

@@ -3,9 +3,7 @@
 //! relocations can settle it at a glance ([`Quick`]). The examples name
 //! x86-64's types.
 
-#[cfg(doc)]
-use super::Arch;
-use super::Field;
+use super::field::Field;
 
 /// What a relocation computes. S: symbol, A: addend, P: the field's address,
 /// G: the symbol's GOT slot, GOT: the GOT's base, Z: the symbol's size.
@@ -51,7 +49,8 @@ pub(crate) enum Formula {
 }
 
 /// How the passes over relocations can settle the most common types
-/// without looking further (see [`Arch::quick_class`]).
+/// without looking further (each architecture's `Arch::quick_class` gives
+/// a type's class).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Quick {
     /// A signed 32-bit PC-relative field (`R_X86_64_PC32`, `PLT32`).

@@ -3,7 +3,7 @@
 
 use object::elf;
 
-use crate::arch::SiteKind;
+use crate::arch::contract::SiteKind;
 
 /// Is `modrm` a RIP-relative operand (mod 00, r/m 101)?
 #[inline]

@@ -40,7 +40,9 @@ use std::borrow::Cow;
 
 use object::elf::RelocationType;
 
-use super::{Arch, Field, Formula, HandleArg, Quick, SiteKind, TlsDescEntry};
+use super::contract::{Arch, HandleArg, SiteKind, TlsDescEntry};
+use super::field::Field;
+use super::formula::{Formula, Quick};
 
 pub(crate) use instructions::Relax;
 
@@ -53,11 +55,9 @@ impl Arch for X86_64 {
 
     const KINDS: usize = relocations::KINDS;
 
-    /// The type's number, if below [`Arch::KINDS`].
     #[inline(always)]
     fn kind_index(r_type: RelocationType) -> Option<usize> {
-        let i = r_type.0 as usize;
-        (i < Self::KINDS).then_some(i)
+        relocations::kind_index(r_type)
     }
 
     #[inline(always)]

@@ -3,12 +3,22 @@
 
 use object::elf;
 
-use super::X86_64;
-use crate::arch::{Arch, Field, Formula, Quick};
+#[cfg(doc)]
+use crate::arch::contract::Arch;
+use crate::arch::field::Field;
+use crate::arch::formula::{Formula, Quick};
 
 /// How many relocation types the tables cover: every x86-64 type is below
 /// 64, and a type's dense index is its number.
 pub(super) const KINDS: usize = 64;
+
+/// The dense index of `r_type` (see [`Arch::kind_index`]): the type's
+/// number, if below [`KINDS`].
+#[inline(always)]
+pub(super) fn kind_index(r_type: elf::RelocationType) -> Option<usize> {
+    let i = r_type.0 as usize;
+    (i < KINDS).then_some(i)
+}
 
 /// The relocation type whose dense index is `index` (see
 /// [`Arch::kind_index`]: the type's number).
@@ -45,7 +55,7 @@ pub(super) fn formula(r_type: elf::RelocationType) -> Option<Formula> {
         }
         t
     };
-    match X86_64::kind_index(r_type) {
+    match kind_index(r_type) {
         Some(i) => TABLE[i],
         None => None,
     }
@@ -142,7 +152,7 @@ pub(super) fn quick_class(r_type: elf::RelocationType) -> Quick {
         }
         t
     };
-    match X86_64::kind_index(r_type) {
+    match kind_index(r_type) {
         Some(i) => TABLE[i],
         None => Quick::Other,
     }
@@ -178,7 +188,7 @@ pub(super) fn placement_free(r_type: elf::RelocationType) -> bool {
         }
         t
     };
-    match X86_64::kind_index(r_type) {
+    match kind_index(r_type) {
         Some(i) => FREE[i],
         None => false,
     }
@@ -210,7 +220,7 @@ pub(super) fn field_width(r_type: elf::RelocationType) -> u64 {
         }
         t
     };
-    X86_64::kind_index(r_type).map_or(0, |i| u64::from(WIDTHS[i]))
+    kind_index(r_type).map_or(0, |i| u64::from(WIDTHS[i]))
 }
 
 const fn field_width_of(r_type: elf::RelocationType) -> u64 {
@@ -245,6 +255,7 @@ pub(super) fn reloc_name(r_type: elf::RelocationType) -> std::borrow::Cow<'stati
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arch::{Arch, X86_64};
 
     /// x86-64's dense index is the type number; counts always land in range.
     #[test]

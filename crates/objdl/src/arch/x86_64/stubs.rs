@@ -1,7 +1,7 @@
 //! The code objdl writes into a unit: trampolines, IFUNC stubs and the
 //! unit's own `atexit`-style functions.
 
-use crate::arch::HandleArg;
+use crate::arch::contract::HandleArg;
 
 /// A trampoline: `jmp *0(%rip)` then the 8-byte target. Clobbers nothing.
 pub(super) const TRAMPOLINE_SIZE: usize = 14;

@@ -2,7 +2,7 @@
 //! first word points to.
 
 use super::xsave::{xsave_size, XSAVE_SIZE};
-use crate::arch::{TlsDescEntry, TLSDESC_CACHE_ENTRIES};
+use crate::arch::contract::{TlsDescEntry, TLSDESC_CACHE_ENTRIES};
 
 /// The function the resolver's slow path calls with the variable's
 /// `tls_index` (objdl's `__tls_get_addr`), set by [`tlsdesc_resolver`]
