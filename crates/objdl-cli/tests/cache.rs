@@ -93,22 +93,12 @@ fn the_cache_is_on_by_default_and_off_when_asked() {
 fn a_second_process_runs_from_the_cache() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
-    let d = common::sqlite_dir().join("pie");
     let run = || {
-        let out = objdl()
-            .arg("run")
-            .arg(format!("--cache={}", cache.display()))
-            .arg("--stats")
-            .arg(d.join("sqlite3.o"))
-            .arg(d.join("shell.o"))
-            .args([
-                "--",
-                ":memory:",
-                "create table t(x); insert into t values (6*7); select x, sqlite_version() from t;",
-            ])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", common::show(&out));
+        let out = sqlite(
+            objdl()
+                .arg("run")
+                .arg(format!("--cache={}", cache.display())),
+        );
         let stats = String::from_utf8_lossy(&out.stderr).into_owned();
         (String::from_utf8(out.stdout).unwrap(), stats)
     };
