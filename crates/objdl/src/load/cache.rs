@@ -336,10 +336,10 @@ impl Entry {
     }
 
     /// Whether every offset lies where a load will use it: the segments in
-    /// order, on pages, inside the image, and every table, unwind table
-    /// and moved word inside it (a file that passes its checksum was
-    /// written by objdl, but this keeps a damaged one from ever reaching
-    /// the loader).
+    /// order, on pages, inside the image, every table and unwind table
+    /// inside it, and every moved word naming a place (a file that passes
+    /// its checksum was written by objdl, but this keeps a damaged one
+    /// from ever reaching the loader).
     fn plausible(&self) -> bool {
         if self.size == 0 {
             return *self == Entry::uncacheable(self.key.clone());
@@ -347,8 +347,6 @@ impl Entry {
         let size = self.size;
         let on_page = |v: u64| v % PAGE == 0;
         let inside = |off: u64, len: u64| off.checked_add(len).is_some_and(|end| end <= size);
-        // A field code is its width in bytes, but 3 for a 4-byte unsigned.
-        let width = |code: u8| u64::from(code.max(4));
         on_page(size)
             && on_page(self.text_end)
             && on_page(self.rodata.0)
@@ -365,12 +363,16 @@ impl Entry {
                 .iter()
                 .all(|&(off, len, _, _)| len.checked_mul(8).is_some_and(|bytes| inside(off, bytes)))
             && self.eh_frames.iter().all(|&off| inside(off, 4))
-            && self.fixups.iter().all(|&(off, code, lies)| {
-                inside(off, width(code)) && lies != CONSTANT && self.lies_well(lies)
-            })
-            && self.pc_fixups.iter().all(|&(off, code, lies)| {
-                inside(off, width(code)) && lies != IN_UNIT && self.lies_well(lies)
-            })
+            // The moved words are checked to lie inside the image as they
+            // are moved; here, by group, that each names a place.
+            && self
+                .fixups
+                .chunk_by(|a, b| a.2 == b.2)
+                .all(|g| g[0].2 != CONSTANT && self.lies_well(g[0].2))
+            && self
+                .pc_fixups
+                .chunk_by(|a, b| a.2 == b.2)
+                .all(|g| g[0].2 != IN_UNIT && self.lies_well(g[0].2))
             && self.exports.iter().all(|e| self.lies_well(e.2))
             && self.entry_point.is_none_or(|e| self.lies_well(e.1))
     }
