@@ -558,7 +558,7 @@ fn names_of(part: &Part) -> &'static str {
 /// ```
 /// assert_eq!(
 ///     objdl::Unsupported::Machine(183).to_string(),
-///     "machine 183 (only x86-64, EM_X86_64 = 62, is supported)"
+///     "machine 183 (only x86-64, machine 62, is supported)"
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -592,8 +592,13 @@ pub enum Unsupported {
     /// Big-endian ELF.
     #[error("big-endian ELF (only little-endian is supported)")]
     BigEndian,
-    /// A machine other than x86-64 (`e_machine`).
-    #[error("machine {0} (only x86-64, EM_X86_64 = 62, is supported)")]
+    /// A machine other than the one objdl runs on (`e_machine`; x86-64's
+    /// is 62).
+    #[error(
+        "machine {0} (only {arch}, machine {machine}, is supported)",
+        arch = crate::arch::NAME,
+        machine = crate::arch::ELF_MACHINE
+    )]
     Machine(u16),
     /// An ELF file that is not a relocatable object: an executable, a
     /// shared object, a core dump. The message says what to give instead.

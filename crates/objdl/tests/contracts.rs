@@ -249,7 +249,7 @@ fn every_bad_input_gets_its_exact_message() {
         what: "wrong machine (EM_AARCH64)",
         linker: good.clone(),
         inputs: vec![Input::bytes("aarch64.o", b)],
-        expected: "aarch64.o: unsupported: machine 183 (only x86-64, EM_X86_64 = 62, is supported)"
+        expected: "aarch64.o: unsupported: machine 183 (only x86-64, machine 62, is supported)"
             .into(),
     });
 
