@@ -140,8 +140,13 @@ int main(int argc, char **argv) {
     return rc;
 }
 EOF
+# The library is found at run time by its SONAME (libobjdl.so.0.MINOR), as
+# an installed one would be: a link named so, in a directory of the rpath.
+capi=$repo/target/release/libobjdl_capi.so
+soname=$(readelf -d "$capi" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+mkdir -p "$work/lib" && [ -n "$soname" ] && ln -sf "$capi" "$work/lib/$soname"
 [ -z "$capi_why" ] && { gcc -O2 -I"$repo/crates/objdl-capi/include" -o "$work/objdl_driver" \
-    "$work/objdl_driver.c" -L"$repo/target/release" -lobjdl_capi -Wl,-rpath,"$repo/target/release" \
+    "$work/objdl_driver.c" -L"$repo/target/release" -lobjdl_capi -Wl,-rpath,"$work/lib" \
     2>"$work/objdl_driver.err" || capi_why="the driver does not build: $(head -c 200 "$work/objdl_driver.err")"; }
 
 cat >"$work/gcc-link-run.sh" <<EOF
