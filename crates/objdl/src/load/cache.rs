@@ -689,11 +689,10 @@ pub(crate) fn write(dir: &Path, entry: &Entry, image: &[u8]) {
 
 /// Runs `work` in a process of its own, detached from this one: forked
 /// twice, so that it is never a child this process (or a program it runs)
-/// could `wait` for, in a session of its own, its standard streams on
-/// `/dev/null` (unless
-/// `OBJDL_CACHE_DEBUG` is set) and every other descriptor closed, so that
-/// it holds no pipe of its parent's open. This process only waits for the
-/// first fork to end. Gives `work` back, not run, when it cannot: when the
+/// could `wait` for; in a session of its own, at the lowest priority; its
+/// standard streams on `/dev/null` (unless `OBJDL_CACHE_DEBUG` is set) and
+/// every other descriptor closed, so that it holds no pipe of its
+/// parent's open. This process only waits for the first fork to end. Gives `work` back, not run, when it cannot: when the
 /// process has other threads (whose locks a child could find held) or
 /// `fork` fails.
 pub(crate) fn detached<F: FnOnce()>(work: F) -> Option<F> {
@@ -716,12 +715,14 @@ pub(crate) fn detached<F: FnOnce()>(work: F) -> Option<F> {
                 unsafe { libc::_exit(0) };
             }
             // SAFETY: a session of its own (a Ctrl-C meant for the program
-            // does not stop the write); then closing descriptors this
-            // process owns (a copy of the parent's table), and taking 0, 1
-            // and 2 again on /dev/null, so that nothing written to them
-            // lands in a file opened later.
+            // does not stop the write) at the lowest priority (it yields
+            // the processor to the program it was forked from); then
+            // closing descriptors this process owns (a copy of the
+            // parent's table), and taking 0, 1 and 2 again on /dev/null,
+            // so that nothing written to them lands in a file opened later.
             unsafe {
                 libc::setsid();
+                libc::nice(19);
                 libc::close_range(if debug { 3 } else { 0 }, libc::c_uint::MAX, 0);
                 if !debug {
                     for _ in 0..3 {
