@@ -4,10 +4,10 @@
 use crate::arch;
 use crate::error::Unresolved;
 use crate::input;
-use crate::link::layout;
 use crate::link::plan;
 use crate::link::relocate::{self, Tail};
-use crate::link::resolve;
+use crate::link::resolution::{Resolution, Target};
+use crate::link::unit_layout::{Layout, NOT_LOADED};
 use crate::load::unit::{LoadStats, RelocationSummary};
 #[cfg(doc)]
 use crate::{Linker, Unit};
@@ -47,16 +47,16 @@ pub(crate) fn summary(
 
 /// The final address of a target.
 pub(crate) fn address_of(
-    t: resolve::Target,
-    layout: &layout::Layout,
-    res: &resolve::Resolution<'_>,
+    t: Target,
+    layout: &Layout,
+    res: &Resolution<'_>,
     tail: Tail,
     base: u64,
 ) -> u64 {
     match layout.internal_offset(t, res, tail.got) {
         Some(off) => base + off,
         None => match t {
-            resolve::Target::Absolute { addr, .. } => addr,
+            Target::Absolute { addr, .. } => addr,
             _ => 0,
         },
     }
@@ -65,8 +65,8 @@ pub(crate) fn address_of(
 /// Builds the report of a check: sections, trampolines and GOT slots, named.
 pub(crate) fn report(
     objects: &[input::ObjectFile<'_>],
-    res: &resolve::Resolution<'_>,
-    layout: &layout::Layout,
+    res: &Resolution<'_>,
+    layout: &Layout,
     plan: &plan::Plan,
     tail: Tail,
     base: u64,
@@ -76,7 +76,7 @@ pub(crate) fn report(
     for (oi, obj) in objects.iter().enumerate() {
         for (si, sec) in obj.sections.iter().enumerate() {
             let off = layout.sec_offsets[oi][si];
-            if off != layout::NOT_LOADED {
+            if off != NOT_LOADED {
                 sections.push(LoadedSection {
                     file: obj.name.clone(),
                     name: sec.name.to_string(),

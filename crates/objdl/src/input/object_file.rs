@@ -220,7 +220,7 @@ pub(crate) struct ObjectFile<'d, R: RelocFields> {
     /// symbol's `name_offset`.
     pub strtab: &'d [u8],
     /// The indices of the global and IFUNC symbols, in order: the only ones
-    /// resolution gives an entry of their own (see `resolve::Targets`).
+    /// resolution gives an entry of their own (see `resolution::Targets`).
     pub special: Vec<u32>,
 
     /// COMDAT groups: (signature, member section indices).

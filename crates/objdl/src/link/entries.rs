@@ -27,8 +27,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::arch;
 use crate::error::Result;
 use crate::input::{ObjectFile, RelocFields, SectionKind, SymbolDef, SymbolKind};
-use crate::link::layout::Layout;
-use crate::link::resolve::{Resolution, Target};
+use crate::link::resolution::{Resolution, Target};
+use crate::link::unit_layout::{Layout, NOT_LOADED};
 use crate::load::entries::{DataMap, DataSection, EntryTable, KeptTls, ObjectData, TlsSignature};
 
 /// What [`bind`] decided, for after placement.
@@ -506,9 +506,7 @@ pub(crate) fn record(
             let offset = layout.sec_offsets[oi][si as usize];
             let addr = match kept {
                 Some(addr) => addr,
-                None if is_keepable(obj, si) && offset != crate::link::layout::NOT_LOADED => {
-                    base + offset
-                }
+                None if is_keepable(obj, si) && offset != NOT_LOADED => base + offset,
                 None => continue,
             };
             let symbols = by_section.remove(&si).unwrap_or_default();

@@ -15,7 +15,7 @@ use rustc_hash::FxHashMap;
 use crate::arch;
 use crate::error::{Error, Result, Unresolved, Unsupported};
 use crate::input::{ObjectFile, RelocFields, SectionKind};
-use crate::link::resolve::{Resolution, Target};
+use crate::link::resolution::{Resolution, Target};
 use crate::load::lazy::LazyArea;
 use crate::scope::host::Host;
 use crate::scope::namespace::Namespace;

@@ -5,8 +5,8 @@
 
 use crate::error::{Error, Malformed, NotCode, Result};
 use crate::input::{ObjectFile, SectionKind, SymbolDef, SymbolKind, TableKind};
-use crate::link::layout::{Layout, Table, NOT_LOADED};
-use crate::link::resolve::{Resolution, Target};
+use crate::link::resolution::{Resolution, Target};
+use crate::link::unit_layout::{Layout, Table, NOT_LOADED};
 use crate::load::runtime::Lifecycle;
 
 /// Reads the unit's tables (after relocation) into call order.

@@ -21,8 +21,8 @@ use crate::error::{
 };
 use crate::hash::{KeyedMap, KeyedSet};
 use crate::input::{ObjectFile, Reloc, RelocFields, SectionKind};
-use crate::link::layout::{Layout, EXTERNAL, NOT_LOADED, UNLOADED};
-use crate::link::resolve::{Resolution, Target};
+use crate::link::resolution::{Resolution, Target};
+use crate::link::unit_layout::{Layout, EXTERNAL, NOT_LOADED, UNLOADED};
 
 /// One constraint on the unit's base address: `lo <= base <= hi`.
 #[derive(Debug, Clone, Copy)]
@@ -32,7 +32,7 @@ pub(crate) struct Constraint {
     pub reloc: u32,
     pub lo: i128,
     pub hi: i128,
-    /// A read of a [`crate::link::resolve::COPYABLE`] host variable: it may be
+    /// A read of a [`crate::link::resolution::COPYABLE`] host variable: it may be
     /// served from the unit's copy (index into `Resolution::copyable`).
     pub copy: Option<u32>,
 }
@@ -182,7 +182,7 @@ struct Settle<'a> {
     oi: u32,
     si: u32,
     sec_off: u64,
-    /// The section's object's [`crate::link::layout::SymbolTable`] rows.
+    /// The section's object's [`crate::link::unit_layout::SymbolTable`] rows.
     offsets: &'a [u64],
     addresses: &'a [u64],
     data: &'a [u8],
@@ -265,7 +265,7 @@ struct Where<'a, 'd> {
     si: usize,
     sec_off: u64,
     ri: usize,
-    /// The target's offset in the unit, or [`crate::link::layout::EXTERNAL`] or [`UNLOADED`].
+    /// The target's offset in the unit, or [`EXTERNAL`] or [`UNLOADED`].
     sym_off: u64,
 }
 

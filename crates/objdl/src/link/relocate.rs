@@ -10,9 +10,9 @@
 use crate::arch::{self, Field, Formula, Quick};
 use crate::error::{Error, Result};
 use crate::input::{ObjectFile, Reloc, RelocFields, SectionKind, SymbolDef};
-use crate::link::layout::{Layout, NOT_LOADED};
 use crate::link::plan::{self, At, Decision, Plan};
-use crate::link::resolve::{Resolution, Target};
+use crate::link::resolution::{Resolution, Target};
+use crate::link::unit_layout::{Layout, MappedSection, NOT_LOADED};
 
 /// Where the variable-sized parts of the unit went.
 #[derive(Debug, Clone, Copy)]
@@ -217,7 +217,7 @@ pub(crate) fn relocate(
 fn copy_sections(mem: &mut [u8], objects: &[ObjectFile<'_>], layout: &Layout, mapped: bool) {
     // The mapped sections, in input order, are met by a cursor
     // (`layout.mapped` is in layout order).
-    let mut already: Vec<&crate::link::layout::MappedSection> = Vec::new();
+    let mut already: Vec<&MappedSection> = Vec::new();
     if mapped {
         already.extend(&layout.mapped);
         already.sort_unstable_by_key(|m| (m.obj, m.sec));

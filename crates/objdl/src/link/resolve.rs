@@ -5,6 +5,8 @@
 //! crt files and libc_nonshared.a do for a linked program), then `dlsym`.
 //! Undefined weak symbols resolve to 0. Every unresolved symbol is reported
 //! in one error. Local symbols are only ever seen by their own object.
+//! What it makes, the [`Resolution`] and its parts, is defined in
+//! `resolution.rs`.
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -15,263 +17,16 @@ use crate::error::{Error, Result, Unresolved};
 use crate::input::{
     Binding, ObjectFile, RelocFields, SectionKind, SymbolDef, SymbolKind, Visibility,
 };
+use crate::link::resolution::{
+    local_target, Common, CopyCandidate, Resolution, Synthetic, SyntheticKey, Target, Targets,
+    COPYABLE,
+};
 use crate::scope::host::{self, Host};
 use crate::scope::namespace::{Held, Namespace};
 use std::sync::Arc;
 
-/// What objdl supplies to each unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Synthetic {
-    /// `__dso_handle`: the unit's own handle for `__cxa_atexit`.
-    DsoHandle,
-    /// `atexit(f)`: `__cxa_atexit(f, NULL, &__dso_handle)`.
-    Atexit,
-    /// `at_quick_exit(f)`: `__cxa_at_quick_exit(f, &__dso_handle)`.
-    AtQuickExit,
-    /// `pthread_atfork(a, b, c)`: `__register_atfork(a, b, c, &__dso_handle)`.
-    PthreadAtfork,
-    /// `on_exit(f, arg)`: registered under `&__dso_handle` (see
-    /// `runtime.rs`), so that it runs when the unit closes, not after.
-    OnExit,
-    /// `_GLOBAL_OFFSET_TABLE_`: the base of the unit's GOT.
-    GlobalOffsetTable,
-    /// `_TLS_MODULE_BASE_`: the start of the unit's TLS block, which
-    /// local-dynamic code reaches through a TLS descriptor (`-mtls-dialect=gnu2`).
-    TlsModuleBase,
-}
-
-impl Synthetic {
-    fn by_name(name: &str) -> Option<Synthetic> {
-        Some(match name {
-            "__dso_handle" => Synthetic::DsoHandle,
-            "atexit" => Synthetic::Atexit,
-            "at_quick_exit" => Synthetic::AtQuickExit,
-            "pthread_atfork" | "__pthread_atfork" => Synthetic::PthreadAtfork,
-            "on_exit" => Synthetic::OnExit,
-            "_GLOBAL_OFFSET_TABLE_" => Synthetic::GlobalOffsetTable,
-            "_TLS_MODULE_BASE_" => Synthetic::TlsModuleBase,
-            _ => return None,
-        })
-    }
-}
-
-/// Where a symbol points, before the unit has an address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Target {
-    /// Inside the unit: a section of one of its objects.
-    Section {
-        obj: u32,
-        sec: u32,
-        value: u64,
-        size: u64,
-    },
-    /// Inside the unit: an allocated COMMON symbol.
-    Common(u32),
-    /// Inside the unit: something objdl supplies.
-    Synthetic(Synthetic),
-    /// Inside the unit: the stub `jmp *slot(%rip)` standing for an
-    /// indirect (IFUNC) symbol (index into `Resolution::ifuncs`). It is the
-    /// symbol's canonical address; the slot gets the resolver's answer.
-    Ifunc(u32),
-    /// A thread-local variable of another module (a shared library): its
-    /// glibc module id and its offset in that module's block.
-    ExternalTls { module: u64, offset: u64 },
-    /// A thread-local variable of another module, found by name only once
-    /// the relocations say how the unit reaches it: looking it up with
-    /// `dlsym` makes glibc serve its module's block dynamically from then
-    /// on, which initial-exec code cannot use (see [`external_facts`] and
-    /// [`dynamic_thread_locals`]).
-    DeferredTls,
-    /// Inside the unit: `__start_NAME` or `__stop_NAME` of the sections
-    /// called NAME (index into `Resolution::bounds`).
-    Bound { index: u32, stop: bool },
-    /// Outside the unit (host, library) or absolute: a fixed address.
-    /// `code` is known (from the host's symbol table) only where a 32-bit
-    /// absolute relocation asks, and means the target is a function.
-    Absolute { addr: u64, size: u64, code: bool },
-}
-
-impl Target {
-    /// A fixed address outside the unit, of unknown size and kind.
-    pub fn absolute(addr: u64) -> Target {
-        Target::Absolute {
-            addr,
-            size: 0,
-            code: false,
-        }
-    }
-
-    pub fn is_internal(self) -> bool {
-        !matches!(
-            self,
-            Target::Absolute { .. } | Target::ExternalTls { .. } | Target::DeferredTls
-        )
-    }
-}
-
-/// A COMMON symbol to allocate in the unit's bss.
-#[derive(Debug, Clone)]
-pub(crate) struct Common {
-    pub size: u64,
-    pub align: u64,
-}
-
-/// Where each symbol points. Most symbols are local, and a local symbol's
-/// target follows from the symbol itself: only global symbols and IFUNCs
-/// have an entry, which resolution fills.
-pub(crate) struct Targets {
-    /// Per object, per symbol: the index of its entry in `entries`, or [`LOCAL`].
-    slots: Vec<Vec<u32>>,
-    /// Per object: the targets of its global and IFUNC symbols.
-    entries: Vec<Vec<Target>>,
-}
-
-/// In [`Targets::slots`]: the symbol's target follows from the symbol.
-const LOCAL: u32 = u32::MAX;
-
-impl Targets {
-    /// The target of symbol `sym` of object `obj`, which is `object`.
-    #[inline]
-    pub fn get(&self, object: &ObjectFile<'_>, obj: usize, sym: usize) -> Target {
-        match self.entry(obj, sym) {
-            Some(t) => t,
-            None => {
-                let s = &object.symbols[sym];
-                local_target(obj as u32, s.def, s.size)
-            }
-        }
-    }
-
-    /// The entry of symbol `sym` of object `obj`: `None` for a local
-    /// symbol, whose target [`Targets::get`] makes from the symbol.
-    #[inline]
-    pub fn entry(&self, obj: usize, sym: usize) -> Option<Target> {
-        match self.slots[obj][sym] {
-            LOCAL => None,
-            slot => Some(self.entries[obj][slot as usize]),
-        }
-    }
-
-    /// Sets the target of global symbol `sym` of object `obj` (no-op for a local one).
-    pub fn set(&mut self, obj: usize, sym: usize, target: Target) {
-        if let Some(t) = self.entry_mut(obj, sym) {
-            *t = target;
-        }
-    }
-
-    /// Sets the target of symbol `sym` of object `obj`, local or global: a
-    /// local symbol gets an entry of its own.
-    pub fn set_any(&mut self, obj: usize, sym: usize, target: Target) {
-        match self.slots[obj][sym] {
-            LOCAL => {
-                self.slots[obj][sym] = self.entries[obj].len() as u32;
-                self.entries[obj].push(target);
-            }
-            slot => self.entries[obj][slot as usize] = target,
-        }
-    }
-
-    fn entry_mut(&mut self, obj: usize, sym: usize) -> Option<&mut Target> {
-        match self.slots[obj][sym] {
-            LOCAL => None,
-            slot => Some(&mut self.entries[obj][slot as usize]),
-        }
-    }
-
-    /// Object `obj`'s symbols' entry indices ([`Targets::entries`]), `u32::MAX` for a local symbol.
-    pub fn slots(&self, obj: usize) -> &[u32] {
-        &self.slots[obj]
-    }
-
-    /// Object `obj`'s entries, by the indices [`Targets::slots`] gives.
-    pub fn entries(&self, obj: usize) -> &[Target] {
-        &self.entries[obj]
-    }
-
-    /// How many objects.
-    pub fn len(&self) -> usize {
-        self.slots.len()
-    }
-}
-
-/// The result of resolution.
-pub(crate) struct Resolution<'d> {
-    /// Every symbol's target.
-    pub targets: Targets,
-    /// COMMON storage to allocate.
-    pub commons: Vec<Common>,
-    /// The unit's exported symbols (global or weak, default or protected visibility).
-    pub exports: Vec<(&'d str, Target)>,
-    /// `name@VER` for each exported `name@@VER` definition that no
-    /// symbol of the unit names so (those are in `exports`).
-    pub versioned_exports: Vec<(String, Target)>,
-    /// The synthetic definitions some object asked for.
-    pub synthetics_used: FxHashSet<SyntheticKey>,
-    /// `(obj, sec)` of discarded COMDAT members → the kept section with the same name.
-    pub section_redirects: FxHashMap<(u32, u32), (u32, u32)>,
-    /// Global units this unit binds to; it keeps them loaded.
-    pub deps: Vec<Held>,
-    /// Host variables the unit may read from a copy (see [`COPYABLE`]).
-    pub copyable: Vec<CopyCandidate>,
-    /// The COMDAT group signatures this unit provides.
-    pub groups: Vec<String>,
-    /// The resolvers of the unit's indirect (IFUNC) symbols.
-    pub ifuncs: Vec<Target>,
-    /// Section names with `__start_`/`__stop_` references.
-    pub bounds: Vec<String>,
-    /// Thread-local symbols of other modules that the unit reaches with
-    /// initial-exec (GOTTPOFF, TPOFF32/64), each name once.
-    pub initial_exec_names: Vec<&'d str>,
-    /// (object, symbol) of each such reference → its index in
-    /// `initial_exec_names`.
-    pub initial_exec: FxHashMap<(u32, u32), u32>,
-    /// (object, symbol) of the [`Target::DeferredTls`] symbols that other
-    /// relocations reach (general- and local-dynamic forms), to be looked up
-    /// by [`dynamic_thread_locals`].
-    pub dynamic_tls: Vec<(u32, u32)>,
-    /// The unit's definition of the entry point asked for, if any.
-    pub entry: Option<Target>,
-    /// (object, symbol, name id) of each global symbol left unresolved
-    /// when resolution was asked to be lazy: `link::lazy::prepare`
-    /// gives them stubs (or refuses them).
-    pub lazy: Vec<(u32, u32, u32)>,
-}
-
-/// libc variables that are set before `main` and that libc never changes
-/// afterwards. A unit that cannot reach one of them with a RIP-relative load
-/// (PIE or -fno-pic code far from libc) may read a copy instead: what a
-/// copy relocation gives a non-PIE executable, minus libc seeing the copy.
-pub(crate) const COPYABLE: &[&str] = &[
-    "stdin",
-    "stdout",
-    "stderr",
-    "program_invocation_name",
-    "program_invocation_short_name",
-];
-
-/// A host variable the unit may read from a copy.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct CopyCandidate {
-    /// The variable's address in the host.
-    pub addr: u64,
-}
-
-impl CopyCandidate {
-    /// The variable's size, if its ELF symbol says it is a variable of at
-    /// most 8 bytes (the room the unit keeps for a copy).
-    pub fn size(self) -> Option<u64> {
-        match host::host_symbol(self.addr) {
-            Some((size @ 1..=8, false)) => Some(size),
-            _ => None,
-        }
-    }
-}
-
 /// The id of a local symbol, which has no global name.
 const NO_ID: u32 = u32::MAX;
-
-/// A hashable [`Synthetic`].
-pub(crate) type SyntheticKey = u8;
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Strength {
@@ -451,23 +206,12 @@ fn name_symbols<'d>(objects: &[ObjectFile<'d>]) -> (Names<'d>, Targets) {
         ifuncs: Vec::new(),
         ifunc_index: FxHashMap::default(),
     };
-    let mut targets = Targets {
-        slots: Vec::with_capacity(objects.len()),
-        entries: Vec::with_capacity(objects.len()),
-    };
+    let mut targets = Targets::with_capacity(objects.len());
     for (oi, obj) in objects.iter().enumerate() {
         let special = &obj.special;
         n.ids.reserve(special.len());
         n.globals.reserve(special.len());
-        let mut slots = vec![LOCAL; obj.symbols.len()];
-        let mut entries = Vec::with_capacity(special.len());
-        for &si in special {
-            let sym = &obj.symbols[si as usize];
-            slots[si as usize] = entries.len() as u32;
-            entries.push(local_target(oi as u32, sym.def, sym.size));
-        }
-        targets.slots.push(slots);
-        targets.entries.push(entries);
+        targets.push_object(oi as u32, obj);
         for &si in special {
             let sym = &obj.symbols[si as usize];
             let oi = oi as u32;
@@ -797,24 +541,6 @@ fn lazy_symbols(
         })
         .copied()
         .collect()
-}
-
-fn local_target(obj: u32, def: SymbolDef, size: u64) -> Target {
-    match def {
-        SymbolDef::Section { index, value } => Target::Section {
-            obj,
-            sec: index,
-            value,
-            size,
-        },
-        SymbolDef::Absolute(addr) => Target::Absolute {
-            addr,
-            size,
-            code: false,
-        },
-        // A local COMMON or undefined local symbol has nothing to point at.
-        SymbolDef::Common { .. } | SymbolDef::Undefined => Target::absolute(0),
-    }
 }
 
 /// The section names whose `__start_`/`__stop_` symbols the unit uses.

@@ -8,11 +8,12 @@ use crate::arch;
 use crate::error::Result;
 use crate::input;
 use crate::link::entries;
-use crate::link::layout::{self, align_up, PAGE};
+use crate::link::layout::{align_up, PAGE};
 use crate::link::lifecycle;
 use crate::link::plan;
 use crate::link::relocate::Tail;
-use crate::link::resolve::{self, Synthetic};
+use crate::link::resolution::{Resolution, Synthetic, Target};
+use crate::link::unit_layout::{Layout, Table, NOT_LOADED};
 use crate::load::debug;
 use crate::load::runtime;
 use crate::load::unit::{Exports, LoadStats};
@@ -29,8 +30,8 @@ use super::stage_data::{HotLinked, Linked, Placed};
 pub(super) fn linked(
     cx: &Context<'_>,
     objects: &[input::ObjectFile<'_>],
-    res: resolve::Resolution<'_>,
-    layout: &layout::Layout,
+    res: Resolution<'_>,
+    layout: &Layout,
     placed: Placed,
     opts: &OpenOptions,
     (check, bound): (bool, Option<entries::Bound>),
@@ -74,7 +75,7 @@ pub(super) fn linked(
     for &(name, t) in &res.exports {
         // A symbol defined in a section that is not loaded (a note, a
         // debug section...) has no address: it is not exported.
-        if matches!(t, resolve::Target::Absolute { .. })
+        if matches!(t, Target::Absolute { .. })
             || layout.internal_offset(t, &res, tail.got).is_some()
         {
             exports.insert_unique(name, address_of(t, layout, &res, tail, base));
@@ -119,7 +120,7 @@ pub(super) fn linked(
     let entry_point = res
         .entry
         .filter(|&t| {
-            matches!(t, resolve::Target::Absolute { .. })
+            matches!(t, Target::Absolute { .. })
                 || layout.internal_offset(t, &res, tail.got).is_some()
         })
         .map(|t| address_of(t, layout, &res, tail, base));
@@ -162,12 +163,12 @@ pub(super) fn linked(
 fn unit_lifecycle(
     bytes: &[u8],
     base: u64,
-    layout: &layout::Layout,
+    layout: &Layout,
     bound: Option<&entries::Bound>,
 ) -> runtime::Lifecycle {
     match bound {
         Some(b) if b.reload => {
-            let tables: Vec<layout::Table> = layout
+            let tables: Vec<Table> = layout
                 .tables
                 .iter()
                 .filter(|t| b.initialise.contains(&t.obj))
@@ -182,8 +183,8 @@ fn unit_lifecycle(
 /// A reloadable unit's link: where each entry leads now, and the data.
 fn hot_linked(
     objects: &[input::ObjectFile<'_>],
-    res: &resolve::Resolution<'_>,
-    layout: &layout::Layout,
+    res: &Resolution<'_>,
+    layout: &Layout,
     (tail, base, tls): (Tail, u64, (u64, Option<i64>)),
     bound: entries::Bound,
 ) -> HotLinked {
@@ -202,7 +203,7 @@ fn hot_linked(
 /// environment ask.
 fn tools(
     objects: &[input::ObjectFile<'_>],
-    layout: &layout::Layout,
+    layout: &Layout,
     plan: &plan::Plan,
     tail: Tail,
     base: u64,
@@ -213,13 +214,7 @@ fn tools(
         for (oi, obj) in objects.iter().enumerate() {
             let addresses: Vec<u64> = layout.sec_offsets[oi]
                 .iter()
-                .map(|&off| {
-                    if off == layout::NOT_LOADED {
-                        0
-                    } else {
-                        base + off
-                    }
-                })
+                .map(|&off| if off == NOT_LOADED { 0 } else { base + off })
                 .collect();
             gdb.extend(debug::register(obj.data, &addresses));
         }
@@ -231,7 +226,7 @@ fn tools(
             for (i, sym) in obj.symbols.iter().enumerate() {
                 if let input::SymbolDef::Section { index, value } = sym.def {
                     let off = layout.sec_offsets[oi][index as usize];
-                    if sym.kind == input::SymbolKind::Function && off != layout::NOT_LOADED {
+                    if sym.kind == input::SymbolKind::Function && off != NOT_LOADED {
                         let name = obj.symbol_name(i as u32);
                         if !name.is_empty() {
                             lines.push((base + off + value, sym.size.max(1), name));
@@ -259,8 +254,8 @@ fn tools(
 fn write_synthetics(
     bytes: &mut [u8],
     base: u64,
-    res: &resolve::Resolution<'_>,
-    layout: &layout::Layout,
+    res: &Resolution<'_>,
+    layout: &Layout,
     entry: &runtime::Entry,
 ) {
     let syn = &layout.synthetic;

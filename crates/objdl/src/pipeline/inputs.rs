@@ -8,8 +8,8 @@ use std::path::Path;
 use crate::error::{Error, Result, Unsupported};
 use crate::input;
 use crate::input::archive;
-use crate::link::layout;
 use crate::link::resolve;
+use crate::link::unit_layout::MappedSection;
 use crate::load::memory::{Memory, Reservation};
 use crate::load::shim;
 use crate::options::OpenOptions;
@@ -181,7 +181,7 @@ fn executable_stack(
 /// mapping fails.
 pub(super) fn map_sections(
     image: &Reservation,
-    sections: &[layout::MappedSection],
+    sections: &[MappedSection],
     files: &[(String, FileBytes)],
 ) -> bool {
     sections.iter().all(|m| match &files[m.file as usize].1 {

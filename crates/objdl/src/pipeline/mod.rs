@@ -13,8 +13,8 @@
 //! | 9, 10 register, initialise | `load::unit` (`load::runtime`, `load::debug`, `load::tls`) |
 //!
 //! Each stage takes what the ones before it made, by value or reference:
-//! the objects (parse), the [`Resolution`](crate::link::resolve::Resolution)
-//! (resolve), the [`Layout`](crate::link::layout::Layout) (lay out), a
+//! the objects (parse), the [`Resolution`] (resolve), the
+//! [`Layout`](crate::link::unit_layout::Layout) (lay out), a
 //! [`Placed`] unit (plan to relocate), a [`Linked`] one (after).
 
 mod cache;
@@ -41,6 +41,7 @@ use crate::link::entries;
 use crate::link::layout::{self, PAGE};
 use crate::link::lazy;
 use crate::link::relocate::Tail;
+use crate::link::resolution::Resolution;
 use crate::link::resolve;
 use crate::load::entries::HotContext;
 use crate::load::memory::Memory;
@@ -408,7 +409,7 @@ fn link_files(
 
 /// The strictest alignment any loaded section or COMMON symbol needs (a
 /// page at least).
-fn max_align(objects: &[input::ObjectFile<'_>], res: &resolve::Resolution<'_>) -> u64 {
+fn max_align(objects: &[input::ObjectFile<'_>], res: &Resolution<'_>) -> u64 {
     objects
         .iter()
         .flat_map(|o| {

@@ -9,6 +9,7 @@ use crate::link::layout::{align_up, PAGE};
 use crate::link::placement;
 use crate::link::plan;
 use crate::link::relocate::{self, Tail};
+use crate::link::resolution::Resolution;
 use crate::link::resolve;
 use crate::options::OpenOptions;
 
@@ -24,7 +25,7 @@ use super::thread_locals::{initial_exec_offsets, thread_locals, InitialExec};
 pub(super) fn prepare<'d>(
     cx: &Context<'_>,
     objects: &[input::ObjectFile<'d>],
-    res: &mut resolve::Resolution<'d>,
+    res: &mut Resolution<'d>,
     check: bool,
 ) -> Result<InitialExec> {
     let kinds = objects
@@ -165,7 +166,7 @@ pub(super) fn place(
 
 /// The most the unit may take (a GOT slot and a trampoline for every site
 /// that may need one), within the size limit; and whether host variables
-/// may be copied into the unit ([`resolve::COPYABLE`] reads that no
+/// may be copied into the unit ([`crate::link::resolution::COPYABLE`] reads that no
 /// placement reaches; never under `Far`, the test mode for references that
 /// must really reach).
 fn bounds(

@@ -6,10 +6,10 @@
 
 use crate::input;
 use crate::link::entries;
-use crate::link::layout;
 use crate::link::plan;
 use crate::link::relocate::{self, Tail};
-use crate::link::resolve;
+use crate::link::resolution::Resolution;
+use crate::link::unit_layout::Layout;
 use crate::load::debug;
 use crate::load::lazy::LazyArea;
 use crate::load::memory::Memory;
@@ -54,8 +54,8 @@ impl Image {
 #[derive(Clone, Copy)]
 pub(super) struct Parts<'a, 'd> {
     pub objects: &'a [input::ObjectFile<'d>],
-    pub res: &'a resolve::Resolution<'d>,
-    pub layout: &'a layout::Layout,
+    pub res: &'a Resolution<'d>,
+    pub layout: &'a Layout,
     pub files: &'a [(String, FileBytes)],
     /// The strictest alignment any section or COMMON symbol needs.
     pub max_align: u64,

@@ -5,10 +5,11 @@
 use crate::arch;
 use crate::error::{Error, Result, StaticTlsRefusal, Unsupported};
 use crate::input::{self, RelocFields as _};
-use crate::link::layout::{self, align_up};
+use crate::link::layout::align_up;
 use crate::link::plan;
 use crate::link::relocate;
-use crate::link::resolve;
+use crate::link::resolution::Resolution;
+use crate::link::unit_layout::Layout;
 use crate::load::shim;
 use crate::load::tls::{ThreadLocals, TlsModule};
 
@@ -40,7 +41,7 @@ pub(super) struct InitialExec {
 /// only pretends, with offsets like the ones a load would get.
 pub(super) fn initial_exec_offsets(
     objects: &[input::ObjectFile<'_>],
-    res: &resolve::Resolution<'_>,
+    res: &Resolution<'_>,
     check: bool,
 ) -> Result<InitialExec> {
     let names = &res.initial_exec_names;
@@ -209,7 +210,7 @@ pub(super) fn thread_locals(
 }
 
 /// The error for a TLS block objdl cannot register.
-fn tls_block_error(objects: &[input::ObjectFile<'_>], layout: &layout::Layout) -> Error {
+fn tls_block_error(objects: &[input::ObjectFile<'_>], layout: &Layout) -> Error {
     Error::Unsupported {
         file: unit_name(objects),
         what: Unsupported::TlsBlock {
@@ -223,7 +224,7 @@ fn tls_block_error(objects: &[input::ObjectFile<'_>], layout: &layout::Layout) -
 /// that ld.so could not serve, at the first such site.
 fn initial_exec_error(
     objects: &[input::ObjectFile<'_>],
-    res: &resolve::Resolution<'_>,
+    res: &Resolution<'_>,
     why: StaticTlsRefusal,
 ) -> Error {
     for (oi, obj) in objects.iter().enumerate() {

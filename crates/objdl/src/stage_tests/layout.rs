@@ -4,7 +4,8 @@
 
 use super::build::Obj;
 use super::unit;
-use crate::link::layout::{NOT_LOADED, PAGE};
+use crate::link::layout::PAGE;
+use crate::link::unit_layout::NOT_LOADED;
 use object::SectionKind as K;
 
 /// Section `name` of input `oi`: its offset in the unit.

@@ -18,9 +18,9 @@ mod resolve;
 
 use crate::error::Result;
 use crate::input::ObjectFile;
-use crate::link::layout::Layout;
 use crate::link::plan::Demands;
-use crate::link::resolve::Resolution;
+use crate::link::resolution::Resolution;
+use crate::link::unit_layout::Layout;
 use crate::scope::host::Host;
 use crate::scope::namespace::Namespace;
 use crate::{Linker, OpenOptions, Placement, Report};

@@ -6,7 +6,7 @@ use super::build::Obj;
 use super::{unit, unit_with};
 use crate::error::Error;
 use crate::input::ObjectFile;
-use crate::link::resolve::{Synthetic, Target};
+use crate::link::resolution::{Synthetic, Target};
 use crate::scope::host::Host;
 
 /// The target of global `name` as input `oi` sees it.
