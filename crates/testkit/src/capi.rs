@@ -29,8 +29,8 @@ pub fn soname() -> String {
 ///
 /// Cargo compiles objdl-capi once for all its crate types, before linking
 /// a test that depends on it, so the shared and static libraries of this
-/// very build are beside the test, in target/<profile>/deps (and copied to
-/// target/<profile>). Only if they are missing is `cargo build` run, with
+/// very build are beside the test, in `target/<profile>/deps` (and copied to
+/// `target/<profile>`). Only if they are missing is `cargo build` run, with
 /// the test's profile. (Running it every time would cost seconds and
 /// rebuilds: `cargo build -p objdl-capi` unifies features differently from
 /// `cargo test --workspace`, and both write the same unhashed `.so`/`.a`.)

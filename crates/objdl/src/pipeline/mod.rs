@@ -9,13 +9,13 @@
 //! | 3 lay out | `link::layout` |
 //! | 4-7 plan, place, map, relocate | [`placement_free::place`] when no relocation constrains the base, else [`planned::place`] (`link::plan`, `link::placement`, `load::memory`, `link::relocate`) |
 //! | after relocation | [`finish::linked`]: synthetics, `link::lifecycle`, exports, figures |
-//! | 8 protect | [`protect`] (and the IFUNC resolvers, once code is executable) |
+//! | 8 protect | [`protect()`] (and the IFUNC resolvers, once code is executable) |
 //! | 9, 10 register, initialise | `load::unit` (`load::runtime`, `load::debug`, `load::tls`) |
 //!
 //! Each stage takes what the ones before it made, by value or reference:
 //! the objects (parse), the [`Resolution`] (resolve), the
 //! [`Layout`](crate::link::unit_layout::Layout) (lay out), a
-//! [`Placed`] unit (plan to relocate), a [`Linked`] one (after).
+//! [`Placed`](stage_data::Placed) unit (plan to relocate), a [`Linked`] one (after).
 
 mod cache;
 mod context;

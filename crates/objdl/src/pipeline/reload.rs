@@ -34,7 +34,7 @@ impl Unit {
     /// initial values (and an object whose variables are all new runs its
     /// initialisers: its new C++ objects are constructed); kept data is
     /// never initialised again. The unit must have
-    /// been opened with [`OpenOptions::reloadable`].
+    /// been opened with [`OpenOptions::reloadable`](crate::OpenOptions::reloadable).
     ///
     /// A reload that fails (the input does not parse, a name is
     /// unresolved, a site is unreachable...) changes nothing: the old code
@@ -56,7 +56,7 @@ impl Unit {
     /// # Safety
     /// The new code runs with the old data: the caller vouches that the
     /// new version of the input works with what the old one left (the
-    /// types of kept variables unchanged, ...), as for [`OpenOptions::open`].
+    /// types of kept variables unchanged, ...), as for [`OpenOptions::open`](crate::OpenOptions::open).
     pub unsafe fn reload(&self, path: impl AsRef<Path>) -> Result<ReloadReport> {
         // SAFETY: forwarded.
         unsafe { self.reload_input(Input::path(path.as_ref())) }
