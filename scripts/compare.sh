@@ -124,18 +124,21 @@ gcc -O2 -o "$work/dl_driver" "$work/dl_driver.c" -ldl
 
 cat >"$work/objdl_driver.c" <<'EOF'
 /* objdl_driver A.o B.o ARGS...: objdl_dlopen_unit(A.o, B.o) with the cache,
- * call its main(B.o ARGS), objdl_dlclose. */
+ * call its main(B.o ARGS), objdl_dlclose. It names neither stdout nor
+ * stderr: a PIE host that does holds copies of them, and SQLite's PIE
+ * objects would then read objdl's copies, which keep a unit out of the
+ * cache. */
 #include <objdl.h>
 #include <stdio.h>
 int main(int argc, char **argv) {
     if (argc < 3) return 2;
     const char *objs[2] = {argv[1], argv[2]};
     void *h = objdl_dlopen_unit(objs, 2, OBJDL_RTLD_LOCAL | OBJDL_RTLD_CACHE, OBJDL_PLACE_AUTO);
-    if (!h) { fprintf(stderr, "%s\n", objdl_dlerror()); return 125; }
+    if (!h) { dprintf(2, "%s\n", objdl_dlerror()); return 125; }
     int (*m)(int, char **) = (int (*)(int, char **))objdl_dlsym(h, "main");
-    if (!m) { fprintf(stderr, "%s\n", objdl_dlerror()); return 125; }
+    if (!m) { dprintf(2, "%s\n", objdl_dlerror()); return 125; }
     int rc = m(argc - 2, argv + 2);
-    fflush(stdout);
+    fflush(NULL);
     objdl_dlclose(h);
     return rc;
 }

@@ -419,6 +419,60 @@ int main(int argc, char **argv) {
     );
 }
 
+/// `OBJDL_RTLD_CACHE`: the first process links the object and writes its
+/// entry; the next ones take the unit from the cache (no miss said) and
+/// behave the same.
+#[test]
+fn cache_from_c() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let src = dir.path().join("measure.c");
+    std::fs::write(
+        &src,
+        "#include <string.h>\nstatic const char *words[] = {\"alpha\", \"beta\", \"gamma\"};\n\
+         int (*cmp)(const char *, const char *) = strcmp;\n\
+         int measure(int i) { return (int)strlen(words[i]) * 10 + (cmp(words[i], \"beta\") == 0); }\n",
+    )
+    .expect("write the object's source");
+    let obj = dir.path().join("measure.o");
+    run(Command::new("gcc")
+        .args(["-c", "-O2", "-o"])
+        .arg(&obj)
+        .arg(&src));
+    let exe = c_host(
+        dir.path(),
+        "cache",
+        r#"#include <objdl.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    (void)argc;
+    void *h = objdl_dlopen(argv[1], OBJDL_RTLD_LOCAL | OBJDL_RTLD_CACHE);
+    if (!h) { printf("%s\n", objdl_dlerror()); return 10; }
+    int (*measure)(int) = (int (*)(int))objdl_dlsym(h, "measure");
+    printf("%d %d\n", measure(0), measure(1));
+    return objdl_dlclose(h);
+}
+"#,
+    );
+    let xdg = dir.path().join("xdg");
+    std::fs::create_dir(&xdg).expect("a cache home");
+    for i in 0..3 {
+        let out = Command::new(&exe)
+            .arg(&obj)
+            .env("XDG_CACHE_HOME", &xdg)
+            .env("OBJDL_CACHE_DEBUG", "1")
+            .output()
+            .expect("run it");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(out.status.success(), "{}: {stdout}{stderr}", out.status);
+        assert_eq!(stdout, "50 41\n");
+        assert_eq!(stderr.contains("miss"), i == 0, "run {i}: {stderr}");
+    }
+    assert_eq!(objdl::cache_stats(&xdg.join("objdl")).entries, 1);
+}
+
 /// Writes the C program `source` to `dir/NAME.c` and builds it against the
 /// shared C library (`gcc -std=c11 -Wall -Werror`), as `dir/NAME`.
 fn c_host(dir: &Path, name: &str, source: &str) -> PathBuf {

@@ -48,9 +48,10 @@ pub(crate) const MAX_BYTES: u64 = 512 << 20;
 /// where it is mapped (its base and its loaded ranges).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Module {
-    /// Its path; empty for the executable (and the vDSO: `library` false).
+    /// Its path (the executable's from `/proc/self/exe`; the vDSO's name).
     pub path: String,
-    /// A shared library or the vDSO (not the executable).
+    /// Known by its path and file (or the vDSO): one whose path cannot be
+    /// had is not, and an address in it keeps a unit out of the cache.
     pub library: bool,
     /// The unit reaches it.
     pub referenced: bool,
@@ -60,9 +61,10 @@ pub(crate) struct Module {
     pub ranges: Vec<(u64, u64)>,
 }
 
-/// The modules the process has mapped, each with its loaded ranges: the
-/// shared libraries (with their files' identities) and the vDSO, which
-/// move together, and the executable, which moves on its own.
+/// The modules the process has mapped, each with its loaded ranges and
+/// its file's identity: the executable, the shared libraries and the vDSO
+/// (those ld.so maps at start-up move together between processes; the
+/// executable and the libraries loaded later each by their own distance).
 pub(crate) fn modules() -> Vec<Module> {
     unsafe extern "C" fn one(
         info: *mut libc::dl_phdr_info,
@@ -76,13 +78,22 @@ pub(crate) fn modules() -> Vec<Module> {
         }
         // SAFETY: a NUL-terminated path that glibc owns during the call.
         let name = unsafe { std::ffi::CStr::from_ptr(info.dlpi_name) };
-        let path = name.to_str().unwrap_or("");
+        let mut path = name.to_str().unwrap_or("").to_string();
+        // The executable has no name here: it is known by its file, as a
+        // library is, and moves by a distance of its own (a host's copy of
+        // `stdout` lies in it).
+        if path.is_empty() && out.is_empty() {
+            path = std::fs::read_link("/proc/self/exe")
+                .ok()
+                .and_then(|p| p.to_str().map(str::to_string))
+                .unwrap_or_default();
+        }
         // The vDSO moves with the libraries (one mmap base); glibc's
         // `time` and `gettimeofday` resolve into it.
         let vdso = path.starts_with("linux-vdso") || path.starts_with("linux-gate");
-        // Every module but the executable (the one without a name); a
-        // library dlopened by a relative path is known by it, and by its
-        // file's identity, which another directory would not match.
+        // A library dlopened by a relative path is known by it, and by its
+        // file's identity, which another directory would not match. A
+        // module without a name is not known.
         let library = !path.is_empty();
         let mut ranges = Vec::new();
         for i in 0..info.dlpi_phnum as usize {
@@ -97,12 +108,12 @@ pub(crate) fn modules() -> Vec<Module> {
             // No file: the kernel's, known by its size.
             (0, 0, ranges.iter().map(|(lo, hi)| hi - lo).sum(), 0)
         } else if library {
-            identity(Path::new(path)).unwrap_or_default()
+            identity(Path::new(&path)).unwrap_or_default()
         } else {
             (0, 0, 0, 0)
         };
         out.push(Module {
-            path: path.to_string(),
+            path,
             library,
             referenced: false,
             identity,
@@ -133,6 +144,8 @@ pub(crate) struct Entry {
     /// The base it was linked at, and its size.
     pub base: u64,
     pub size: u64,
+    /// The alignment its base needs (its sections' largest).
+    pub align: u64,
     /// Offsets: the text's end, the read-only data, the GOT, the
     /// trampolines, `__dso_handle`, the writable data's end.
     pub text_end: u64,
@@ -243,6 +256,7 @@ impl Entry {
             self.got,
             self.trampolines,
             self.dso_handle,
+            self.align,
         ] {
             o.u64(v);
         }
@@ -348,6 +362,7 @@ impl Entry {
         let on_page = |v: u64| v % PAGE == 0;
         let inside = |off: u64, len: u64| off.checked_add(len).is_some_and(|end| end <= size);
         on_page(size)
+            && self.align.is_power_of_two()
             && on_page(self.text_end)
             && on_page(self.rodata.0)
             && on_page(self.rodata.1)
@@ -404,7 +419,7 @@ impl Entry {
             key: i.bytes()?.to_vec(),
             ..Entry::default()
         };
-        let mut f = [0u64; 8];
+        let mut f = [0u64; 9];
         for v in f.iter_mut() {
             *v = i.u64()?;
         }
@@ -417,6 +432,7 @@ impl Entry {
             e.got,
             e.trampolines,
             e.dso_handle,
+            e.align,
         ] = f;
         e.entry_point = match i.u64()? {
             0 => None,
@@ -869,6 +885,7 @@ mod tests {
             key: b"key".to_vec(),
             base: 0x7f00_0000_0000,
             size: 4096,
+            align: 16,
             got: 4096,
             trampolines: 4096,
             entry_point: Some((0x7f00_0000_0008, IN_UNIT)),

@@ -29,8 +29,8 @@ use super::protect::protect;
 /// addresses may be, and whether the unit may be cached at all.
 #[derive(Debug, Default)]
 pub(crate) struct Capture {
-    /// Nothing in the unit ties it to this process beyond the libraries.
-    pub eligible: bool,
+    /// What ties the unit to this process (then it is not cached).
+    pub refused: Option<&'static str>,
     /// (offset, field) of each absolute field the relocations wrote.
     pub abs_sites: Vec<(u64, Field)>,
     /// Offsets of the words objdl filled with addresses (its stubs' slots).
@@ -44,6 +44,8 @@ pub(crate) struct Capture {
     pub eh_frames: Vec<u64>,
     /// The PC-relative fields that reach their targets themselves.
     pub pc_writes: Vec<PcWrite>,
+    /// The alignment the unit's base needs (its sections' largest).
+    pub align: u64,
 }
 
 /// What the cache needs of a link, found while its stages' results are
@@ -55,22 +57,33 @@ pub(super) fn capture(
     (opts, copies, stand_ins): (&OpenOptions, usize, bool),
     pc_writes: Vec<PcWrite>,
 ) -> Capture {
-    let eligible = res.ifuncs.is_empty()
-        && layout.tls.size == 0
-        && res.initial_exec_names.is_empty()
-        && res.dynamic_tls.is_empty()
-        && res.deps.is_empty()
-        && res.lazy.is_empty()
-        && copies == 0
-        && !stand_ins
-        && !opts.reloadable
-        && !opts.exec_stack
-        && opts.placement == Placement::Auto;
+    // What ties the unit to this process, if anything.
+    let refused = [
+        (!res.ifuncs.is_empty(), "IFUNCs"),
+        (layout.tls.size != 0, "thread-locals"),
+        (
+            !res.initial_exec_names.is_empty(),
+            "other modules' thread-locals",
+        ),
+        (!res.dynamic_tls.is_empty(), "other modules' thread-locals"),
+        (!res.deps.is_empty(), "a Global unit's definitions"),
+        (!res.lazy.is_empty(), "lazy bindings"),
+        (copies != 0, "copies of host variables"),
+        (stand_ins, "stand-ins"),
+        (opts.reloadable, "reloadable"),
+        (opts.exec_stack, "an executable stack"),
+        (
+            opts.placement != Placement::Auto,
+            "a placement other than auto",
+        ),
+    ]
+    .into_iter()
+    .find_map(|(yes, what)| yes.then_some(what));
     let mut c = Capture {
-        eligible,
+        refused,
         ..Capture::default()
     };
-    if !eligible {
+    if refused.is_some() {
         return c;
     }
     let mut names: FxHashSet<&str> = FxHashSet::default();
@@ -80,6 +93,7 @@ pub(super) fn capture(
             if off == NOT_LOADED || matches!(sec.kind, SectionKind::Tls { .. }) {
                 continue;
             }
+            c.align = c.align.max(sec.align);
             for r in sec.relocs.iter() {
                 if let Some(Formula::Abs(field)) = arch::formula(r.kind()) {
                     c.abs_sites.push((off + r.offset(), field));
@@ -232,10 +246,8 @@ unsafe fn reuse(cx: &Context<'_>, dir: &Path, key: &[u8], opts: &OpenOptions) ->
     if entry.names.iter().any(|n| cx.namespace.lookup(n).is_some()) {
         return unusable("a Global unit defines a name");
     }
-    let moved = Moved::new(entry, distances);
-    let base = entry.base.wrapping_add(moved.unit);
-    let Ok(mut mem) = Reservation::reserve(Some(base), entry.size) else {
-        return unusable("its place is taken");
+    let Some((mut mem, moved)) = place(entry, distances) else {
+        return unusable("no place for it");
     };
     if entry.size % crate::load::memory::PAGE != 0 || read.map_image(&mem).is_err() {
         return unusable("its image cannot be mapped");
@@ -268,36 +280,50 @@ unsafe fn reuse(cx: &Context<'_>, dir: &Path, key: &[u8], opts: &OpenOptions) ->
 struct Moved {
     /// By library, in the entry's order.
     libraries: Vec<u64>,
-    /// The unit: the distance most of its PC-relative references to
-    /// libraries need (those to the others are moved one by one), else
-    /// that of the first library it reaches.
+    /// The unit (see [`place`]).
     unit: u64,
 }
 
-impl Moved {
-    fn new(entry: &Entry, libraries: Vec<u64>) -> Moved {
-        // The fields are grouped by library (see `try_store`).
-        let mut votes: Vec<(u64, usize)> = Vec::new();
-        for group in entry.pc_fixups.chunk_by(|a, b| a.2 == b.2) {
-            let lib = usize::from(group[0].2).checked_sub(1);
-            let Some(&d) = lib.and_then(|i| libraries.get(i)) else {
-                continue;
-            };
-            match votes.iter_mut().find(|v| v.0 == d) {
-                Some(v) => v.1 += group.len(),
-                None => votes.push((d, group.len())),
-            }
+/// The unit's reservation, and how far everything moved: the unit goes
+/// at the distance most of its PC-relative references to libraries need
+/// (those to the others are moved one by one), else at another library's
+/// distance, in the order of how many reach it (the libraries ld.so maps
+/// at start-up keep their distances to each other, but one of 2 MiB or
+/// more is aligned to 2 MiB, and a hole between them moves), else where
+/// the kernel likes, if that keeps the unit's alignment (then every
+/// PC-relative reference out of it moves, and must still fit).
+fn place(entry: &Entry, libraries: Vec<u64>) -> Option<(Reservation, Moved)> {
+    // The fields are grouped by library (see `try_store`).
+    let mut votes: Vec<(u64, usize)> = Vec::new();
+    let mut vote = |d: u64, n: usize| match votes.iter_mut().find(|v| v.0 == d) {
+        Some(v) => v.1 += n,
+        None => votes.push((d, n)),
+    };
+    for group in entry.pc_fixups.chunk_by(|a, b| a.2 == b.2) {
+        let lib = usize::from(group[0].2).checked_sub(1);
+        if let Some(&d) = lib.and_then(|i| libraries.get(i)) {
+            vote(d, group.len());
         }
-        let first_reached = entry.modules.iter().position(|m| m.referenced);
-        let unit = votes
-            .into_iter()
-            .max_by_key(|&(d, n)| (n, std::cmp::Reverse(d)))
-            .map(|(d, _)| d)
-            .or_else(|| first_reached.map(|i| libraries[i]))
-            .unwrap_or(0);
-        Moved { libraries, unit }
     }
+    for (m, &d) in entry.modules.iter().zip(&libraries) {
+        if m.referenced {
+            vote(d, 0);
+        }
+    }
+    votes.sort_by_key(|&(d, n)| (std::cmp::Reverse(n), d));
+    let at = |d: u64| Reservation::reserve(Some(entry.base.wrapping_add(d)), entry.size).ok();
+    let (mem, unit) = votes
+        .iter()
+        .find_map(|&(d, _)| Some((at(d)?, d)))
+        .or_else(|| {
+            let mem = Reservation::reserve(None, entry.size).ok()?;
+            let d = mem.base().wrapping_sub(entry.base);
+            (mem.base() % entry.align.max(1) == 0).then_some((mem, d))
+        })?;
+    Some((mem, Moved { libraries, unit }))
+}
 
+impl Moved {
     /// How far what lies at `lies` moved.
     fn by(&self, lies: Lies) -> u64 {
         match lies {
@@ -648,8 +674,11 @@ fn try_store(
         }
         false
     };
-    if !capture.eligible || !parts.gdb.is_empty() || parts.perf.is_some() {
-        return why("not eligible");
+    if let Some(what) = capture.refused {
+        return why(what);
+    }
+    if !parts.gdb.is_empty() || parts.perf.is_some() {
+        return why("a debugger or the perf map wants the objects");
     }
     let base = mem.base();
     let all = cache::modules();
@@ -724,6 +753,7 @@ fn try_store(
         key,
         base,
         size,
+        align: capture.align.max(1),
         text_end,
         rodata,
         got: tail.got,
