@@ -149,8 +149,8 @@ fn table_kind(code: u8) -> Option<crate::input::TableKind> {
 }
 
 /// The key of `inputs` opened with `opts`: objdl's version, the options,
-/// and each input's canonical path and file identity (device, inode,
-/// size, modification and change times). `None` when the inputs cannot
+/// and each input's file identity (device, inode, size, modification and
+/// change times, in order). `None` when the inputs cannot
 /// be cached (bytes, not paths) or the host has definitions of its own.
 pub(super) fn key(cx: &Context<'_>, inputs: &[Input], opts: &OpenOptions) -> Option<Vec<u8>> {
     use std::os::unix::fs::MetadataExt;
@@ -165,12 +165,13 @@ pub(super) fn key(cx: &Context<'_>, inputs: &[Input], opts: &OpenOptions) -> Opt
         let Input::Path(p) = input else {
             return None;
         };
-        let canonical = std::fs::canonicalize(p).ok()?;
-        let m = std::fs::metadata(&canonical).ok()?;
-        key.extend_from_slice(canonical.as_os_str().as_encoded_bytes());
+        // The file, by its identity: no path (resolving one costs a
+        // system call per component), since another path to the same
+        // file is the same input.
+        let m = std::fs::metadata(p).ok()?;
         key.extend_from_slice(
             format!(
-                "\n{} {} {} {}.{} {}.{}\n",
+                "{} {} {} {}.{} {}.{}\n",
                 m.dev(),
                 m.ino(),
                 m.size(),
