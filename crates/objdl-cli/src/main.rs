@@ -62,7 +62,7 @@ enum Command {
         #[arg(required = true, value_name = "INPUT")]
         inputs: Vec<PathBuf>,
     },
-    /// The cache of linked units (`run --cache`): what it holds, or clear it.
+    /// The cache of linked units that `run` keeps: what it holds, or clear it.
     Cache {
         #[command(subcommand)]
         action: CacheAction,
