@@ -710,9 +710,9 @@ pub(crate) fn write(dir: &Path, entry: &Entry, image: &[u8]) {
 /// could `wait` for; in a session of its own, at the lowest priority; its
 /// standard streams on `/dev/null` (unless `OBJDL_CACHE_DEBUG` is set) and
 /// every other descriptor closed, so that it holds no pipe of its
-/// parent's open. This process only waits for the first fork to end. Gives `work` back, not run, when it cannot: when the
-/// process has other threads (whose locks a child could find held) or
-/// `fork` fails.
+/// parent's open. This process only waits for the first fork to end.
+/// Gives `work` back, not run, when it cannot: when the process has other
+/// threads (whose locks a child could find held) or `fork` fails.
 pub(crate) fn detached<F: FnOnce()>(work: F) -> Option<F> {
     let single = std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count()) == 1;
     if !single {

@@ -186,6 +186,14 @@ pub(super) fn key(cx: &Context<'_>, inputs: &[Input], opts: &OpenOptions) -> Opt
     Some(key)
 }
 
+/// Says on stderr what the cache did and why, when `OBJDL_CACHE_DEBUG` is
+/// set: `objdl cache: {what}: {why}`.
+fn debug(what: &str, why: &str) {
+    if std::env::var_os("OBJDL_CACHE_DEBUG").is_some() {
+        eprintln!("objdl cache: {what}: {why}");
+    }
+}
+
 /// What the cache gave a load.
 enum Reused {
     /// The unit, from its entry.
@@ -209,17 +217,12 @@ enum Reused {
 /// The unit's initialisers run (see `OpenOptions::open`).
 unsafe fn reuse(cx: &Context<'_>, dir: &Path, key: &[u8], opts: &OpenOptions) -> Result<Reused> {
     let started = Instant::now();
-    let say = |why: &str| {
-        if std::env::var_os("OBJDL_CACHE_DEBUG").is_some() {
-            eprintln!("objdl cache: miss: {why}");
-        }
-    };
     let miss = |why: &str| {
-        say(why);
+        debug("miss", why);
         Ok(Reused::Miss)
     };
     let unusable = |why: &str| {
-        say(why);
+        debug("miss", why);
         Ok(Reused::Unusable)
     };
     // A debugger or profiler wants the unit's objects, which a cached unit
@@ -386,32 +389,32 @@ fn move_by(bytes: &mut [u8], fixups: &[(u64, u8, Lies)], delta: u64) -> bool {
             word.copy_from_slice(&old.wrapping_add(delta).to_le_bytes());
             continue;
         }
-        let Some(field) = field_of(code) else {
+        // A 32-bit field: it must still fit.
+        let Some((field, old)) = field_of(code).and_then(|f| Some((f, read_field(bytes, off, f)?)))
+        else {
             return false;
         };
-        let w = field.width();
-        let Some(at) = usize::try_from(off).ok().filter(|&o| o + w <= bytes.len()) else {
-            return false;
-        };
-        let mut word = [0u8; 8];
-        word[..w].copy_from_slice(&bytes[at..at + w]);
-        let old = u64::from_le_bytes(word);
-        let old = match field {
-            Field::S32 => i128::from(old as u32 as i32),
-            _ => i128::from(old),
-        };
-        let new = old + i128::from(delta as i64);
-        let new = if field == Field::W64 {
-            i128::from(new as u64 as i64)
-        } else {
-            new
-        };
+        let new = i128::from(old as i64) + i128::from(delta as i64);
         if !field.fits(new) {
             return false;
         }
-        field.write(&mut bytes[at..], new);
+        field.write(&mut bytes[off as usize..], new);
     }
     true
+}
+
+/// The value of `field` at `off` in `bytes`, if it lies inside them: a
+/// signed field's sign-extended to 64 bits.
+fn read_field(bytes: &[u8], off: u64, field: Field) -> Option<u64> {
+    let at = usize::try_from(off).ok()?;
+    let b = bytes.get(at..at.checked_add(field.width())?)?;
+    let mut word = [0u8; 8];
+    word[..b.len()].copy_from_slice(b);
+    let v = u64::from_le_bytes(word);
+    Some(match field {
+        Field::S32 => v as u32 as i32 as i64 as u64,
+        _ => v,
+    })
 }
 
 fn field_code(f: Field) -> Option<u8> {
@@ -541,21 +544,9 @@ fn address_words(
     lies: &dyn Fn(u64) -> Option<Lies>,
 ) -> Option<AddressWords> {
     let size = image.len() as u64;
-    let read = |off: u64, w: usize| -> Option<u64> {
-        let at = usize::try_from(off).ok()?;
-        let b = image.get(at..at.checked_add(w)?)?;
-        let mut word = [0u8; 8];
-        word[..w].copy_from_slice(b);
-        Some(u64::from_le_bytes(word))
-    };
     let mut found = AddressWords::default();
     let mut add = |off: u64, field: Field| -> Option<()> {
-        let v = read(off, field.width())?;
-        let v = if field == Field::S32 {
-            v as u32 as i32 as i64 as u64
-        } else {
-            v
-        };
+        let v = read_field(image, off, field)?;
         let at = lies(v)?;
         if at != CONSTANT {
             found.fixups.push((off, field_code(field)?, at));
@@ -670,9 +661,7 @@ fn try_store(
     (tail, size, text_end, rodata): (Tail, u64, u64, (u64, u64)),
 ) -> bool {
     let why = |w: &str| {
-        if std::env::var_os("OBJDL_CACHE_DEBUG").is_some() {
-            eprintln!("objdl cache: not stored: {w}");
-        }
+        debug("not stored", w);
         false
     };
     if let Some(what) = capture.refused {
